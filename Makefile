@@ -1,0 +1,50 @@
+# The README's two commands: `make run` (start the app on the demo data) and `make test`.
+# Both create the virtual environment and install what they need on a fresh machine.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint bench demo install install-test system-deps clean
+
+$(VENV)/.app: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test: $(VENV)/.app
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(VENV)/.app
+install-test: $(VENV)/.test
+
+data/demo.gpkg: $(VENV)/.app data/build_demo.py data/boundaries.geojson layers/catalogue.py
+	$(BIN)/village-atlas build-demo
+
+demo: data/demo.gpkg
+
+run: demo
+	$(BIN)/streamlit run app.py
+
+# Debian's chromium (browser tests) and a CJK font (Chinese text in maps and screenshots).
+system-deps:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi wqy; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-microhei; \
+	fi
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: system-deps $(VENV)/.test demo lint
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.test demo
+	$(BIN)/python benchmarks/coverage.py
+
+clean:
+	rm -rf $(VENV) data/demo.gpkg data/population.tif static/vendor

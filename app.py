@@ -1,0 +1,29 @@
+"""Village Atlas: Streamlit entry point. Page config, shared sidebar, page routing."""
+
+from pathlib import Path
+
+import streamlit as st
+
+import ui
+
+st.set_page_config(
+    page_title="Village Atlas 村情地图",
+    page_icon=str(Path(__file__).parent / "static" / "favicon.png"),
+    layout="wide",
+)
+# st.navigation comes before the shared sidebar widgets: widgets created before it are reset
+# on every rerun (seen with Streamlit 1.67 in a real browser; AppTest does not show it).
+page = st.navigation(
+    [
+        st.Page(
+            "pages/overview.py",
+            title=ui.tr("page_overview"),
+            icon=":material/dashboard:",
+            default=True,
+        ),
+        st.Page("pages/catalogue.py", title=ui.tr("page_catalogue"), icon=":material/layers:"),
+    ]
+)
+ui.sidebar()
+ui.ensure_store()
+page.run()

@@ -1,0 +1,1 @@
+"""Shipped demo data and the scripts that build it."""

