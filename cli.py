@@ -6,6 +6,7 @@ Every failure exits with status 2 and one line on stderr starting with ``error:`
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -48,6 +49,131 @@ def _layers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rules(args: argparse.Namespace) -> int:
+    del args
+    from layers.rules import RULES  # noqa: PLC0415
+
+    for rule in RULES.values():
+        within = f"{rule.within_m:g} m" if rule.within_m is not None else "attribute"
+        bureau = rule.bureau.name_en
+        print(f"{rule.key:15} {within:10} by {rule.target_year}  {bureau}: {rule.title_en}")
+    return 0
+
+
+def _read(path: str, crs: str | None, what: str) -> object:
+    """Read a vector file and bring it to the storage CRS, honouring a `--*-crs` override."""
+    from geo import crs as geo_crs  # noqa: PLC0415
+    from geo import io  # noqa: PLC0415
+    from geo.errors import NoCrsError  # noqa: PLC0415
+
+    gdf = io.read_vector(path)
+    try:
+        return geo_crs.to_storage_crs(gdf, crs)
+    except NoCrsError:
+        msg = f"{path} has no CRS: give one with --{what}-crs (for example EPSG:4490 or gcj02)"
+        raise ValueError(msg) from None
+
+
+def _ids(villages: object, column: str | None) -> object:
+    import pandas as pd  # noqa: PLC0415
+
+    frame: pd.DataFrame = villages  # type: ignore[assignment]
+    if column is not None:
+        if column not in frame.columns:
+            have = ", ".join(map(str, frame.columns[:12]))
+            msg = f"--id column {column!r} is not in the villages file (it has: {have})"
+            raise ValueError(msg)
+        return frame[column].astype(str)
+    for name in ("code", "id"):
+        if name in frame.columns:
+            return frame[name].astype(str)
+    return pd.Series(range(len(frame)), index=frame.index).astype(str)
+
+
+def _output(result: object, ids: object, geometry: object, out: Path | None) -> None:
+    import pandas as pd  # noqa: PLC0415
+
+    from geo import io  # noqa: PLC0415
+
+    frame: pd.DataFrame = result  # type: ignore[assignment]
+    table = pd.DataFrame({"id": ids})
+    for column in ("distance_m", "network_distance_m", "snap_distance_m"):
+        if column in frame:
+            table[column] = frame[column].round(2)
+    for column in ("covered", "network_covered", "register", "contradiction"):
+        if column in frame:
+            table[column] = frame[column].map({True: "true", False: "false"})
+    table = table[[c for c in _COLUMNS if c in table]]
+    if out is None:
+        table.to_csv(sys.stdout, index=False)
+    else:
+        io.write_table(table, out, geometry=geometry)  # type: ignore[arg-type]
+        print(f"wrote {len(table)} rows to {out}", file=sys.stderr)
+
+
+_COLUMNS = (
+    "id",
+    "distance_m",
+    "covered",
+    "network_distance_m",
+    "snap_distance_m",
+    "network_covered",
+    "register",
+    "contradiction",
+)
+
+
+def _coverage_files(args: argparse.Namespace) -> int:
+    from geo import network  # noqa: PLC0415
+    from geo.coverage import coverage  # noqa: PLC0415
+
+    if args.network is True:
+        raise ValueError("--network needs a road file PATH when --villages is given")
+    villages = _read(args.villages, args.villages_crs, "villages")
+    facilities = _read(args.facilities, args.facilities_crs, "facilities")
+    if len(facilities) == 0:  # type: ignore[arg-type]
+        msg = f"no facilities in {args.facilities}: the file has no features"
+        raise ValueError(msg)
+    result = coverage(villages, facilities, within=args.within)  # type: ignore[arg-type]
+    if args.network:
+        roads = _read(args.network, args.network_crs, "network")
+        graph = network.build_graph(roads)  # type: ignore[arg-type]
+        result = result.join(network.network_distance(graph, villages, facilities))  # type: ignore[arg-type]
+        result["network_covered"] = (result["network_distance_m"] <= args.within).fillna(
+            value=False
+        )
+    _output(result, _ids(villages, args.id), villages.geometry, args.out)  # type: ignore[attr-defined]
+    return 0
+
+
+def _coverage_rule(args: argparse.Namespace) -> int:
+    import layers  # noqa: PLC0415
+    from layers.rules import evaluate, get_rule  # noqa: PLC0415
+
+    rule = get_rule(args.rule)
+    if isinstance(args.network, str):
+        msg = "with --rule, --network takes no PATH: it uses the built-in roads"
+        raise ValueError(msg)  # noqa: TRY004 (a usage error, reported as such)
+    villages = layers.load("villages")
+    year = args.year or rule.target_year
+    result = evaluate(rule, year, network_distance=bool(args.network), villages=villages)
+    _output(result, villages["code"], villages.geometry, args.out)
+    return 0
+
+
+def _coverage(args: argparse.Namespace) -> int:
+    files = (args.villages, args.facilities, args.within)
+    if args.rule is not None:
+        if any(v is not None for v in files):
+            raise ValueError("give either --rule or --villages/--facilities/--within, not both")
+        return _coverage_rule(args)
+    if any(v is None for v in files):
+        raise ValueError("give --rule RULE, or all of --villages, --facilities and --within")
+    if args.within < 0:
+        raise ValueError("--within must be a distance in metres >= 0")
+    return _coverage_files(args)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="village-atlas", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -65,6 +191,38 @@ def _parser() -> argparse.ArgumentParser:
         "--validate", action="store_true", help="also check every stored layer against its schema"
     )
     lay.set_defaults(func=_layers)
+    cov = sub.add_parser(
+        "coverage",
+        help="villages covered by facilities within a distance, straight or along roads",
+        description="Either files (--villages, --facilities, --within [--network PATH]) or a "
+        "built-in rule (--rule RULE [--year YEAR] [--network]). Writes CSV to stdout "
+        "unless --out (.csv, .geojson, .gpkg, .xlsx).",
+    )
+    cov.add_argument("--villages", help="villages file (any vector format GDAL reads)")
+    cov.add_argument("--facilities", help="facilities file (points, lines or polygons)")
+    cov.add_argument("--within", type=float, help="service distance in metres")
+    cov.add_argument(
+        "--network",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="PATH",
+        help="also measure along roads: a road file, or with --rule no value",
+    )
+    cov.add_argument("--id", help="village id column (default: `code` or `id`, else row number)")
+    for what in ("villages", "facilities", "network"):
+        cov.add_argument(
+            f"--{what}-crs",
+            metavar="CRS",
+            help=f"CRS of the {what} file, overriding what it claims "
+            "(EPSG:4490, EPSG:4541, gcj02, bd09, ...)",
+        )
+    cov.add_argument("--rule", help="a built-in rule (see `village-atlas rules`)")
+    cov.add_argument("--year", type=int, help="evaluate as of the end of this year")
+    cov.add_argument("--out", type=Path, help="output file (.csv, .geojson, .gpkg, .xlsx)")
+    cov.set_defaults(func=_coverage)
+    rules = sub.add_parser("rules", help="list the coverage rules")
+    rules.set_defaults(func=_rules)
     return parser
 
 
@@ -74,6 +232,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
+    except BrokenPipeError:  # output piped into `head`: not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: PTH123, SIM115 (silence the flush at exit)
+        return 0
     except (OSError, ValueError, KeyError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"error: {message}", file=sys.stderr)

@@ -198,35 +198,55 @@ def _year(rng: Generator, share_2014: float, share_2017: float, *, old: int = 20
     return int(rng.integers(2018, 2020)) if rng.random() < 0.5 else None
 
 
-def _exit_years(rng: Generator, county: str, immigrant: bool) -> tuple[int, int | None]:
-    """Planned and actual exit year of a poor village, after the plan's county schedule."""
-    if county in {"620982", "620923", "620924"} or (
-        county in {"620981", "620922"} and not immigrant
-    ):
-        planned = 2015
-    elif county in {"620902", "620921"}:
-        planned = 2015 if rng.random() < 0.7 else 2016
-    else:
-        planned = int(rng.choice([2015, 2016, 2017], p=[0.4, 0.4, 0.2]))
+_SCHEDULE = {  # the plan's exit schedule for poor villages: (years, shares)
+    "620902": ((2015, 2016), (0.7, 0.3)),
+    "620921": ((2015, 2016), (0.7, 0.3)),
+}
+_IMMIGRANT_SCHEDULE = ((2015, 2016, 2017), (0.4, 0.4, 0.2))
+
+
+def _planned_exits(rng: Generator, county: str, immigrant: bool, n: int) -> np.ndarray:
+    """Planned exit years of `n` poor villages: the plan's shares, exactly, in random order."""
+    years, shares = _IMMIGRANT_SCHEDULE if immigrant else _SCHEDULE.get(county, ((2015,), (1.0,)))
+    counts = np.floor(np.asarray(shares) * n + 0.5).astype(int)
+    counts[-1] = n - counts[:-1].sum()
+    planned = np.repeat(years, counts)
+    rng.shuffle(planned)
+    return planned
+
+
+def _actual_exit(rng: Generator, planned: int) -> int | None:
+    """Actual exit year: mostly as planned, some a year late, a few not yet by the data year."""
     u = rng.random()
-    actual: int | None = planned if u < 0.85 else (planned + 1 if u < 0.95 else None)
-    if actual is not None and actual > DATA_YEAR:
-        actual = None
-    return planned, actual
+    actual = planned if u < 0.85 else (planned + 1 if u < 0.95 else None)
+    return actual if actual is not None and actual <= DATA_YEAR else None
+
+
+def _renovations(rng: Generator, dangerous: int) -> np.ndarray:
+    """Split a village's dangerous houses over the renovation years 2015-2018.
+
+    Most villages finish by 2017 as planned; some in 2018; a few leave houses undone.
+    """
+    last = int(rng.choice([2015, 2016, 2017, 2018, 0], p=[0.25, 0.35, 0.27, 0.07, 0.06]))
+    years = 4 if last == 0 else last - 2014
+    done = dangerous - int(rng.integers(1, 4)) if last == 0 else dangerous
+    split = np.zeros(4, dtype=int)
+    split[:years] = rng.multinomial(max(done, 0), np.full(years, 1.0 / years))
+    return split
 
 
 def _village_record(
-    rng: Generator, county: County, is_poor: bool, immigrant: bool
+    rng: Generator, is_poor: bool, immigrant: bool, planned: int | None
 ) -> dict[str, object]:
     """Attributes of one village file except geometry, names, codes and road-derived years."""
     households = int(rng.integers(120, 620))
     population = int(households * rng.uniform(2.9, 3.6))
     poor_share = rng.uniform(0.18, 0.4) if is_poor else rng.uniform(0.0, 0.08)
     poor_households = int(households * poor_share)
-    planned, actual = _exit_years(rng, county.code, immigrant) if is_poor else (None, None)
+    actual = _actual_exit(rng, planned) if planned is not None else None
     early = 0.35 if is_poor else 0.85
     dangerous = int(rng.integers(5, 40)) if is_poor else int(rng.integers(0, 8))
-    split = rng.multinomial(dangerous, [0.05, 0.3, 0.35, 0.2, 0.1])
+    split = _renovations(rng, dangerous)
     coops = int(rng.integers(1, 4)) if rng.random() < (0.85 if is_poor else 0.6) else 0
     industry = str(rng.choice(_INDUSTRIES))
     return {
@@ -242,10 +262,10 @@ def _village_record(
         "power_year": _year(rng, 0.9 if is_poor else 0.97, 0.99, old=1995),
         "broadband_year": _year(rng, early - 0.15, 0.9, old=2010),
         "dangerous_houses": dangerous,
-        "renovated_2015": int(split[1]),
-        "renovated_2016": int(split[2]),
-        "renovated_2017": int(split[3]),
-        "renovated_2018": int(split[4]),
+        "renovated_2015": int(split[0]),
+        "renovated_2016": int(split[1]),
+        "renovated_2017": int(split[2]),
+        "renovated_2018": int(split[3]),
         "cooperatives": coops,
         "cooperative_year": int(rng.integers(2012, 2018)) if coops else None,
         "main_industry": industry,
@@ -263,7 +283,11 @@ def _townships(
     taken = [seat]
     seats = [seat, *_scatter(rng, n_towns - 1, _OASES[county.code], area, to_m, 6000, taken)]
     cells = shapely.voronoi_polygons(shapely.MultiPoint(seats), extend_to=area.buffer(50_000))
-    polys = [next(c for c in cells.geoms if c.contains(s)).intersection(area) for s in seats]
+    # long Voronoi edges are straight in metres, not in degrees: densify them before reprojecting
+    polys = [
+        shapely.segmentize(next(c for c in cells.geoms if c.contains(s)).intersection(area), 200)
+        for s in seats
+    ]
     names = list(_names(rng, n_towns, ("镇", "Zhen"), used))
     return gpd.GeoDataFrame(
         {
@@ -275,6 +299,14 @@ def _townships(
         },
         geometry=polys,
     )
+
+
+def _township_of(point: Point, towns: gpd.GeoDataFrame) -> int:
+    """Index of the township polygon holding `point` (nearest seat if on a border)."""
+    inside = np.flatnonzero(shapely.contains(towns.geometry.to_numpy(), point))
+    if len(inside):
+        return int(inside[0])
+    return int(np.argmin([point.distance(s) for s in towns["seat"]]))
 
 
 def _villages(
@@ -295,9 +327,15 @@ def _villages(
         points += _scatter(rng, n_imm, [(lon, lat, spread, 1.0)], area, to_m, 1500, taken)
     immigrant = np.arange(n) >= n - n_imm
     poor = immigrant | (rng.random(n) < poor_share)
-    town_idx = [int(np.argmin([p.distance(s) for s in towns["seat"]])) for p in points]
+    town_idx = [_township_of(p, towns) for p in points]
     names = list(_names(rng, n, ("村", "Cun"), used))
-    rows = [_village_record(rng, county, bool(poor[i]), bool(immigrant[i])) for i in range(n)]
+    planned = np.zeros(n, dtype=int)
+    for group, is_immigrant in ((poor & ~immigrant, False), (immigrant, True)):
+        planned[group] = _planned_exits(rng, county.code, is_immigrant, int(group.sum()))
+    rows = [
+        _village_record(rng, bool(poor[i]), bool(immigrant[i]), int(planned[i]) or None)
+        for i in range(n)
+    ]
     gdf = gpd.GeoDataFrame(rows, geometry=points)
     gdf.insert(0, "name_zh", [nm[0] for nm in names])
     gdf.insert(1, "pinyin", [nm[1] for nm in names])
@@ -532,7 +570,7 @@ def _services(
                     "name": f"{v['name_zh']}小学",
                     "level": "primary",
                     "pupils": int(rng.integers(30, 300)),
-                    "year_opened": int(rng.integers(1970, 2010)),
+                    "year_opened": int(rng.integers(1990, 2018)),
                     "geometry": v.geometry,
                 }
             )

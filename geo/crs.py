@@ -34,6 +34,7 @@ __all__ = [
     "parse_crs",
     "require_crs",
     "scale_error",
+    "tm_point_scale",
     "to_chinese_system",
     "to_storage_crs",
     "wgs84_to_bd09",
@@ -285,6 +286,22 @@ def metric_crs(bounds: ArrayLike) -> pyproj.CRS:
         geodetic_crs=pyproj.CRS.from_epsg(4490),
         name=f"CGCS2000 / transverse Mercator {lon_0:g}E",
     )
+
+
+def tm_point_scale(easting: ArrayLike, *, false_easting: float = 500000.0) -> NDArray[np.float64]:
+    """Return the point scale of a transverse Mercator (k0 = 1) at `easting` metres.
+
+    Valid for every CRS `metric_crs` returns (Gauss-Kruger zones and the centred
+    transverse Mercator both have k0 = 1 and a false easting of 500 km). Divide a
+    short planar length by it to get the length on the ellipsoid (to about 1e-6).
+
+    Examples
+    --------
+    >>> float(tm_point_scale(500000.0)), round(float(tm_point_scale(820000.0)), 5)
+    (1.0, 1.00126)
+    """
+    x = (np.asarray(easting, dtype=np.float64) - false_easting) / 6371000.0
+    return 1.0 + x * x / 2.0 + x**4 / 24.0
 
 
 def scale_error(crs: pyproj.CRS, bounds: ArrayLike, *, samples: int = 9) -> float:

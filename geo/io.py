@@ -9,12 +9,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pyogrio
 
 from geo import settings
 from geo.errors import StoreError
 
-__all__ = ["list_layers", "read_layer", "write_layers"]
+__all__ = ["list_layers", "read_layer", "read_vector", "write_layers", "write_table"]
 
 _HOW_TO_BUILD = "build the demo data with `village-atlas build-demo` (or `make run`)"
 
@@ -75,4 +76,93 @@ def write_layers(layers: Mapping[str, gpd.GeoDataFrame], path: Path) -> Path:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+    return path
+
+
+_XML_FORMATS = {".kml", ".gml", ".gpx"}
+_TABLE_FORMATS = {".csv", ".geojson", ".json", ".gpkg", ".xlsx"}
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+def _check_vector_path(path: Path) -> None:
+    """Refuse what GDAL would follow elsewhere: virtual paths, URLs, XML in disguise."""
+    text = str(path)
+    if text.startswith(("/vsi", "http:", "https:", "ftp:")) or "://" in text:
+        msg = f"{text} is not a local file: give the path of a file on this computer"
+        raise ValueError(msg)
+    if not path.is_file():
+        msg = f"cannot read {path}: no such file"
+        raise FileNotFoundError(msg)
+    with path.open("rb") as f:
+        head = f.read(512).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"<") and path.suffix.lower() not in _XML_FORMATS:
+        msg = f"cannot read {path}: it holds XML (a VRT or similar), not a {path.suffix} file"
+        raise ValueError(msg)
+
+
+def read_vector(path: Path | str, *, layer: str | None = None) -> gpd.GeoDataFrame:
+    """Read a vector file GDAL understands (GeoJSON, GeoPackage, zipped Shapefile, ...).
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    ValueError
+        If it is not a local file, is XML in disguise, or GDAL cannot read it.
+    """
+    path = Path(path)
+    _check_vector_path(path)
+    try:
+        return gpd.read_file(path, layer=layer, engine="pyogrio")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        msg = f"cannot read {path}: {first}"
+        raise ValueError(msg) from exc
+
+
+def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
+    from openpyxl import Workbook  # noqa: PLC0415 (only for .xlsx)
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append([str(c) for c in frame.columns])
+    for row in frame.itertuples(index=False):
+        sheet.append([None if pd.isna(v) else v for v in row])
+    for cells in sheet.iter_rows(min_row=1):
+        for cell in cells:
+            if isinstance(cell.value, str) and cell.value.startswith(_FORMULA_START):
+                cell.data_type = "s"  # text, never a formula
+                cell.quotePrefix = True
+    book.save(path)
+
+
+def write_table(
+    frame: pd.DataFrame, path: Path | str, *, geometry: gpd.GeoSeries | None = None
+) -> Path:
+    """Write `frame` as .csv, .xlsx, or (with `geometry`) .geojson / .gpkg.
+
+    Spreadsheet cells whose text starts with ``=``, ``+``, ``-`` or ``@`` are stored as
+    text, never as formulas.
+
+    Raises
+    ------
+    ValueError
+        If the extension is not one of these, or a map format lacks `geometry`.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in _TABLE_FORMATS:
+        msg = f"cannot write {path.name}: use .csv, .xlsx, .geojson or .gpkg"
+        raise ValueError(msg)
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    elif suffix == ".xlsx":
+        _write_xlsx(frame, path)
+    else:
+        if geometry is None:
+            msg = f"cannot write {path.name}: a map format needs geometries"
+            raise ValueError(msg)
+        gdf = gpd.GeoDataFrame(frame, geometry=geometry.to_numpy(), crs=geometry.crs)
+        driver = "GPKG" if suffix == ".gpkg" else "GeoJSON"
+        gdf.to_file(path, driver=driver, engine="pyogrio")
     return path

@@ -6,7 +6,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-__all__ = ["done_by", "poverty_status"]
+__all__ = ["done_by", "poverty_status", "safe_housing_year", "year_of"]
 
 
 def done_by(years: pd.Series, year: int) -> pd.Series:
@@ -35,3 +35,40 @@ def poverty_status(villages: gpd.GeoDataFrame, year: int) -> pd.Series:
         ~villages["is_poor"].astype(bool), "not_poor", np.where(exited, "exited", "poor")
     )
     return pd.Series(status, index=villages.index, name="status")
+
+
+def safe_housing_year(villages: pd.DataFrame) -> pd.Series:
+    """Return the year by which all of a village's dangerous houses were renovated (else empty).
+
+    Uses `dangerous_houses` (2014 baseline) and the `renovated_YYYY` columns; a village
+    with no dangerous house was safe at the baseline (2014).
+
+    Examples
+    --------
+    >>> v = pd.DataFrame({"dangerous_houses": [0, 5, 5], "renovated_2015": [0, 2, 1],
+    ...                   "renovated_2016": [0, 3, 1]})
+    >>> safe_housing_year(v).tolist()
+    [2014, 2016, <NA>]
+    """
+    columns = sorted(c for c in villages.columns if c.startswith("renovated_"))
+    done = villages[columns].astype("float64").fillna(0.0).cumsum(axis=1)
+    need = villages["dangerous_houses"].astype("float64").to_numpy()[:, None]
+    reached = done.to_numpy() >= need
+    years = np.array([int(c.removeprefix("renovated_")) for c in columns])
+    first = np.where(reached.any(axis=1), years[reached.argmax(axis=1)], -1)
+    first = np.where(need[:, 0] <= 0, 2014, first)
+    return (
+        pd.Series(first, index=villages.index, name="safe_housing_year")
+        .replace(-1, pd.NA)
+        .astype("Int64")
+    )
+
+
+_DERIVED = {"safe_housing_year": safe_housing_year}
+
+
+def year_of(villages: pd.DataFrame, column: str) -> pd.Series:
+    """Return a village year column, stored or derived (``safe_housing_year``)."""
+    if column in villages.columns:
+        return villages[column]
+    return _DERIVED[column](villages)

@@ -134,6 +134,7 @@ CATALOGUE: tuple[LayerSpec, ...] = (
     ),
     LayerSpec(
         key="roads",
+        year_column="year_built",
         title_en="Roads",
         title_zh="公路",
         theme=Theme.TRANSPORT,
@@ -156,6 +157,7 @@ CATALOGUE: tuple[LayerSpec, ...] = (
     ),
     LayerSpec(
         key="bus_stops",
+        year_column="year_opened",
         title_en="Bus stops",
         title_zh="公交站点",
         theme=Theme.TRANSPORT,
@@ -170,6 +172,7 @@ CATALOGUE: tuple[LayerSpec, ...] = (
     ),
     LayerSpec(
         key="water_channels",
+        year_column="year_built",
         title_en="Water channels",
         title_zh="渠道",
         theme=Theme.WATER,
@@ -196,6 +199,7 @@ CATALOGUE: tuple[LayerSpec, ...] = (
     ),
     LayerSpec(
         key="water_works",
+        year_column="year_built",
         title_en="Drinking-water works",
         title_zh="供水工程",
         theme=Theme.WATER,
@@ -210,6 +214,7 @@ CATALOGUE: tuple[LayerSpec, ...] = (
     ),
     LayerSpec(
         key="fibre_lines",
+        year_column="year_built",
         title_en="Broadband fibre lines",
         title_zh="光缆线路",
         theme=Theme.COMMUNICATIONS,
@@ -228,6 +233,7 @@ CATALOGUE: tuple[LayerSpec, ...] = (
     ),
     LayerSpec(
         key="fibre_access_points",
+        year_column="year_built",
         title_en="Fibre access points",
         title_zh="宽带接入点",
         theme=Theme.COMMUNICATIONS,
@@ -246,6 +252,7 @@ CATALOGUE: tuple[LayerSpec, ...] = (
     ),
     LayerSpec(
         key="power_lines",
+        year_column="year_built",
         title_en="Power lines",
         title_zh="电力线路",
         theme=Theme.ENERGY,
@@ -260,6 +267,7 @@ CATALOGUE: tuple[LayerSpec, ...] = (
     ),
     LayerSpec(
         key="forest_network",
+        year_column="year_built",
         title_en="Farmland forest network, green passage, sand prevention",
         title_zh="农田林网、绿色通道、防风固沙",
         theme=Theme.ECOLOGY,
@@ -283,6 +291,7 @@ CATALOGUE: tuple[LayerSpec, ...] = (
     ),
     LayerSpec(
         key="land_improvement",
+        year_column="year_built",
         title_en="Saline-alkali and hardened land improvement",
         title_zh="盐碱地和板结地改良",
         theme=Theme.LAND,
@@ -306,6 +315,7 @@ CATALOGUE: tuple[LayerSpec, ...] = (
     ),
     LayerSpec(
         key="express_outlets",
+        year_column="year_opened",
         title_en="Express-delivery outlets",
         title_zh="快递网点",
         theme=Theme.SERVICES,
@@ -320,6 +330,7 @@ CATALOGUE: tuple[LayerSpec, ...] = (
     ),
     LayerSpec(
         key="schools",
+        year_column="year_opened",
         title_en="Schools",
         title_zh="学校",
         theme=Theme.SERVICES,

@@ -115,6 +115,7 @@ class LayerSpec:
     synthetic: bool = True
     description: str = ""
     path: str | None = None
+    year_column: str | None = None
 
     def __post_init__(self) -> None:
         """Check the entry and freeze its column mapping; raise listing every problem."""

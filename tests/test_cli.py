@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import subprocess
 import sys
 
+import geopandas as gpd
+import pandas as pd
+import pyproj
+import pytest
+import shapely
+
 import layers
+from geo import crs
 
 CLI = [sys.executable, "-m", "cli"]
 
@@ -47,3 +56,188 @@ def test_runtime_error_is_one_line(tmp_path):
     assert out.returncode == 2
     assert out.stderr.startswith("error: ")
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+# --- coverage ------------------------------------------------------------------------------
+
+GEOD = pyproj.Geod(ellps="WGS84")
+
+
+@pytest.fixture
+def files(tmp_path):
+    """Villages 1.5 and 2.5 km from a stop near Dunhuang, and a road through them."""
+    lon0, lat0 = 94.66, 40.14
+    (v1x, v2x), (v1y, v2y), _ = GEOD.fwd([lon0, lon0], [lat0, lat0], [90, 90], [1500, 2500])
+    villages = gpd.GeoDataFrame(
+        {"code": ["620982100201", "620982100202"], "name": ["甲", "=1+1"]},
+        geometry=gpd.points_from_xy([v1x, v2x], [v1y, v2y]),
+        crs=4326,
+    )
+    stops = gpd.GeoDataFrame(geometry=gpd.points_from_xy([lon0], [lat0]), crs=4326)
+    road = gpd.GeoDataFrame(
+        geometry=[shapely.LineString([(lon0, lat0), (lon0 + 0.05, lat0)])], crs=4326
+    )
+    paths = {}
+    for name, gdf in (("villages", villages), ("stops", stops), ("roads", road)):
+        paths[name] = tmp_path / f"{name}.geojson"
+        gdf.to_file(paths[name])
+    return paths, villages, stops
+
+
+def table(stdout: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(stdout)))
+
+
+def test_coverage_files_straight_and_along_roads(files):
+    paths, _, _ = files
+    out = run(
+        "coverage",
+        "--villages",
+        str(paths["villages"]),
+        "--facilities",
+        str(paths["stops"]),
+        "--within",
+        "2000",
+        "--network",
+        str(paths["roads"]),
+    )
+    assert out.returncode == 0, out.stderr
+    rows = table(out.stdout)
+    assert [r["id"] for r in rows] == ["620982100201", "620982100202"]
+    assert float(rows[0]["distance_m"]) == pytest.approx(1500, abs=0.05)
+    assert [r["covered"] for r in rows] == ["true", "false"]
+    assert float(rows[0]["network_distance_m"]) == pytest.approx(1500, rel=2e-3)
+    assert [r["network_covered"] for r in rows] == ["true", "false"]
+    assert list(rows[0]) == [
+        "id",
+        "distance_m",
+        "covered",
+        "network_distance_m",
+        "snap_distance_m",
+        "network_covered",
+    ]
+
+
+@pytest.mark.parametrize("system", ["gcj02", "bd09"])
+def test_coverage_of_amap_and_baidu_exports(files, tmp_path, system):
+    paths, villages, _ = files
+    shifted = crs.to_chinese_system(villages, system)  # what an AMap/Baidu export holds
+    path = tmp_path / f"villages-{system}.geojson"
+    shifted.to_file(path)
+    naive = table(
+        run(
+            "coverage",
+            "--villages",
+            str(path),
+            "--facilities",
+            str(paths["stops"]),
+            "--within",
+            "2000",
+        ).stdout
+    )
+    fixed = table(
+        run(
+            "coverage",
+            "--villages",
+            str(path),
+            "--villages-crs",
+            system,
+            "--facilities",
+            str(paths["stops"]),
+            "--within",
+            "2000",
+        ).stdout
+    )
+    assert float(fixed[0]["distance_m"]) == pytest.approx(1500, abs=0.5)
+    assert abs(float(naive[0]["distance_m"]) - 1500) > 50  # the offset is real
+
+
+def test_coverage_id_column_and_outputs(files, tmp_path):
+    paths, _, _ = files
+    base = [
+        "coverage",
+        "--villages",
+        str(paths["villages"]),
+        "--facilities",
+        str(paths["stops"]),
+        "--within",
+        "2000",
+    ]
+    rows = table(run(*base, "--id", "name").stdout)
+    assert [r["id"] for r in rows] == ["甲", "=1+1"]
+    for suffix in (".csv", ".geojson", ".gpkg", ".xlsx"):
+        target = tmp_path / f"out{suffix}"
+        assert run(*base, "--id", "name", "--out", str(target)).returncode == 0
+        if suffix == ".xlsx":
+            from openpyxl import load_workbook  # noqa: PLC0415
+
+            cell = load_workbook(target).active["A3"]
+            assert cell.value == "=1+1"
+            assert cell.data_type == "s"  # text, not a formula
+        elif suffix == ".csv":
+            assert pd.read_csv(target)["covered"].tolist() == [True, False]
+        else:
+            back = gpd.read_file(target)
+            assert back.crs == "EPSG:4326"
+            assert back["covered"].tolist() == ["true", "false"]
+
+
+def test_coverage_rule_on_built_in_data(demo_store):
+    out = run("coverage", "--rule", "bus_2km", "--year", "2016", "--network")
+    assert out.returncode == 0, out.stderr
+    rows = table(out.stdout)
+    villages = layers.load("villages")
+    assert len(rows) == len(villages)
+    assert {"register", "contradiction", "network_distance_m"} <= set(rows[0])
+    assert [r["id"] for r in rows] == villages["code"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--rule", "bus_9km"], "error: No rule matching 'bus_9km'"),
+        (
+            ["--villages", "nope.geojson", "--facilities", "x", "--within", "5"],
+            "error: cannot read nope.geojson: no such file",
+        ),
+        (["--villages", "V", "--within", "5"], "error: give --rule RULE, or all of"),
+        (["--rule", "bus_2km", "--villages", "V"], "error: give either --rule or"),
+        (["--villages", "V", "--facilities", "F", "--within", "-3"], "error: --within must be"),
+        (["--villages", "V", "--facilities", "F", "--within", "five"], "error: argument --within"),
+    ],
+)
+def test_coverage_errors_are_one_line(files, args, message):
+    paths, _, _ = files
+    args = [
+        str(paths["villages"]) if a == "V" else str(paths["stops"]) if a == "F" else a for a in args
+    ]
+    out = run("coverage", *args)
+    assert out.returncode == 2
+    assert out.stderr.startswith(message), out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_coverage_bad_files(files, tmp_path):
+    paths, villages, _ = files
+    bare = tmp_path / "bare.csv"
+    bare.write_text("x\n1\n")
+    no_crs = tmp_path / "nocrs.gpkg"
+    with pytest.warns(UserWarning, match="'crs' was not provided"):
+        villages.set_crs(None, allow_override=True).to_file(no_crs)
+    vrt = tmp_path / "evil.geojson"
+    vrt.write_text(
+        '<OGRVRTDataSource><OGRVRTLayer name="x"><SrcDataSource>/etc/passwd'
+        "</SrcDataSource></OGRVRTLayer></OGRVRTDataSource>"
+    )
+    empty = tmp_path / "empty.geojson"
+    empty.write_text('{"type": "FeatureCollection", "features": []}')
+    cases = [
+        (no_crs, paths["stops"], "has no CRS: give one with --villages-crs"),
+        (vrt, paths["stops"], "it holds XML (a VRT or similar)"),
+        (paths["villages"], empty, "no facilities in"),
+    ]
+    for v, f, message in cases:
+        out = run("coverage", "--villages", str(v), "--facilities", str(f), "--within", "10")
+        assert out.returncode == 2, v
+        assert message in out.stderr, out.stderr
+        assert "Traceback" not in out.stderr

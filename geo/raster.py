@@ -1,0 +1,172 @@
+"""Raster access: population-weighted coverage (the Rural Access Index idea) and relief.
+
+A cell counts as covered when its centre lies within the distance of a facility.
+A Euclidean distance transform over the raster finds every cell that is surely
+in or surely out (it is exact to half a cell diagonal); only the thin band of
+cells in between is measured exactly against the facilities' geometries.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio
+import shapely
+from numpy.typing import NDArray
+from rasterio.features import rasterize
+from scipy import ndimage
+
+from geo.crs import require_crs
+
+__all__ = ["covered_cells", "hillshade", "population_within", "read_band"]
+
+_MAX_CELLS = 200_000_000
+
+
+def read_band(path: Path) -> tuple[NDArray[np.float64], rasterio.Affine, rasterio.crs.CRS]:
+    """Read band 1 of a GeoTIFF as float64 with nodata as NaN; also its transform and CRS.
+
+    Raises
+    ------
+    ValueError
+        If the raster has no CRS or is implausibly large.
+    """
+    with rasterio.open(path) as src:
+        if src.width * src.height > _MAX_CELLS:
+            msg = f"{path} has {src.width} x {src.height} cells: more than this tool reads"
+            raise ValueError(msg)
+        if src.crs is None:
+            msg = f"{path} has no CRS: set one before using it"
+            raise ValueError(msg)
+        band = src.read(1).astype("float64")
+        if src.nodata is not None and not np.isnan(src.nodata):
+            band[band == src.nodata] = np.nan
+        return band, src.transform, src.crs
+
+
+def covered_cells(
+    shape: tuple[int, int],
+    transform: rasterio.Affine,
+    facilities: gpd.GeoSeries,
+    within: float,
+    candidates: NDArray[np.bool_] | None = None,
+) -> NDArray[np.bool_]:
+    """Return a mask of the cells whose centre lies within `within` of any facility.
+
+    `facilities` must be in the raster's (metric) CRS; `candidates` limits the exact
+    check to the cells that matter (for example, populated ones).
+    """
+    cell_w, cell_h = abs(transform.a), abs(transform.e)
+    half_diagonal = float(np.hypot(cell_w, cell_h) / 2.0)
+    burnt = rasterize(
+        ((g, 1) for g in facilities.to_numpy()),
+        out_shape=shape,
+        transform=transform,
+        all_touched=True,
+        fill=0,
+        dtype="uint8",
+    ).astype(bool)
+    if candidates is None:
+        candidates = np.ones(shape, dtype=bool)
+    if not burnt.any():
+        return np.zeros(shape, dtype=bool)
+    approx = ndimage.distance_transform_edt(~burnt, sampling=(cell_h, cell_w))
+    covered = candidates & (approx <= within - half_diagonal)
+    band = candidates & (np.abs(approx - within) < half_diagonal)
+    rows, cols = np.nonzero(band)
+    if len(rows):
+        xs, ys = rasterio.transform.xy(transform, rows, cols, offset="center")
+        tree = shapely.STRtree(facilities.to_numpy())
+        hit, _ = tree.query(shapely.points(xs, ys), predicate="dwithin", distance=within)
+        inside = np.zeros(len(rows), dtype=bool)
+        inside[hit] = True
+        covered[rows[inside], cols[inside]] = True
+    return np.asarray(covered, dtype=bool)
+
+
+def population_within(
+    raster: Path,
+    facilities: gpd.GeoDataFrame,
+    within: float,
+    *,
+    zones: gpd.GeoDataFrame | None = None,
+    zone_key: str = "code",
+) -> pd.DataFrame:
+    """Return the people living within `within` metres of a facility, per zone.
+
+    Parameters
+    ----------
+    raster
+        Population GeoTIFF (people per cell) in a projected, metric CRS.
+    facilities
+        Points, lines or polygons, any CRS.
+    within
+        Distance in metres.
+    zones
+        Polygons to summarize by (for example counties); default: one zone, ``all``.
+    zone_key
+        The zones' identifying column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by zone: `people`, `people_covered`, `share`.
+    """
+    require_crs(facilities, "facilities")
+    pop, transform, crs = read_band(raster)
+    if not crs.is_projected:
+        msg = f"{raster} is in a geographic CRS: reproject it to a metric CRS first"
+        raise ValueError(msg)
+    pop = np.nan_to_num(pop, nan=0.0)
+    if zones is None:
+        zone_of = np.ones(pop.shape, dtype="int32")
+        labels = ["all"]
+    else:
+        zone_of = rasterize(
+            ((g, i + 1) for i, g in enumerate(zones.to_crs(crs).geometry.to_numpy())),
+            out_shape=pop.shape,
+            transform=transform,
+            fill=0,
+            dtype="int32",
+        )
+        labels = list(zones[zone_key])
+    geoms = facilities.to_crs(crs).geometry
+    covered = covered_cells(pop.shape, transform, geoms, within, candidates=pop > 0)
+    n = len(labels) + 1
+    people = np.bincount(zone_of.ravel(), weights=pop.ravel(), minlength=n)[1:]
+    reached = np.bincount(zone_of.ravel(), weights=(pop * covered).ravel(), minlength=n)[1:]
+    out = pd.DataFrame({"people": people, "people_covered": reached}, index=pd.Index(labels))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["share"] = np.where(people > 0, reached / people, np.nan)
+    return out
+
+
+def hillshade(
+    dem: NDArray[np.float64],
+    cell: tuple[float, float],
+    *,
+    azimuth: float = 315.0,
+    altitude: float = 45.0,
+    z_factor: float = 1.0,
+) -> NDArray[np.float64]:
+    """Return hillshade (0-1) of a north-up DEM with cell size (dx, dy) in its z units.
+
+    The sun shines from `azimuth` degrees clockwise from north, `altitude` degrees up;
+    shade is the cosine between the surface normal and the sun.
+
+    Examples
+    --------
+    >>> flat = hillshade(np.zeros((3, 3)), (30.0, 30.0))
+    >>> bool(np.allclose(flat, np.sin(np.radians(45))))
+    True
+    """
+    dem = np.where(np.isnan(dem), np.nanmean(dem), dem) * z_factor
+    d_row, d_col = np.gradient(dem, cell[1], cell[0])
+    east, north = d_col, -d_row  # rows run southward
+    az, alt = np.radians(azimuth), np.radians(altitude)
+    sun = np.array([np.sin(az) * np.cos(alt), np.cos(az) * np.cos(alt), np.sin(alt)])
+    shade = (-east * sun[0] - north * sun[1] + sun[2]) / np.sqrt(east**2 + north**2 + 1.0)
+    return np.asarray(np.clip(shade, 0.0, 1.0), dtype=np.float64)

@@ -1,0 +1,324 @@
+"""Coverage rules: one declarative entry per measure of the plan, and their evaluation.
+
+A distance rule covers a village when a facility built by the year lies within
+`within_m` (straight, or along roads); an attribute rule when the village file
+records the service by the year. Adding a rule is one entry in `_RULES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+import geopandas as gpd
+import pandas as pd
+
+import layers
+from geo import network, raster
+from geo.coverage import coverage
+from geo.errors import UnknownLayerError
+from geo.status import done_by, year_of
+from layers.bureaus import BUREAUS
+from layers.spec import Bureau
+
+__all__ = [
+    "RULES",
+    "CoverageRule",
+    "evaluate",
+    "facilities_for",
+    "gaps_by_bureau",
+    "get_rule",
+    "population_coverage",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageRule:
+    """A coverage measure of the plan.
+
+    Attributes
+    ----------
+    key, title_en, title_zh
+        Identity and titles.
+    bureau
+        The lead bureau.
+    target_year
+        The year by which every village must be covered.
+    within_m
+        Distance rules: the service radius in metres. ``None`` for attribute rules.
+    facilities
+        Distance rules: the catalogue layers that serve (for example fibre lines and
+        access points).
+    facility_filter
+        Distance rules: column -> accepted values (for example hardened surfaces).
+    facility_year
+        Distance rules: the facilities' year column, if not the layer's own `year_column`.
+    village_column
+        The village file's year column: the register's claim (distance rules) or the
+        measure itself (attribute rules).
+    flag_counts
+        Distance rules: a village whose own file records the service is covered too.
+    """
+
+    key: str
+    title_en: str
+    title_zh: str
+    bureau: Bureau
+    target_year: int
+    within_m: float | None = None
+    facilities: tuple[str, ...] = ()
+    facility_filter: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    facility_year: str | None = None
+    village_column: str | None = None
+    flag_counts: bool = False
+
+    def __post_init__(self) -> None:
+        """Check that a rule is either a distance rule or an attribute rule, completely."""
+        if self.within_m is None and (self.facilities or self.village_column is None):
+            msg = f"attribute rule {self.key!r} needs a `village_column` and no facilities"
+            raise ValueError(msg)
+        if self.within_m is not None and not self.facilities:
+            msg = f"distance rule {self.key!r} needs `facilities`"
+            raise ValueError(msg)
+
+    @property
+    def is_distance(self) -> bool:
+        """Whether the rule measures a distance to facilities."""
+        return self.within_m is not None
+
+    def title(self, lang: str = "en") -> str:
+        """Return the rule's title in ``"en"`` or ``"zh"``."""
+        return self.title_zh if lang == "zh" else self.title_en
+
+
+_HARD = ("asphalt", "cement")
+_RULES = (
+    CoverageRule(
+        "bus_2km",
+        "Bus stop within 2 km",
+        "2公里内有公交站点",
+        BUREAUS["transport"],
+        2017,
+        within_m=2000,
+        facilities=("bus_stops",),
+        village_column="bus_year",
+    ),
+    CoverageRule(
+        "express_5km",
+        "Express outlet within 5 km",
+        "5公里内有快递网点",
+        BUREAUS["commerce"],
+        2017,
+        within_m=5000,
+        facilities=("express_outlets",),
+        village_column="express_year",
+    ),
+    CoverageRule(
+        "school_3km",
+        "School within 3 km",
+        "3公里内有学校",
+        BUREAUS["education"],
+        2017,
+        within_m=3000,
+        facilities=("schools",),
+    ),
+    CoverageRule(
+        "fibre_1km",
+        "Fibre line or access point within 1 km",
+        "1公里内有光纤",
+        BUREAUS["commerce"],
+        2017,
+        within_m=1000,
+        facilities=("fibre_lines", "fibre_access_points"),
+        village_column="broadband_year",
+    ),
+    CoverageRule(
+        "hardened_road",
+        "Asphalt or cement road within 500 m",
+        "500米内有硬化路",
+        BUREAUS["transport"],
+        2017,
+        within_m=500,
+        facilities=("roads",),
+        facility_filter={"surface": _HARD},
+        facility_year="year_hardened",
+        village_column="hardened_road_year",
+        flag_counts=True,
+    ),
+    CoverageRule(
+        "tap_water",
+        "Safe tap water",
+        "安全自来水",
+        BUREAUS["water"],
+        2017,
+        village_column="tap_water_year",
+    ),
+    CoverageRule(
+        "power", "Power supply", "通动力电", BUREAUS["energy"], 2017, village_column="power_year"
+    ),
+    CoverageRule(
+        "broadband",
+        "Broadband fibre to the village",
+        "宽带光纤入村",
+        BUREAUS["commerce"],
+        2017,
+        village_column="broadband_year",
+    ),
+    CoverageRule(
+        "safe_housing",
+        "No dangerous houses left",
+        "危房清零",
+        BUREAUS["construction"],
+        2017,
+        village_column="safe_housing_year",
+    ),
+)
+
+#: Every rule by key.
+RULES = MappingProxyType({rule.key: rule for rule in _RULES})
+
+
+def get_rule(key: str) -> CoverageRule:
+    """Return rule `key`, or raise listing the valid keys.
+
+    Examples
+    --------
+    >>> get_rule("bus_2km").within_m
+    2000
+    """
+    wanted = key.strip().lower().replace("-", "_")
+    if wanted in RULES:
+        return RULES[wanted]
+    msg = f"No rule matching {key!r}. Valid rules: {', '.join(RULES)}"
+    raise UnknownLayerError(msg)
+
+
+def facilities_for(rule: CoverageRule, year: int, store: Path | None = None) -> gpd.GeoDataFrame:
+    """Return the facilities that serve `rule` and exist by the end of `year`."""
+    parts = []
+    for key in rule.facilities:
+        spec = layers.get_layer(key)
+        gdf = layers.load(key, store)
+        column = rule.facility_year or spec.year_column
+        if column is not None:
+            gdf = gdf[done_by(gdf[column], year)]
+        for col, allowed in rule.facility_filter.items():
+            gdf = gdf[gdf[col].isin(allowed)]
+        parts.append(gdf[["geometry"]].assign(layer=key))
+    merged = pd.concat(parts, ignore_index=True)
+    return gpd.GeoDataFrame(merged, geometry="geometry", crs=parts[0].crs)
+
+
+def _network_columns(
+    villages: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    within: float,
+    year: int,
+    store: Path | None,
+) -> pd.DataFrame:
+    roads = layers.load("roads", store)
+    graph = network.build_graph(roads[done_by(roads["year_built"], year)])
+    out = network.network_distance(graph, villages, facilities)
+    out["network_covered"] = (out["network_distance_m"] <= within).fillna(value=False)
+    return out
+
+
+def evaluate(
+    rule: CoverageRule,
+    year: int,
+    *,
+    network_distance: bool = False,
+    within: float | None = None,
+    store: Path | None = None,
+    villages: gpd.GeoDataFrame | None = None,
+) -> pd.DataFrame:
+    """Evaluate `rule` for every village as of the end of `year`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like the villages: `distance_m`, `covered`, `nearest` (distance rules),
+        with `network_distance_m`, `snap_distance_m`, `network_covered` when
+        `network_distance`; `register` (what the village file claims) and
+        `contradiction` (the file disagrees with the map) where the rule has a flag.
+    """
+    villages = layers.load("villages", store) if villages is None else villages
+    register = (
+        done_by(year_of(villages, rule.village_column), year) if rule.village_column else None
+    )
+    if not rule.is_distance:
+        assert register is not None  # noqa: S101 (guaranteed by CoverageRule)
+        return pd.DataFrame({"covered": register}, index=villages.index)
+    within = float(within if within is not None else rule.within_m)  # type: ignore[arg-type]
+    facilities = facilities_for(rule, year, store)
+    if facilities.empty:
+        msg = f"no facilities for rule {rule.key!r} exist by {year}: every village is a gap"
+        raise ValueError(msg)
+    out = coverage(villages, facilities, within=within)
+    mapped = out["covered"]
+    if network_distance:
+        out = out.join(_network_columns(villages, facilities, within, year, store))
+        mapped = out["network_covered"]
+    if register is not None:
+        out["register"] = register
+        out["contradiction"] = register != mapped
+        if rule.flag_counts:
+            out["covered"] = out["covered"] | register
+            if network_distance:
+                out["network_covered"] = out["network_covered"] | register
+    return out
+
+
+def population_coverage(
+    rule: CoverageRule, year: int, *, within: float | None = None, store: Path | None = None
+) -> pd.DataFrame:
+    """Return the share of the population grid within the rule's distance, per county."""
+    if not rule.is_distance:
+        msg = f"rule {rule.key!r} is an attribute rule: it has no distance to weight by"
+        raise ValueError(msg)
+    counties = layers.load("counties", store)
+    data_dir = None if store is None else Path(store).parent
+    return raster.population_within(
+        layers.raster_path("population", data_dir),
+        facilities_for(rule, year, store),
+        float(within if within is not None else rule.within_m),  # type: ignore[arg-type]
+        zones=counties,
+        zone_key="code",
+    )
+
+
+def gaps_by_bureau(
+    year: int, *, store: Path | None = None, villages: gpd.GeoDataFrame | None = None
+) -> pd.DataFrame:
+    """Return, per lead bureau, its rules and its open gaps (village x rule) as of `year`.
+
+    Columns: `rules` (their keys), `checks` (villages x rules), `gaps`, `poor_gaps`
+    (gaps in registered poor villages) and `share_of_gaps` (of the city's open gaps).
+    """
+    villages = layers.load("villages", store) if villages is None else villages
+    rows = []
+    for rule in RULES.values():
+        covered = evaluate(rule, year, store=store, villages=villages)["covered"]
+        rows.append(
+            {
+                "bureau": rule.bureau.name_en,
+                "rule": rule.key,
+                "checks": len(covered),
+                "gaps": int((~covered).sum()),
+                "poor_gaps": int((~covered & villages["is_poor"]).sum()),
+            }
+        )
+    table = (
+        pd.DataFrame(rows)
+        .groupby("bureau", sort=True)
+        .agg(
+            rules=("rule", ", ".join),
+            checks=("checks", "sum"),
+            gaps=("gaps", "sum"),
+            poor_gaps=("poor_gaps", "sum"),
+        )
+    )
+    table["share_of_gaps"] = (table["gaps"] / table["gaps"].sum()).round(4)
+    return table
