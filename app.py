@@ -15,15 +15,12 @@ st.set_page_config(
 # on every rerun (seen with Streamlit 1.67 in a real browser; AppTest does not show it).
 page = st.navigation(
     [
-        st.Page(
-            "pages/overview.py",
-            title=ui.tr("page_overview"),
-            icon=":material/dashboard:",
-            default=True,
-        ),
+        st.Page("pages/map.py", title=ui.tr("page_map"), icon=":material/map:", default=True),
+        st.Page("pages/overview.py", title=ui.tr("page_overview"), icon=":material/dashboard:"),
         st.Page("pages/catalogue.py", title=ui.tr("page_catalogue"), icon=":material/layers:"),
     ]
 )
 ui.sidebar()
 ui.ensure_store()
+ui.install_assets()
 page.run()

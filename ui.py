@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import geopandas as gpd
 import pandas as pd
 import streamlit as st
@@ -9,7 +11,11 @@ import streamlit as st
 import layers
 from geo import io, settings
 from geo.errors import VillageAtlasError
+from geo.status import poverty_status
+from layers import assets, render
+from layers.basemaps import probe
 from layers.i18n import LANGUAGES, t
+from layers.rules import RULES, evaluate
 
 __all__ = ["LANG", "YEAR", "ensure_store", "layer", "sidebar", "tr"]
 
@@ -53,18 +59,36 @@ def ensure_store() -> None:
             st.stop()
 
 
+def _mirror(target: str, widget: str) -> Callable[[], None]:
+    """Return a callback copying a widget's value to a session key that outlives the page."""
+
+    def copy() -> None:
+        st.session_state[target] = st.session_state[widget]
+
+    return copy
+
+
+@st.cache_resource
+def install_assets() -> str:
+    """Copy Leaflet and plugins into static/vendor once per process (served offline)."""
+    return str(assets.install())
+
+
 def sidebar() -> None:
     """Language switch and the synthetic-data notice, shared by every page."""
     st.session_state.setdefault(LANG, "en")
     st.session_state.setdefault(YEAR, 2017)
     with st.sidebar:
         # one fixed bilingual label: a label that changed with the language would make
-        # Streamlit treat the switch as a new widget and reset it
+        # Streamlit treat the switch as a new widget and reset it; like the year, the
+        # language lives under its own key and the widget mirrors it across pages
         st.selectbox(
             f"{t('language', 'en')} / {t('language', 'zh')}",
             list(LANGUAGES),
-            key=LANG,
+            index=list(LANGUAGES).index(st.session_state[LANG]),
             format_func=LANGUAGES.__getitem__,
+            key=f"{LANG}_select",
+            on_change=_mirror(LANG, f"{LANG}_select"),
         )
         st.caption(tr("synthetic_banner"))
 
@@ -77,8 +101,19 @@ def county_names() -> dict[str, str]:
 
 
 def year_slider() -> int:
-    """Show the shared year selector (2014-2020): the plan's state at the end of that year."""
-    return int(st.sidebar.slider(tr("year"), *YEARS, key=YEAR))
+    """Show the shared year selector (2014-2020): the plan's state at the end of that year.
+
+    The year lives under its own key and the slider only mirrors it: a widget's own state
+    is dropped when the user switches page, and the year must follow them.
+    """
+    st.sidebar.slider(
+        tr("year"),
+        *YEARS,
+        value=int(st.session_state[YEAR]),
+        key=f"{YEAR}_slider",
+        on_change=_mirror(YEAR, f"{YEAR}_slider"),
+    )
+    return int(st.session_state[YEAR])
 
 
 def catalogue_table() -> pd.DataFrame:
@@ -102,3 +137,130 @@ def catalogue_table() -> pd.DataFrame:
         for spec in layers.REGISTRY.values()
     ]
     return pd.DataFrame(rows)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def relief() -> tuple[object, list[list[float]]]:
+    """Return the relief image and its bounds (built once per process)."""
+    return render.relief_image(settings.relief_path)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _villages_as_of(year: int, version: float) -> gpd.GeoDataFrame:
+    del version
+    villages = layers.load("villages")
+    villages["status"] = poverty_status(villages, year)
+    return villages
+
+
+def villages_as_of(year: int) -> gpd.GeoDataFrame:
+    """Villages with their poverty `status` at the end of `year` (cached)."""
+    return _villages_as_of(year, _store_version())
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _as_of(key: str, year: int, version: float) -> gpd.GeoDataFrame:
+    del version
+    return layers.as_of(key, layers.load(key), year)
+
+
+def layer_as_of(key: str, year: int) -> gpd.GeoDataFrame:
+    """Vector layer `key` with only the features that exist by the end of `year` (cached)."""
+    return _as_of(key, year, _store_version())
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _measures(year: int, version: float) -> dict[str, pd.DataFrame]:
+    del version
+    return {key: evaluate(rule, year) for key, rule in RULES.items()}
+
+
+def measures(year: int) -> dict[str, pd.DataFrame]:
+    """Every rule evaluated (straight-line) for every village as of `year` (cached)."""
+    return _measures(year, _store_version())
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def basemap_reachable(url: str) -> bool:
+    """Whether an online basemap answers (checked at most once a minute)."""
+    return probe(url)
+
+
+def lang() -> str:
+    """Return the language chosen in the sidebar: ``"en"`` or ``"zh"``."""
+    return str(st.session_state.get(LANG, "en"))
+
+
+def _kv(rows: dict[str, object]) -> None:
+    """Show a two-column key/value table; values shown as text, never as markup."""
+    frame = pd.DataFrame({tr("item"): list(rows), tr("value"): [str(v) for v in rows.values()]})
+    st.dataframe(frame, hide_index=True, width="stretch")
+
+
+def village_file(code: str, year: int) -> None:
+    """Show the plan's "five possessions" file of village `code`, measures as of `year`."""
+    villages = villages_as_of(year)
+    match = villages[villages["code"] == code]
+    if match.empty:
+        return
+    v = match.iloc[0]
+    st.subheader(tr("village_file", name=f"{v['name_zh']} ({v['pinyin']})"))
+    st.caption(
+        f"{v['code']} · {county_names().get(v['county_code'], '')} · {v['township']} · "
+        f"{tr('status_' + str(v['status']))}"
+    )
+    left, right = st.columns(2)
+    with left:
+        st.markdown(f"**{tr('basic')}**")
+        _kv(
+            {
+                tr(k): v[k]
+                for k in (
+                    "households",
+                    "population",
+                    "poor_households",
+                    "poor_people",
+                    "main_industry",
+                    "cooperatives",
+                    "dangerous_houses",
+                )
+            }
+            | {tr("immigrant"): tr("yes") if v["is_immigrant"] else tr("no")}
+        )
+        st.markdown(f"**{tr('assistance')}**")
+        _kv({tr("unit"): v["assisting_unit"], tr("cadre"): v["cadre"]})
+    with right:
+        st.markdown(f"**{tr('problems')}**")
+        st.text(v["problems"])
+        st.markdown(f"**{tr('demands')}**")
+        st.text(v["demands"])
+        st.markdown(f"**{tr('exit_plan')}**")
+        if v["is_poor"]:
+            _kv(
+                {
+                    tr("planned_exit"): _year_text(v["planned_exit_year"]),
+                    tr("exit_year"): _year_text(v["exit_year"]),
+                }
+            )
+        else:
+            st.text(tr("not_registered_poor"))
+    st.markdown(f"**{tr('measures', year=year)}**")
+    rows = []
+    for key, result in measures(year).items():
+        row = result.loc[match.index[0]]
+        distance = row.get("distance_m")
+        rows.append(
+            {
+                tr("measure"): RULES[key].title(lang()),
+                tr("met"): tr("yes") if bool(row["covered"]) else tr("no"),
+                tr("distance"): None if distance is None or pd.isna(distance) else round(distance),
+                tr("lead_bureau"): RULES[key].bureau.name_zh
+                if lang() == "zh"
+                else RULES[key].bureau.name_en,
+            }
+        )
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+def _year_text(value: object) -> str:
+    return tr("not_yet") if value is None or pd.isna(value) else str(int(value))  # type: ignore[call-overload]

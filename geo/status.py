@@ -72,3 +72,64 @@ def year_of(villages: pd.DataFrame, column: str) -> pd.Series:
     if column in villages.columns:
         return villages[column]
     return _DERIVED[column](villages)
+
+
+def select_villages(
+    villages: pd.DataFrame,
+    *,
+    counties: list[str] | None = None,
+    townships: list[str] | None = None,
+    statuses: list[str] | None = None,
+    immigrant_only: bool = False,
+) -> pd.Series:
+    """Return a boolean mask of the villages that pass the map's filters (empty list: any).
+
+    `villages` must hold `county_code`, `township_code`, `is_immigrant` and `status`.
+
+    Examples
+    --------
+    >>> v = pd.DataFrame({"county_code": ["a", "b"], "township_code": ["a1", "b1"],
+    ...                   "is_immigrant": [False, True], "status": ["poor", "exited"]})
+    >>> select_villages(v, counties=["b"]).tolist(), select_villages(v, statuses=["poor"]).tolist()
+    ([False, True], [True, False])
+    """
+    keep = pd.Series(data=True, index=villages.index)
+    for column, wanted in (
+        ("county_code", counties),
+        ("township_code", townships),
+        ("status", statuses),
+    ):
+        if wanted:
+            keep &= villages[column].isin(wanted)
+    if immigrant_only:
+        keep &= villages["is_immigrant"].astype(bool)
+    return keep
+
+
+def search_villages(villages: pd.DataFrame, query: str, *, limit: int = 20) -> pd.DataFrame:
+    """Return the villages whose Chinese name, pinyin or code matches `query`.
+
+    Pinyin matches ignore case, spaces and tone-less ``ü``/``v`` spelling; codes match
+    from the start. Exact name matches come first.
+
+    Examples
+    --------
+    >>> v = pd.DataFrame({"name_zh": ["东泉村", "西湖村"], "pinyin": ["Dongquan Cun", "Xihu Cun"],
+    ...                   "code": ["620902100201", "620902100202"]})
+    >>> search_villages(v, "dongquan")["name_zh"].tolist(), len(search_villages(v, "6209021002"))
+    (['东泉村'], 2)
+    """
+    q = query.strip()
+    if not q:
+        return villages.iloc[:0]
+    folded = q.lower().replace(" ", "").replace("v", "ü")
+    pinyin = villages["pinyin"].str.lower().str.replace(" ", "", regex=False)
+    hit = (
+        villages["name_zh"].str.contains(q, regex=False)
+        | pinyin.str.contains(folded, regex=False)
+        | pinyin.str.contains(q.lower().replace(" ", ""), regex=False)
+        | villages["code"].str.startswith(q)
+    )
+    found = villages[hit]
+    exact = found["name_zh"].eq(q) | found["name_zh"].eq(q + "村")
+    return pd.concat([found[exact], found[~exact]]).head(limit)

@@ -22,6 +22,7 @@ __all__ = [
     "LayerSpec",
     "Style",
     "Theme",
+    "as_of",
     "get_layer",
     "load",
     "problems",
@@ -79,6 +80,14 @@ def load(key: str, path: Path | None = None) -> gpd.GeoDataFrame:
     """Read vector layer `key` from the store and cast it to its schema."""
     spec = get_layer(key)
     return coerce_columns(io.read_layer(spec.key, path), spec.columns)
+
+
+def as_of(key: str, gdf: gpd.GeoDataFrame, year: int) -> gpd.GeoDataFrame:
+    """Return the features of layer `key` that exist by the end of `year` (all, if undated)."""
+    column = get_layer(key).year_column
+    if column is None or column not in gdf.columns:
+        return gdf
+    return gdf[(gdf[column].astype("Float64") <= year).fillna(value=False).astype(bool)]
 
 
 def raster_path(key: str, data_dir: Path | None = None) -> Path:

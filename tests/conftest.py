@@ -75,14 +75,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def app_url(demo_store: Path) -> Iterator[str]:
-    """Start `streamlit run app.py` on 127.0.0.1 and yield its URL."""
+def _start_app(env_extra: dict[str, str], log_name: str) -> tuple[str, subprocess.Popen[bytes]]:
+    """Start `streamlit run app.py` on a free 127.0.0.1 port; return its URL and process."""
     port = _free_port()
-    env = {**os.environ, "STREAMLIT_SERVER_PORT": str(port)}
-    log = ARTIFACTS / "streamlit.log"
+    env = {**os.environ, **env_extra}
     ARTIFACTS.mkdir(exist_ok=True)
-    with log.open("w") as out:
+    with (ARTIFACTS / log_name).open("w") as out:
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -103,21 +101,61 @@ def app_url(demo_store: Path) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:  # noqa: S310
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            pytest.fail(f"streamlit did not start; see {log}")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:  # noqa: S310
+                if r.status == 200:
+                    return url, proc
+        except OSError:
+            time.sleep(0.3)
+    proc.terminate()
+    pytest.fail(f"streamlit did not start; see {ARTIFACTS / log_name}")
+
+
+@pytest.fixture(scope="session")
+def app_url(demo_store: Path) -> Iterator[str]:
+    """The app on the demo data."""
+    url, proc = _start_app({}, "streamlit.log")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+HOSTILE_NAMES = [
+    '<img src=x onerror="window.__xss=1;alert(1)">',
+    "</script><script>window.__xss=2;alert(2)</script>",
+    "${window.__xss=3}",
+    "`${alert(4)}`\\u0060",
+]
+
+
+@pytest.fixture(scope="session")
+def hostile_store(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the demo data whose first villages carry script-injection names."""
+    import layers  # noqa: PLC0415
+    from geo import io  # noqa: PLC0415
+
+    folder = tmp_path_factory.mktemp("hostile")
+    shutil.copy(settings.population_path, folder / "population.tif")
+    stored = {key: io.read_layer(key, demo_store) for key in io.list_layers(demo_store)}
+    villages = layers.load("villages", demo_store)
+    for i, name in enumerate(HOSTILE_NAMES):
+        villages.loc[i, "name_zh"] = name
+        villages.loc[i, "pinyin"] = name
+        villages.loc[i, "problems"] = name
+    stored["villages"] = villages
+    io.write_layers(stored, folder / "demo.gpkg")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def hostile_app_url(hostile_store: Path) -> Iterator[str]:
+    """The app on the hostile copy of the demo data."""
+    url, proc = _start_app({"VILLAGE_ATLAS_DATA": str(hostile_store)}, "streamlit-hostile.log")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
 
 
 def chromium_path() -> str | None:

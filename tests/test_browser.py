@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ARTIFACTS
+import layers
+from tests.conftest import ARTIFACTS, HOSTILE_NAMES
 
 pytestmark = pytest.mark.browser
+MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
 
 
 def _open(page, url: str, ready: str) -> None:
@@ -14,15 +16,99 @@ def _open(page, url: str, ready: str) -> None:
     page.get_by_text(ready, exact=True).first.wait_for(timeout=60_000)
 
 
-def test_overview_renders_offline_in_both_languages(app_url, offline_page):
+def _map_frame(page):
+    page.locator(MAP_FRAME).wait_for(timeout=60_000)
+    frame = next(f for f in page.frames if "st_folium" in f.url)
+    frame.wait_for_function("typeof map_div !== 'undefined' && map_div._loaded", timeout=60_000)
+    return frame
+
+
+def _click_village(page, village) -> None:
+    """Click where the map draws `village` (from Leaflet's own projection)."""
+    frame = _map_frame(page)
+    page.wait_for_timeout(1500)  # the overlays arrive after the base map
+    x, y = frame.evaluate(
+        "([lat, lng]) => { const p = map_div.latLngToContainerPoint([lat, lng]);"
+        " return [p.x, p.y]; }",
+        [village.geometry.y, village.geometry.x],
+    )
+    box = page.locator(MAP_FRAME).bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+
+
+def _choose_language(page, name: str) -> None:
+    box = page.get_by_test_id("stSelectbox").first
+    box.scroll_into_view_if_needed()
+    box.locator("input").click()
+    page.keyboard.type(name)
+    page.keyboard.press("Enter")
+
+
+def _loneliest_village():
+    villages = layers.load("villages")
+    metric = villages.to_crs(4541)
+    gap = metric.geometry.apply(lambda p: metric.distance(p).nsmallest(2).iloc[1])
+    return villages.loc[gap.idxmax()]
+
+
+def test_map_renders_offline_toggles_switches_language_and_opens_a_village(app_url, offline_page):
     page, log = offline_page
-    _open(page, app_url, "Registered poor villages")
-    page.screenshot(path=str(ARTIFACTS / "overview-en.png"), full_page=True)
+    _open(page, app_url, "Map")
+    frame = _map_frame(page)
+    assert frame.locator(".leaflet-overlay-pane canvas").count() >= 1
+    layers_before = frame.evaluate("Object.keys(map_div._layers).length")
+    page.get_by_text("Townships", exact=True).last.click()  # the layer's checkbox
+    page.wait_for_timeout(3000)
+    assert frame.evaluate("Object.keys(map_div._layers).length") < layers_before
+    page.screenshot(path=str(ARTIFACTS / "map-en.png"))
 
-    page.get_by_test_id("stSelectbox").first.click()
-    page.get_by_role("option", name="简体中文").click()
-    page.get_by_text("建档立卡贫困村", exact=True).first.wait_for(timeout=30_000)
-    page.screenshot(path=str(ARTIFACTS / "overview-zh.png"), full_page=True)
-
+    _choose_language(page, "简体中文")
+    page.get_by_text("底图", exact=True).first.wait_for(timeout=30_000)
+    village = _loneliest_village()
+    _click_village(page, village)
+    page.get_by_text(f"村情档案：{village['name_zh']} ({village['pinyin']})").wait_for(
+        timeout=30_000
+    )
+    assert page.get_by_text("帮扶单位和干部").first.is_visible()
+    page.screenshot(path=str(ARTIFACTS / "map-zh-village.png"))
     assert log.foreign == []
     assert log.errors == []
+
+
+def test_overview_renders_offline_in_both_languages(app_url, offline_page):
+    page, log = offline_page
+    _open(page, app_url, "Map")
+    page.get_by_role("link", name="Overview").click()
+    page.get_by_text("Registered poor villages", exact=True).first.wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "overview-en.png"), full_page=True)
+    _choose_language(page, "简体中文")
+    page.get_by_text("建档立卡贫困村", exact=True).first.wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "overview-zh.png"), full_page=True)
+    assert log.foreign == []
+    assert log.errors == []
+
+
+def test_hostile_village_names_run_no_script(hostile_app_url, offline_page):
+    page, log = offline_page
+    _open(page, hostile_app_url, "Map")
+    frame = _map_frame(page)
+    page.wait_for_timeout(2000)
+    hostile = layers.load("villages").iloc[0]
+    x, y = frame.evaluate(
+        "([lat, lng]) => { const p = map_div.latLngToContainerPoint([lat, lng]);"
+        " return [p.x, p.y]; }",
+        [hostile.geometry.y, hostile.geometry.x],
+    )
+    box = page.locator(MAP_FRAME).bounding_box()
+    page.mouse.move(box["x"] + x, box["y"] + y)  # show the tooltip
+    page.wait_for_timeout(1000)
+    page.get_by_test_id("stTextInput").locator("input").fill("__xss")
+    page.keyboard.press("Enter")
+    page.get_by_text("Matches", exact=True).wait_for(timeout=30_000)
+    page.get_by_text("Village file:", exact=False).first.wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "hostile.png"))
+    assert page.evaluate("window.__xss") is None
+    assert _map_frame(page).evaluate("window.__xss") is None
+    assert log.dialogs == []
+    assert page.get_by_text(HOSTILE_NAMES[0], exact=False).count() >= 1  # shown as text
+    assert log.foreign == []

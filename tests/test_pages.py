@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
+import streamlit_folium
 from streamlit.testing.v1 import AppTest
 
 import layers
+from layers.rules import RULES
 from tests.conftest import ROOT
 
 APP = str(ROOT / "app.py")
@@ -20,6 +25,7 @@ def app(demo_store):
 
 
 def test_overview_shows_the_headline_figures(app):
+    app.switch_page("pages/overview.py").run()
     villages = layers.load("villages")
     poor = villages[villages["is_poor"]]
     assert app.title[0].value == "Village Atlas"
@@ -32,6 +38,7 @@ def test_overview_shows_the_headline_figures(app):
 
 
 def test_year_changes_the_figures(app):
+    app.switch_page("pages/overview.py").run()
     app.sidebar.slider[0].set_value(2014).run()
     assert not app.exception
     metrics = {m.label: m.value for m in app.metric}
@@ -41,6 +48,9 @@ def test_year_changes_the_figures(app):
 def test_language_switch_to_chinese(app):
     app.sidebar.selectbox[0].set_value("zh").run()
     assert not app.exception
+    assert app.title[0].value == "地图"
+    assert "底图" in [s.label for s in app.sidebar.selectbox]
+    app.switch_page("pages/overview.py").run()
     assert app.title[0].value == "村情地图"
     assert "行政村" in [m.label for m in app.metric]
 
@@ -50,3 +60,70 @@ def test_catalogue_page_lists_every_layer(app):
     assert not app.exception
     table = app.dataframe[0].value
     assert list(table["key"]) == list(layers.REGISTRY)
+
+
+# --- map page -------------------------------------------------------------------------------
+
+URL = re.compile(r"https?://[^\s\"'<>)]+")
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Everything the map page hands to the streamlit-folium component, call by call."""
+    calls: list[dict[str, object]] = []
+
+    def record(**kwargs):
+        calls.append(kwargs)
+        return kwargs["default"]
+
+    monkeypatch.setattr(streamlit_folium, "_component_func", record)
+    return calls
+
+
+def test_map_page_is_the_home_page_with_its_controls(app, sent):
+    assert app.title[0].value == "Map"
+    assert [s.label for s in app.sidebar.selectbox] == ["Language / 语言", "Basemap"]
+    assert [m.label for m in app.sidebar.multiselect] == ["Counties", "Townships", "Poverty status"]
+    layer_boxes = [c.label for c in app.sidebar.checkbox]
+    assert "Administrative villages" in layer_boxes
+    assert "Roads" in layer_boxes
+    assert app.text_input[0].label.startswith("Find a village")
+    app.run()
+    args = sent[-1]
+    assert URL.findall(json.dumps(args, default=str)) == []
+    assert "feature_group_feature_group_0" in args["feature_group"]
+
+
+def test_layers_and_filters_change_what_is_sent(app, sent):
+    app.run()
+    full = len(sent[-1]["feature_group"])
+    next(c for c in app.sidebar.checkbox if c.label == "Roads").uncheck().run()
+    assert not app.exception
+    assert len(sent[-1]["feature_group"]) < full
+    app.sidebar.multiselect[0].select("620924").run()  # Aksai only
+    assert not app.exception
+    aksai = layers.load("villages").query("county_code == '620924'")
+    script = sent[-1]["feature_group"]
+    assert script.count('"code":') == len(aksai)
+
+
+def test_search_opens_the_village_file(app):
+    village = layers.load("villages").iloc[3]
+    app.text_input[0].input(village["pinyin"].split()[0]).run()
+    assert not app.exception
+    codes = app.selectbox[0].options
+    assert any(village["code"] in o for o in codes)
+    app.selectbox[0].select(village["code"]).run()
+    assert not app.exception
+    headers = [h.value for h in app.subheader]
+    assert any(village["name_zh"] in h for h in headers)
+    assert any(frame.value.shape[0] == len(RULES) for frame in app.dataframe)
+
+
+def test_unreachable_basemap_says_so_and_keeps_the_relief(app, sent, monkeypatch):
+    monkeypatch.setattr("ui.probe", lambda _url: False)
+    app.sidebar.selectbox[1].select("osm").run()
+    assert not app.exception
+    assert any("cannot be reached" in w.value for w in app.warning)
+    assert "tile.openstreetmap.org" not in json.dumps(sent[-1], default=str)
+    assert "imageOverlay" in sent[-1]["script"]

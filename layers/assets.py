@@ -1,0 +1,92 @@
+"""Leaflet and its plugins, served from installed packages: the map needs no internet.
+
+folium points every script and style sheet at public CDNs. `install` copies the
+files from the PyPI ``xstatic-*`` packages into the app's ``static/vendor`` folder
+(served by Streamlit at ``/app/static/vendor``) and `localize` points a map at
+them. Bootstrap, awesome-markers and Font Awesome are dropped: nothing here uses
+them.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import shutil
+from pathlib import Path
+
+import folium
+import folium.plugins
+import xstatic.pkg.jquery as xs_jquery
+import xstatic.pkg.leaflet as xs_leaflet
+import xstatic.pkg.leaflet_markercluster as xs_cluster
+
+__all__ = [
+    "BASE_URL",
+    "CLUSTER_CSS",
+    "CLUSTER_JS",
+    "CSS",
+    "JS",
+    "STATIC_DIR",
+    "install",
+    "localize",
+    "vendor_files",
+]
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+BASE_URL = "/app/static/vendor"
+
+#: Served path under ``vendor/`` -> source file in an installed package.
+_FILES = {
+    "leaflet/leaflet.js": Path(xs_leaflet.BASE_DIR) / "leaflet.js",
+    "leaflet/leaflet.css": Path(xs_leaflet.BASE_DIR) / "leaflet.css",
+    **{
+        f"leaflet/images/{p.name}": p
+        for p in sorted((Path(xs_leaflet.BASE_DIR) / "images").glob("*.png"))
+    },
+    "markercluster/leaflet.markercluster.js": Path(xs_cluster.BASE_DIR)
+    / "leaflet.markercluster.js",
+    "markercluster/MarkerCluster.css": Path(xs_cluster.BASE_DIR) / "MarkerCluster.css",
+    "markercluster/MarkerCluster.Default.css": Path(xs_cluster.BASE_DIR)
+    / "MarkerCluster.Default.css",
+    "jquery/jquery.min.js": Path(xs_jquery.BASE_DIR) / "jquery.min.js",
+}
+
+JS = [
+    ("leaflet", f"{BASE_URL}/leaflet/leaflet.js"),
+    ("jquery", f"{BASE_URL}/jquery/jquery.min.js"),
+]
+CSS = [("leaflet_css", f"{BASE_URL}/leaflet/leaflet.css")]
+CLUSTER_JS = [("markerclusterjs", f"{BASE_URL}/markercluster/leaflet.markercluster.js")]
+CLUSTER_CSS = [
+    ("markerclustercss", f"{BASE_URL}/markercluster/MarkerCluster.css"),
+    ("markerclusterdefaultcss", f"{BASE_URL}/markercluster/MarkerCluster.Default.css"),
+]
+
+
+def vendor_files() -> dict[str, Path]:
+    """Return served path (under ``vendor/``) -> installed source file."""
+    return dict(_FILES)
+
+
+def install(static_dir: Path = STATIC_DIR) -> Path:
+    """Copy the vendor files into `static_dir`/vendor (only those missing or changed)."""
+    target = static_dir / "vendor"
+    for rel, source in _FILES.items():
+        dest = target / rel
+        if not dest.exists() or not filecmp.cmp(source, dest, shallow=False):
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, dest)
+    return target
+
+
+def localize(element: folium.MacroElement) -> folium.MacroElement:
+    """Point `element` (a map or plugin) at the local files instead of CDNs; return it."""
+    if isinstance(element, folium.Map):
+        element.default_js = list(JS)
+        element.default_css = list(CSS)
+    elif isinstance(element, folium.plugins.MarkerCluster):
+        element.default_js = list(CLUSTER_JS)
+        element.default_css = list(CLUSTER_CSS)
+    else:
+        msg = f"no local assets for {type(element).__name__}"
+        raise TypeError(msg)
+    return element

@@ -1,0 +1,228 @@
+"""Map builder: catalogue layers to folium objects (no Streamlit here).
+
+Every string that comes from data is escaped before it reaches folium, which puts
+tooltip and popup text into the page as HTML. Coordinates are rounded to 1e-5
+degree (about 1 m); features with missing or non-finite coordinates are dropped
+and reported, never allowed to blank a layer.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import numpy as np
+import shapely
+from branca.element import MacroElement
+from jinja2 import Template
+from matplotlib.colors import LinearSegmentedColormap
+from scipy import ndimage
+
+from geo import settings
+from geo.raster import hillshade, read_band
+from layers.assets import localize
+from layers.spec import GeometryKind, LayerSpec
+
+__all__ = [
+    "base_map",
+    "escape",
+    "feature_group",
+    "geojson",
+    "relief_image",
+    "relief_overlay",
+]
+
+PRECISION = 5  # decimal degrees: about 1 m
+#: Gobi tan to Qilian grey and snow: a tint for relief in arid country.
+_DESERT = LinearSegmentedColormap.from_list(
+    "desert", ["#f1e9d6", "#e3d2ab", "#c9b48b", "#a39479", "#c8c4bf", "#f7f7f7"]
+)
+_ESCAPES = {"`": "&#96;", "$": "&#36;", "\\": "&#92;", "{": "&#123;", "}": "&#125;"}
+
+
+def escape(value: object) -> str:
+    r"""Return `value` as text safe inside HTML and inside JavaScript template strings.
+
+    Examples
+    --------
+    >>> escape('<img src=x onerror="alert(1)">')
+    '&lt;img src=x onerror=&quot;alert(1)&quot;&gt;'
+    >>> escape("${x} `y` \\")
+    '&#36;&#123;x&#125; &#96;y&#96; &#92;'
+    """
+    text = html.escape(str(value), quote=True)
+    return "".join(_ESCAPES.get(ch, ch) for ch in text)
+
+
+def _finite(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]:
+    """Drop features with missing, empty or non-finite coordinates; return how many went."""
+    geoms = gdf.geometry.to_numpy()
+    bad = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    coords, owner = shapely.get_coordinates(geoms, return_index=True)
+    nonfinite = np.unique(owner[~np.isfinite(coords).all(axis=1)])
+    bad[nonfinite] = True
+    return gdf[~bad], int(bad.sum())
+
+
+def geojson(
+    gdf: gpd.GeoDataFrame, columns: Sequence[str] = (), *, precision: int = PRECISION
+) -> tuple[dict[str, object], int]:
+    """Return a GeoJSON dict of `gdf` (any CRS) with escaped `columns`, and the number dropped.
+
+    Examples
+    --------
+    >>> g = gpd.GeoDataFrame({"name": ["<b>", "ok"]}, crs=4326,
+    ...                      geometry=[shapely.Point(95.123456789, 40), shapely.Point(np.inf, 1)])
+    >>> data, dropped = geojson(g, ["name"])
+    >>> data["features"][0]["properties"], data["features"][0]["geometry"]["coordinates"], dropped
+    ({'name': '&lt;b&gt;'}, (95.12346, 40.0), 1)
+    """
+    gdf, dropped = _finite(gdf.to_crs(settings.display_crs))
+    geoms = shapely.set_precision(gdf.geometry.to_numpy(), 10.0**-precision)
+    features = []
+    values = {c: gdf[c].to_numpy() for c in columns}
+    for i, geom in enumerate(geoms):
+        props = {c: (None if _missing(values[c][i]) else escape(values[c][i])) for c in columns}
+        features.append(
+            {"type": "Feature", "properties": props, "geometry": shapely.geometry.mapping(geom)}
+        )
+    return {"type": "FeatureCollection", "features": features}, dropped
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def _style(spec: LayerSpec, category: object = None) -> dict[str, object]:
+    """Leaflet path options for one feature of `spec`."""
+    colour = spec.style.color_for(category) if spec.style.column else spec.style.color
+    options: dict[str, object] = {"color": colour, "weight": spec.style.weight}
+    if spec.geometry is GeometryKind.POLYGON:
+        options |= {
+            "fill": spec.style.fill_opacity > 0,
+            "fillColor": spec.style.fill_color or colour,
+            "fillOpacity": spec.style.fill_opacity,
+        }
+    if spec.geometry is GeometryKind.POINT:
+        options |= {
+            "fill": True,
+            "fillColor": colour,
+            "fillOpacity": spec.style.fill_opacity,
+            "color": "#ffffff",
+            "weight": 1,
+            "radius": spec.style.radius,
+        }
+    if spec.style.dash_array:
+        options["dashArray"] = spec.style.dash_array
+    return options
+
+
+def feature_group(
+    spec: LayerSpec,
+    gdf: gpd.GeoDataFrame,
+    *,
+    title: str,
+    tooltip: Mapping[str, str] | None = None,
+    show: bool = True,
+) -> tuple[folium.FeatureGroup, int]:
+    """Return a FeatureGroup drawing `gdf` in the style of `spec`, and the features dropped.
+
+    Parameters
+    ----------
+    spec
+        The layer's catalogue entry (style and geometry).
+    gdf
+        The features, any CRS; `spec.style.column` (if any) picks each feature's colour.
+    title
+        The group's name (already in the user's language; escaped here).
+    tooltip
+        Column -> label (already translated) shown on hover; values are escaped.
+    show
+        Whether the group starts visible.
+    """
+    tooltip = dict(tooltip or {})
+    column = spec.style.column if spec.style.column in gdf.columns else None
+    columns = list(dict.fromkeys([*tooltip, *([column] if column else [])]))
+    data, dropped = geojson(gdf, columns)
+    group = folium.FeatureGroup(name=escape(title), show=show)
+    if not data["features"]:
+        return group, dropped
+
+    def style(feature: dict[str, dict[str, object]]) -> dict[str, object]:
+        return _style(spec, feature["properties"].get(column) if column else None)
+
+    layer = folium.GeoJson(
+        data,
+        style_function=style,
+        marker=folium.CircleMarker() if spec.geometry is GeometryKind.POINT else None,
+        tooltip=folium.GeoJsonTooltip(
+            fields=list(tooltip), aliases=[escape(a) for a in tooltip.values()]
+        )
+        if tooltip
+        else None,
+        smooth_factor=1.5,
+    )
+    layer.add_to(group)
+    return group, dropped
+
+
+def base_map(bounds: Sequence[float], *, height: str = "100%") -> folium.Map:
+    """Return an offline map fitted to lon/lat `bounds`, canvas renderer, no tiles.
+
+    Its scripts and styles point at the app's local copies (`layers.assets`).
+    """
+    minx, miny, maxx, maxy = (float(b) for b in bounds)
+    fmap = folium.Map(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        zoom_start=7,
+        tiles=None,
+        prefer_canvas=True,
+        control_scale=True,
+        height=height,
+    )
+    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    _ImagePath().add_to(fmap)  # type: ignore[no-untyped-call]
+    localize(fmap)
+    return fmap
+
+
+class _ImagePath(MacroElement):
+    """Point Leaflet's default marker icons at the local copies."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "L.Icon.Default.imagePath = '/app/static/vendor/leaflet/images/';"
+        "{% endmacro %}"
+    )
+
+
+def relief_image(path: Path, *, upsample: int = 8) -> tuple[np.ndarray, list[list[float]]]:
+    """Return the DEM at `path` hillshaded and tinted (RGB 0-1) and its lat/lon bounds.
+
+    The DEM is coarse (0.2 degree); it is smoothed `upsample` times for display only.
+    """
+    dem, transform, _ = read_band(path)
+    filled = np.where(np.isnan(dem), np.nanmean(dem), dem)
+    fine = ndimage.zoom(filled, upsample, order=3)
+    metres = 111_320.0 / upsample
+    cell = (abs(transform.a) * metres * np.cos(np.radians(40.0)), abs(transform.e) * metres)
+    shade = hillshade(fine, cell, z_factor=3.0)
+    norm = (fine - fine.min()) / max(float(np.ptp(fine)), 1.0)
+    tint = _DESERT(norm)[..., :3]
+    rgb = np.clip(tint * (0.55 + 0.45 * shade[..., None]), 0, 1)
+    height, width = dem.shape
+    west, north = transform.c, transform.f
+    east, south = west + width * transform.a, north + height * transform.e
+    return rgb, [[south, west], [north, east]]
+
+
+def relief_overlay(
+    rgb: np.ndarray, bounds: list[list[float]], *, opacity: float = 0.7
+) -> folium.raster_layers.ImageOverlay:
+    """Return a relief image (from `relief_image`) as an inline overlay: no tiles, offline."""
+    return folium.raster_layers.ImageOverlay(
+        rgb, bounds=bounds, opacity=opacity, mercator_project=True, name="relief", zindex=1
+    )
