@@ -43,8 +43,9 @@ lint: $(VENV)/.test
 test: system-deps $(VENV)/.test demo lint
 	$(BIN)/python -m pytest
 
-bench: $(VENV)/.test demo
+bench: system-deps $(VENV)/.test demo
 	$(BIN)/python benchmarks/coverage.py
+	$(BIN)/python benchmarks/map.py
 
 clean:
 	rm -rf $(VENV) data/demo.gpkg data/population.tif static/vendor
