@@ -16,6 +16,10 @@ st.set_page_config(
 page = st.navigation(
     [
         st.Page("pages/map.py", title=ui.tr("page_map"), icon=":material/map:", default=True),
+        st.Page("pages/coverage.py", title=ui.tr("page_coverage"), icon=":material/radar:"),
+        st.Page("pages/targets.py", title=ui.tr("page_targets"), icon=":material/flag:"),
+        st.Page("pages/bureaus.py", title=ui.tr("page_bureaus"), icon=":material/apartment:"),
+        st.Page("pages/changes.py", title=ui.tr("page_changes"), icon=":material/compare_arrows:"),
         st.Page("pages/overview.py", title=ui.tr("page_overview"), icon=":material/dashboard:"),
         st.Page("pages/catalogue.py", title=ui.tr("page_catalogue"), icon=":material/layers:"),
     ]

@@ -156,7 +156,7 @@ def _coverage_rule(args: argparse.Namespace) -> int:
         raise ValueError(msg)  # noqa: TRY004 (a usage error, reported as such)
     villages = layers.load("villages")
     year = args.year or rule.target_year
-    result = evaluate(rule, year, network_distance=bool(args.network), villages=villages)
+    result = evaluate(rule, year, network_distance=bool(args.network))
     _output(result, villages["code"], villages.geometry, args.out)
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -12,10 +13,10 @@ import layers
 from geo import io, settings
 from geo.errors import VillageAtlasError
 from geo.status import poverty_status
-from layers import assets, render
+from layers import assets, render, targets
 from layers.basemaps import probe
 from layers.i18n import LANGUAGES, t
-from layers.rules import RULES, evaluate
+from layers.rules import RULES, evaluate, evaluate_many, population_coverage, road_graph
 
 __all__ = ["LANG", "YEAR", "ensure_store", "layer", "sidebar", "tr"]
 
@@ -57,6 +58,17 @@ def ensure_store() -> None:
         except (OSError, ValueError, VillageAtlasError) as exc:
             st.error(tr("no_data", error=exc))
             st.stop()
+
+
+def page_guard() -> None:
+    """Send a page that Streamlit started on its own to the entry point first.
+
+    A fresh server that is first asked for a deep link (say ``/coverage``) runs the page
+    directly from the ``pages/`` folder, skipping `app.py`; its session then lacks the
+    shared sidebar and settings. Going through `app.py` once fixes it for good.
+    """
+    if LANG not in st.session_state:
+        st.switch_page("app.py")
 
 
 def _mirror(target: str, widget: str) -> Callable[[], None]:
@@ -172,7 +184,7 @@ def layer_as_of(key: str, year: int) -> gpd.GeoDataFrame:
 @st.cache_data(max_entries=16, show_spinner=False)
 def _measures(year: int, version: float) -> dict[str, pd.DataFrame]:
     del version
-    return {key: evaluate(rule, year) for key, rule in RULES.items()}
+    return {key: evaluate(rule, year, load=layer) for key, rule in RULES.items()}
 
 
 def measures(year: int) -> dict[str, pd.DataFrame]:
@@ -264,3 +276,160 @@ def village_file(code: str, year: int) -> None:
 
 def _year_text(value: object) -> str:
     return tr("not_yet") if value is None or pd.isna(value) else str(int(value))  # type: ignore[call-overload]
+
+
+def downloads(frame: pd.DataFrame, geometry: gpd.GeoSeries | None, name: str) -> None:
+    """Offer `frame` as CSV, Excel and (with `geometry`) GeoPackage downloads."""
+    formats = [
+        (".csv", "text/csv", "download_csv"),
+        (
+            ".xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "download_xlsx",
+        ),
+    ]
+    if geometry is not None:
+        formats.append((".gpkg", "application/geopackage+sqlite3", "download_gpkg"))
+    columns = st.columns(len(formats))
+    for column, (suffix, mime, label) in zip(columns, formats, strict=True):
+        column.download_button(
+            tr(label),
+            io.table_bytes(frame, suffix, geometry=geometry),
+            file_name=f"{name}{suffix}",
+            mime=mime,
+            key=f"dl_{name}{suffix}",
+        )
+
+
+def _targets_version() -> float:
+    return targets.TARGETS_PATH.stat().st_mtime
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _targets(version: float) -> tuple[targets.Target, ...]:
+    del version
+    return targets.load_targets()
+
+
+def load_targets() -> tuple[targets.Target, ...]:
+    """Return the plan's targets from the office's file (re-read when it changes)."""
+    return _targets(_targets_version())
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _board(year: int, versions: tuple[float, float]) -> pd.DataFrame:
+    del versions
+    return targets.board(load_targets(), year, load=layer)
+
+
+def board(year: int) -> pd.DataFrame:
+    """Return the targets board as of `year` (cached; redone when data or targets change)."""
+    return _board(year, (_store_version(), _targets_version()))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _county_progress(key: str, year: int, versions: tuple[float, float]) -> pd.DataFrame:
+    del versions
+    target = next(t for t in load_targets() if t.key == key)
+    return targets.by_county(target, year, load=layer)
+
+
+def county_progress(key: str, year: int) -> pd.DataFrame:
+    """One target's progress per county as of `year` (cached)."""
+    return _county_progress(key, year, (_store_version(), _targets_version()))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _graph(year: int, version: float) -> object:
+    del version
+    return road_graph(year, layer)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _coverage(
+    keys: tuple[str, ...],
+    year: int,
+    within: tuple[tuple[str, float], ...],
+    along_roads: bool,
+    version: float,
+) -> pd.DataFrame:
+    graph = _graph(year, version) if along_roads else None
+    return evaluate_many(
+        [RULES[k] for k in keys],
+        year,
+        within=dict(within),
+        network_distance=along_roads,
+        load=layer,
+        graph=graph,
+    )  # type: ignore[arg-type]
+
+
+def coverage(
+    keys: list[str], year: int, within: dict[str, float], along_roads: bool
+) -> pd.DataFrame:
+    """Several rules evaluated together as of `year` (cached; see `evaluate_many`)."""
+    return _coverage(
+        tuple(keys), year, tuple(sorted(within.items())), along_roads, _store_version()
+    )
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _population(key: str, year: int, within: float, version: float) -> pd.DataFrame:
+    del version
+    return population_coverage(RULES[key], year, within=within, load=layer)
+
+
+def population(key: str, year: int, within: float) -> pd.DataFrame:
+    """People within a rule's distance per county, from the population grid (cached)."""
+    return _population(key, year, within, _store_version())
+
+
+STATUS_COLOURS = {
+    "done": "#d9f0d3",
+    "on_track": "#d1e5f0",
+    "behind": "#fee0b6",
+    "overdue": "#f4a582",
+}
+
+
+def status_label(value: str) -> str:
+    """Return a target status in the chosen language."""
+    return tr("st_" + value) if value else ""
+
+
+def coloured_status(frame: pd.DataFrame, column: str) -> object:
+    """Return `frame` styled with each status cell in its colour (statuses as labels)."""
+    colours = {status_label(k): v for k, v in STATUS_COLOURS.items()}
+    return frame.style.map(
+        lambda v: f"background-color: {colours.get(v, 'transparent')}", subset=[column]
+    )
+
+
+VILLAGE_LABELS = {
+    "code": "code",
+    "name_zh": "name",
+    "pinyin": "pinyin",
+    "county": "county",
+    "township": "township",
+    "is_poor": "poor_villages",
+    "population": "population",
+    "planned_exit_year": "planned_exit",
+    "exit_year": "exit_year",
+}
+
+
+def labelled(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return `frame` with its village columns named in the chosen language."""
+    return frame.rename(columns={c: tr(k) for c, k in VILLAGE_LABELS.items()})
+
+
+CLICK_DEGREES = 0.0006  # how near (about 50 m) a click must be to pick a village
+
+
+def village_at(villages: gpd.GeoDataFrame, lat: float, lng: float) -> str | None:
+    """Return the code of the village drawn at a clicked point (within about 50 m), if any."""
+    if villages.empty:
+        return None
+    d = np.hypot(villages.geometry.x - lng, (villages.geometry.y - lat) * 1.3).to_numpy()
+    i = int(np.argmin(d))
+    return str(villages["code"].iloc[i]) if d[i] < CLICK_DEGREES else None

@@ -627,7 +627,7 @@ def _channels(
                     (x + 0.3 * s, y + 3 * s),
                 ]
             )
-            rebuilt = code in _IMMIGRANT_AREAS or rng.random() < 0.3
+            rebuilt = code in _IMMIGRANT_AREAS or rng.random() < 0.1
             rows.append(
                 {
                     "name": f"{code}-{len(rows):03d} 干渠",

@@ -15,7 +15,14 @@ import pyogrio
 from geo import settings
 from geo.errors import StoreError
 
-__all__ = ["list_layers", "read_layer", "read_vector", "write_layers", "write_table"]
+__all__ = [
+    "list_layers",
+    "read_layer",
+    "read_vector",
+    "table_bytes",
+    "write_layers",
+    "write_table",
+]
 
 _HOW_TO_BUILD = "build the demo data with `village-atlas build-demo` (or `make run`)"
 
@@ -166,3 +173,11 @@ def write_table(
         driver = "GPKG" if suffix == ".gpkg" else "GeoJSON"
         gdf.to_file(path, driver=driver, engine="pyogrio")
     return path
+
+
+def table_bytes(
+    frame: pd.DataFrame, suffix: str, *, geometry: gpd.GeoSeries | None = None
+) -> bytes:
+    """Return `frame` written as a `suffix` file (see `write_table`), for a download."""
+    with tempfile.TemporaryDirectory() as folder:
+        return write_table(frame, Path(folder) / f"table{suffix}", geometry=geometry).read_bytes()

@@ -24,7 +24,7 @@ from scipy import ndimage
 from geo import settings
 from geo.raster import hillshade, read_band
 from layers.assets import localize
-from layers.spec import GeometryKind, LayerSpec
+from layers.spec import GeometryKind, LayerSpec, Style
 
 __all__ = [
     "base_map",
@@ -96,27 +96,27 @@ def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value))
 
 
-def _style(spec: LayerSpec, category: object = None) -> dict[str, object]:
-    """Leaflet path options for one feature of `spec`."""
-    colour = spec.style.color_for(category) if spec.style.column else spec.style.color
-    options: dict[str, object] = {"color": colour, "weight": spec.style.weight}
-    if spec.geometry is GeometryKind.POLYGON:
+def _style(kind: GeometryKind, style: Style, category: object = None) -> dict[str, object]:
+    """Leaflet path options for one feature drawn in `style`."""
+    colour = style.color_for(category) if style.column else style.color
+    options: dict[str, object] = {"color": colour, "weight": style.weight}
+    if kind is GeometryKind.POLYGON:
         options |= {
-            "fill": spec.style.fill_opacity > 0,
-            "fillColor": spec.style.fill_color or colour,
-            "fillOpacity": spec.style.fill_opacity,
+            "fill": style.fill_opacity > 0,
+            "fillColor": style.fill_color or colour,
+            "fillOpacity": style.fill_opacity,
         }
-    if spec.geometry is GeometryKind.POINT:
+    if kind is GeometryKind.POINT:
         options |= {
             "fill": True,
             "fillColor": colour,
-            "fillOpacity": spec.style.fill_opacity,
+            "fillOpacity": style.fill_opacity,
             "color": "#ffffff",
             "weight": 1,
-            "radius": spec.style.radius,
+            "radius": style.radius,
         }
-    if spec.style.dash_array:
-        options["dashArray"] = spec.style.dash_array
+    if style.dash_array:
+        options["dashArray"] = style.dash_array
     return options
 
 
@@ -127,6 +127,7 @@ def feature_group(
     title: str,
     tooltip: Mapping[str, str] | None = None,
     show: bool = True,
+    style: Style | None = None,
 ) -> tuple[folium.FeatureGroup, int]:
     """Return a FeatureGroup drawing `gdf` in the style of `spec`, and the features dropped.
 
@@ -142,21 +143,24 @@ def feature_group(
         Column -> label (already translated) shown on hover; values are escaped.
     show
         Whether the group starts visible.
+    style
+        Draw in this style instead of the catalogue's (for example, by coverage class).
     """
     tooltip = dict(tooltip or {})
-    column = spec.style.column if spec.style.column in gdf.columns else None
+    style = style or spec.style
+    column = style.column if style.column in gdf.columns else None
     columns = list(dict.fromkeys([*tooltip, *([column] if column else [])]))
     data, dropped = geojson(gdf, columns)
     group = folium.FeatureGroup(name=escape(title), show=show)
     if not data["features"]:
         return group, dropped
 
-    def style(feature: dict[str, dict[str, object]]) -> dict[str, object]:
-        return _style(spec, feature["properties"].get(column) if column else None)
+    def style_of(feature: dict[str, dict[str, object]]) -> dict[str, object]:
+        return _style(spec.geometry, style, feature["properties"].get(column) if column else None)
 
     layer = folium.GeoJson(
         data,
-        style_function=style,
+        style_function=style_of,
         marker=folium.CircleMarker() if spec.geometry is GeometryKind.POINT else None,
         tooltip=folium.GeoJsonTooltip(
             fields=list(tooltip), aliases=[escape(a) for a in tooltip.values()]

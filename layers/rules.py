@@ -7,7 +7,7 @@ records the service by the year. Adding a rule is one entry in `_RULES`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -26,12 +26,18 @@ from layers.spec import Bureau
 __all__ = [
     "RULES",
     "CoverageRule",
+    "Loader",
     "evaluate",
+    "evaluate_many",
     "facilities_for",
     "gaps_by_bureau",
     "get_rule",
     "population_coverage",
+    "road_graph",
 ]
+
+#: Reads a catalogue layer by key (default `layers.load`: the demo store).
+Loader = Callable[[str], gpd.GeoDataFrame]
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +173,14 @@ _RULES = (
         village_column="broadband_year",
     ),
     CoverageRule(
+        "cooperative",
+        "A cooperative or mutual fund association",
+        "有合作社或互助资金协会",
+        BUREAUS["agriculture"],
+        2017,
+        village_column="cooperative_year",
+    ),
+    CoverageRule(
         "safe_housing",
         "No dangerous houses left",
         "危房清零",
@@ -195,12 +209,12 @@ def get_rule(key: str) -> CoverageRule:
     raise UnknownLayerError(msg)
 
 
-def facilities_for(rule: CoverageRule, year: int, store: Path | None = None) -> gpd.GeoDataFrame:
+def facilities_for(rule: CoverageRule, year: int, load: Loader = layers.load) -> gpd.GeoDataFrame:
     """Return the facilities that serve `rule` and exist by the end of `year`."""
     parts = []
     for key in rule.facilities:
         spec = layers.get_layer(key)
-        gdf = layers.load(key, store)
+        gdf = load(key)
         column = rule.facility_year or spec.year_column
         if column is not None:
             gdf = gdf[done_by(gdf[column], year)]
@@ -211,18 +225,10 @@ def facilities_for(rule: CoverageRule, year: int, store: Path | None = None) -> 
     return gpd.GeoDataFrame(merged, geometry="geometry", crs=parts[0].crs)
 
 
-def _network_columns(
-    villages: gpd.GeoDataFrame,
-    facilities: gpd.GeoDataFrame,
-    within: float,
-    year: int,
-    store: Path | None,
-) -> pd.DataFrame:
-    roads = layers.load("roads", store)
-    graph = network.build_graph(roads[done_by(roads["year_built"], year)])
-    out = network.network_distance(graph, villages, facilities)
-    out["network_covered"] = (out["network_distance_m"] <= within).fillna(value=False)
-    return out
+def road_graph(year: int, load: Loader = layers.load) -> network.RoadGraph:
+    """Return the graph of the roads that exist by the end of `year`."""
+    roads = load("roads")
+    return network.build_graph(roads[done_by(roads["year_built"], year)])
 
 
 def evaluate(
@@ -231,10 +237,23 @@ def evaluate(
     *,
     network_distance: bool = False,
     within: float | None = None,
-    store: Path | None = None,
-    villages: gpd.GeoDataFrame | None = None,
+    load: Loader = layers.load,
+    graph: network.RoadGraph | None = None,
 ) -> pd.DataFrame:
     """Evaluate `rule` for every village as of the end of `year`.
+
+    Parameters
+    ----------
+    rule, year
+        What to evaluate, as of the end of which year.
+    network_distance
+        Also measure along roads (`graph`, default the roads built by `year`).
+    within
+        The distance in metres; default the rule's own.
+    load
+        Reads a layer by key; default the demo store (the app passes a cached reader).
+    graph
+        A prebuilt road graph for `network_distance`.
 
     Returns
     -------
@@ -244,7 +263,7 @@ def evaluate(
         `network_distance`; `register` (what the village file claims) and
         `contradiction` (the file disagrees with the map) where the rule has a flag.
     """
-    villages = layers.load("villages", store) if villages is None else villages
+    villages = load("villages")
     register = (
         done_by(year_of(villages, rule.village_column), year) if rule.village_column else None
     )
@@ -252,14 +271,16 @@ def evaluate(
         assert register is not None  # noqa: S101 (guaranteed by CoverageRule)
         return pd.DataFrame({"covered": register}, index=villages.index)
     within = float(within if within is not None else rule.within_m)  # type: ignore[arg-type]
-    facilities = facilities_for(rule, year, store)
+    facilities = facilities_for(rule, year, load)
     if facilities.empty:
         msg = f"no facilities for rule {rule.key!r} exist by {year}: every village is a gap"
         raise ValueError(msg)
     out = coverage(villages, facilities, within=within)
     mapped = out["covered"]
     if network_distance:
-        out = out.join(_network_columns(villages, facilities, within, year, store))
+        graph = graph or road_graph(year, load)
+        out = out.join(network.network_distance(graph, villages, facilities))
+        out["network_covered"] = (out["network_distance_m"] <= within).fillna(value=False)
         mapped = out["network_covered"]
     if register is not None:
         out["register"] = register
@@ -272,35 +293,36 @@ def evaluate(
 
 
 def population_coverage(
-    rule: CoverageRule, year: int, *, within: float | None = None, store: Path | None = None
+    rule: CoverageRule,
+    year: int,
+    *,
+    within: float | None = None,
+    load: Loader = layers.load,
+    raster_file: Path | None = None,
 ) -> pd.DataFrame:
     """Return the share of the population grid within the rule's distance, per county."""
     if not rule.is_distance:
         msg = f"rule {rule.key!r} is an attribute rule: it has no distance to weight by"
         raise ValueError(msg)
-    counties = layers.load("counties", store)
-    data_dir = None if store is None else Path(store).parent
     return raster.population_within(
-        layers.raster_path("population", data_dir),
-        facilities_for(rule, year, store),
+        raster_file or layers.raster_path("population"),
+        facilities_for(rule, year, load),
         float(within if within is not None else rule.within_m),  # type: ignore[arg-type]
-        zones=counties,
+        zones=load("counties"),
         zone_key="code",
     )
 
 
-def gaps_by_bureau(
-    year: int, *, store: Path | None = None, villages: gpd.GeoDataFrame | None = None
-) -> pd.DataFrame:
+def gaps_by_bureau(year: int, *, load: Loader = layers.load) -> pd.DataFrame:
     """Return, per lead bureau, its rules and its open gaps (village x rule) as of `year`.
 
     Columns: `rules` (their keys), `checks` (villages x rules), `gaps`, `poor_gaps`
     (gaps in registered poor villages) and `share_of_gaps` (of the city's open gaps).
     """
-    villages = layers.load("villages", store) if villages is None else villages
+    villages = load("villages")
     rows = []
     for rule in RULES.values():
-        covered = evaluate(rule, year, store=store, villages=villages)["covered"]
+        covered = evaluate(rule, year, load=load)["covered"]
         rows.append(
             {
                 "bureau": rule.bureau.name_en,
@@ -322,3 +344,51 @@ def gaps_by_bureau(
     )
     table["share_of_gaps"] = (table["gaps"] / table["gaps"].sum()).round(4)
     return table
+
+
+def evaluate_many(
+    rules: list[CoverageRule],
+    year: int,
+    *,
+    within: Mapping[str, float] | None = None,
+    network_distance: bool = False,
+    load: Loader = layers.load,
+    graph: network.RoadGraph | None = None,
+) -> pd.DataFrame:
+    """Evaluate several rules at once: a village passes only if it passes all of them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like the villages: `covered` (all rules; along roads when
+        `network_distance`), `straight_covered` (all rules, straight line), and per rule
+        ``<key>`` (passes), ``<key>_distance_m`` and ``<key>_network_m`` (distance rules),
+        ``<key>_contradiction`` (rules with a register flag).
+    """
+    within = dict(within or {})
+    if network_distance and graph is None and any(r.is_distance for r in rules):
+        graph = road_graph(year, load)
+    parts = {}
+    for rule in rules:
+        result = evaluate(
+            rule,
+            year,
+            within=within.get(rule.key),
+            load=load,
+            graph=graph,
+            network_distance=network_distance and rule.is_distance,
+        )
+        passes = result["network_covered"] if "network_covered" in result else result["covered"]
+        parts[rule.key] = passes.rename(rule.key)
+        parts[f"{rule.key}_straight"] = result["covered"].rename(f"{rule.key}_straight")
+        for column, suffix in (
+            ("distance_m", "distance_m"),
+            ("network_distance_m", "network_m"),
+            ("contradiction", "contradiction"),
+        ):
+            if column in result:
+                parts[f"{rule.key}_{suffix}"] = result[column].rename(f"{rule.key}_{suffix}")
+    out = pd.DataFrame(parts)
+    out.insert(0, "covered", out[[r.key for r in rules]].all(axis=1))
+    out.insert(1, "straight_covered", out[[f"{r.key}_straight" for r in rules]].all(axis=1))
+    return out.drop(columns=[f"{r.key}_straight" for r in rules])

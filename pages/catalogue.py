@@ -4,5 +4,7 @@ import streamlit as st
 
 import ui
 
+ui.page_guard()
+
 st.title(ui.tr("page_catalogue"))
 st.dataframe(ui.catalogue_table(), width="stretch", hide_index=True)

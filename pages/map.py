@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import folium
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
@@ -17,6 +16,8 @@ from layers import render
 from layers.basemaps import BASEMAPS, tile_url
 from layers.spec import Theme
 
+ui.page_guard()
+
 DEFAULT_LAYERS = ("counties", "townships", "villages", "roads")
 STATUSES = ("poor", "exited", "not_poor")
 VILLAGE_TOOLTIP = {"name_zh": "name", "pinyin": "pinyin", "code": "code", "status_label": "status"}
@@ -26,7 +27,6 @@ ROAD_CLASSES_BY_ZOOM = (  # (minimum zoom, classes shown from there on)
     (11, ("township", "village")),
 )
 SELECTED = "map_village"
-CLICK_DEGREES = 0.0006  # how near (about 50 m) a click must be to pick a village
 
 
 def road_classes(zoom: int) -> list[str]:
@@ -140,15 +140,6 @@ def tooltip_for(key: str, gdf: gpd.GeoDataFrame) -> dict[str, str]:
     return {}
 
 
-def nearest_village(villages: gpd.GeoDataFrame, lat: float, lng: float) -> str | None:
-    """Code of the village drawn at a clicked point (within about 50 m), if any."""
-    if villages.empty:
-        return None
-    d = np.hypot(villages.geometry.x - lng, (villages.geometry.y - lat) * 1.3)
-    i = int(np.argmin(d.to_numpy()))
-    return str(villages["code"].iloc[i]) if d.iloc[i] < CLICK_DEGREES else None
-
-
 def draw_map(year: int, basemap: str, shown: list[str], villages: gpd.GeoDataFrame) -> None:
     """Draw the map and handle clicks; reruns alone (a fragment) when the map is used."""
     zoom = int(st.session_state.get("map_zoom", 7))
@@ -189,7 +180,7 @@ def draw_map(year: int, basemap: str, shown: list[str], villages: gpd.GeoDataFra
         st.rerun(scope="fragment")
     clicked = (out or {}).get("last_object_clicked")
     if clicked:
-        code = nearest_village(villages, clicked["lat"], clicked["lng"])
+        code = ui.village_at(villages, clicked["lat"], clicked["lng"])
         if code and code != st.session_state.get(SELECTED):
             st.session_state[SELECTED] = code
             st.rerun()

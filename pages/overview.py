@@ -5,6 +5,8 @@ import streamlit as st
 import ui
 from geo.status import poverty_status
 
+ui.page_guard()
+
 st.title(ui.tr("app_title"))
 st.caption(ui.tr("app_tagline"))
 st.info(ui.tr("synthetic_banner"))

@@ -112,3 +112,23 @@ def test_hostile_village_names_run_no_script(hostile_app_url, offline_page):
     assert log.dialogs == []
     assert page.get_by_text(HOSTILE_NAMES[0], exact=False).count() >= 1  # shown as text
     assert log.foreign == []
+
+
+@pytest.mark.parametrize(
+    ("link", "ready"),
+    [
+        ("Coverage", "By county"),
+        ("Targets", "Progress by year"),
+        ("Bureaus", "Gap list"),
+        ("Change report", "Newly exited villages"),
+    ],
+)
+def test_each_page_opens_offline(app_url, offline_page, link, ready):
+    page, log = offline_page
+    _open(page, app_url, "Map")
+    page.get_by_role("link", name=link).click()
+    page.get_by_text(ready, exact=False).first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / f"page-{link.lower().replace(' ', '-')}.png"))
+    assert log.foreign == []
+    assert log.errors == []

@@ -10,7 +10,8 @@ import streamlit_folium
 from streamlit.testing.v1 import AppTest
 
 import layers
-from layers.rules import RULES
+from layers import targets
+from layers.rules import RULES, evaluate, evaluate_many
 from tests.conftest import ROOT
 
 APP = str(ROOT / "app.py")
@@ -127,3 +128,75 @@ def test_unreachable_basemap_says_so_and_keeps_the_relief(app, sent, monkeypatch
     assert any("cannot be reached" in w.value for w in app.warning)
     assert "tile.openstreetmap.org" not in json.dumps(sent[-1], default=str)
     assert "imageOverlay" in sent[-1]["script"]
+
+
+# --- coverage, targets, bureaus, changes ----------------------------------------------------
+
+
+def test_coverage_page_figures_equal_the_engine(app, sent):
+    app.switch_page("pages/coverage.py").run()
+    assert not app.exception
+    result = evaluate_many([RULES["bus_2km"]], 2017)
+    caption = app.caption[0].value
+    assert f"Covered: {int(result['covered'].sum())}" in caption
+    assert f"Not covered: {int((~result['covered']).sum())}" in caption
+    county_table = app.dataframe[0].value
+    assert int(county_table["Covered"].sum()) == int(result["covered"].sum())
+    app.radio[0].set_value("network").run()
+    assert not app.exception
+    along = evaluate_many([RULES["bus_2km"]], 2017, network_distance=True)
+    straight_only = int((along["straight_covered"] & ~along["covered"]).sum())
+    assert f"Covered straight, not along roads: {straight_only}" in app.caption[0].value
+    assert URL.findall(json.dumps(sent[-1], default=str)) == []
+
+
+def test_coverage_page_combines_rules(app):
+    app.switch_page("pages/coverage.py").run()
+    app.multiselect[0].set_value(["bus_2km", "tap_water"]).run()
+    assert not app.exception
+    both = evaluate_many([RULES["bus_2km"], RULES["tap_water"]], 2017)
+    assert f"Covered: {int(both['covered'].sum())}" in app.caption[0].value
+
+
+def test_targets_page_shows_the_board(app):
+    app.switch_page("pages/targets.py").run()
+    assert not app.exception
+    board = targets.board(targets.load_targets(), 2017)
+    metrics = {m.label: int(m.value) for m in app.metric}
+    assert metrics["overdue"] == int((board["status"] == "overdue").sum())
+    assert metrics["done"] == int((board["status"] == "done").sum())
+    shown = app.dataframe[0].value
+    assert list(shown["Current"]) == list(board["current"])
+
+
+def test_targets_page_follows_an_edited_file(app, monkeypatch, tmp_path):
+    edited = tmp_path / "targets.toml"
+    edited.write_text(
+        targets.TARGETS_PATH.read_text().replace('key = "tap_water"', 'key = "tap_water_edited"')
+    )
+    monkeypatch.setattr(targets, "TARGETS_PATH", edited)
+    app.switch_page("pages/targets.py").run()
+    assert not app.exception
+    assert app.selectbox[0].options[0].startswith("Safe tap water")
+    assert "tap_water_edited" in app.session_state["targets_pick"]
+
+
+def test_bureau_page_lists_its_gaps(app):
+    app.switch_page("pages/bureaus.py").run()
+    app.selectbox[0].set_value("transport").run()
+    assert not app.exception
+    gaps = sum(
+        int((~evaluate(RULES[k], 2017)["covered"]).sum()) for k in ("bus_2km", "hardened_road")
+    )
+    metrics = {m.label: m.value for m in app.metric}
+    assert int(metrics["Open gaps"]) == gaps
+    assert len(app.dataframe[1].value) == gaps
+
+
+def test_change_report_counts_exits(app):
+    app.switch_page("pages/changes.py").run()
+    assert not app.exception
+    app.selectbox[1].set_value(2016).run()
+    v = layers.load("villages")
+    exited = int(((v["exit_year"] > 2015) & (v["exit_year"] <= 2016)).sum())
+    assert any(h.value == f"Newly exited villages: {exited}" for h in app.subheader)

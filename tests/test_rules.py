@@ -27,6 +27,7 @@ EXPECTED = [
     "tap_water",
     "power",
     "broadband",
+    "cooperative",
     "safe_housing",
 ]
 

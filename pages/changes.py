@@ -1,0 +1,63 @@
+"""Change report between two years: newly covered, still uncovered, exited, deadlines missed."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from geo.status import done_by
+from layers.rules import RULES
+
+ui.page_guard()
+
+lang = ui.lang()
+st.title(ui.tr("page_changes"))
+left, right = st.columns(2)
+start = left.selectbox(ui.tr("from_year"), list(range(2014, 2020)), index=1, key="chg_from")
+end = right.selectbox(
+    ui.tr("to_year"), list(range(start + 1, 2021)), index=min(1, 2020 - start - 1), key="chg_to"
+)
+before, after = ui.measures(start), ui.measures(end)
+rows = []
+for key, rule in RULES.items():
+    was, now = before[key]["covered"], after[key]["covered"]
+    rows.append(
+        {
+            ui.tr("measure"): rule.title(lang),
+            ui.tr("newly_covered"): int((now & ~was).sum()),
+            ui.tr("still_uncovered"): int((~now).sum()),
+            ui.tr("deadline"): rule.target_year,
+        }
+    )
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+villages = ui.villages_as_of(end)
+exited = villages[done_by(villages["exit_year"], end) & ~done_by(villages["exit_year"], start)]
+st.subheader(f"{ui.tr('newly_exited')}: {len(exited)}")
+st.dataframe(
+    ui.labelled(
+        exited[["code", "name_zh", "county", "township", "planned_exit_year", "exit_year"]]
+    ),
+    hide_index=True,
+    width="stretch",
+)
+
+board = ui.board(end)
+missed = board[
+    (board["deadline"] > start) & (board["deadline"] <= end) & (board["status"] == "overdue")
+]
+titles = {t.key: t.title(lang) for t in ui.load_targets()}
+st.subheader(f"{ui.tr('deadlines_missed')}: {len(missed)}")
+st.dataframe(
+    pd.DataFrame(
+        {
+            ui.tr("target"): missed.index.map(titles),
+            ui.tr("deadline"): missed["deadline"],
+            ui.tr("current"): missed["current"],
+            ui.tr("goal"): missed["value"],
+        }
+    ),
+    hide_index=True,
+    width="stretch",
+)
