@@ -46,6 +46,7 @@ test: system-deps $(VENV)/.test demo lint
 bench: system-deps $(VENV)/.test demo
 	$(BIN)/python benchmarks/coverage.py
 	$(BIN)/python benchmarks/map.py
+	$(BIN)/python benchmarks/exports.py
 
 clean:
 	rm -rf $(VENV) data/demo.gpkg data/population.tif static/vendor

@@ -174,6 +174,48 @@ def _coverage(args: argparse.Namespace) -> int:
     return _coverage_files(args)
 
 
+_EXPORT_SUFFIXES = {
+    "map": (".png", ".pdf"),
+    "atlas": (".pdf",),
+    "html": (".html",),
+    "xlsx": (".xlsx",),
+}
+
+
+def _export(args: argparse.Namespace) -> int:
+    from layers import export  # noqa: PLC0415 (matplotlib only when exporting)
+
+    allowed = _EXPORT_SUFFIXES[args.what]
+    if args.out.suffix.lower() not in allowed:
+        msg = f"--out for `export {args.what}` must end in {' or '.join(allowed)}"
+        raise ValueError(msg)
+    if not args.out.parent.is_dir():
+        msg = f"cannot write {args.out}: folder {args.out.parent} does not exist"
+        raise ValueError(msg)
+    spec = export.MapSpec(
+        year=args.year,
+        rule=args.rule,
+        county=args.county,
+        size=args.size,
+        orientation=args.orientation,
+        dpi=args.dpi,
+        lang=args.lang,
+        watermark=args.watermark,
+        approval=args.approval or "",
+    )
+    if args.what == "map":
+        export.save_figure(export.meeting_map(spec), args.out)
+    elif args.what == "atlas":
+        counties = None if args.county is None else [export.county_code(args.county)]
+        export.atlas(spec, args.out, counties=counties)
+    elif args.what == "html":
+        args.out.write_text(export.html_map(spec), encoding="utf-8")
+    else:
+        export.bureau_workbook(args.year, args.out, lang=args.lang)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="village-atlas", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -221,6 +263,19 @@ def _parser() -> argparse.ArgumentParser:
     cov.add_argument("--year", type=int, help="evaluate as of the end of this year")
     cov.add_argument("--out", type=Path, help="output file (.csv, .geojson, .gpkg, .xlsx)")
     cov.set_defaults(func=_coverage)
+    exp = sub.add_parser("export", help="meeting map (PNG/PDF), county atlas, HTML map, workbook")
+    exp.add_argument("what", choices=list(_EXPORT_SUFFIXES))
+    exp.add_argument("--rule", default="bus_2km", help="coverage rule shown (default bus_2km)")
+    exp.add_argument("--year", type=int, default=2017, help="state at the end of this year")
+    exp.add_argument("--county", help="a county code or name (default: the whole city)")
+    exp.add_argument("--size", default="A4", choices=["A4", "A3"])
+    exp.add_argument("--orientation", default="landscape", choices=["landscape", "portrait"])
+    exp.add_argument("--dpi", type=int, default=200, help="72-600 (default 200)")
+    exp.add_argument("--lang", default="zh", choices=["zh", "en"])
+    exp.add_argument("--watermark", help="for example: 内部资料 or DRAFT")
+    exp.add_argument("--approval", help="map approval number (审图号)")
+    exp.add_argument("--out", type=Path, required=True, help="output file")
+    exp.set_defaults(func=_export)
     rules = sub.add_parser("rules", help="list the coverage rules")
     rules.set_defaults(func=_rules)
     return parser
@@ -235,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head`: not an error
         sys.stdout = open(os.devnull, "w")  # noqa: PTH123, SIM115 (silence the flush at exit)
         return 0
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"error: {message}", file=sys.stderr)
         return 2

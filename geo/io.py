@@ -22,6 +22,7 @@ __all__ = [
     "table_bytes",
     "write_layers",
     "write_table",
+    "write_workbook",
 ]
 
 _HOW_TO_BUILD = "build the demo data with `village-atlas build-demo` (or `make run`)"
@@ -127,20 +128,44 @@ def read_vector(path: Path | str, *, layer: str | None = None) -> gpd.GeoDataFra
         raise ValueError(msg) from exc
 
 
-def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
+def _sheet_name(name: str, taken: set[str]) -> str:
+    r"""Return a valid, unique Excel sheet name (31 characters, none of []:*?/\\)."""
+    clean = "".join("_" if ch in "[]:*?/\\" else ch for ch in name)[:31] or "sheet"
+    candidate, n = clean, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{clean[:28]}~{n}"
+    taken.add(candidate)
+    return candidate
+
+
+def write_workbook(sheets: Mapping[str, pd.DataFrame], path: Path | str) -> Path:
+    """Write one sheet per frame to an .xlsx file; text from data never becomes a formula.
+
+    Any cell whose text starts with ``=``, ``+``, ``-`` or ``@`` is stored as text
+    (with Excel's quote prefix), so a hostile ``=HYPERLINK(...)`` stays inert.
+    """
     from openpyxl import Workbook  # noqa: PLC0415 (only for .xlsx)
 
     book = Workbook()
-    sheet = book.active
-    sheet.append([str(c) for c in frame.columns])
-    for row in frame.itertuples(index=False):
-        sheet.append([None if pd.isna(v) else v for v in row])
-    for cells in sheet.iter_rows(min_row=1):
-        for cell in cells:
-            if isinstance(cell.value, str) and cell.value.startswith(_FORMULA_START):
-                cell.data_type = "s"  # text, never a formula
-                cell.quotePrefix = True
+    book.remove(book.active)
+    taken: set[str] = set()
+    for name, frame in sheets.items():
+        sheet = book.create_sheet(_sheet_name(str(name), taken))
+        sheet.append([str(c) for c in frame.columns])
+        for row in frame.itertuples(index=False):
+            sheet.append([None if _is_missing(v) else v for v in row])
+        for cells in sheet.iter_rows(min_row=1):
+            for cell in cells:
+                if isinstance(cell.value, str) and cell.value.startswith(_FORMULA_START):
+                    cell.data_type = "s"  # text, never a formula
+                    cell.quotePrefix = True
     book.save(path)
+    return Path(path)
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)  # noqa: PLR0124
 
 
 def write_table(
@@ -164,7 +189,7 @@ def write_table(
     if suffix == ".csv":
         frame.to_csv(path, index=False)
     elif suffix == ".xlsx":
-        _write_xlsx(frame, path)
+        write_workbook({"data": frame}, path)
     else:
         if geometry is None:
             msg = f"cannot write {path.name}: a map format needs geometries"

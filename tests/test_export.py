@@ -1,0 +1,162 @@
+"""Meeting exports: print maps, atlas, standalone HTML and workbooks, checked as a reader would."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from pathlib import Path
+
+import numpy as np
+import pypdf
+import pypdfium2
+import pytest
+from openpyxl import load_workbook
+from PIL import Image
+
+import layers
+from layers import export
+from layers.rules import RULES, evaluate
+from tests.conftest import ARTIFACTS
+
+PT_PER_MM = 72 / 25.4
+
+
+@pytest.fixture(scope="module")
+def meeting_pdf(demo_store, tmp_path_factory) -> Path:
+    spec = export.MapSpec(
+        year=2017, rule="bus_2km", county="620982", watermark="内部资料", approval="甘S(2017)001号"
+    )
+    return export.save_figure(
+        export.meeting_map(spec), tmp_path_factory.mktemp("pdf") / "meeting.pdf"
+    )
+
+
+def test_meeting_pdf_page_text_and_fonts(meeting_pdf):
+    reader = pypdf.PdfReader(meeting_pdf)
+    page = reader.pages[0]
+    assert float(page.mediabox.width) == pytest.approx(297 * PT_PER_MM, abs=0.5)
+    assert float(page.mediabox.height) == pytest.approx(210 * PT_PER_MM, abs=0.5)
+    text = page.extract_text()
+    for expected in (
+        "敦煌市 · 2公里内有公交站点",
+        "图例",
+        "已覆盖",
+        "未覆盖",
+        "km",
+        "北",
+        "审图号：甘S(2017)001号",
+        "坐标系：CGCS2000",
+        "内部资料",
+        "合成演示数据",
+    ):
+        assert expected in text, expected
+    fonts = [f.get_object() for f in page["/Resources"]["/Font"].values()]
+    assert any("WenQuanYi" in str(f["/BaseFont"]) for f in fonts)
+    embedded = [d["/FontDescriptor"] for f in fonts for d in f.get("/DescendantFonts", [])]
+    assert embedded
+    assert all("/FontFile2" in d.get_object() for d in embedded)
+
+
+def test_meeting_pdf_draws_a_map(meeting_pdf):
+    pdf = pypdfium2.PdfDocument(str(meeting_pdf))
+    image = np.asarray(pdf[0].render(scale=1).to_pil().convert("RGB")).astype(int)
+    Image.fromarray(image.astype("uint8")).save(ARTIFACTS / "meeting-map.png")
+    h, w, _ = image.shape
+    frame = image[int(0.12 * h) : int(0.88 * h), int(0.04 * w) : int(0.78 * w)]
+    assert frame.std() > 10  # not blank
+    red = (frame[..., 0] > 180) & (frame[..., 1] < 80) & (frame[..., 2] < 80)
+    green = (frame[..., 1] > 120) & (frame[..., 0] < 80) & (frame[..., 2] < 100)
+    assert red.sum() > 20
+    assert green.sum() > 20
+
+
+def test_png_size_and_dpi(demo_store, tmp_path):
+    spec = export.MapSpec(size="A3", orientation="portrait", dpi=150, rule=None, lang="en")
+    out = export.save_figure(export.meeting_map(spec), tmp_path / "map.png")
+    with Image.open(out) as png:
+        assert png.size == pytest.approx((round(297 / 25.4 * 150), round(420 / 25.4 * 150)), abs=2)
+        assert png.info["dpi"] == pytest.approx((150, 150), abs=0.1)
+
+
+def test_atlas_has_a_map_indicators_and_gaps_per_county(demo_store, tmp_path):
+    fractions = []
+    out = export.atlas(
+        export.MapSpec(),
+        tmp_path / "atlas.pdf",
+        counties=["620924", "620923"],
+        progress=fractions.append,
+    )
+    reader = pypdf.PdfReader(out)
+    texts = [p.extract_text() for p in reader.pages]
+    assert fractions == [0.5, 1.0]
+    assert len(reader.pages) >= 6
+    assert "阿克塞哈萨克族自治县" in texts[0]
+    assert "目标进度" in texts[1]
+    assert "缺口清单" in texts[2]
+    villages = layers.load("villages")
+    gaps = villages[
+        (villages["county_code"] == "620924") & ~evaluate(RULES["bus_2km"], 2017)["covered"]
+    ]
+    for code in gaps["code"]:
+        assert code in texts[2]
+
+
+def test_standalone_html_works_offline(demo_store, browser, tmp_path, offline_page):
+    html = export.html_map(export.MapSpec(rule="bus_2km", lang="en"))
+    assert "<script src=" not in html
+    assert "http://" not in html.replace("http://www.w3.org", "")
+    assert "/app/static" not in html
+    path = tmp_path / "map.html"
+    path.write_text(html, encoding="utf-8")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    page, log = offline_page
+    try:
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/map.html")
+        page.wait_for_selector(".leaflet-overlay-pane canvas", timeout=30_000)
+        assert page.locator(".leaflet-control-layers").count() == 1
+        page.screenshot(path=str(ARTIFACTS / "standalone.png"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert log.foreign == []
+    assert log.errors == []
+
+
+def test_workbook_neutralises_formulas(tmp_path):
+    import pandas as pd  # noqa: PLC0415
+
+    from geo import io  # noqa: PLC0415
+
+    frame = pd.DataFrame(
+        {"name": ['=HYPERLINK("http://evil.example","click")', "+1", "-2", "@SUM(A1)", "plain"]}
+    )
+    out = io.write_workbook({"gaps": frame}, tmp_path / "w.xlsx")
+    sheet = load_workbook(out)["gaps"]
+    cells = [sheet.cell(row=r, column=1) for r in range(2, 7)]
+    assert cells[0].value == '=HYPERLINK("http://evil.example","click")'
+    assert all(c.data_type == "s" for c in cells)
+    assert [c.quotePrefix for c in cells] == [True, True, True, True, False]
+
+
+def test_bureau_workbook_has_a_sheet_per_bureau(demo_store, tmp_path):
+    out = export.bureau_workbook(2017, tmp_path / "bureaus.xlsx", lang="en")
+    book = load_workbook(out)
+    assert book.sheetnames[0] == "Summary"
+    assert "Municipal Transportation Bureau" in book.sheetnames
+    transport = book["Municipal Transportation Bureau"]
+    gaps = sum(
+        int((~evaluate(RULES[k], 2017)["covered"]).sum()) for k in ("bus_2km", "hardened_road")
+    )
+    assert transport.max_row - 1 == gaps
+
+
+def test_bad_options_are_refused_together():
+    with pytest.raises(ValueError, match=r"size must be A4 or A3.*dpi must be between 72 and 600"):
+        export.MapSpec(size="B5", dpi=5)
+    with pytest.raises(ValueError, match="unknown county 'Atlantis'"):
+        export.county_code("Atlantis")
+    assert export.county_code("Dunhuang") == "620982"
+    assert export.county_code("敦煌市") == "620982"
