@@ -21,6 +21,7 @@ page = st.navigation(
         st.Page("pages/bureaus.py", title=ui.tr("page_bureaus"), icon=":material/apartment:"),
         st.Page("pages/changes.py", title=ui.tr("page_changes"), icon=":material/compare_arrows:"),
         st.Page("pages/export.py", title=ui.tr("page_export"), icon=":material/download:"),
+        st.Page("pages/data.py", title=ui.tr("page_data"), icon=":material/database:"),
         st.Page("pages/overview.py", title=ui.tr("page_overview"), icon=":material/dashboard:"),
         st.Page("pages/catalogue.py", title=ui.tr("page_catalogue"), icon=":material/layers:"),
     ]

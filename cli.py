@@ -174,6 +174,40 @@ def _coverage(args: argparse.Namespace) -> int:
     return _coverage_files(args)
 
 
+def _import(args: argparse.Namespace) -> int:
+    import layers  # noqa: PLC0415
+    from geo import importer, ingest, settings  # noqa: PLC0415
+
+    spec = layers.get_layer(args.layer)
+    store = Path(args.store or settings.store_path)
+    if spec.is_raster:
+        report = importer.import_raster(
+            Path(args.path), store.parent / str(spec.path), dry_run=args.dry_run
+        )
+    else:
+        try:
+            gdf, notes = ingest.read_untrusted(args.path, encoding=args.encoding)
+        except ingest.IngestError as exc:
+            raise ValueError(str(exc)) from exc
+        clean, report = importer.prepare(
+            gdf,
+            columns=spec.columns,
+            geometry_kinds=spec.geometry.shapely_types,
+            crs=args.crs,
+            notes=notes,
+        )
+        found = layers.problems(spec.key, clean)
+        if found:
+            msg = f"{Path(args.path).name} does not fit layer {spec.key!r}: " + "; ".join(found)
+            raise ValueError(msg)
+        if not args.dry_run:
+            importer.write_layer(store, spec.key, layers.validate(spec.key, clean))
+    for line in report.lines():
+        print(line)
+    print("dry run: nothing written" if args.dry_run else f"wrote layer {spec.key!r} to {store}")
+    return 0
+
+
 _EXPORT_SUFFIXES = {
     "map": (".png", ".pdf"),
     "atlas": (".pdf",),
@@ -276,6 +310,14 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--approval", help="map approval number (审图号)")
     exp.add_argument("--out", type=Path, required=True, help="output file")
     exp.set_defaults(func=_export)
+    imp = sub.add_parser("import", help="import a layer from a file, checked, into the store")
+    imp.add_argument("path", help="GeoJSON, zipped Shapefile, GeoPackage, KML, CSV, XLSX, GeoTIFF")
+    imp.add_argument("--layer", required=True, help="catalogue key (see `village-atlas layers`)")
+    imp.add_argument("--crs", help="the file's CRS (EPSG:4490, EPSG:4541, gcj02, bd09, ...)")
+    imp.add_argument("--encoding", help="text encoding of a Shapefile or CSV (GBK, GB18030, ...)")
+    imp.add_argument("--store", type=Path, help="the GeoPackage to write (default: the app's)")
+    imp.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
+    imp.set_defaults(func=_import)
     rules = sub.add_parser("rules", help="list the coverage rules")
     rules.set_defaults(func=_rules)
     return parser

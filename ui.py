@@ -31,8 +31,9 @@ def tr(key: str, **values: object) -> str:
 
 
 def _store_version() -> float:
-    """Modification time of the store, so a rebuilt store invalidates the cache."""
-    return settings.store_path.stat().st_mtime if settings.store_path.exists() else 0.0
+    """Modification time of the store (and its write-ahead log): changes invalidate caches."""
+    paths = (settings.store_path, settings.store_path.with_name(settings.store_path.name + "-wal"))
+    return max((p.stat().st_mtime_ns / 1e9 for p in paths if p.exists()), default=0.0)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -25,6 +25,7 @@ __all__ = [
     "write_workbook",
 ]
 
+_INTERNAL = "va_"  # the app's own tables (audit trail): not layers
 _HOW_TO_BUILD = "build the demo data with `village-atlas build-demo` (or `make run`)"
 
 
@@ -41,10 +42,11 @@ def list_layers(path: Path | None = None) -> list[str]:
         msg = f"data store {path} does not exist: {_HOW_TO_BUILD}"
         raise StoreError(msg)
     try:
-        return [str(name) for name, _ in pyogrio.list_layers(path)]
+        listed = pyogrio.list_layers(path)
     except pyogrio.errors.DataSourceError as exc:
         msg = f"data store {path} is not a readable GeoPackage: {exc}"
         raise StoreError(msg) from exc
+    return [str(name) for name, _ in listed if not str(name).startswith(_INTERNAL)]
 
 
 def read_layer(key: str, path: Path | None = None) -> gpd.GeoDataFrame:
@@ -81,6 +83,8 @@ def write_layers(layers: Mapping[str, gpd.GeoDataFrame], path: Path) -> Path:
         for name, gdf in layers.items():
             gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
         tmp.replace(path)
+        for stale in ("-wal", "-shm"):  # a write-ahead log of the replaced file
+            path.with_name(path.name + stale).unlink(missing_ok=True)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

@@ -121,6 +121,8 @@ def test_hostile_village_names_run_no_script(hostile_app_url, offline_page):
         ("Targets", "Progress by year"),
         ("Bureaus", "Gap list"),
         ("Change report", "Newly exited villages"),
+        ("Data", "Import a layer"),
+        ("Export", "What to export"),
     ],
 )
 def test_each_page_opens_offline(app_url, offline_page, link, ready):

@@ -200,3 +200,39 @@ def test_change_report_counts_exits(app):
     v = layers.load("villages")
     exited = int(((v["exit_year"] > 2015) & (v["exit_year"] <= 2016)).sum())
     assert any(h.value == f"Newly exited villages: {exited}" for h in app.subheader)
+
+
+# --- data page ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def private_store(demo_store, tmp_path, monkeypatch):
+    """The app pointed at a copy of the demo data, so edits stay in the test."""
+    import shutil  # noqa: PLC0415
+
+    from geo import settings  # noqa: PLC0415
+
+    copy = tmp_path / "demo.gpkg"
+    shutil.copy(demo_store, copy)
+    monkeypatch.setattr(settings, "store_path", copy)
+    return copy
+
+
+def test_data_page_edits_a_village_with_an_audit_trail(private_store):
+    from geo import edits  # noqa: PLC0415
+
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    code = at.selectbox(key="data_village").value
+    at.text_input(key="data_who").input("张伟").run()
+    at.number_input(key=f"edit_tap_water_year_{code}").set_value(2016)
+    next(b for b in at.button if b.label == "Save").click().run()
+    assert not at.exception
+    values, version = edits.current(private_store, code, ["tap_water_year"])
+    assert values["tap_water_year"] == 2016
+    assert version == 1
+    trail = at.dataframe[-1].value
+    assert trail["who"].tolist() == ["张伟"]
+    assert trail["new"].tolist() == ["2016"]

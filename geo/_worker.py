@@ -1,0 +1,178 @@
+"""Child process that parses one untrusted file (see `geo.ingest`); never import it.
+
+Usage: ``python -m geo._worker '{"path": ..., "out": ..., ...}'``. Prints one line:
+``ok {notes}`` after writing the features to ``out`` (GeoParquet), or ``error: why``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pyproj
+import shapely
+
+_LON = ("lon", "lng", "long", "longitude", "经度", "x", "东经")
+_LAT = ("lat", "latitude", "纬度", "y", "北纬")
+_KML = "{http://www.opengis.net/kml/2.2}"
+
+
+class RefusedError(Exception):
+    """The file is refused; the message is the reason shown to the user."""
+
+
+def _geojson(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
+    notes = []
+    data = json.loads(path.read_text(encoding="utf-8-sig"))
+    features = data.get("features", []) if isinstance(data, dict) else data
+    if isinstance(data, dict) and data.get("type") == "Feature":
+        features = [data]
+    crs: object = "EPSG:4326"
+    declared = data.get("crs") if isinstance(data, dict) else None
+    if isinstance(declared, dict):
+        if declared.get("type") == "name":
+            crs = pyproj.CRS.from_user_input(declared["properties"]["name"])
+        else:
+            notes.append("the file's `crs` link was ignored (never fetched)")
+    rows, geoms = [], []
+    for f in features:
+        geom = f.get("geometry")
+        geoms.append(shapely.geometry.shape(geom) if geom else None)
+        rows.append(f.get("properties") or {})
+    return gpd.GeoDataFrame(rows, geometry=geoms, crs=crs), notes
+
+
+def _points_from_table(frame: pd.DataFrame) -> gpd.GeoDataFrame:
+    lower = {str(c).strip().lower(): c for c in frame.columns}
+    lon = next((lower[k] for k in _LON if k in lower), None)
+    lat = next((lower[k] for k in _LAT if k in lower), None)
+    if lon is None or lat is None:
+        msg = "no coordinate columns: name them lon/lat (经度/纬度) or x/y; found " + ", ".join(
+            map(str, frame.columns[:12])
+        )
+        raise RefusedError(msg)
+    x = pd.to_numeric(frame[lon], errors="coerce")
+    y = pd.to_numeric(frame[lat], errors="coerce")
+    return gpd.GeoDataFrame(
+        frame.drop(columns=[lon, lat]), geometry=gpd.points_from_xy(x, y), crs=None
+    )
+
+
+def _kml(path: Path) -> gpd.GeoDataFrame:
+    text = path.read_text(encoding="utf-8", errors="strict")
+    if re.search(r"<!(DOCTYPE|ENTITY)", text, flags=re.IGNORECASE):
+        msg = "the KML declares a DOCTYPE or entities (external or expanding ones): refused"
+        raise RefusedError(msg)
+    root = ET.fromstring(text)  # noqa: S314 (no DOCTYPE, so no entities)
+    rows, geoms = [], []
+    for mark in root.iter(f"{_KML}Placemark"):
+        name = mark.findtext(f"{_KML}name") or ""
+        coords = [c.text for c in mark.iter(f"{_KML}coordinates") if c.text]
+        if not coords:
+            continue
+        pts = [tuple(float(v) for v in p.split(",")[:2]) for p in coords[0].split()]
+        has = {el.tag.removeprefix(_KML) for el in mark.iter()}
+        if "Polygon" in has:
+            geoms.append(shapely.Polygon(pts))
+        elif "LineString" in has:
+            geoms.append(shapely.LineString(pts))
+        else:
+            geoms.append(shapely.Point(pts[0]))
+        rows.append({"name": name})
+    return gpd.GeoDataFrame(rows, geometry=geoms, crs="EPSG:4326")
+
+
+def _dbf_encoding(shp: Path, asked: str | None) -> tuple[str, list[str]]:
+    """Return a Shapefile's .dbf encoding: asked, else the .cpg if it decodes, else GB18030."""
+    if asked:
+        return asked, []
+    dbf = next(
+        (p for p in shp.parent.iterdir() if p.stem == shp.stem and p.suffix.lower() == ".dbf"), None
+    )
+    cpg = next(
+        (p for p in shp.parent.iterdir() if p.stem == shp.stem and p.suffix.lower() == ".cpg"), None
+    )
+    claimed = cpg.read_text(errors="ignore").strip() if cpg else ""
+    raw = dbf.read_bytes()[32:] if dbf else b""
+    for candidate in [c for c in (claimed, "UTF-8") if c]:
+        try:
+            raw.decode(candidate)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        return candidate, []
+    note = (
+        f"the .cpg says {claimed} but the text is not: read as GB18030"
+        if claimed
+        else "no .cpg: the text was read as GB18030 (give --encoding to override)"
+    )
+    return "GB18030", [note]
+
+
+def _read(request: dict[str, object]) -> tuple[gpd.GeoDataFrame, list[str]]:
+    path = Path(str(request["path"]))
+    suffix = path.suffix.lower()
+    encoding = request.get("encoding")
+    if suffix in {".geojson", ".json"}:
+        return _geojson(path)
+    if suffix == ".csv":
+        frame = pd.read_csv(path, encoding=str(encoding or "utf-8-sig"), dtype=str)
+        return _points_from_table(frame), []
+    if suffix == ".xlsx":
+        return _points_from_table(pd.read_excel(path, dtype=str)), []
+    if suffix == ".kml":
+        return _kml(path), []
+    notes: list[str] = []
+    options: dict[str, object] = {}
+    if suffix == ".shp":
+        enc, notes = _dbf_encoding(path, str(encoding) if encoding else None)
+        options["encoding"] = enc
+        pyogrio.set_gdal_config_options({"SHAPE_RESTORE_SHX": "YES"})
+    layers = [name for name, _ in pyogrio.list_layers(path)]
+    layer = request.get("layer")
+    if layer is None and len(layers) > 1:
+        msg = f"the file holds several layers ({', '.join(layers)}): choose one"
+        raise RefusedError(msg)
+    gdf = gpd.read_file(path, layer=layer, engine="pyogrio", **options)
+    return gdf, notes
+
+
+def main() -> None:
+    """Parse the requested file and write it to GeoParquet; say ok or why not."""
+    request = json.loads(sys.argv[1])
+    try:
+        gdf, notes = _read(request)
+        if len(gdf) > int(request["max_features"]):
+            msg = f"{len(gdf)} features (the limit is {request['max_features']})"
+            raise RefusedError(msg)
+        gdf.columns = [str(c) for c in gdf.columns]
+        gdf.to_parquet(str(request["out"]))
+    except RefusedError as exc:
+        print(f"error: {exc}")
+        sys.exit(2)
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        OSError,
+        UnicodeDecodeError,
+        ET.ParseError,
+        pyogrio.errors.DataSourceError,
+        pyogrio.errors.DataLayerError,
+        pyproj.exceptions.CRSError,
+        shapely.errors.GEOSException,
+        OverflowError,
+    ) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"error: {first[:300]}")
+        sys.exit(2)
+    print("ok " + json.dumps(notes, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

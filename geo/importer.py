@@ -1,0 +1,348 @@
+"""Importing a layer: coordinate checks, column mapping, a report, and a safe write.
+
+Nothing is written until confirmed; a write makes an online backup first and replaces
+the store atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from geo import crs as geo_crs
+from geo import io, settings
+from geo.errors import VillageAtlasError
+
+__all__ = [
+    "CITY_BOUNDS",
+    "ImportRefusedError",
+    "Report",
+    "backup",
+    "crs_problems",
+    "import_raster",
+    "prepare",
+    "suggest_columns",
+    "write_layer",
+]
+
+#: Lon/lat box the data must fall in (Jiuquan with a margin).
+CITY_BOUNDS = (92.0, 37.8, 100.8, 43.1)
+_MAX_ABS = 1e8  # larger coordinates are nonsense in any CRS used here
+
+#: Header synonyms (Chinese and English) for the catalogue's columns.
+SYNONYMS: Mapping[str, tuple[str, ...]] = {
+    "code": ("代码", "村代码", "行政区划代码", "编码", "code", "id", "village_code"),
+    "name_zh": ("村名", "村庄名称", "名称", "行政村", "name", "村"),
+    "name": ("名称", "站名", "名字", "name"),
+    "pinyin": ("拼音", "pinyin"),
+    "households": ("户数", "总户数", "households"),
+    "population": ("人口", "总人口", "人数", "population"),
+    "poor_households": ("贫困户", "贫困户数"),
+    "poor_people": ("贫困人口", "贫困人数"),
+    "year_built": ("建成年份", "年份", "建设年份", "year"),
+    "year_opened": ("开通年份", "开业年份", "年份", "year"),
+    "county": ("县", "县区", "所属县"),
+    "township": ("乡镇", "所属乡镇"),
+}
+
+
+class ImportRefusedError(ValueError, VillageAtlasError):
+    """An import cannot go ahead; the message says why and how to fix it."""
+
+
+@dataclass
+class Report:
+    """What an import found and did, in plain words."""
+
+    rows_in: int = 0
+    rows_out: int = 0
+    repaired: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """Return the report as lines of text."""
+        out = [f"{self.rows_in} features read, {self.rows_out} ready to write"]
+        for label, items in (
+            ("repaired", self.repaired),
+            ("dropped", self.dropped),
+            ("duplicates", self.duplicates),
+            ("note", self.notes),
+            ("problem", self.problems),
+        ):
+            out += [f"{label}: {item}" for item in items]
+        return out
+
+
+def _in_city(x: np.ndarray, y: np.ndarray) -> float:
+    minx, miny, maxx, maxy = CITY_BOUNDS
+    return float(np.mean((x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy)))
+
+
+def _gauss_kruger(x: np.ndarray) -> str | None:
+    """Return the Gauss-Kruger CRS of projected eastings (with or without the zone prefix)."""
+    e = float(np.median(x))
+    if 1e7 <= e < 5e7:  # noqa: PLR2004 (zone prefix in the easting)
+        zone = int(e // 1e6)
+        if 25 <= zone <= 45:  # noqa: PLR2004 (3-degree zones 25-45, EPSG:4513-4533)
+            return f"EPSG:{4513 + zone - 25}"
+        if 13 <= zone <= 23:  # noqa: PLR2004 (6-degree zones 13-23, EPSG:4491-4501)
+            return f"EPSG:{4491 + zone - 13}"
+    if 1e5 <= e < 9e5:  # noqa: PLR2004 (no prefix: the CM must come from elsewhere)
+        return "EPSG:4541"
+    return None
+
+
+def crs_problems(gdf: gpd.GeoDataFrame) -> list[str]:
+    """Check the coordinates against the city and say what looks wrong and the likely fix.
+
+    Examples
+    --------
+    >>> g = gpd.GeoDataFrame(geometry=[shapely.Point(39.7, 98.5)], crs=4326)
+    >>> crs_problems(g)[0]
+    'latitude and longitude look swapped (the points land in the city when swapped): swap them'
+    """
+    xy = shapely.get_coordinates(gdf.geometry.to_numpy())
+    xy = xy[np.isfinite(xy).all(axis=1)]
+    if len(xy) == 0:
+        return ["no finite coordinates"]
+    x, y = xy[:, 0], xy[:, 1]
+    geographic = gdf.crs is None or gdf.crs.is_geographic
+    if geographic and _in_city(x, y) > 0.5:  # noqa: PLR2004
+        return (
+            []
+            if gdf.crs is not None
+            else [
+                (
+                    "the file has no CRS; its coordinates look like longitude/latitude in the "
+                    "city: give --crs EPSG:4490 (CGCS2000), EPSG:4326, gcj02 (AMap) or bd09 (Baidu)"
+                )
+            ]
+        )
+    if geographic and _in_city(y, x) > 0.5:  # noqa: PLR2004
+        return [
+            (
+                "latitude and longitude look swapped (the points land in the city when "
+                "swapped): swap them"
+            )
+        ]
+    if gdf.crs is not None and not gdf.crs.is_geographic:
+        lon, lat = pyproj.Transformer.from_crs(gdf.crs, 4326, always_xy=True).transform(x, y)
+        if _in_city(np.asarray(lon), np.asarray(lat)) > 0.5:  # noqa: PLR2004
+            return []
+    guess = _gauss_kruger(x)
+    if guess is not None:
+        label = (
+            "claims WGS84 but holds projected metres"
+            if gdf.crs is not None and (gdf.crs.is_geographic)
+            else "has no CRS and holds projected metres"
+        )
+        return [f"the file {label}: likely Gauss-Kruger, try --crs {guess}"]
+    return ["the coordinates do not fall in the city in any CRS tried: check the file's CRS"]
+
+
+def suggest_columns(columns: list[str], wanted: list[str]) -> dict[str, str]:
+    """Suggest file column -> catalogue column, from synonyms (Chinese too) and spelling.
+
+    Examples
+    --------
+    >>> suggest_columns(["村名", "总人口", "Households"], ["name_zh", "population", "households"])
+    {'村名': 'name_zh', '总人口': 'population', 'Households': 'households'}
+    """
+    out: dict[str, str] = {}
+    for target in wanted:
+        names = (target, *SYNONYMS.get(target, ()))
+        lower = {c.strip().lower(): c for c in columns if c not in out}
+        hit = next((lower[n.lower()] for n in names if n.lower() in lower), None)
+        if hit is None:
+            close = difflib.get_close_matches(target, list(lower), n=1, cutoff=0.8)
+            hit = lower[close[0]] if close else None
+        if hit is not None:
+            out[hit] = target
+    return out
+
+
+def _apply_crs(gdf: gpd.GeoDataFrame, given: str | None, report: Report) -> gpd.GeoDataFrame:
+    if given is None:
+        problems = crs_problems(gdf)
+        if problems:
+            raise ImportRefusedError("; ".join(problems))
+        return gdf.to_crs(settings.storage_crs)
+    parsed = geo_crs.parse_crs(given)
+    out = geo_crs.to_storage_crs(gdf, parsed)
+    problems = crs_problems(out)
+    if problems:
+        msg = f"with --crs {given}: " + "; ".join(problems)
+        raise ImportRefusedError(msg)
+    report.notes.append(f"coordinates read as {given} and stored as {settings.storage_crs}")
+    return out
+
+
+def _clean_geometries(
+    gdf: gpd.GeoDataFrame, report: Report, id_col: str | None
+) -> gpd.GeoDataFrame:
+    """Drop empty or non-finite geometries, repair invalid ones, flatten 3D; list each."""
+    label = gdf[id_col].astype(str) if id_col else pd.Series(gdf.index.astype(str), gdf.index)
+    geoms = gdf.geometry.to_numpy()
+    coords, owner = shapely.get_coordinates(geoms, return_index=True)
+    bad = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    bad[
+        np.unique(
+            owner[~(np.isfinite(coords).all(axis=1) & (np.abs(coords) < _MAX_ABS).all(axis=1))]
+        )
+    ] = True
+    report.dropped += [
+        f"{label.iloc[i]}: empty, missing or non-finite geometry" for i in np.flatnonzero(bad)
+    ]
+    gdf = gdf[~bad].copy()
+    geoms = shapely.force_2d(gdf.geometry.to_numpy())
+    invalid = ~shapely.is_valid(geoms)
+    for i in np.flatnonzero(invalid):
+        report.repaired.append(f"{label.loc[gdf.index[i]]}: {shapely.is_valid_reason(geoms[i])}")
+    geoms[invalid] = shapely.make_valid(geoms[invalid])
+    gdf.geometry = geoms
+    return gdf
+
+
+def _keep_kind(gdf: gpd.GeoDataFrame, kinds: frozenset[str], report: Report) -> gpd.GeoDataFrame:
+    """Keep the geometries of the layer's kind (parts of collections too); list the rest."""
+    parts = gdf.explode(index_parts=False)
+    ok = parts.geom_type.isin(kinds)
+    if (~ok).any():
+        report.dropped.append(
+            f"{int((~ok).sum())} part(s) of another geometry type "
+            f"({', '.join(sorted(set(parts.geom_type[~ok])))})"
+        )
+    parts = parts[ok]
+    return parts[~parts.index.duplicated()] if "Point" in kinds else parts
+
+
+def prepare(
+    gdf: gpd.GeoDataFrame,
+    *,
+    columns: Mapping[str, str],
+    geometry_kinds: frozenset[str],
+    crs: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    notes: list[str] | None = None,
+) -> tuple[gpd.GeoDataFrame, Report]:
+    """Bring an uploaded layer to the catalogue's schema; report everything done to it.
+
+    Raises
+    ------
+    ImportRefusedError
+        If the coordinate system is wrong or unknown (with the likely fix).
+    """
+    report = Report(rows_in=len(gdf), notes=list(notes or []))
+    mapping = dict(
+        mapping or suggest_columns([c for c in gdf.columns if c != "geometry"], list(columns))
+    )
+    gdf = gdf.rename(columns=mapping)
+    id_col = "code" if "code" in gdf.columns else None
+    gdf = _clean_geometries(gdf, report, id_col)
+    gdf = _keep_kind(gdf, geometry_kinds, report)
+    gdf = _apply_crs(gdf, crs, report)
+    if id_col:
+        dup = gdf[id_col][gdf[id_col].duplicated(keep=False)]
+        report.duplicates += [f"{v}: appears {n} times" for v, n in dup.value_counts().items()]
+    same = gdf.geometry.to_wkb().duplicated()
+    if same.any():
+        report.duplicates.append(f"{int(same.sum())} feature(s) repeat another's geometry")
+    report.rows_out = len(gdf)
+    return gdf, report
+
+
+def backup(store: Path, folder: Path | None = None) -> Path:
+    """Copy the live store with SQLite's ``VACUUM INTO`` (consistent while others write)."""
+    folder = folder or store.parent / "backups"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(tz=dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    target = folder / f"{store.stem}-{stamp}.gpkg"
+    with sqlite3.connect(store) as db:
+        db.execute("VACUUM INTO ?", (str(target),))
+    return target
+
+
+def write_layer(store: Path, key: str, gdf: gpd.GeoDataFrame) -> Path:
+    """Replace layer `key` in `store`, atomically: a backup first, then a rewritten copy.
+
+    The live store is copied (``VACUUM INTO``: the backup, and a working copy beside the
+    store), the layer is replaced in the copy, and the copy is moved over the store in
+    one step. Interrupted at any point, the store is as it was.
+    """
+    store = Path(store)
+    if not store.exists():
+        return io.write_layers({key: gdf}, store)
+    backup(store)
+    work = store.with_name(f".tmp-import-{store.name}")
+    work.unlink(missing_ok=True)
+    try:
+        with sqlite3.connect(store) as db:
+            db.execute("VACUUM INTO ?", (str(work),))
+        gdf.to_file(work, layer=key, driver="GPKG", engine="pyogrio")
+        with sqlite3.connect(store) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        work.replace(store)
+    finally:
+        work.unlink(missing_ok=True)
+    return store
+
+
+def import_raster(
+    path: Path, target: Path, *, dry_run: bool = False, max_cells: int = 400_000_000
+) -> Report:
+    """Check a GeoTIFF (magic bytes, GTiff driver only, size, metric CRS) and copy it in.
+
+    Raises
+    ------
+    ImportRefusedError
+        If the file is not a GeoTIFF, is too large, or has no projected CRS.
+    """
+    from geo.ingest import IngestError, sniff  # noqa: PLC0415
+
+    path = Path(path)
+    try:
+        if sniff(path) not in (".tif", ".tiff"):
+            raise ImportRefusedError(f"{path.name} is not a GeoTIFF")
+    except IngestError as exc:
+        raise ImportRefusedError(str(exc)) from exc
+    import rasterio  # noqa: PLC0415
+
+    try:
+        src = rasterio.open(path, driver="GTiff")
+    except rasterio.errors.RasterioIOError as exc:
+        raise ImportRefusedError(f"{path.name} cannot be read as a GeoTIFF: {exc}") from exc
+    with src:
+        cells = src.width * src.height * src.count
+        if cells > max_cells:
+            msg = (
+                f"{path.name} declares {src.width} x {src.height} x {src.count} cells "
+                f"(the limit is {max_cells:,}): refused"
+            )
+            raise ImportRefusedError(msg)
+        if src.crs is None or not src.crs.is_projected:
+            raise ImportRefusedError(f"{path.name} needs a projected (metric) CRS")
+        report = Report(
+            rows_in=cells,
+            rows_out=cells,
+            notes=[f"{src.width} x {src.height} cells, {src.crs.to_string()}"],
+        )
+        if not dry_run:
+            profile = src.profile | {"driver": "GTiff", "compress": "deflate"}
+            tmp = target.with_name(f".tmp-{target.name}")
+            with rasterio.open(tmp, "w", **profile) as dst:
+                dst.write(src.read())
+            tmp.replace(target)
+    return report

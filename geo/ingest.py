@@ -1,0 +1,248 @@
+"""Reading untrusted files: checks before parsing, parsing in a limited child process.
+
+Every upload is treated as hostile. Before anything parses it: its size is capped, zip
+archives are inspected from their directory (declared sizes, member count, paths) and
+extracted only when they pass, tar archives only with the ``data`` filter, and the
+first bytes must match the format its name claims (no XML where JSON or TIFF is
+expected: GDAL would follow a VRT). Parsing happens in a child process with memory
+and CPU limits, GDAL's file- and URL-following drivers switched off and no network.
+GeoJSON, CSV and KML never reach GDAL at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+
+from geo.errors import VillageAtlasError
+
+__all__ = ["LIMITS", "IngestError", "Limits", "read_untrusted", "sniff"]
+
+
+class IngestError(ValueError, VillageAtlasError):
+    """An uploaded file is refused; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps applied to every untrusted file."""
+
+    file_bytes: int = 200 * 2**20
+    unpacked_bytes: int = 500 * 2**20
+    zip_members: int = 2000
+    features: int = 1_000_000
+    raster_cells: int = 400_000_000
+    memory_bytes: int = 3 * 2**30
+    cpu_seconds: int = 120
+
+
+LIMITS = Limits()
+
+#: Drivers that open further files or URLs: never registered in the child.
+_SKIP_DRIVERS = "VRT WMS WMTS WCS WFS OAPIF PLMosaic STACIT STACTA EEDA ESRIJSON TileDB HTTP"
+_MAGIC = {
+    ".gpkg": (b"SQLite format 3\x00",),
+    ".zip": (b"PK\x03\x04",),
+    ".xlsx": (b"PK\x03\x04",),
+    ".kmz": (b"PK\x03\x04",),
+    ".tif": (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"),
+    ".tiff": (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"),
+    ".shp": (b"\x00\x00\x27\x0a",),
+}
+_TEXT = {".geojson", ".json", ".csv", ".kml"}
+_VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".kml", ".csv", ".xlsx", ".shp")
+
+
+def sniff(path: Path) -> str:
+    """Return the file's kind from its name, checked against its first bytes.
+
+    Raises
+    ------
+    IngestError
+        If the bytes do not match the name (for example XML in a .geojson or .tif).
+    """
+    suffix = path.suffix.lower()
+    head = path.read_bytes()[:512] if path.stat().st_size else b""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if suffix in _MAGIC:
+        if not any(head.startswith(m) for m in _MAGIC[suffix]):
+            what = "XML (a VRT or similar)" if text.startswith(b"<") else "something else"
+            msg = f"{path.name} is not a {suffix} file: it holds {what}"
+            raise IngestError(msg)
+        return suffix
+    if suffix in {".geojson", ".json"} and not text.startswith((b"{", b"[")):
+        what = "XML (a VRT or similar)" if text.startswith(b"<") else "no JSON"
+        msg = f"{path.name} is not GeoJSON: it holds {what}"
+        raise IngestError(msg)
+    if suffix == ".kml" and not text.startswith(b"<"):
+        msg = f"{path.name} is not KML: it holds no XML"
+        raise IngestError(msg)
+    if suffix in _TEXT or suffix in {".tar", ".tgz", ".gz"}:
+        return suffix
+    msg = (
+        f"{path.name}: unsupported file type {suffix or '(none)'}; use GeoJSON, a zipped "
+        "Shapefile, GeoPackage, KML, CSV, XLSX or GeoTIFF"
+    )
+    raise IngestError(msg)
+
+
+def _check_zip(path: Path, limits: Limits) -> list[zipfile.ZipInfo]:
+    """Inspect a zip from its directory: member count, declared sizes, paths."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except zipfile.BadZipFile as exc:
+        msg = f"{path.name} is not a readable zip archive: {exc}"
+        raise IngestError(msg) from exc
+    if len(members) > limits.zip_members:
+        msg = f"{path.name} holds {len(members)} files (the limit is {limits.zip_members})"
+        raise IngestError(msg)
+    declared = sum(m.file_size for m in members)
+    if declared > limits.unpacked_bytes:
+        msg = (
+            f"{path.name} declares {declared / 2**20:.0f} MB unpacked (the limit is "
+            f"{limits.unpacked_bytes / 2**20:.0f} MB): refused without extracting"
+        )
+        raise IngestError(msg)
+    for m in members:
+        if m.filename.startswith(("/", "\\")) or ".." in Path(m.filename).parts:
+            msg = f"{path.name} holds a file outside the archive ({m.filename!r})"
+            raise IngestError(msg)
+    return members
+
+
+def _unpack(path: Path, folder: Path, limits: Limits) -> Path:
+    """Extract a checked archive and return the one dataset inside (a .shp, .gpkg, ...)."""
+    if path.suffix.lower() == ".zip":
+        members = _check_zip(path, limits)
+        with zipfile.ZipFile(path) as archive:
+            for m in members:
+                if m.is_dir():
+                    continue
+                with archive.open(m) as src, (folder / Path(m.filename).name).open("wb") as dst:
+                    shutil.copyfileobj(src, dst, 2**20)
+                if sum(f.stat().st_size for f in folder.iterdir()) > limits.unpacked_bytes:
+                    msg = f"{path.name} unpacks to more than it declared: refused"
+                    raise IngestError(msg)
+    else:
+        try:
+            with tarfile.open(path) as archive:
+                archive.extractall(folder, filter="data")
+        except tarfile.FilterError as exc:
+            msg = f"{path.name} holds a file outside the archive or a link: refused ({exc})"
+            raise IngestError(msg) from exc
+        except tarfile.TarError as exc:
+            msg = f"{path.name} is not a readable tar archive: {exc}"
+            raise IngestError(msg) from exc
+    found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in _VECTOR_SUFFIXES)
+    shapefiles = [p for p in found if p.suffix.lower() == ".shp"]
+    candidates = shapefiles or found
+    if not candidates:
+        msg = f"{path.name} holds no Shapefile, GeoPackage or GeoJSON"
+        raise IngestError(msg)
+    if len(candidates) > 1:
+        names = ", ".join(p.name for p in candidates)
+        msg = f"{path.name} holds several datasets ({names}): upload them one at a time"
+        raise IngestError(msg)
+    return candidates[0]
+
+
+def _limit(limits: Limits) -> None:  # runs in the child before it starts
+    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
+
+
+def _child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GDAL_", "CPL_", "OGR_"))}
+    env |= {
+        "GDAL_SKIP": _SKIP_DRIVERS,
+        "OGR_SKIP": _SKIP_DRIVERS,
+        "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".village-atlas-none",
+        "GDAL_HTTP_TIMEOUT": "1",
+        "GDAL_HTTP_MAX_RETRY": "0",
+        "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+        "http_proxy": "http://127.0.0.1:9",
+        "https_proxy": "http://127.0.0.1:9",
+        "no_proxy": "",
+    }
+    return env
+
+
+def read_untrusted(
+    path: Path | str,
+    *,
+    encoding: str | None = None,
+    layer: str | None = None,
+    limits: Limits = LIMITS,
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Read an uploaded vector file safely: its features (CRS as claimed, maybe none) and notes.
+
+    Raises
+    ------
+    IngestError
+        If the file is refused or cannot be parsed; the message says why.
+    """
+    path = Path(path)
+    if not path.is_file():
+        msg = f"cannot read {path}: no such file"
+        raise IngestError(msg)
+    if path.stat().st_size > limits.file_bytes:
+        size, cap = path.stat().st_size / 2**20, limits.file_bytes / 2**20
+        msg = f"{path.name} is {size:.0f} MB (the limit is {cap:.0f} MB)"
+        raise IngestError(msg)
+    kind = sniff(path)
+    if kind == ".xlsx":
+        _check_zip(path, limits)
+    with tempfile.TemporaryDirectory(prefix="va-ingest-") as tmp:
+        folder = Path(tmp)
+        target = path
+        if kind in {".zip", ".tar", ".tgz", ".gz"}:
+            (folder / "in").mkdir()
+            target = _unpack(path, folder / "in", limits)
+            sniff(target)
+        out = folder / "out.parquet"
+        request = {
+            "path": str(target),
+            "out": str(out),
+            "encoding": encoding,
+            "layer": layer,
+            "max_features": limits.features,
+        }
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "geo._worker", json.dumps(request)],
+                capture_output=True,
+                text=True,
+                timeout=limits.cpu_seconds * 2,
+                env=_child_env(),
+                preexec_fn=lambda: _limit(limits),
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            msg = f"{path.name} took too long to read: refused"
+            raise IngestError(msg) from exc
+        answer = done.stdout.strip().splitlines()[-1:] or [""]
+        if done.returncode != 0 or not answer[0].startswith("ok"):
+            reason = (
+                answer[0].removeprefix("error: ")
+                if answer[0].startswith("error:")
+                else (
+                    "the reader ran out of memory or time"
+                    if done.returncode < 0 or "MemoryError" in done.stderr
+                    else "it could not be parsed"
+                )
+            )
+            msg = f"{path.name} was refused: {reason}"
+            raise IngestError(msg)
+        return gpd.read_parquet(out), json.loads(answer[0].removeprefix("ok").strip() or "[]")

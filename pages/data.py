@@ -1,0 +1,183 @@
+"""Data: import a layer from a file, and edit village records.
+
+Imports are checked and previewed, and written only when confirmed; edits are
+version-checked, audited and undoable.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+import layers
+import ui
+from geo import edits, importer, ingest, settings
+from layers import render
+
+ui.page_guard()
+
+#: Village fields a bureau may edit here, with their schema types.
+EDITABLE = {
+    "tap_water_year": "year",
+    "power_year": "year",
+    "broadband_year": "year",
+    "hardened_road_year": "year",
+    "bus_year": "year",
+    "express_year": "year",
+    "exit_year": "year",
+    "renovated_2015": "count",
+    "renovated_2016": "count",
+    "renovated_2017": "count",
+    "renovated_2018": "count",
+    "cooperatives": "count",
+    "cooperative_year": "year",
+    "assisting_unit": "str",
+    "cadre": "str",
+}
+MAX_UPLOAD_MB = 200
+
+
+def import_section(lang: str) -> None:
+    """Upload, check and preview a file; write it as a layer only when confirmed."""
+    st.subheader(ui.tr("import_title"))
+    upload = st.file_uploader(
+        ui.tr("upload"),
+        key="data_upload",
+        type=["geojson", "json", "zip", "gpkg", "kml", "csv", "xlsx", "tif", "tiff"],
+    )
+    vector = [
+        k
+        for k, s in layers.REGISTRY.items()
+        if not s.is_raster and k not in ("prefecture", "counties")
+    ]
+    left, mid, right = st.columns(3)
+    key = left.selectbox(
+        ui.tr("layer"),
+        vector,
+        format_func=lambda k: layers.get_layer(k).title(lang),
+        key="data_layer",
+    )
+    crs = (
+        mid.text_input(
+            ui.tr("file_crs"), key="data_crs", placeholder="EPSG:4490 · EPSG:4541 · gcj02 · bd09"
+        )
+        or None
+    )
+    encoding = (
+        right.text_input(
+            ui.tr("encoding"), key="data_encoding", placeholder="GBK · GB18030 · UTF-8"
+        )
+        or None
+    )
+    if upload is None:
+        return
+    if upload.size > MAX_UPLOAD_MB * 2**20:
+        st.error(ui.tr("too_big", mb=MAX_UPLOAD_MB))
+        return
+    spec = layers.get_layer(key)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / Path(upload.name).name
+        path.write_bytes(upload.getvalue())
+        try:
+            gdf, notes = ingest.read_untrusted(path, encoding=encoding)
+            clean, report = importer.prepare(
+                gdf,
+                columns=spec.columns,
+                crs=crs,
+                notes=notes,
+                geometry_kinds=spec.geometry.shapely_types,
+            )
+        except (ingest.IngestError, importer.ImportRefusedError, ValueError) as exc:
+            st.error(str(exc))
+            return
+    problems = layers.problems(key, clean)
+    st.text("\n".join(report.lines() + [f"problem: {p}" for p in problems]))
+    fmap = render.base_map(
+        clean.total_bounds if len(clean) else ui.layer("prefecture").total_bounds
+    )
+    render.feature_group(spec, clean, title=spec.title(lang))[0].add_to(fmap)
+    st_folium(fmap, key="data_preview", height=360, use_container_width=True, returned_objects=[])
+    if problems:
+        st.error(ui.tr("cannot_import"))
+        return
+    if st.button(
+        ui.tr("confirm_import", n=len(clean), layer=spec.title(lang)),
+        type="primary",
+        key="data_confirm",
+    ):
+        importer.write_layer(settings.store_path, key, layers.validate(key, clean))
+        st.cache_data.clear()
+        st.success(ui.tr("imported", n=len(clean), layer=spec.title(lang)))
+
+
+def edit_section() -> None:
+    """Edit one village's record; refuse to overwrite someone else's newer save."""
+    st.subheader(ui.tr("edit_title"))
+    villages = ui.layer("villages")
+    labels = dict(
+        zip(villages["code"], villages["name_zh"] + " (" + villages["code"] + ")", strict=True)
+    )
+    code = st.selectbox(
+        ui.tr("village"), list(labels), format_func=labels.__getitem__, key="data_village"
+    )
+    values, version = edits.current(settings.store_path, code, list(EDITABLE))
+    who = st.text_input(ui.tr("who"), key="data_who")
+    with st.form("data_edit"):
+        changed = {}
+        columns = st.columns(3)
+        for i, (column, kind) in enumerate(EDITABLE.items()):
+            box = columns[i % 3]
+            old = values[column]
+            if kind == "str":
+                new = box.text_input(column, value=old or "", key=f"edit_{column}_{code}")
+            else:
+                new = box.number_input(
+                    column,
+                    value=None if old is None else int(old),
+                    step=1,
+                    key=f"edit_{column}_{code}",
+                )
+                new = None if new is None else int(new)
+            if new != old and not (kind == "str" and new == "" and old is None):
+                changed[column] = new
+        saved = st.form_submit_button(ui.tr("save"))
+    if saved and changed:
+        try:
+            edits.edit(
+                settings.store_path,
+                code,
+                changed,
+                expected_version=version,
+                who=who,
+                allowed=EDITABLE,
+            )
+        except edits.EditConflictError as exc:
+            st.error(str(exc))
+            st.dataframe(pd.DataFrame([c.__dict__ for c in exc.theirs]), hide_index=True)
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            st.success(ui.tr("saved", n=len(changed)))
+            st.rerun()
+    trail = edits.history(settings.store_path, code)
+    st.markdown(f"**{ui.tr('audit')}**")
+    st.dataframe(trail, hide_index=True, width="stretch")
+    if not trail.empty:
+        change = st.selectbox(ui.tr("undo_which"), list(trail["id"]), key="data_undo_id")
+        if st.button(ui.tr("undo"), key="data_undo"):
+            try:
+                edits.undo(settings.store_path, int(change), who=who or "?", allowed=EDITABLE)
+            except (edits.EditConflictError, ValueError) as exc:
+                st.error(str(exc))
+            else:
+                st.rerun()
+
+
+lang = ui.lang()
+st.title(ui.tr("page_data"))
+import_section(lang)
+edit_section()

@@ -1,0 +1,667 @@
+"""Imports against a corpus of bad and awkward files built here, each with its expected outcome,
+plus two people editing at once and an import killed midway."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+
+import layers
+from geo import crs, edits, io
+from geo.ingest import IngestError, Limits, read_untrusted
+
+CLI = [sys.executable, "-m", "cli"]
+NAMES = ["东泉村", "西湖村", "红柳村"]
+LON, LAT = [98.50, 98.52, 98.55], [39.70, 39.72, 39.75]
+
+
+def stops(**extra) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"name": NAMES, "year_opened": [2014, 2015, 2016], **extra},
+        geometry=gpd.points_from_xy(LON, LAT),
+        crs=4326,
+    )
+
+
+def write_shp(
+    folder: Path, gdf: gpd.GeoDataFrame, *, encoding="GBK", drop=(), cpg=None, name="stops"
+) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    gdf.to_file(folder / f"{name}.shp", encoding=encoding, engine="pyogrio")
+    for ext in drop:
+        (folder / f"{name}.{ext}").unlink(missing_ok=True)
+    if cpg is not None:
+        (folder / f"{name}.cpg").write_text(cpg)
+    return sorted(folder.glob(f"{name}.*"))
+
+
+def zipped(target: Path, files: list[Path], prefix: str = "") -> Path:
+    with zipfile.ZipFile(target, "w") as z:
+        for f in files:
+            z.write(f, f"{prefix}{f.name}")
+    return target
+
+
+def feature_collection(features: list[dict], **extra) -> str:
+    return json.dumps(
+        {"type": "FeatureCollection", "features": features, **extra}, ensure_ascii=False
+    )
+
+
+def point_feature(x, y, name="东泉村", year=2015, z=None) -> dict:
+    coords = [x, y] if z is None else [x, y, z]
+    return {
+        "type": "Feature",
+        "properties": {"name": name, "year_opened": year},
+        "geometry": {"type": "Point", "coordinates": coords},
+    }
+
+
+# --- the corpus: name -> (builder(tmp) -> path, layer, --crs, expected outcome) -------------
+
+
+def _zip_bomb(tmp: Path) -> Path:
+    path = zipped(tmp / "bomb.zip", write_shp(tmp / "b", stops()))
+    data = bytearray(path.read_bytes())
+    at = data.find(b"PK\x01\x02")
+    while at != -1:  # declare 1 GB for every member in the central directory
+        data[at + 24 : at + 28] = (2**30).to_bytes(4, "little")
+        at = data.find(b"PK\x01\x02", at + 4)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _text(name: str, content: str) -> Callable[[Path], Path]:
+    def build(tmp: Path) -> Path:
+        (tmp / name).write_text(content, encoding="utf-8")
+        return tmp / name
+
+    return build
+
+
+def _gk(prefix: bool) -> Callable[[Path], Path]:
+    def build(tmp: Path) -> Path:
+        epsg = 4520 if prefix else 4542  # zone 32 with prefix / CM 99E without
+        gdf = stops().to_crs(epsg).set_crs(4326, allow_override=True)  # mislabelled
+        path = tmp / f"gk-{prefix}.geojson"
+        data = json.loads(gdf.to_json())
+        data.pop("crs", None)
+        path.write_text(json.dumps(data))
+        return path
+
+    return build
+
+
+def _shifted(system: str) -> Callable[[Path], Path]:
+    def build(tmp: Path) -> Path:
+        path = tmp / f"{system}.geojson"
+        crs.to_chinese_system(stops(), system).to_file(path)
+        return path
+
+    return build
+
+
+def _huge_raster(tmp: Path) -> Path:
+    path = tmp / "huge.tif"
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=1_000_000,
+        height=1_000_000,
+        count=1,
+        dtype="uint8",
+        crs="EPSG:4541",
+        tiled=True,
+        sparse_ok=True,
+        transform=rasterio.Affine(250, 0, 400000, 0, -250, 4600000),
+    ):
+        pass
+    return path
+
+
+def _two_layers(tmp: Path) -> Path:
+    path = tmp / "two.gpkg"
+    stops().to_file(path, layer="a")
+    stops().to_file(path, layer="b")
+    return path
+
+
+def _tar_escape(tmp: Path) -> Path:
+    inner = tmp / "evil.geojson"
+    stops().to_file(inner)
+    path = tmp / "evil.tar"
+    with tarfile.open(path, "w") as tar:
+        tar.add(inner, arcname="../../evil.geojson")
+    return path
+
+
+def _xlsx(tmp: Path) -> Path:
+    path = tmp / "stops.xlsx"
+    pd.DataFrame(
+        {"名称": NAMES, "经度": LON, "纬度": LAT, "开通年份": [2014, 2015, 2016]}
+    ).to_excel(path, index=False)
+    return path
+
+
+BILLION_LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    '<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
+    '<kml xmlns="http://www.opengis.net/kml/2.2"><Placemark><name>&lol2;</name>'
+    "<Point><coordinates>98.5,39.7</coordinates></Point></Placemark></kml>"
+)
+XXE = (
+    '<?xml version="1.0"?><!DOCTYPE kml [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    '<kml xmlns="http://www.opengis.net/kml/2.2"><Placemark><name>&x;</name>'
+    "<Point><coordinates>98.5,39.7</coordinates></Point></Placemark></kml>"
+)
+GOOD_KML = (
+    '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+    + "".join(
+        f"<Placemark><name>{n}</name><Point><coordinates>{x},{y}</coordinates></Point></Placemark>"
+        for n, x, y in zip(NAMES, LON, LAT, strict=True)
+    )
+    + "</Document></kml>"
+)
+VRT = (
+    '<OGRVRTDataSource><OGRVRTLayer name="x"><SrcDataSource>/etc/passwd</SrcDataSource>'
+    "</OGRVRTLayer></OGRVRTDataSource>"
+)
+
+CORPUS: dict[str, tuple[Callable[[Path], Path], str, str | None, str]] = {
+    "zip bomb (declared sizes)": (_zip_bomb, "bus_stops", None, "refused: unpacked"),
+    "shapefile without .shx": (
+        lambda t: zipped(t / "noshx.zip", write_shp(t / "s", stops(), drop=("shx",))),
+        "bus_stops",
+        None,
+        "ok",
+    ),
+    "shapefile without .dbf": (
+        lambda t: zipped(t / "nodbf.zip", write_shp(t / "d", stops(), drop=("dbf", "cpg"))),
+        "bus_stops",
+        None,
+        "refused: lacks column",
+    ),
+    "shapefile without .prj": (
+        lambda t: zipped(t / "noprj.zip", write_shp(t / "p", stops(), drop=("prj",))),
+        "bus_stops",
+        None,
+        "refused: no CRS",
+    ),
+    "shapefile without .prj, CRS given": (
+        lambda t: zipped(t / "noprj2.zip", write_shp(t / "p2", stops(), drop=("prj",))),
+        "bus_stops",
+        "EPSG:4490",
+        "ok",
+    ),
+    "shapefile in a sub-folder": (
+        lambda t: zipped(t / "sub.zip", write_shp(t / "q", stops()), prefix="a/b/c/"),
+        "bus_stops",
+        None,
+        "ok",
+    ),
+    "two shapefiles in one zip": (
+        lambda t: zipped(
+            t / "two.zip", write_shp(t / "m", stops()) + write_shp(t / "m", stops(), name="other")
+        ),
+        "bus_stops",
+        None,
+        "refused: several datasets",
+    ),
+    "GBK without .cpg": (
+        lambda t: zipped(t / "gbk.zip", write_shp(t / "g", stops(), drop=("cpg",))),
+        "bus_stops",
+        None,
+        "ok: names",
+    ),
+    "wrong .cpg (says UTF-8)": (
+        lambda t: zipped(t / "cpg.zip", write_shp(t / "w", stops(), cpg="UTF-8")),
+        "bus_stops",
+        None,
+        "ok: names",
+    ),
+    "unclosed ring": (
+        _text(
+            "ring.geojson",
+            feature_collection(
+                [
+                    {
+                        "type": "Feature",
+                        "properties": {
+                            "kind": "saline_alkali",
+                            "area_mu": 10.0,
+                            "year_built": 2016,
+                            "county_code": "620902",
+                        },
+                        "geometry": {
+                            "type": "Polygon",
+                            "coordinates": [[[98.5, 39.7], [98.51, 39.7], [98.51, 39.71]]],
+                        },
+                    }
+                ]
+            ),
+        ),
+        "land_improvement",
+        None,
+        "ok",
+    ),
+    "bow-tie polygon": (
+        _text(
+            "bowtie.geojson",
+            feature_collection(
+                [
+                    {
+                        "type": "Feature",
+                        "properties": {
+                            "kind": "saline_alkali",
+                            "area_mu": 10.0,
+                            "year_built": 2016,
+                            "county_code": "620902",
+                        },
+                        "geometry": {
+                            "type": "Polygon",
+                            "coordinates": [
+                                [
+                                    [98.5, 39.7],
+                                    [98.51, 39.71],
+                                    [98.51, 39.7],
+                                    [98.5, 39.71],
+                                    [98.5, 39.7],
+                                ]
+                            ],
+                        },
+                    }
+                ]
+            ),
+        ),
+        "land_improvement",
+        None,
+        "ok: repaired",
+    ),
+    "NaN coordinates": (
+        _text(
+            "nan.geojson",
+            feature_collection(
+                [point_feature(98.5, 39.7), point_feature(float("nan"), 39.7)]
+            ).replace("NaN", "NaN"),
+        ),
+        "bus_stops",
+        None,
+        "ok: dropped",
+    ),
+    "infinite coordinates": (
+        _text(
+            "inf.geojson",
+            feature_collection([point_feature(98.5, 39.7), point_feature(float("inf"), 39.7)]),
+        ),
+        "bus_stops",
+        None,
+        "ok: dropped",
+    ),
+    "huge coordinates": (
+        _text(
+            "huge.geojson",
+            feature_collection([point_feature(98.5, 39.7), point_feature(1e20, 1e20)]),
+        ),
+        "bus_stops",
+        None,
+        "ok: dropped",
+    ),
+    "swapped lat/lon": (
+        _text(
+            "swap.geojson",
+            feature_collection([point_feature(y, x) for x, y in zip(LON, LAT, strict=True)]),
+        ),
+        "bus_stops",
+        None,
+        "refused: swapped",
+    ),
+    "projected labelled WGS84 (zone prefix)": (
+        _gk(prefix=True),
+        "bus_stops",
+        None,
+        "refused: EPSG:4520",
+    ),
+    "Gauss-Kruger with zone prefix, CRS given": (_gk(prefix=True), "bus_stops", "EPSG:4520", "ok"),
+    "Gauss-Kruger without prefix, CRS given": (_gk(prefix=False), "bus_stops", "EPSG:4542", "ok"),
+    "mixed geometries": (
+        _text(
+            "mixed.geojson",
+            feature_collection(
+                [
+                    point_feature(98.5, 39.7),
+                    {
+                        "type": "Feature",
+                        "properties": {"name": "线", "year_opened": 2015},
+                        "geometry": {
+                            "type": "LineString",
+                            "coordinates": [[98.5, 39.7], [98.6, 39.8]],
+                        },
+                    },
+                ]
+            ),
+        ),
+        "bus_stops",
+        None,
+        "ok: dropped",
+    ),
+    "3D geometries": (
+        _text("z.geojson", feature_collection([point_feature(98.5, 39.7, z=1500.0)])),
+        "bus_stops",
+        None,
+        "ok",
+    ),
+    "VRT disguised as .geojson": (_text("vrt.geojson", VRT), "bus_stops", None, "refused: XML"),
+    "VRT disguised as .tif": (_text("vrt.tif", VRT), "population", None, "refused: XML"),
+    "KML with an external entity": (_text("xxe.kml", XXE), "bus_stops", None, "refused: DOCTYPE"),
+    "KML billion laughs": (_text("lol.kml", BILLION_LAUGHS), "bus_stops", None, "refused: DOCTYPE"),
+    "CSV with formula cells": (
+        _text(
+            "formula.csv",
+            '名称,经度,纬度,开通年份\n"=HYPERLINK(""http://x"",""y"")",98.5,39.7,2015\n',
+        ),
+        "bus_stops",
+        "EPSG:4490",
+        "ok",
+    ),
+    "HTML in names": (
+        _text(
+            "html.geojson",
+            feature_collection([point_feature(98.5, 39.7, name="<img src=x onerror=alert(1)>")]),
+        ),
+        "bus_stops",
+        None,
+        "ok",
+    ),
+    "raster of 1,000,000 x 1,000,000 pixels": (
+        _huge_raster,
+        "population",
+        None,
+        "refused: declares",
+    ),
+    "AMap export (GCJ-02)": (_shifted("gcj02"), "bus_stops", "gcj02", "ok: shifted"),
+    "Baidu export (BD-09)": (_shifted("bd09"), "bus_stops", "bd09", "ok: shifted"),
+    "XLSX with Chinese headers": (_xlsx, "bus_stops", "EPSG:4490", "ok"),
+    "KML placemarks": (
+        _text("good.kml", GOOD_KML),
+        "express_outlets",
+        None,
+        "refused: lacks column",
+    ),
+    "GeoPackage with two layers": (_two_layers, "bus_stops", None, "refused: several layers"),
+    "tar escaping its folder": (_tar_escape, "bus_stops", None, "refused: outside"),
+    "empty file": (_text("empty.geojson", ""), "bus_stops", None, "refused: no JSON"),
+    "not a zip": (_text("fake.zip", "hello"), "bus_stops", None, "refused: not a .zip"),
+    "unknown format": (_text("notes.txt", "hi"), "bus_stops", None, "refused: unsupported"),
+}
+
+
+@pytest.fixture
+def store(demo_store, tmp_path) -> Path:
+    copy = tmp_path / "store" / "demo.gpkg"
+    copy.parent.mkdir()
+    shutil.copy(demo_store, copy)
+    shutil.copy(layers.raster_path("population"), copy.parent / "population.tif")
+    return copy
+
+
+def run_import(path: Path, layer: str, store: Path, crs_: str | None, *more: str):
+    args = [*CLI, "import", str(path), "--layer", layer, "--store", str(store), *more]
+    if crs_:
+        args += ["--crs", crs_]
+    return subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_the_corpus_is_large_enough():
+    assert len(CORPUS) >= 30
+
+
+@pytest.mark.filterwarnings("ignore:Column names longer than 10 characters")
+@pytest.mark.filterwarnings("ignore:Normalized/laundered field name")
+@pytest.mark.parametrize("case", list(CORPUS))
+def test_corpus(case, tmp_path, store):
+    build, layer, given, expected = CORPUS[case]
+    (tmp_path / "in").mkdir()
+    path = build(tmp_path / "in")
+    before = hashlib.sha256(store.read_bytes()).hexdigest()
+    out = run_import(path, layer, store, given)
+    outcome, _, detail = expected.partition(": ")
+    if outcome == "refused":
+        assert out.returncode == 2, out.stdout
+        assert out.stderr.startswith("error: "), out.stderr
+        assert detail in out.stderr, out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1
+        assert hashlib.sha256(store.read_bytes()).hexdigest() == before
+        return
+    assert out.returncode == 0, out.stderr
+    assert f"wrote layer '{layer}'" in out.stdout
+    written = layers.load(layer, store)
+    assert layers.problems(layer, written) == []
+    if detail == "names":
+        assert sorted(written["name"]) == sorted(NAMES)
+    if detail == "repaired":
+        assert "repaired:" in out.stdout
+    if detail == "dropped":
+        assert "dropped:" in out.stdout
+    if detail == "shifted":
+        got = written.sort_values("name").geometry
+        want = stops().sort_values("name").geometry
+        assert np.allclose(got.x, want.x, atol=1e-6)
+        assert np.allclose(got.y, want.y, atol=1e-6)
+
+
+def test_dry_run_writes_nothing(tmp_path, store):
+    path = tmp_path / "ok.geojson"
+    stops().to_file(path)
+    before = hashlib.sha256(store.read_bytes()).hexdigest()
+    out = run_import(path, "bus_stops", store, None, "--dry-run")
+    assert out.returncode == 0, out.stderr
+    assert "3 features read, 3 ready to write" in out.stdout
+    assert "dry run: nothing written" in out.stdout
+    assert hashlib.sha256(store.read_bytes()).hexdigest() == before
+    assert not (store.parent / "backups").exists()
+
+
+def test_import_backs_up_first_and_keeps_other_layers(tmp_path, store):
+    path = tmp_path / "ok.geojson"
+    stops().to_file(path)
+    roads = len(layers.load("roads", store))
+    assert run_import(path, "bus_stops", store, None).returncode == 0
+    assert len(layers.load("bus_stops", store)) == 3
+    assert len(layers.load("roads", store)) == roads
+    backups = list((store.parent / "backups").glob("*.gpkg"))
+    assert len(backups) == 1
+    assert len(layers.load("bus_stops", backups[0])) > 3
+
+
+def test_geojson_crs_link_is_never_fetched(tmp_path):
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            del args
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/crs.wkt"
+    path = tmp_path / "link.geojson"
+    path.write_text(
+        feature_collection(
+            [point_feature(98.5, 39.7)],
+            crs={"type": "link", "properties": {"href": url, "type": "ogcwkt"}},
+        )
+    )
+    try:
+        gdf, notes = read_untrusted(path)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == []
+    assert len(gdf) == 1
+    assert "never fetched" in notes[0]
+
+
+def test_size_cap_and_memory_limit(tmp_path):
+    path = tmp_path / "big.geojson"
+    path.write_text(feature_collection([point_feature(98.5, 39.7)] * 2000))
+    with pytest.raises(IngestError, match="the limit is 0 MB"):
+        read_untrusted(path, limits=Limits(file_bytes=1000))
+    with pytest.raises(IngestError, match="the limit is 10"):
+        read_untrusted(path, limits=Limits(features=10))
+
+
+def test_column_suggestions_and_crs_advice():
+    from geo.importer import crs_problems, suggest_columns  # noqa: PLC0415
+
+    assert suggest_columns(["村名", "代码", "户数"], ["code", "name_zh", "households"]) == {
+        "村名": "name_zh",
+        "代码": "code",
+        "户数": "households",
+    }
+    gk = stops().to_crs(4520)
+    assert crs_problems(gk) == []
+    assert "EPSG:4520" in crs_problems(gk.set_crs(None, allow_override=True))[0]
+
+
+# --- editing ----------------------------------------------------------------------------------
+
+EDITABLE = {"tap_water_year": "year", "renovated_2016": "count", "cadre": "str"}
+
+_EDITOR = """
+import sys, time
+from pathlib import Path
+from geo import edits
+store, code, year, pause = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+values, version = edits.current(store, code, ["tap_water_year"])
+time.sleep(pause)
+try:
+    edits.edit(store, code, {"tap_water_year": year}, expected_version=version, who=sys.argv[5],
+               allowed={"tap_water_year": "year"})
+    print("saved")
+except edits.EditConflictError as exc:
+    print("conflict", [(c.who, c.new) for c in exc.theirs])
+"""
+
+
+def test_two_people_editing_the_same_village_never_lose_an_edit(store):
+    code = layers.load("villages", store)["code"].iloc[0]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    slow = subprocess.Popen(
+        [sys.executable, "-c", _EDITOR, str(store), code, "2016", "2.0", "王芳"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    time.sleep(0.8)
+    fast = subprocess.run(
+        [sys.executable, "-c", _EDITOR, str(store), code, "2015", "0", "李强"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    late = slow.communicate(timeout=60)[0]
+    assert fast.stdout.strip() == "saved"
+    assert late.strip() == "conflict [('李强', '2015')]"
+    values, version = edits.current(store, code, ["tap_water_year"])
+    assert values["tap_water_year"] == 2015
+    assert version == 1
+    assert layers.load("villages", store).set_index("code").loc[code, "tap_water_year"] == 2015
+
+
+def test_audit_and_undo(store):
+    code = layers.load("villages", store)["code"].iloc[5]
+    before, version = edits.current(store, code, list(EDITABLE))
+    edits.edit(
+        store,
+        code,
+        {"tap_water_year": 2016, "renovated_2016": 12},
+        who="张伟",
+        expected_version=version,
+        allowed=EDITABLE,
+    )
+    trail = edits.history(store, code)
+    assert set(trail["column"]) == {"tap_water_year", "renovated_2016"}
+    assert (trail["who"] == "张伟").all()
+    change = int(trail[trail["column"] == "renovated_2016"]["id"].iloc[0])
+    edits.undo(store, change, who="张伟", allowed=EDITABLE)
+    after, _ = edits.current(store, code, list(EDITABLE))
+    assert after["renovated_2016"] == before["renovated_2016"]
+    assert after["tap_water_year"] == 2016
+    assert "undo #" in edits.history(store, code)["who"].iloc[0]
+    assert io.list_layers(store).count("va_audit") == 0  # the trail is not a map layer
+
+
+def test_bad_edits_are_refused_and_nothing_changes(store):
+    code = layers.load("villages", store)["code"].iloc[2]
+    before, version = edits.current(store, code, list(EDITABLE))
+    with pytest.raises(ValueError, match=r"must be a year 1949-2100 or empty.*cannot be edited"):
+        edits.edit(
+            store,
+            code,
+            {"tap_water_year": 3000, "geom": "x"},
+            who="a",
+            expected_version=version,
+            allowed=EDITABLE,
+        )
+    with pytest.raises(ValueError, match="say who is editing"):
+        edits.edit(
+            store,
+            code,
+            {"tap_water_year": 2015},
+            who=" ",
+            expected_version=version,
+            allowed=EDITABLE,
+        )
+    assert edits.current(store, code, list(EDITABLE)) == (before, version)
+
+
+def test_kill_during_import_leaves_the_store_as_it_was(tmp_path, store):
+    rng = np.random.default_rng(1)
+    n = 200_000
+    big = gpd.GeoDataFrame(
+        {"name": [f"站{i}" for i in range(n)], "year_opened": rng.integers(2000, 2018, n)},
+        geometry=gpd.points_from_xy(rng.uniform(94, 99, n), rng.uniform(39, 41, n)),
+        crs=4326,
+    )
+    path = tmp_path / "big.gpkg"
+    big.to_file(path)
+    before = hashlib.sha256(store.read_bytes()).hexdigest()
+    proc = subprocess.Popen(
+        [*CLI, "import", str(path), "--layer", "bus_stops", "--store", str(store)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    work = store.with_name(f".tmp-import-{store.name}")
+    deadline = time.monotonic() + 120
+    while not work.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    assert work.exists(), "the import never started writing"
+    time.sleep(0.3)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert hashlib.sha256(store.read_bytes()).hexdigest() == before
+    assert len(layers.load("bus_stops", store)) == len(layers.load("bus_stops"))
