@@ -401,7 +401,7 @@ def status_label(value: str) -> str:
 def coloured_status(frame: pd.DataFrame, column: str) -> object:
     """Return `frame` styled with each status cell in its colour (statuses as labels)."""
     colours = {status_label(k): v for k, v in STATUS_COLOURS.items()}
-    return frame.style.map(
+    return frame.style.format(precision=1).map(
         lambda v: f"background-color: {colours.get(v, 'transparent')}", subset=[column]
     )
 

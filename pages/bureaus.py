@@ -53,7 +53,7 @@ for rule in rules:
                 ui.tr("missing"): rule.title(lang),
                 ui.tr("deadline"): rule.target_year,
                 ui.tr("days_overdue"): overdue,
-                "poor": missing["is_poor"],
+                ui.tr("col_poor"): missing["is_poor"],
             }
         )
     )

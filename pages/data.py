@@ -20,23 +20,26 @@ from layers import render
 
 ui.page_guard()
 
-#: Village fields a bureau may edit here, with their schema types.
+#: Village fields a bureau may edit here, with their schema types from the catalogue.
 EDITABLE = {
-    "tap_water_year": "year",
-    "power_year": "year",
-    "broadband_year": "year",
-    "hardened_road_year": "year",
-    "bus_year": "year",
-    "express_year": "year",
-    "exit_year": "year",
-    "renovated_2015": "count",
-    "renovated_2016": "count",
-    "renovated_2017": "count",
-    "renovated_2018": "count",
-    "cooperatives": "count",
-    "cooperative_year": "year",
-    "assisting_unit": "str",
-    "cadre": "str",
+    column: layers.get_layer("villages").columns[column]
+    for column in (
+        "tap_water_year",
+        "power_year",
+        "broadband_year",
+        "hardened_road_year",
+        "bus_year",
+        "express_year",
+        "exit_year",
+        "renovated_2015",
+        "renovated_2016",
+        "renovated_2017",
+        "renovated_2018",
+        "cooperatives",
+        "cooperative_year",
+        "assisting_unit",
+        "cadre",
+    )
 }
 MAX_UPLOAD_MB = 200
 
@@ -133,10 +136,12 @@ def edit_section() -> None:
             box = columns[i % 3]
             old = values[column]
             if kind == "str":
-                new = box.text_input(column, value=old or "", key=f"edit_{column}_{code}")
+                new = box.text_input(
+                    ui.tr(f"col_{column}"), value=old or "", key=f"edit_{column}_{code}"
+                )
             else:
                 new = box.number_input(
-                    column,
+                    ui.tr(f"col_{column}"),
                     value=None if old is None else int(old),
                     step=1,
                     key=f"edit_{column}_{code}",
@@ -165,7 +170,10 @@ def edit_section() -> None:
             st.rerun()
     trail = edits.history(settings.store_path, code)
     st.markdown(f"**{ui.tr('audit')}**")
-    st.dataframe(trail, hide_index=True, width="stretch")
+    labels = {c: ui.tr(f"col_{c}") for c in ("at", "old", "new", "column")}
+    labels |= {"who": ui.tr("col_who"), "code": ui.tr("code")}
+    shown = trail.assign(column=trail["column"].map(lambda c: ui.tr(f"col_{c}")))
+    st.dataframe(shown.rename(columns=labels), hide_index=True, width="stretch")
     if not trail.empty:
         change = st.selectbox(ui.tr("undo_which"), list(trail["id"]), key="data_undo_id")
         if st.button(ui.tr("undo"), key="data_undo"):

@@ -47,7 +47,7 @@ orientation = right.selectbox(
     format_func=ui.tr,
     key="exp_orientation",
 )
-dpi = left.select_slider("dpi", [150, 200, 300], value=200, key="exp_dpi")
+dpi = left.select_slider(ui.tr("col_dpi"), [150, 200, 300], value=200, key="exp_dpi")
 fmt = (
     right.radio(ui.tr("format"), [".pdf", ".png"], horizontal=True, key="exp_format")
     if (kind == "map")

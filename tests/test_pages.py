@@ -234,5 +234,6 @@ def test_data_page_edits_a_village_with_an_audit_trail(private_store):
     assert values["tap_water_year"] == 2016
     assert version == 1
     trail = at.dataframe[-1].value
-    assert trail["who"].tolist() == ["张伟"]
-    assert trail["new"].tolist() == ["2016"]
+    assert trail["By"].tolist() == ["张伟"]
+    assert trail["New value"].tolist() == ["2016"]
+    assert trail["Field"].tolist() == ["Tap water since"]
