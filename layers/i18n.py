@@ -262,6 +262,7 @@ STRINGS = MappingProxyType(
         "col_old": ("Old value", "原值"),
         "col_new": ("New value", "新值"),
         "col_column": ("Field", "字段"),
+        "columns_match": ("Match the file's columns to the layer's", "文件字段与图层字段对应"),
         "item": ("Item", "项目"),
         "any": ("Any", "全部"),
         "value": ("Value", "内容"),

@@ -44,13 +44,32 @@ EDITABLE = {
 MAX_UPLOAD_MB = 200
 
 
+def column_mapping(gdf: pd.DataFrame, schema: dict[str, str]) -> dict[str, str]:
+    """Let the user match the file's columns to the layer's, starting from suggestions."""
+    found = [c for c in gdf.columns if c != "geometry"]
+    suggested = {
+        target: source for source, target in importer.suggest_columns(found, list(schema)).items()
+    }
+    none = "—"
+    mapping = {}
+    with st.expander(ui.tr("columns_match"), expanded=len(suggested) < len(schema)):
+        boxes = st.columns(3)
+        for i, target in enumerate(schema):
+            options = [none, *found]
+            default = options.index(suggested[target]) if target in suggested else 0
+            source = boxes[i % 3].selectbox(target, options, index=default, key=f"map_{target}")
+            if source != none:
+                mapping[source] = target
+    return mapping
+
+
 def import_section(lang: str) -> None:
     """Upload, check and preview a file; write it as a layer only when confirmed."""
     st.subheader(ui.tr("import_title"))
     upload = st.file_uploader(
         ui.tr("upload"),
         key="data_upload",
-        type=["geojson", "json", "zip", "gpkg", "kml", "csv", "xlsx", "tif", "tiff"],
+        type=["geojson", "json", "zip", "gpkg", "kml", "csv", "xlsx"],
     )
     vector = [
         k
@@ -87,16 +106,22 @@ def import_section(lang: str) -> None:
         path.write_bytes(upload.getvalue())
         try:
             gdf, notes = ingest.read_untrusted(path, encoding=encoding)
-            clean, report = importer.prepare(
-                gdf,
-                columns=spec.columns,
-                crs=crs,
-                notes=notes,
-                geometry_kinds=spec.geometry.shapely_types,
-            )
-        except (ingest.IngestError, importer.ImportRefusedError, ValueError) as exc:
+        except ingest.IngestError as exc:
             st.error(str(exc))
             return
+    mapping = column_mapping(gdf, spec.columns)
+    try:
+        clean, report = importer.prepare(
+            gdf,
+            columns=spec.columns,
+            crs=crs,
+            notes=notes,
+            mapping=mapping,
+            geometry_kinds=spec.geometry.shapely_types,
+        )
+    except (importer.ImportRefusedError, ValueError) as exc:
+        st.error(str(exc))
+        return
     problems = layers.problems(key, clean)
     st.text("\n".join(report.lines() + [f"problem: {p}" for p in problems]))
     fmap = render.base_map(

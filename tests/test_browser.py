@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import layers
@@ -132,5 +134,42 @@ def test_each_page_opens_offline(app_url, offline_page, link, ready):
     page.get_by_text(ready, exact=False).first.wait_for(timeout=60_000)
     page.wait_for_timeout(1500)
     page.screenshot(path=str(ARTIFACTS / f"page-{link.lower().replace(' ', '-')}.png"))
+    assert log.foreign == []
+    assert log.errors == []
+
+
+def test_data_page_imports_an_uploaded_file(hostile_app_url, hostile_store, offline_page, tmp_path):
+    upload = tmp_path / "站点.geojson"
+    upload.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"站名": name, "开通年份": 2016},
+                        "geometry": {"type": "Point", "coordinates": [98.5 + i / 100, 39.7]},
+                    }
+                    for i, name in enumerate(["东站", "西站", "南站"])
+                ],
+            },
+            ensure_ascii=False,
+        )
+    )
+    page, log = offline_page
+    _open(page, hostile_app_url, "Map")
+    page.get_by_role("link", name="Data").click()
+    page.get_by_text("Import a layer", exact=True).wait_for(timeout=30_000)
+    layer_box = page.get_by_test_id("stSelectbox").nth(1)
+    layer_box.locator("input").click()
+    page.keyboard.type("Bus stops")
+    page.keyboard.press("Enter")
+    page.locator('input[type="file"]').set_input_files(str(upload))
+    page.get_by_text("3 features read, 3 ready to write", exact=False).wait_for(timeout=60_000)
+    page.get_by_role("button", name="Write 3 features to “Bus stops”").click()
+    page.get_by_text("Imported 3 features", exact=False).wait_for(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "data-import.png"))
+    stops = layers.load("bus_stops", hostile_store / "demo.gpkg")
+    assert sorted(stops["name"]) == ["东站", "南站", "西站"]
     assert log.foreign == []
     assert log.errors == []
