@@ -75,6 +75,20 @@ def point_feature(x, y, name="东泉村", year=2015, z=None) -> dict:
     }
 
 
+def land_feature(ring: list[list[float]]) -> dict:
+    """A land-improvement polygon feature with the layer's attributes."""
+    return {
+        "type": "Feature",
+        "properties": {
+            "kind": "saline_alkali",
+            "area_mu": 10.0,
+            "year_built": 2016,
+            "county_code": "620902",
+        },
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+    }
+
+
 # --- the corpus: name -> (builder(tmp) -> path, layer, --crs, expected outcome) -------------
 
 
@@ -241,23 +255,7 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str, str | None, str]] = {
     "unclosed ring": (
         _text(
             "ring.geojson",
-            feature_collection(
-                [
-                    {
-                        "type": "Feature",
-                        "properties": {
-                            "kind": "saline_alkali",
-                            "area_mu": 10.0,
-                            "year_built": 2016,
-                            "county_code": "620902",
-                        },
-                        "geometry": {
-                            "type": "Polygon",
-                            "coordinates": [[[98.5, 39.7], [98.51, 39.7], [98.51, 39.71]]],
-                        },
-                    }
-                ]
-            ),
+            feature_collection([land_feature([[98.5, 39.7], [98.51, 39.7], [98.51, 39.71]])]),
         ),
         "land_improvement",
         None,
@@ -268,27 +266,9 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str, str | None, str]] = {
             "bowtie.geojson",
             feature_collection(
                 [
-                    {
-                        "type": "Feature",
-                        "properties": {
-                            "kind": "saline_alkali",
-                            "area_mu": 10.0,
-                            "year_built": 2016,
-                            "county_code": "620902",
-                        },
-                        "geometry": {
-                            "type": "Polygon",
-                            "coordinates": [
-                                [
-                                    [98.5, 39.7],
-                                    [98.51, 39.71],
-                                    [98.51, 39.7],
-                                    [98.5, 39.71],
-                                    [98.5, 39.7],
-                                ]
-                            ],
-                        },
-                    }
+                    land_feature(
+                        [[98.5, 39.7], [98.51, 39.71], [98.51, 39.7], [98.5, 39.71], [98.5, 39.7]]
+                    )
                 ]
             ),
         ),
