@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint bench demo install install-test system-deps clean
+.PHONY: run test lint bench demo install install-test system-deps fonts clean
 
 $(VENV)/.app: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,14 +25,21 @@ data/demo.gpkg: $(VENV)/.app data/build_demo.py data/boundaries.geojson layers/c
 
 demo: data/demo.gpkg
 
-run: demo
+run: fonts demo
 	$(BIN)/streamlit run app.py
 
-# Debian's chromium (browser tests) and a CJK font (Chinese text in maps and screenshots).
-system-deps:
-	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi wqy; then \
+# A CJK font for Chinese text in exported maps (Debian's fonts-wqy-microhei).
+fonts:
+	@if ! fc-list 2>/dev/null | grep -qi wqy; then \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-microhei; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fontconfig fonts-wqy-microhei; \
+	fi
+
+# Debian's chromium for the browser tests, and the CJK font.
+system-deps: fonts
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
 	fi
 
 lint: $(VENV)/.test

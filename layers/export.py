@@ -70,12 +70,15 @@ def cjk_font() -> str:
         If none is installed; the message says which package to install.
     """
     for family in _CJK_FONTS:
-        found = subprocess.run(
-            ["fc-match", "-f", "%{family}|%{file}", family],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout
+        try:
+            found = subprocess.run(
+                ["fc-match", "-f", "%{family}|%{file}", family],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
+        except FileNotFoundError:  # no fontconfig on this machine
+            break
         names, _, file = found.partition("|")
         if family.lower() in names.lower() and Path(file).is_file():
             font_manager.fontManager.addfont(file)

@@ -67,6 +67,11 @@ spec = export.MapSpec(
     approval=approval,
 )
 
+try:
+    export.cjk_font()
+except RuntimeError as exc:
+    st.error(str(exc))
+    st.stop()
 if kind == "map":
     preview = export.meeting_map(export.MapSpec(**{**spec.__dict__, "dpi": 80}), load=ui.layer)
     with tempfile.TemporaryDirectory() as folder:
