@@ -534,9 +534,12 @@ _EDITOR = """
 import sys, time
 from pathlib import Path
 from geo import edits
-store, code, year, pause = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+store, code, year, gate = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
 values, version = edits.current(store, code, ["tap_water_year"])
-time.sleep(pause)
+if gate != "-":  # opened the village: say so, then wait until told to save
+    Path(gate + ".ready").touch()
+    while not Path(gate + ".go").exists():
+        time.sleep(0.02)
 try:
     edits.edit(store, code, {"tap_water_year": year}, expected_version=version, who=sys.argv[5],
                allowed={"tap_water_year": "year"})
@@ -546,23 +549,27 @@ except edits.EditConflictError as exc:
 """
 
 
-def test_two_people_editing_the_same_village_never_lose_an_edit(store):
+def test_two_people_editing_the_same_village_never_lose_an_edit(store, tmp_path):
     code = layers.load("villages", store)["code"].iloc[0]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    gate = str(tmp_path / "gate")
     slow = subprocess.Popen(
-        [sys.executable, "-c", _EDITOR, str(store), code, "2016", "2.0", "王芳"],
+        [sys.executable, "-c", _EDITOR, str(store), code, "2016", gate, "王芳"],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
     )
-    time.sleep(0.8)
+    deadline = time.monotonic() + 60
+    while not Path(gate + ".ready").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)  # 王芳 has opened the village
     fast = subprocess.run(
-        [sys.executable, "-c", _EDITOR, str(store), code, "2015", "0", "李强"],
+        [sys.executable, "-c", _EDITOR, str(store), code, "2015", "-", "李强"],
         capture_output=True,
         text=True,
         env=env,
         check=True,
     )
+    Path(gate + ".go").touch()  # now 王芳 saves, from the version she opened
     late = slow.communicate(timeout=60)[0]
     assert fast.stdout.strip() == "saved"
     assert late.strip() == "conflict [('李强', '2015')]"
