@@ -142,10 +142,35 @@ def _read(request: dict[str, object]) -> tuple[gpd.GeoDataFrame, list[str]]:
     return gdf, notes
 
 
+def _raster(request: dict[str, object]) -> list[str]:
+    """Check a GeoTIFF's size and CRS before reading a pixel, then write a clean copy."""
+    import rasterio  # noqa: PLC0415 (only for rasters)
+
+    limit = int(str(request["max_cells"]))
+    with rasterio.open(str(request["path"]), driver="GTiff") as src:
+        cells = src.width * src.height * src.count
+        if cells > limit:
+            msg = (
+                f"it declares {src.width} x {src.height} x {src.count} cells "
+                f"(the limit is {limit:,})"
+            )
+            raise RefusedError(msg)
+        if src.crs is None or not src.crs.is_projected:
+            msg = "it needs a projected (metric) CRS"
+            raise RefusedError(msg)
+        profile = src.profile | {"driver": "GTiff", "compress": "deflate"}
+        with rasterio.open(str(request["out"]), "w", **profile) as dst:
+            dst.write(src.read())
+        return [f"{src.width} x {src.height} cells, {src.crs.to_string()}"]
+
+
 def main() -> None:
     """Parse the requested file and write it to GeoParquet; say ok or why not."""
     request = json.loads(sys.argv[1])
     try:
+        if request.get("raster"):
+            print("ok " + json.dumps(_raster(request), ensure_ascii=False))
+            return
         gdf, notes = _read(request)
         if len(gdf) > int(request["max_features"]):
             msg = f"{len(gdf)} features (the limit is {request['max_features']})"
@@ -166,6 +191,7 @@ def main() -> None:
         pyogrio.errors.DataLayerError,
         pyproj.exceptions.CRSError,
         shapely.errors.GEOSException,
+        RuntimeError,
         OverflowError,
     ) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

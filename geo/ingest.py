@@ -20,6 +20,7 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,7 @@ import geopandas as gpd
 
 from geo.errors import VillageAtlasError
 
-__all__ = ["LIMITS", "IngestError", "Limits", "read_untrusted", "sniff"]
+__all__ = ["LIMITS", "IngestError", "Limits", "copy_raster", "read_untrusted", "sniff"]
 
 
 class IngestError(ValueError, VillageAtlasError):
@@ -219,30 +220,58 @@ def read_untrusted(
             "layer": layer,
             "max_features": limits.features,
         }
-        try:
-            done = subprocess.run(
-                [sys.executable, "-m", "geo._worker", json.dumps(request)],
-                capture_output=True,
-                text=True,
-                timeout=limits.cpu_seconds * 2,
-                env=_child_env(),
-                preexec_fn=lambda: _limit(limits),
-                check=False,
+        notes = _run_worker(request, limits, path.name)
+        return gpd.read_parquet(out), notes
+
+
+def _run_worker(request: Mapping[str, object], limits: Limits, name: str) -> list[str]:
+    """Run the parser child with the limits; return its notes or raise its reason."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "geo._worker", json.dumps(request)],
+            capture_output=True,
+            text=True,
+            timeout=limits.cpu_seconds * 2,
+            env=_child_env(),
+            preexec_fn=lambda: _limit(limits),
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        msg = f"{name} took too long to read: refused"
+        raise IngestError(msg) from exc
+    answer = (done.stdout.strip().splitlines() or [""])[-1]
+    if done.returncode != 0 or not answer.startswith("ok"):
+        reason = (
+            answer.removeprefix("error: ")
+            if answer.startswith("error:")
+            else (
+                "the reader ran out of memory or time"
+                if done.returncode < 0 or "MemoryError" in done.stderr
+                else "it could not be parsed"
             )
-        except subprocess.TimeoutExpired as exc:
-            msg = f"{path.name} took too long to read: refused"
-            raise IngestError(msg) from exc
-        answer = done.stdout.strip().splitlines()[-1:] or [""]
-        if done.returncode != 0 or not answer[0].startswith("ok"):
-            reason = (
-                answer[0].removeprefix("error: ")
-                if answer[0].startswith("error:")
-                else (
-                    "the reader ran out of memory or time"
-                    if done.returncode < 0 or "MemoryError" in done.stderr
-                    else "it could not be parsed"
-                )
-            )
-            msg = f"{path.name} was refused: {reason}"
-            raise IngestError(msg)
-        return gpd.read_parquet(out), json.loads(answer[0].removeprefix("ok").strip() or "[]")
+        )
+        msg = f"{name} was refused: {reason}"
+        raise IngestError(msg)
+    return list(json.loads(answer.removeprefix("ok").strip() or "[]"))
+
+
+def copy_raster(path: Path | str, out: Path, *, limits: Limits = LIMITS) -> list[str]:
+    """Check an uploaded GeoTIFF in the limited child and write a clean copy to `out`.
+
+    The child opens it with the GTiff driver only and checks width x height x bands right
+    after opening, before reading a pixel; it needs a projected (metric) CRS.
+
+    Raises
+    ------
+    IngestError
+        If the file is refused; the message says why.
+    """
+    path = Path(path)
+    if not path.is_file():
+        msg = f"cannot read {path}: no such file"
+        raise IngestError(msg)
+    if sniff(path) not in (".tif", ".tiff"):
+        msg = f"{path.name} is not a GeoTIFF"
+        raise IngestError(msg)
+    request = {"path": str(path), "out": str(out), "raster": True, "max_cells": limits.raster_cells}
+    return _run_worker(request, limits, path.name)

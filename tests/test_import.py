@@ -652,3 +652,42 @@ def test_kill_during_import_leaves_the_store_as_it_was(tmp_path, store):
     proc.wait()
     assert hashlib.sha256(store.read_bytes()).hexdigest() == before
     assert len(layers.load("bus_stops", store)) == len(layers.load("bus_stops"))
+
+
+def test_raster_import_checks_in_the_child_and_replaces_atomically(tmp_path, store):
+    good = tmp_path / "pop.tif"
+    with rasterio.open(
+        good,
+        "w",
+        driver="GTiff",
+        width=40,
+        height=30,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4541",
+        transform=rasterio.Affine(250, 0, 400000, 0, -250, 4500000),
+    ) as dst:
+        dst.write(np.full((1, 30, 40), 2.5, dtype="float32"))
+    out = run_import(good, "population", store, None)
+    assert out.returncode == 0, out.stderr
+    assert "40 x 30 cells, EPSG:4541" in out.stdout
+    with rasterio.open(store.parent / "population.tif") as written:
+        assert written.read(1).sum() == pytest.approx(40 * 30 * 2.5)
+    lonlat = tmp_path / "lonlat.tif"
+    with rasterio.open(
+        lonlat,
+        "w",
+        driver="GTiff",
+        width=4,
+        height=3,
+        count=1,
+        dtype="uint8",
+        crs="EPSG:4326",
+        transform=rasterio.Affine(0.1, 0, 95, 0, -0.1, 41),
+    ):
+        pass
+    refused = run_import(lonlat, "population", store, None)
+    assert refused.returncode == 2
+    assert "needs a projected (metric) CRS" in refused.stderr
+    with rasterio.open(store.parent / "population.tif") as kept:
+        assert kept.width == 40
