@@ -27,12 +27,15 @@ from layers.assets import localize
 from layers.spec import GeometryKind, LayerSpec, Style
 
 __all__ = [
+    "ROAD_CLASSES_BY_ZOOM",
+    "VIEW_ZOOM",
     "base_map",
     "escape",
     "feature_group",
     "geojson",
     "relief_image",
     "relief_overlay",
+    "visible_roads",
 ]
 
 PRECISION = 5  # decimal degrees: about 1 m
@@ -171,6 +174,39 @@ def feature_group(
     )
     layer.add_to(group)
     return group, dropped
+
+
+#: (minimum zoom, road classes drawn from there on): minor roads only once zoomed in.
+ROAD_CLASSES_BY_ZOOM = (
+    (0, ("expressway", "national", "provincial")),
+    (9, ("county",)),
+    (11, ("township", "village")),
+)
+#: From this zoom on, roads are sent for the view (and its surroundings) only.
+VIEW_ZOOM = 11
+
+
+def visible_roads(
+    roads: gpd.GeoDataFrame, zoom: int, view: Sequence[float] | None = None
+) -> gpd.GeoDataFrame:
+    """Return the roads to draw at `zoom`: by class, and near the lon/lat `view` when close in.
+
+    Examples
+    --------
+    >>> r = gpd.GeoDataFrame({"road_class": ["national", "village", "village"]}, crs=4326,
+    ...     geometry=[shapely.LineString([(95, 40), (96, 40)]),
+    ...               shapely.LineString([(95, 40), (95.01, 40)]),
+    ...               shapely.LineString([(98, 40), (98.01, 40)])])
+    >>> len(visible_roads(r, 7)), len(visible_roads(r, 12, (94.9, 39.9, 95.1, 40.1)))
+    (1, 2)
+    """
+    classes = [c for z, names in ROAD_CLASSES_BY_ZOOM if zoom >= z for c in names]
+    roads = roads[roads["road_class"].isin(classes)]
+    if view is None or zoom < VIEW_ZOOM:
+        return roads
+    minx, miny, maxx, maxy = view
+    dx, dy = (maxx - minx) / 2, (maxy - miny) / 2  # half a view around it: smooth panning
+    return roads.cx[minx - dx : maxx + dx, miny - dy : maxy + dy]
 
 
 def base_map(bounds: Sequence[float], *, height: str = "100%") -> folium.Map:

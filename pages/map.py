@@ -21,17 +21,7 @@ ui.page_guard()
 DEFAULT_LAYERS = ("counties", "townships", "villages", "roads")
 STATUSES = ("poor", "exited", "not_poor")
 VILLAGE_TOOLTIP = {"name_zh": "name", "pinyin": "pinyin", "code": "code", "status_label": "status"}
-ROAD_CLASSES_BY_ZOOM = (  # (minimum zoom, classes shown from there on)
-    (0, ("expressway", "national", "provincial")),
-    (9, ("county",)),
-    (11, ("township", "village")),
-)
 SELECTED = "map_village"
-
-
-def road_classes(zoom: int) -> list[str]:
-    """Road classes drawn at `zoom`: minor roads only once zoomed in."""
-    return [c for z, classes in ROAD_CLASSES_BY_ZOOM if zoom >= z for c in classes]
 
 
 def sidebar_controls(lang: str) -> tuple[str, dict[str, object], list[str]]:
@@ -120,13 +110,15 @@ def _has_secrets() -> bool:
         return False
 
 
-def layer_data(key: str, year: int, villages: gpd.GeoDataFrame, zoom: int) -> gpd.GeoDataFrame:
+def layer_data(
+    key: str, year: int, villages: gpd.GeoDataFrame, zoom: int, view: list[float] | None
+) -> gpd.GeoDataFrame:
     """Return the features of one layer to draw: villages filtered, roads by zoom, by year."""
     if key == "villages":
         return villages.assign(status_label=villages["status"].map(lambda s: ui.tr(f"status_{s}")))
     gdf = ui.layer_as_of(key, year)
     if key == "roads":
-        gdf = gdf[gdf["road_class"].isin(road_classes(zoom))]
+        gdf = render.visible_roads(gdf, zoom, view)
     return gdf
 
 
@@ -140,9 +132,19 @@ def tooltip_for(key: str, gdf: gpd.GeoDataFrame) -> dict[str, str]:
     return {}
 
 
+def view_of(bounds: dict[str, dict[str, float]] | None) -> list[float] | None:
+    """Return the map's view (minx, miny, maxx, maxy), rounded: small pans change nothing."""
+    try:
+        sw, ne = bounds["_southWest"], bounds["_northEast"]  # type: ignore[index]
+        return [round(sw["lng"], 2), round(sw["lat"], 2), round(ne["lng"], 2), round(ne["lat"], 2)]
+    except (KeyError, TypeError):
+        return None
+
+
 def draw_map(year: int, basemap: str, shown: list[str], villages: gpd.GeoDataFrame) -> None:
     """Draw the map and handle clicks; reruns alone (a fragment) when the map is used."""
     zoom = int(st.session_state.get("map_zoom", 7))
+    view = st.session_state.get("map_view")
     tiles = online_tiles(basemap)
     bounds = ui.layer("prefecture").total_bounds
     fmap = render.base_map(bounds)
@@ -155,7 +157,7 @@ def draw_map(year: int, basemap: str, shown: list[str], villages: gpd.GeoDataFra
     lang = ui.lang()
     for key in shown:
         spec = layers.get_layer(key)
-        gdf = layer_data(key, year, villages, zoom)
+        gdf = layer_data(key, year, villages, zoom, view)
         if shift:
             gdf = crs.to_chinese_system(gdf, "gcj02")
         group, dropped = render.feature_group(
@@ -171,12 +173,14 @@ def draw_map(year: int, basemap: str, shown: list[str], villages: gpd.GeoDataFra
         height=620,
         use_container_width=True,
         feature_group_to_add=groups,
-        returned_objects=["last_object_clicked", "zoom"],
+        returned_objects=["last_object_clicked", "zoom", "bounds"],
         center=focus,
         zoom=13 if focus else None,
     )
-    if out and out.get("zoom") and int(out["zoom"]) != zoom:
-        st.session_state["map_zoom"] = int(out["zoom"])
+    now = int((out or {}).get("zoom") or zoom)
+    seen = view_of((out or {}).get("bounds")) if now >= render.VIEW_ZOOM else None
+    if now != zoom or seen != view:
+        st.session_state["map_zoom"], st.session_state["map_view"] = now, seen
         st.rerun(scope="fragment")
     clicked = (out or {}).get("last_object_clicked")
     if clicked:

@@ -173,3 +173,28 @@ def test_data_page_imports_an_uploaded_file(hostile_app_url, hostile_store, offl
     assert sorted(stops["name"]) == ["东站", "南站", "西站"]
     assert log.foreign == []
     assert log.errors == []
+
+
+VILLAGE_ROADS = """(() => { let n = 0; (window.feature_group || []).forEach(g => g.eachLayer(l => {
+    if (l.eachLayer) l.eachLayer(f => { if (f.options && f.options.color === '#dfc27d') n++; });
+})); return n; })()"""
+
+
+def test_minor_roads_arrive_when_zoomed_in_and_only_for_the_view(app_url, offline_page):
+    page, log = offline_page
+    _open(page, app_url, "Map")
+    frame = _map_frame(page)
+    page.wait_for_timeout(2000)
+    assert frame.evaluate(VILLAGE_ROADS) == 0  # zoom 7: major roads only
+    frame.evaluate("void map_div.setView([39.75, 98.5], 12)")
+    roads = layers.load("roads")
+    everywhere = int((roads["road_class"] == "village").sum())
+    near = 0
+    for _ in range(60):  # zoom arrives first (all minor roads), then the view (clipped)
+        page.wait_for_timeout(1000)
+        near = _map_frame(page).evaluate(VILLAGE_ROADS)
+        if 0 < near < everywhere:
+            break
+    assert 0 < near < everywhere
+    assert log.foreign == []
+    assert log.errors == []
