@@ -746,6 +746,13 @@ def _to_storage(
     return out
 
 
+def _with_seats(towns: gpd.GeoDataFrame, to_m: pyproj.Transformer) -> gpd.GeoDataFrame:
+    """Townships with their seats as lon/lat columns (the geometry is the township's area)."""
+    seats = shapely.get_coordinates(towns["seat"].to_numpy())
+    lon, lat = to_m.transform(seats[:, 0], seats[:, 1], direction="INVERSE")
+    return towns.drop(columns="seat").assign(seat_lon=np.round(lon, 6), seat_lat=np.round(lat, 6))
+
+
 def build(out_dir: Path | None = None, *, seed: int = SEED) -> dict[str, Path]:
     """Build the demo store and population raster into `out_dir`; return their paths."""
     out_dir = Path(out_dir or settings.data_dir)
@@ -788,7 +795,7 @@ def build(out_dir: Path | None = None, *, seed: int = SEED) -> dict[str, Path]:
     metric_layers = {
         "prefecture": prefecture,
         "counties": counties_m,
-        "townships": town_gdf.drop(columns="seat"),
+        "townships": _with_seats(town_gdf, to_m),
         "villages": vil,
         "roads": road_gdf,
         "bus_stops": stops,

@@ -402,7 +402,7 @@ def _county_pages(spec: MapSpec, code: str, load: Loader, rows: int = 28) -> Ite
             t("current", spec.lang): [round(c, 1) for c in current],
             t("target_status", spec.lang): [
                 t("st_" + status(p, spec.year, c, b), spec.lang)
-                if p.kind in ("rule", "exit")
+                if p.kind in ("rule", "exit", "township")
                 else ""
                 for p, c, b in zip(plan, current, base, strict=True)
             ],

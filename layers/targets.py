@@ -18,6 +18,7 @@ import geopandas as gpd
 import pandas as pd
 
 import layers
+from geo.coverage import nearest_distance
 from geo.status import done_by
 from layers.bureaus import BUREAUS
 from layers.rules import RULES, Loader, evaluate
@@ -40,7 +41,7 @@ TARGETS_PATH = Path(
     os.environ.get("VILLAGE_ATLAS_TARGETS", Path(__file__).resolve().parent / "targets.toml")
 )
 BASELINE = 2014
-_KINDS = ("rule", "exit", "length", "area")
+_KINDS = ("rule", "exit", "length", "area", "township")
 _SCOPES = ("all", "poor", "immigrant", "settled")
 
 
@@ -64,6 +65,8 @@ class Target:
     schedule: Mapping[int, float] = field(default_factory=dict)
     unit: str = "%"
     to_confirm: bool = False
+    classes: tuple[str, ...] = ()
+    within_m: float = 0.0
 
     def title(self, lang: str = "en") -> str:
         """Return the target's title in ``"en"`` or ``"zh"``."""
@@ -82,6 +85,8 @@ def _problems(entry: dict[str, object], i: int) -> list[str]:
         problems.append(f"{where}: `kind` must be one of {', '.join(_KINDS)}")
     if kind == "rule" and entry.get("rule") not in RULES:
         problems.append(f"{where}: `rule` must be one of {', '.join(RULES)}")
+    if kind == "township" and not (entry.get("classes") and entry.get("within_m")):
+        problems.append(f"{where}: a township target needs road `classes` and `within_m`")
     if kind in ("length", "area") and entry.get("layer") not in layers.REGISTRY:
         problems.append(f"{where}: `layer` must be a catalogue layer")
     if entry.get("bureau") not in BUREAUS:
@@ -121,11 +126,12 @@ def load_targets(path: Path | None = None) -> tuple[Target, ...]:
             **{
                 k: v
                 for k, v in e.items()
-                if k not in {"bureau", "cooperating", "counties", "schedule"}
+                if k not in {"bureau", "cooperating", "counties", "schedule", "classes"}
             },
             bureau=BUREAUS[e["bureau"]],
             cooperating=tuple(e.get("cooperating", ())),
             counties=tuple(e.get("counties", ())),
+            classes=tuple(e.get("classes", ())),
             schedule={int(y): float(v) for y, v in e.get("schedule", {}).items()},
         )
         for e in entries
@@ -166,12 +172,34 @@ def _in_county(gdf: gpd.GeoDataFrame, county: str, load: Loader) -> gpd.GeoDataF
     return gdf[gdf.geometry.representative_point().within(area)]
 
 
+def _townships_reached(target: Target, year: int, load: Loader, county: str | None) -> float:
+    """Share (percent) of township seats within `within_m` of a road of the target's classes."""
+    towns = load("townships")
+    if target.counties:
+        towns = towns[towns["county_code"].isin(target.counties)]
+    if county is not None:
+        towns = towns[towns["county_code"] == county]
+    roads = load("roads")
+    roads = roads[roads["road_class"].isin(target.classes) & done_by(roads["year_built"], year)]
+    if towns.empty:
+        return float("nan")
+    if roads.empty:
+        return 0.0
+    seats = gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy(towns["seat_lon"], towns["seat_lat"]), crs=towns.crs
+    )
+    distance = nearest_distance(seats, roads)["distance_m"]
+    return float((distance <= target.within_m).mean() * 100.0)
+
+
 def progress(
     target: Target, year: int, *, load: Loader = layers.load, county: str | None = None
 ) -> float:
     """Return the target's measure at the end of `year` (percent, km or mu; NaN if none)."""
     if target.kind in ("length", "area"):
         return _works(target, year, load, county)
+    if target.kind == "township":
+        return _townships_reached(target, year, load, county)
     villages = load("villages")
     mask = _village_mask(target, villages, county)
     if not mask.any():
@@ -260,7 +288,7 @@ def by_county(target: Target, year: int, *, load: Loader = layers.load) -> pd.Da
                 "baseline": round(baseline, 1),
                 "current": round(current, 1),
                 "status": status(target, year, current, baseline)
-                if target.kind in ("rule", "exit")
+                if target.kind in ("rule", "exit", "township")
                 else "",
             }
         )

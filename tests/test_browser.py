@@ -161,9 +161,14 @@ def test_data_page_imports_an_uploaded_file(hostile_app_url, hostile_store, offl
     page.get_by_role("link", name="Data").click()
     page.get_by_text("Import a layer", exact=True).wait_for(timeout=30_000)
     layer_box = page.get_by_test_id("stSelectbox").nth(1)
-    layer_box.locator("input").click()
-    page.keyboard.type("Bus stops")
-    page.keyboard.press("Enter")
+    for _ in range(5):  # the page may still be settling: retry until the choice shows
+        layer_box.locator("input").click()
+        page.keyboard.type("Bus stops")
+        page.keyboard.press("Enter")
+        page.wait_for_timeout(1000)
+        if layer_box.locator("input").input_value() == "Bus stops":
+            break
+    assert layer_box.locator("input").input_value() == "Bus stops"
     page.locator('input[type="file"]').set_input_files(str(upload))
     page.get_by_text("3 features read, 3 ready to write", exact=False).wait_for(timeout=60_000)
     page.get_by_role("button", name="Write 3 features to “Bus stops”").click()

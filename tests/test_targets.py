@@ -91,3 +91,24 @@ def test_by_county_covers_each_county_in_scope(demo_store):
     table = targets.by_county(target, 2016)
     assert list(table.index) == ["620982", "620923", "620924"]
     assert set(table["status"]) <= {"done", "overdue"}
+
+
+def test_township_highway_progress_matches_a_brute_force(demo_store):
+    import numpy as np  # noqa: PLC0415
+    import pyproj  # noqa: PLC0415
+    import shapely  # noqa: PLC0415
+
+    target = next(t for t in targets.load_targets() if t.key == "township_highway")
+    towns = layers.load("townships")
+    roads = layers.load("roads")
+    major = roads[roads["road_class"].isin(["national", "provincial"])]
+    geod = pyproj.Geod(ellps="WGS84")
+    reached = 0
+    for lon, lat in zip(towns["seat_lon"], towns["seat_lat"], strict=True):
+        nearest = []
+        for line in major.geometry:  # densify each road every ~50 m and take the closest point
+            pts = shapely.get_coordinates(shapely.segmentize(line, 0.0005))
+            d = geod.inv(np.full(len(pts), lon), np.full(len(pts), lat), pts[:, 0], pts[:, 1])[2]
+            nearest.append(d.min())
+        reached += min(nearest) <= 1000
+    assert targets.progress(target, 2017) == pytest.approx(100 * reached / len(towns))
