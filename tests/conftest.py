@@ -217,3 +217,25 @@ def offline_page(browser: object) -> Iterator[tuple[object, PageLog]]:
     page.on("dialog", lambda d: (log.dialogs.append(d.message), d.dismiss()))
     yield page, log
     context.close()
+
+
+def write_tif(path: Path, data: object, *, crs: str, transform: object, **profile: object) -> Path:
+    """Write a small single-band GeoTIFF for a test (`data`: a 2-D array)."""
+    import numpy as np  # noqa: PLC0415
+    import rasterio  # noqa: PLC0415
+
+    band = np.asarray(data)
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=band.shape[1],
+        height=band.shape[0],
+        count=1,
+        dtype=band.dtype,
+        crs=crs,
+        transform=transform,
+        **profile,
+    ) as dst:
+        dst.write(band, 1)
+    return path

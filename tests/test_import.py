@@ -27,6 +27,7 @@ import rasterio
 import layers
 from geo import crs, edits, io
 from geo.ingest import IngestError, Limits, read_untrusted
+from tests.conftest import write_tif
 
 CLI = [sys.executable, "-m", "cli"]
 NAMES = ["东泉村", "西湖村", "红柳村"]
@@ -655,37 +656,23 @@ def test_kill_during_import_leaves_the_store_as_it_was(tmp_path, store):
 
 
 def test_raster_import_checks_in_the_child_and_replaces_atomically(tmp_path, store):
-    good = tmp_path / "pop.tif"
-    with rasterio.open(
-        good,
-        "w",
-        driver="GTiff",
-        width=40,
-        height=30,
-        count=1,
-        dtype="float32",
+    good = write_tif(
+        tmp_path / "pop.tif",
+        np.full((30, 40), 2.5, dtype="float32"),
         crs="EPSG:4541",
         transform=rasterio.Affine(250, 0, 400000, 0, -250, 4500000),
-    ) as dst:
-        dst.write(np.full((1, 30, 40), 2.5, dtype="float32"))
+    )
     out = run_import(good, "population", store, None)
     assert out.returncode == 0, out.stderr
     assert "40 x 30 cells, EPSG:4541" in out.stdout
     with rasterio.open(store.parent / "population.tif") as written:
         assert written.read(1).sum() == pytest.approx(40 * 30 * 2.5)
-    lonlat = tmp_path / "lonlat.tif"
-    with rasterio.open(
-        lonlat,
-        "w",
-        driver="GTiff",
-        width=4,
-        height=3,
-        count=1,
-        dtype="uint8",
+    lonlat = write_tif(
+        tmp_path / "lonlat.tif",
+        np.zeros((3, 4), dtype="uint8"),
         crs="EPSG:4326",
         transform=rasterio.Affine(0.1, 0, 95, 0, -0.1, 41),
-    ):
-        pass
+    )
     refused = run_import(lonlat, "population", store, None)
     assert refused.returncode == 2
     assert "needs a projected (metric) CRS" in refused.stderr

@@ -9,6 +9,7 @@ import rasterio
 import shapely
 
 from geo.raster import covered_cells, hillshade, population_within, read_band
+from tests.conftest import write_tif
 
 CRS = "EPSG:4541"
 
@@ -21,20 +22,7 @@ def population(tmp_path):
     )
     grid[0, 0] = -1  # nodata
     transform = rasterio.Affine(250.0, 0.0, 480_000.0, 0.0, -250.0, 4_500_000.0)
-    path = tmp_path / "pop.tif"
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=120,
-        height=80,
-        count=1,
-        dtype="float32",
-        crs=CRS,
-        transform=transform,
-        nodata=-1,
-    ) as dst:
-        dst.write(grid, 1)
+    path = write_tif(tmp_path / "pop.tif", grid, crs=CRS, transform=transform, nodata=-1)
     return path, grid, transform
 
 
@@ -82,19 +70,12 @@ def test_population_by_zone(population):
 
 
 def test_geographic_and_huge_rasters_are_refused(tmp_path):
-    path = tmp_path / "geo.tif"
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=2,
-        height=2,
-        count=1,
-        dtype="float32",
+    path = write_tif(
+        tmp_path / "geo.tif",
+        np.ones((2, 2), dtype="float32"),
         crs="EPSG:4326",
         transform=rasterio.Affine(0.1, 0, 95, 0, -0.1, 41),
-    ) as dst:
-        dst.write(np.ones((2, 2), dtype="float32"), 1)
+    )
     facilities = gpd.GeoDataFrame(geometry=[shapely.Point(95.05, 40.95)], crs=4326)
     with pytest.raises(ValueError, match="geographic CRS: reproject it"):
         population_within(path, facilities, 100)
