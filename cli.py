@@ -61,12 +61,18 @@ def _rules(args: argparse.Namespace) -> int:
 
 
 def _read(path: str, crs: str | None, what: str) -> object:
-    """Read a vector file and bring it to the storage CRS, honouring a `--*-crs` override."""
+    """Read a file like any upload (checked, parsed in a limited child) in the storage CRS.
+
+    A `--*-crs` value overrides what the file claims.
+    """
     from geo import crs as geo_crs  # noqa: PLC0415
-    from geo import io  # noqa: PLC0415
+    from geo import ingest  # noqa: PLC0415
     from geo.errors import NoCrsError  # noqa: PLC0415
 
-    gdf = io.read_vector(path)
+    try:
+        gdf, _ = ingest.read_untrusted(path)
+    except ingest.IngestError as exc:
+        raise ValueError(str(exc)) from exc
     try:
         return geo_crs.to_storage_crs(gdf, crs)
     except NoCrsError:

@@ -21,7 +21,6 @@ from scipy.spatial import cKDTree
 
 from geo import settings
 from geo.crs import metric_crs, require_crs
-from geo.errors import CrsMismatchError
 
 __all__ = [
     "coverage",
@@ -205,16 +204,6 @@ def coverage(
     out = nearest_distance(villages, facilities)
     out.insert(1, "covered", covered_from_distances(out["distance_m"].to_numpy(float), within))
     return out
-
-
-def same_crs(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame, names: tuple[str, str]) -> None:
-    """Raise `CrsMismatchError` if `a` and `b` are in different CRSs, naming the fix."""
-    if a.crs is not None and b.crs is not None and not a.crs.equals(b.crs):
-        msg = (
-            f"CRS mismatch between `{names[0]}` ({a.crs}) and `{names[1]}` ({b.crs}). "
-            "Use `to_crs()` to reproject one of the input geometries to match the CRS of the other."
-        )
-        raise CrsMismatchError(msg)
 
 
 def summarize(

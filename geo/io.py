@@ -18,7 +18,6 @@ from geo.errors import StoreError
 __all__ = [
     "list_layers",
     "read_layer",
-    "read_vector",
     "table_bytes",
     "write_layers",
     "write_table",
@@ -91,45 +90,8 @@ def write_layers(layers: Mapping[str, gpd.GeoDataFrame], path: Path) -> Path:
     return path
 
 
-_XML_FORMATS = {".kml", ".gml", ".gpx"}
 _TABLE_FORMATS = {".csv", ".geojson", ".json", ".gpkg", ".xlsx"}
 _FORMULA_START = ("=", "+", "-", "@")
-
-
-def _check_vector_path(path: Path) -> None:
-    """Refuse what GDAL would follow elsewhere: virtual paths, URLs, XML in disguise."""
-    text = str(path)
-    if text.startswith(("/vsi", "http:", "https:", "ftp:")) or "://" in text:
-        msg = f"{text} is not a local file: give the path of a file on this computer"
-        raise ValueError(msg)
-    if not path.is_file():
-        msg = f"cannot read {path}: no such file"
-        raise FileNotFoundError(msg)
-    with path.open("rb") as f:
-        head = f.read(512).lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head.startswith(b"<") and path.suffix.lower() not in _XML_FORMATS:
-        msg = f"cannot read {path}: it holds XML (a VRT or similar), not a {path.suffix} file"
-        raise ValueError(msg)
-
-
-def read_vector(path: Path | str, *, layer: str | None = None) -> gpd.GeoDataFrame:
-    """Read a vector file GDAL understands (GeoJSON, GeoPackage, zipped Shapefile, ...).
-
-    Raises
-    ------
-    FileNotFoundError
-        If there is no such file.
-    ValueError
-        If it is not a local file, is XML in disguise, or GDAL cannot read it.
-    """
-    path = Path(path)
-    _check_vector_path(path)
-    try:
-        return gpd.read_file(path, layer=layer, engine="pyogrio")
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        first = str(exc).strip().splitlines()[0]
-        msg = f"cannot read {path}: {first}"
-        raise ValueError(msg) from exc
 
 
 def _sheet_name(name: str, taken: set[str]) -> str:
