@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import re
 import subprocess
 from collections.abc import Callable, Iterator
@@ -248,7 +249,7 @@ def _inset(fig: Figure, area: gpd.GeoDataFrame, crs: pyproj.CRS, load: Loader) -
 
 
 def _villages(spec: MapSpec, area: gpd.GeoDataFrame, load: Loader) -> gpd.GeoDataFrame:
-    villages = load("villages")
+    villages = load("villages").copy()
     villages["status"] = poverty_status(villages, spec.year)
     if spec.rule is not None:
         covered = evaluate(RULES[spec.rule], spec.year, load=load)["covered"]
@@ -422,6 +423,11 @@ def _county_pages(spec: MapSpec, code: str, load: Loader, rows: int = 28) -> Ite
         )
 
 
+def _read_once(load: Loader) -> Loader:
+    """Wrap `load` so that an export reads each layer once, however many pages use it."""
+    return functools.cache(load)
+
+
 def atlas(
     spec: MapSpec,
     path: Path,
@@ -431,6 +437,7 @@ def atlas(
     progress: Callable[[float], None] | None = None,
 ) -> Path:
     """Write one PDF with, per county, a map, its indicators against targets and its gaps."""
+    load = _read_once(load)
     codes = counties or list(load("counties").sort_values("code")["code"])
     with PdfPages(path, metadata={"Creator": "Village Atlas"}) as pdf:
         for i, code in enumerate(codes):
@@ -474,6 +481,7 @@ def standalone_html(fmap: folium.Map) -> str:
 
 def bureau_workbook(year: int, path: Path, *, load: Loader = layers.load, lang: str = "zh") -> Path:
     """Write an .xlsx with a summary sheet and one sheet per lead bureau with its gap list."""
+    load = _read_once(load)
     villages = load("villages")
     summary = gaps_by_bureau(year, load=load).reset_index()
     sheets = {t("summary", lang): summary}
