@@ -155,7 +155,7 @@ def catalogue_table() -> pd.DataFrame:
 @st.cache_data(max_entries=4, show_spinner=False)
 def relief() -> tuple[object, list[list[float]]]:
     """Return the relief image and its bounds (built once per process)."""
-    return render.relief_image(settings.relief_path)
+    return render.relief_image(layers.raster_path("relief"))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

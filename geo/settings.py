@@ -21,8 +21,8 @@ store_path : pathlib.Path
     The GeoPackage holding every vector layer.
 population_path : pathlib.Path
     The 250 m population raster (GeoTIFF).
-relief_path : pathlib.Path
-    The clipped DEM used for relief shading (GeoTIFF).
+shipped_dir : pathlib.Path
+    The data that ships with the code (boundaries, relief), whatever ``data_dir`` is.
 boundaries_path : pathlib.Path
     The prefecture's county boundaries, converted from GCJ-02 to WGS84.
 """
@@ -40,9 +40,8 @@ equal_area_crs: str = (
 max_scale_error: float = 0.002
 mu_per_km2: float = 1500.0
 
-_package_data = Path(__file__).resolve().parent.parent / "data"
-data_dir: Path = Path(os.environ.get("VILLAGE_ATLAS_DATA", _package_data))
+shipped_dir: Path = Path(__file__).resolve().parent.parent / "data"
+data_dir: Path = Path(os.environ.get("VILLAGE_ATLAS_DATA", shipped_dir))
 store_path: Path = data_dir / "demo.gpkg"
 population_path: Path = data_dir / "population.tif"
-relief_path: Path = _package_data / "relief_dem.tif"
-boundaries_path: Path = _package_data / "boundaries.geojson"
+boundaries_path: Path = shipped_dir / "boundaries.geojson"

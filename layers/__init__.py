@@ -96,6 +96,5 @@ def raster_path(key: str, data_dir: Path | None = None) -> Path:
     if not spec.is_raster or spec.path is None:
         msg = f"layer {key!r} is a vector layer; use `load` instead"
         raise ValueError(msg)
-    if spec.key == "relief":
-        return settings.relief_path
-    return Path(data_dir or settings.data_dir) / spec.path
+    folder = settings.shipped_dir if spec.shipped else Path(data_dir or settings.data_dir)
+    return folder / spec.path

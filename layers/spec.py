@@ -116,6 +116,7 @@ class LayerSpec:
     description: str = ""
     path: str | None = None
     year_column: str | None = None
+    shipped: bool = False
 
     def __post_init__(self) -> None:
         """Check the entry and freeze its column mapping; raise listing every problem."""
