@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 import layers
 from tests.conftest import ARTIFACTS, HOSTILE_NAMES
@@ -25,11 +26,24 @@ def _map_frame(page):
     return frame
 
 
+def _in_map(page, script: str, arg: object = None) -> object:
+    """Evaluate `script` in the map's frame; Streamlit may swap the frame while the map
+    reports its first view, so look it up again when that happens."""
+    for _ in range(10):
+        try:
+            return _map_frame(page).evaluate(script, arg)
+        except PlaywrightError as exc:
+            if "detached" not in str(exc):
+                raise
+            page.wait_for_timeout(500)
+    return _map_frame(page).evaluate(script, arg)
+
+
 def _click_village(page, village) -> None:
     """Click where the map draws `village` (from Leaflet's own projection)."""
-    frame = _map_frame(page)
     page.wait_for_timeout(1500)  # the overlays arrive after the base map
-    x, y = frame.evaluate(
+    x, y = _in_map(
+        page,
         "([lat, lng]) => { const p = map_div.latLngToContainerPoint([lat, lng]);"
         " return [p.x, p.y]; }",
         [village.geometry.y, village.geometry.x],
@@ -56,12 +70,11 @@ def _loneliest_village():
 def test_map_renders_offline_toggles_switches_language_and_opens_a_village(app_url, offline_page):
     page, log = offline_page
     _open(page, app_url, "Map")
-    frame = _map_frame(page)
-    assert frame.locator(".leaflet-overlay-pane canvas").count() >= 1
-    layers_before = frame.evaluate("Object.keys(map_div._layers).length")
+    assert _map_frame(page).locator(".leaflet-overlay-pane canvas").count() >= 1
+    layers_before = _in_map(page, "Object.keys(map_div._layers).length")
     page.get_by_text("Townships", exact=True).last.click()  # the layer's checkbox
     page.wait_for_timeout(3000)
-    assert frame.evaluate("Object.keys(map_div._layers).length") < layers_before
+    assert _in_map(page, "Object.keys(map_div._layers).length") < layers_before
     page.screenshot(path=str(ARTIFACTS / "map-en.png"))
 
     _choose_language(page, "简体中文")
@@ -93,10 +106,10 @@ def test_overview_renders_offline_in_both_languages(app_url, offline_page):
 def test_hostile_village_names_run_no_script(hostile_app_url, offline_page):
     page, log = offline_page
     _open(page, hostile_app_url, "Map")
-    frame = _map_frame(page)
     page.wait_for_timeout(2000)
     hostile = layers.load("villages").iloc[0]
-    x, y = frame.evaluate(
+    x, y = _in_map(
+        page,
         "([lat, lng]) => { const p = map_div.latLngToContainerPoint([lat, lng]);"
         " return [p.x, p.y]; }",
         [hostile.geometry.y, hostile.geometry.x],
@@ -110,7 +123,7 @@ def test_hostile_village_names_run_no_script(hostile_app_url, offline_page):
     page.get_by_text("Village file:", exact=False).first.wait_for(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "hostile.png"))
     assert page.evaluate("window.__xss") is None
-    assert _map_frame(page).evaluate("window.__xss") is None
+    assert _in_map(page, "window.__xss") is None
     assert log.dialogs == []
     assert page.get_by_text(HOSTILE_NAMES[0], exact=False).count() >= 1  # shown as text
     assert log.foreign == []
@@ -188,16 +201,15 @@ VILLAGE_ROADS = """(() => { let n = 0; (window.feature_group || []).forEach(g =>
 def test_minor_roads_arrive_when_zoomed_in_and_only_for_the_view(app_url, offline_page):
     page, log = offline_page
     _open(page, app_url, "Map")
-    frame = _map_frame(page)
     page.wait_for_timeout(2000)
-    assert frame.evaluate(VILLAGE_ROADS) == 0  # zoom 7: major roads only
-    frame.evaluate("void map_div.setView([39.75, 98.5], 12)")
+    assert _in_map(page, VILLAGE_ROADS) == 0  # zoom 7: major roads only
+    _in_map(page, "void map_div.setView([39.75, 98.5], 12)")
     roads = layers.load("roads")
     everywhere = int((roads["road_class"] == "village").sum())
     near = 0
     for _ in range(60):  # zoom arrives first (all minor roads), then the view (clipped)
         page.wait_for_timeout(1000)
-        near = _map_frame(page).evaluate(VILLAGE_ROADS)
+        near = _in_map(page, VILLAGE_ROADS)
         if 0 < near < everywhere:
             break
     assert 0 < near < everywhere
