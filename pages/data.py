@@ -124,9 +124,13 @@ def import_section(lang: str) -> None:
         return
     problems = layers.problems(key, clean)
     st.text("\n".join(report.lines() + [f"problem: {p}" for p in problems]))
-    fmap = render.base_map(
-        clean.total_bounds if len(clean) else ui.layer("prefecture").total_bounds
-    )
+    minx, miny, maxx, maxy = (clean if len(clean) else ui.layer("prefecture")).total_bounds
+    pad = max(0.02, 0.1 * max(maxx - minx, maxy - miny))  # never a zero-height view
+    fmap = render.base_map([minx - pad, miny - pad, maxx + pad, maxy + pad])
+    render.relief_overlay(*ui.relief()).add_to(fmap)
+    render.feature_group(
+        layers.get_layer("counties"), ui.layer("counties"), title=ui.tr("counties")
+    )[0].add_to(fmap)
     render.feature_group(spec, clean, title=spec.title(lang))[0].add_to(fmap)
     st_folium(fmap, key="data_preview", height=360, use_container_width=True, returned_objects=[])
     if problems:
