@@ -20,7 +20,7 @@ $(VENV)/.test: $(VENV)/.app
 install: $(VENV)/.app
 install-test: $(VENV)/.test
 
-data/demo.gpkg: $(VENV)/.app data/build_demo.py data/boundaries.geojson layers/catalogue.py
+data/demo.gpkg: $(VENV)/.app data/build_demo.py data/boundaries.geojson layers/catalogue.py store/gpkg.py
 	$(BIN)/village-atlas build-demo
 
 demo: data/demo.gpkg
@@ -35,11 +35,16 @@ fonts:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fontconfig fonts-wqy-microhei; \
 	fi
 
-# Debian's chromium for the browser tests, and the CJK font.
+# Debian's chromium for the browser tests, PostgreSQL with PostGIS for the store tests
+# (the tests start a throwaway cluster of their own), and the CJK font.
 system-deps: fonts
 	@if ! command -v chromium >/dev/null 2>&1; then \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
+	fi
+	@if ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql postgresql-15-postgis-3; \
 	fi
 
 lint: $(VENV)/.test
@@ -56,4 +61,4 @@ bench: system-deps $(VENV)/.test demo
 	$(BIN)/python benchmarks/exports.py
 
 clean:
-	rm -rf $(VENV) data/demo.gpkg data/population.tif static/vendor
+	rm -rf $(VENV) data/demo.gpkg* data/demo-backups data/demo.rasters data/population.tif static/vendor

@@ -10,6 +10,10 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import store as store_
 
 __all__ = ["main"]
 
@@ -40,7 +44,7 @@ def _layers(args: argparse.Namespace) -> int:
     for spec in layers.REGISTRY.values():
         line = f"{spec.key:20} {spec.theme.value:15} {spec.geometry.value:10} {spec.bureau.name_en}"
         if args.validate and not spec.is_raster:
-            found = layers.problems(spec.key, layers.load(spec.key))
+            found = layers.problems(spec.key, layers.load(spec.key, args.store))
             failed |= bool(found)
             line += "  ok" if not found else "  INVALID: " + "; ".join(found)
         print(line)
@@ -66,8 +70,8 @@ def _read(path: str, crs: str | None, what: str) -> object:
     A `--*-crs` value overrides what the file claims.
     """
     from geo import crs as geo_crs  # noqa: PLC0415
-    from geo import ingest  # noqa: PLC0415
     from geo.errors import NoCrsError  # noqa: PLC0415
+    from store import ingest  # noqa: PLC0415
 
     try:
         gdf, _ = ingest.read_untrusted(path)
@@ -99,7 +103,7 @@ def _ids(villages: object, column: str | None) -> object:
 def _output(result: object, ids: object, geometry: object, out: Path | None) -> None:
     import pandas as pd  # noqa: PLC0415
 
-    from geo import io  # noqa: PLC0415
+    from store import tables  # noqa: PLC0415
 
     frame: pd.DataFrame = result  # type: ignore[assignment]
     table = pd.DataFrame({"id": ids})
@@ -113,7 +117,7 @@ def _output(result: object, ids: object, geometry: object, out: Path | None) -> 
     if out is None:
         table.to_csv(sys.stdout, index=False)
     else:
-        io.write_table(table, out, geometry=geometry)  # type: ignore[arg-type]
+        tables.write_table(table, out, geometry=geometry)  # type: ignore[arg-type]
         print(f"wrote {len(table)} rows to {out}", file=sys.stderr)
 
 
@@ -180,15 +184,24 @@ def _coverage(args: argparse.Namespace) -> int:
     return _coverage_files(args)
 
 
+def _store(args: argparse.Namespace) -> store_.Store:
+    """Open the store named by ``--store`` (else ``VILLAGE_ATLAS_STORE``, else the demo)."""
+    import store  # noqa: PLC0415
+
+    return store.open_store(getattr(args, "store", None))
+
+
 def _import(args: argparse.Namespace) -> int:
     import layers  # noqa: PLC0415
-    from geo import importer, ingest, settings  # noqa: PLC0415
+    from store import importer, ingest  # noqa: PLC0415
 
     spec = layers.get_layer(args.layer)
-    store = Path(args.store or settings.store_path)
+    target = _store(args)
     if spec.is_raster:
+        if spec.path is None:  # pragma: no cover (every raster layer names its file)
+            raise ValueError(f"layer {spec.key!r} has no file name in the catalogue")
         report = importer.import_raster(
-            Path(args.path), store.parent / str(spec.path), dry_run=args.dry_run
+            Path(args.path), target.raster_dir() / spec.path, dry_run=args.dry_run
         )
     else:
         try:
@@ -207,10 +220,90 @@ def _import(args: argparse.Namespace) -> int:
             msg = f"{Path(args.path).name} does not fit layer {spec.key!r}: " + "; ".join(found)
             raise ValueError(msg)
         if not args.dry_run:
-            importer.write_layer(store, spec.key, layers.validate(spec.key, clean))
+            target.replace_layers(
+                {spec.key: layers.validate(spec.key, clean)},
+                who=args.user,
+                source=f"{Path(args.path).name} (imported)",
+            )
     for line in report.lines():
         print(line)
-    print("dry run: nothing written" if args.dry_run else f"wrote layer {spec.key!r} to {store}")
+    print(
+        "dry run: nothing written"
+        if args.dry_run
+        else f"wrote layer {spec.key!r} to {target.location}"
+    )
+    return 0
+
+
+def _parse_value(text: str, kind: str) -> object:
+    """Read a ``--set`` value as the field's kind (empty or ``null`` clears it)."""
+    if text in ("", "null", "NULL"):
+        return None
+    if kind in ("year", "count"):
+        try:
+            return int(text)
+        except ValueError:
+            msg = f"{text!r} is not a whole number"
+            raise ValueError(msg) from None
+    return text
+
+
+def _edit(args: argparse.Namespace) -> int:
+    import layers  # noqa: PLC0415
+
+    editable = layers.editable_fields("villages")
+    changes: dict[str, object] = {}
+    for item in args.set:
+        field, sep, value = item.partition("=")
+        if not sep:
+            msg = f"--set {item!r}: write FIELD=VALUE"
+            raise ValueError(msg)
+        if field not in editable:
+            msg = f"`{field}` cannot be edited (editable: {', '.join(editable)})"
+            raise ValueError(msg)
+        changes[field] = _parse_value(value, editable[field])
+    target = _store(args)
+    if args.expect_version is None:
+        _, version = target.current("villages", args.code, list(changes))
+    else:
+        version = args.expect_version
+    print(
+        target.edit(
+            "villages",
+            args.code,
+            changes,
+            expected_version=version,
+            who=args.user,
+            allowed=editable,
+        )
+    )
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    trail = _store(args).history(args.code, limit=args.limit)
+    trail.to_csv(sys.stdout, index=False)
+    return 0
+
+
+def _store_command(args: argparse.Namespace) -> int:
+    import store  # noqa: PLC0415
+
+    if args.action == "init":
+        made = store.create_store(args.where)
+        print(f"created an empty store at {made.location}")
+    elif args.action == "check":
+        found = store.open_store(args.where, recheck=True)
+        print(f"{found.location}: ok ({len(found.list_layers())} layers)")
+    elif args.action == "copy":
+        source, target = store.open_store(args.where), store.open_store(args.to)
+        for key, (rows, checksum) in store.copy_store(source, target, who=args.user).items():
+            print(f"{key}: {rows} rows, checksum {checksum[:16]} verified")
+    elif args.action == "backup":
+        print(store.backup(store.open_store(args.where)))
+    else:  # restore
+        restored = store.restore(Path(args.where), args.to or store.location())
+        print(f"restored {args.where} into {restored}")
     return 0
 
 
@@ -256,6 +349,66 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        help="a .gpkg path or postgresql:// URL (default: VILLAGE_ATLAS_STORE or the demo)",
+    )
+
+
+def _user_option(parser: argparse.ArgumentParser, *, required: bool = False) -> None:
+    parser.add_argument(
+        "--user",
+        required=required,
+        default=None if required else (os.environ.get("USER") or "cli"),
+        help="who makes the change, for the audit",
+    )
+
+
+def _store_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """Add the commands that change or inspect the store: edit, history, store."""
+    edit = sub.add_parser(
+        "edit",
+        help="change fields of one village, version-checked and audited",
+        description="Prints the new version. A conflict or a bad field exits 2 and changes "
+        "nothing.",
+    )
+    edit.add_argument("code", help="the village's code")
+    edit.add_argument(
+        "--set",
+        action="append",
+        required=True,
+        metavar="FIELD=VALUE",
+        help="repeatable; empty clears",
+    )
+    edit.add_argument(
+        "--expect-version",
+        type=int,
+        help="refuse if the village is no longer at this version (default: its current one)",
+    )
+    _store_option(edit)
+    _user_option(edit, required=True)
+    edit.set_defaults(func=_edit)
+    hist = sub.add_parser("history", help="the audit trail (CSV), newest first")
+    hist.add_argument("code", nargs="?", help="one village's code (default: all)")
+    hist.add_argument("--limit", type=int, default=200)
+    _store_option(hist)
+    hist.set_defaults(func=_history)
+    sto = sub.add_parser(
+        "store",
+        help="create, check, copy, back up or restore a store",
+        description="init WHERE | check [WHERE] | copy WHERE --to OTHER | backup [WHERE] | "
+        "restore BACKUP [--to STORE]. WHERE is a .gpkg path or a postgresql:// URL.",
+    )
+    sto.add_argument("action", choices=["init", "check", "copy", "backup", "restore"])
+    sto.add_argument(
+        "where", nargs="?", help="the store (default: VILLAGE_ATLAS_STORE or the demo)"
+    )
+    sto.add_argument("--to", help="copy: the target store; restore: the store to restore into")
+    _user_option(sto)
+    sto.set_defaults(func=_store_command)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="village-atlas", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -272,6 +425,7 @@ def _parser() -> argparse.ArgumentParser:
     lay.add_argument(
         "--validate", action="store_true", help="also check every stored layer against its schema"
     )
+    _store_option(lay)
     lay.set_defaults(func=_layers)
     cov = sub.add_parser(
         "coverage",
@@ -321,9 +475,11 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--layer", required=True, help="catalogue key (see `village-atlas layers`)")
     imp.add_argument("--crs", help="the file's CRS (EPSG:4490, EPSG:4541, gcj02, bd09, ...)")
     imp.add_argument("--encoding", help="text encoding of a Shapefile or CSV (GBK, GB18030, ...)")
-    imp.add_argument("--store", type=Path, help="the GeoPackage to write (default: the app's)")
+    _store_option(imp)
+    _user_option(imp)
     imp.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
     imp.set_defaults(func=_import)
+    _store_commands(sub)
     rules = sub.add_parser("rules", help="list the coverage rules")
     rules.set_defaults(func=_rules)
     return parser

@@ -10,13 +10,15 @@ import pandas as pd
 import streamlit as st
 
 import layers
-from geo import io, settings
+import store
+from geo import settings
 from geo.errors import VillageAtlasError
 from geo.status import poverty_status
 from layers import assets, render, targets
 from layers.basemaps import probe
 from layers.i18n import LANGUAGES, t
 from layers.rules import RULES, evaluate, evaluate_many, population_coverage, road_graph
+from store import tables
 
 __all__ = ["LANG", "YEAR", "ensure_store", "layer", "sidebar", "tr"]
 
@@ -25,19 +27,28 @@ YEAR = "year"
 YEARS = (2014, 2020)
 
 
+def as_text(value: object) -> str:
+    """Show a stored value as plain text ("—" when empty)."""
+    return "—" if value is None or value != value else str(value)  # noqa: PLR0124 (NaN)
+
+
 def tr(key: str, **values: object) -> str:
     """Translate `key` into the language chosen in the sidebar."""
     return t(key, st.session_state.get(LANG, "en"), **values)
 
 
-def _store_version() -> float:
-    """Modification time of the store (and its write-ahead log): changes invalidate caches."""
-    paths = (settings.store_path, settings.store_path.with_name(settings.store_path.name + "-wal"))
-    return max((p.stat().st_mtime_ns / 1e9 for p in paths if p.exists()), default=0.0)
+def the_store() -> store.Store:
+    """Return the store this app serves (``VILLAGE_ATLAS_STORE``, else the demo), checked once."""
+    return store.open_store()
+
+
+def _store_version() -> str:
+    """Return the layer revisions as one token: any import or edit invalidates the caches."""
+    return repr(sorted(the_store().revisions().items()))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _load(key: str, version: float) -> gpd.GeoDataFrame:
+def _load(key: str, version: str) -> gpd.GeoDataFrame:
     del version  # part of the cache key only
     return layers.load(key)
 
@@ -48,17 +59,21 @@ def layer(key: str) -> gpd.GeoDataFrame:
 
 
 def ensure_store() -> None:
-    """Build the demo data on first run; stop the page with a clear message if that fails."""
-    if settings.store_path.exists():
-        return
-    from data import build_demo  # noqa: PLC0415 (only on first run)
+    """Open the store (building the demo on first run); stop the page with one sentence if not."""
+    if store.location() == str(settings.store_path) and not settings.store_path.exists():
+        from data import build_demo  # noqa: PLC0415 (only on first run)
 
-    with st.spinner(tr("building_demo")):
-        try:
-            build_demo.build()
-        except (OSError, ValueError, VillageAtlasError) as exc:
-            st.error(tr("no_data", error=exc))
-            st.stop()
+        with st.spinner(tr("building_demo")):
+            try:
+                build_demo.build()
+            except (OSError, ValueError, VillageAtlasError) as exc:
+                st.error(tr("no_data", error=exc))
+                st.stop()
+    try:
+        the_store()
+    except (OSError, VillageAtlasError) as exc:
+        st.error(tr("no_data", error=exc))
+        st.stop()
 
 
 def page_guard() -> None:
@@ -132,7 +147,7 @@ def year_slider() -> int:
 def catalogue_table() -> pd.DataFrame:
     """One row per catalogue layer with its metadata, in the chosen language."""
     lang = st.session_state.get(LANG, "en")
-    stored = set(io.list_layers())
+    stored = set(the_store().list_layers())
     rows = [
         {
             tr("layer"): spec.title(lang),
@@ -159,7 +174,7 @@ def relief() -> tuple[object, list[list[float]]]:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _villages_as_of(year: int, version: float) -> gpd.GeoDataFrame:
+def _villages_as_of(year: int, version: str) -> gpd.GeoDataFrame:
     del version
     villages = layers.load("villages")
     villages["status"] = poverty_status(villages, year)
@@ -172,7 +187,7 @@ def villages_as_of(year: int) -> gpd.GeoDataFrame:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _as_of(key: str, year: int, version: float) -> gpd.GeoDataFrame:
+def _as_of(key: str, year: int, version: str) -> gpd.GeoDataFrame:
     del version
     return layers.as_of(key, layers.load(key), year)
 
@@ -183,7 +198,7 @@ def layer_as_of(key: str, year: int) -> gpd.GeoDataFrame:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _measures(year: int, version: float) -> dict[str, pd.DataFrame]:
+def _measures(year: int, version: str) -> dict[str, pd.DataFrame]:
     del version
     return {key: evaluate(rule, year, load=layer) for key, rule in RULES.items()}
 
@@ -295,7 +310,7 @@ def downloads(frame: pd.DataFrame, geometry: gpd.GeoSeries | None, name: str) ->
     for column, (suffix, mime, label) in zip(columns, formats, strict=True):
         column.download_button(
             tr(label),
-            io.table_bytes(frame, suffix, geometry=geometry),
+            tables.table_bytes(frame, suffix, geometry=geometry),
             file_name=f"{name}{suffix}",
             mime=mime,
             key=f"dl_{name}{suffix}",
@@ -318,7 +333,7 @@ def load_targets() -> tuple[targets.Target, ...]:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _board(year: int, versions: tuple[float, float]) -> pd.DataFrame:
+def _board(year: int, versions: tuple[str, float]) -> pd.DataFrame:
     del versions
     return targets.board(load_targets(), year, load=layer)
 
@@ -329,7 +344,7 @@ def board(year: int) -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _county_progress(key: str, year: int, versions: tuple[float, float]) -> pd.DataFrame:
+def _county_progress(key: str, year: int, versions: tuple[str, float]) -> pd.DataFrame:
     del versions
     target = next(t for t in load_targets() if t.key == key)
     return targets.by_county(target, year, load=layer)
@@ -341,7 +356,7 @@ def county_progress(key: str, year: int) -> pd.DataFrame:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _graph(year: int, version: float) -> object:
+def _graph(year: int, version: str) -> object:
     del version
     return road_graph(year, layer)
 
@@ -352,7 +367,7 @@ def _coverage(
     year: int,
     within: tuple[tuple[str, float], ...],
     along_roads: bool,
-    version: float,
+    version: str,
 ) -> pd.DataFrame:
     graph = _graph(year, version) if along_roads else None
     return evaluate_many(
@@ -375,7 +390,7 @@ def coverage(
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _population(key: str, year: int, within: float, version: float) -> pd.DataFrame:
+def _population(key: str, year: int, within: float, version: str) -> pd.DataFrame:
     del version
     return population_coverage(RULES[key], year, within=within, load=layer)
 

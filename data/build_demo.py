@@ -25,8 +25,9 @@ from numpy.random import Generator
 from shapely import LineString, Point, Polygon
 
 import layers
+import store
 from data.counties import COUNTIES, PREFECTURE, County
-from geo import crs, io, settings
+from geo import crs, settings
 
 __all__ = ["DATA_YEAR", "SEED", "build"]
 
@@ -812,11 +813,18 @@ def build(out_dir: Path | None = None, *, seed: int = SEED) -> dict[str, Path]:
         "land_improvement": _patches(rng, vil, ["saline_alkali", "hardened"], 0.4, (800, 2500)),
         **services,
     }
-    store = io.write_layers(_to_storage(metric_layers, metric), out_dir / "demo.gpkg")
+    path = out_dir / "demo.gpkg"
+    store.write_store(
+        path,
+        _to_storage(metric_layers, metric),
+        who="build-demo",
+        source=f"synthetic demo data (seed {seed})",
+        synthetic=True,
+    )
     grid, transform = population_grid(vil, counties_m.total_bounds)
     pop_path = out_dir / "population.tif"
     _write_population(pop_path, grid, transform, metric)
-    return {"store": store, "population": pop_path}
+    return {"store": path, "population": pop_path}
 
 
 def _problems(v: pd.Series) -> str:

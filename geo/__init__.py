@@ -1,8 +1,7 @@
-"""Pure spatial computation and I/O for Village Atlas (no Streamlit, no folium)."""
+"""Pure spatial computation for Village Atlas (no Streamlit, no folium, no storage)."""
 
 from geo import crs as crs
 from geo import errors as errors
-from geo import io as io
 from geo import settings as settings
 
-__all__ = ["crs", "errors", "io", "settings"]
+__all__ = ["crs", "errors", "settings"]

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
     "CrsMismatchError",
+    "EditConflictError",
     "NoCrsError",
     "SchemaError",
+    "StoreBusyError",
+    "StoreDamagedError",
     "StoreError",
     "UnknownLayerError",
     "VillageAtlasError",
@@ -38,3 +43,20 @@ class UnknownLayerError(KeyError, VillageAtlasError):
 
 class StoreError(OSError, VillageAtlasError):
     """The data store is missing, unreadable, or lacks a layer."""
+
+
+class StoreBusyError(StoreError):
+    """Another import or edit held the store's write lock for longer than the busy timeout."""
+
+
+class StoreDamagedError(StoreError):
+    """The store failed its integrity check; the message names the backup to restore."""
+
+
+class EditConflictError(RuntimeError, VillageAtlasError):
+    """Someone else saved the record since it was opened; `theirs` lists their changes."""
+
+    def __init__(self, message: str, theirs: Sequence[object] | None = None) -> None:
+        """Keep the other person's changes for the user to see."""
+        super().__init__(message)
+        self.theirs = list(theirs or [])

@@ -7,7 +7,8 @@ from types import MappingProxyType
 
 import geopandas as gpd
 
-from geo import io, settings
+import store
+from geo import settings
 from geo.errors import SchemaError, UnknownLayerError
 from geo.validate import coerce_columns, schema_problems
 from layers.bureaus import BUREAUS
@@ -23,6 +24,7 @@ __all__ = [
     "Style",
     "Theme",
     "as_of",
+    "editable_fields",
     "get_layer",
     "load",
     "problems",
@@ -76,10 +78,28 @@ def validate(key: str, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return coerce_columns(gdf, get_layer(key).columns)
 
 
-def load(key: str, path: Path | None = None) -> gpd.GeoDataFrame:
-    """Read vector layer `key` from the store and cast it to its schema."""
+def editable_fields(key: str, bureau: str | None = None) -> dict[str, str]:
+    """Return the fields of layer `key` editable record by record -> their column type.
+
+    With `bureau`, only the fields the catalogue assigns to that bureau.
+
+    Examples
+    --------
+    >>> editable_fields("villages", bureau="water")
+    {'tap_water_year': 'year'}
+    """
     spec = get_layer(key)
-    return coerce_columns(io.read_layer(spec.key, path), spec.columns)
+    return {
+        column: spec.columns[column]
+        for column, owner in spec.editable.items()
+        if bureau is None or owner == bureau
+    }
+
+
+def load(key: str, where: Path | str | None = None) -> gpd.GeoDataFrame:
+    """Read vector layer `key` from the store (default: the configured one), cast to its schema."""
+    spec = get_layer(key)
+    return coerce_columns(store.open_store(where).read_layer(spec.key), spec.columns)
 
 
 def as_of(key: str, gdf: gpd.GeoDataFrame, year: int) -> gpd.GeoDataFrame:
@@ -91,10 +111,18 @@ def as_of(key: str, gdf: gpd.GeoDataFrame, year: int) -> gpd.GeoDataFrame:
 
 
 def raster_path(key: str, data_dir: Path | None = None) -> Path:
-    """Return the GeoTIFF path of raster layer `key`."""
+    """Return the GeoTIFF of raster layer `key`: an imported one in the store, else the shipped one.
+
+    Imported rasters live in the store's raster folder (`Store.raster_dir`), never in the
+    source tree; the relief ships with the code, the demo population with the demo data.
+    """
     spec = get_layer(key)
     if not spec.is_raster or spec.path is None:
         msg = f"layer {key!r} is a vector layer; use `load` instead"
         raise ValueError(msg)
+    if data_dir is None:
+        imported = store.open_store().raster_dir() / spec.path
+        if imported.is_file():
+            return imported
     folder = settings.shipped_dir if spec.shipped else Path(data_dir or settings.data_dir)
     return folder / spec.path

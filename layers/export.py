@@ -32,7 +32,6 @@ from matplotlib.patches import Rectangle
 from rasterio.warp import Resampling, reproject
 
 import layers
-from geo import io
 from geo.crs import metric_crs
 from geo.raster import hillshade, read_band
 from geo.status import poverty_status
@@ -40,6 +39,7 @@ from layers import assets, render
 from layers.i18n import t
 from layers.rules import RULES, Loader, evaluate, gaps_by_bureau
 from layers.targets import BASELINE, load_targets, progress, status
+from store import tables
 
 __all__ = [
     "PAPER_MM",
@@ -491,7 +491,7 @@ def bureau_workbook(year: int, path: Path, *, load: Loader = layers.load, lang: 
         gaps = villages.loc[~covered, ["code", "name_zh", "county", "township", "is_poor"]]
         gaps = pd.DataFrame(gaps).assign(missing=rule.title(lang), deadline=rule.target_year)
         sheets[name] = pd.concat([sheets.get(name, pd.DataFrame()), gaps], ignore_index=True)
-    return io.write_workbook(sheets, path)
+    return tables.write_workbook(sheets, path)
 
 
 def html_map(spec: MapSpec, *, load: Loader = layers.load) -> str:

@@ -237,6 +237,21 @@ STRINGS = MappingProxyType(
         "who": ("Your name (recorded with every change)", "您的姓名（每次修改均记录）"),
         "save": ("Save", "保存"),
         "saved": ("Saved {n} change(s).", "已保存{n}项修改。"),
+        "conflict_explain": (
+            (
+                "Someone saved this village after you opened it. Compare, then keep your "
+                "values or take theirs."
+            ),
+            "您打开该村记录后，已有他人保存了修改。请比较后选择保留您的值或采用对方的值。",
+        ),
+        "yours": ("Your value", "您的值"),
+        "theirs": ("Stored now", "当前已存值"),
+        "keep_mine": ("Keep mine (save over theirs)", "保留我的修改"),
+        "take_theirs": ("Take theirs (discard mine)", "采用对方的值"),
+        "read_only_store": (
+            "The store is read-only here: you can browse and export, but editing is unavailable.",
+            "当前数据库为只读：可以浏览和导出，但不能修改。",
+        ),
         "audit": ("Audit trail", "修改记录"),
         "undo_which": ("Change to undo", "撤销哪项修改"),
         "undo": ("Undo", "撤销"),

@@ -117,6 +117,10 @@ class LayerSpec:
     path: str | None = None
     year_column: str | None = None
     shipped: bool = False
+    #: Fields a bureau may edit record by record: field -> key of the bureau responsible.
+    editable: Mapping[str, str] = field(default_factory=dict)
+    #: Whether the layer may be replaced by an uploaded file (not the real boundaries).
+    importable: bool = True
 
     def __post_init__(self) -> None:
         """Check the entry and freeze its column mapping; raise listing every problem."""
@@ -128,10 +132,14 @@ class LayerSpec:
             problems.append(f"unknown column types {unknown}; use one of {sorted(COLUMN_TYPES)}")
         if (self.geometry is GeometryKind.RASTER) != (self.path is not None):
             problems.append("a raster layer, and only a raster layer, needs a `path`")
+        stray = sorted(set(self.editable) - set(self.columns))
+        if stray:
+            problems.append(f"editable fields {stray} are not columns of the layer")
         if problems:
             msg = f"invalid layer spec {self.key!r}: " + "; ".join(problems)
             raise ValueError(msg)
         object.__setattr__(self, "columns", MappingProxyType(dict(self.columns)))
+        object.__setattr__(self, "editable", MappingProxyType(dict(self.editable)))
 
     def title(self, lang: str = "en") -> str:
         """Return the layer's title in ``"en"`` or ``"zh"``."""

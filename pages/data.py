@@ -15,32 +15,14 @@ from streamlit_folium import st_folium
 
 import layers
 import ui
-from geo import edits, importer, ingest, settings
+from geo.errors import EditConflictError, StoreError
 from layers import render
+from store import importer, ingest
 
 ui.page_guard()
 
-#: Village fields a bureau may edit here, with their schema types from the catalogue.
-EDITABLE = {
-    column: layers.get_layer("villages").columns[column]
-    for column in (
-        "tap_water_year",
-        "power_year",
-        "broadband_year",
-        "hardened_road_year",
-        "bus_year",
-        "express_year",
-        "exit_year",
-        "renovated_2015",
-        "renovated_2016",
-        "renovated_2017",
-        "renovated_2018",
-        "cooperatives",
-        "cooperative_year",
-        "assisting_unit",
-        "cadre",
-    )
-}
+#: Village fields editable here, with their schema types (the catalogue says which).
+EDITABLE = layers.editable_fields("villages")
 MAX_UPLOAD_MB = 200
 
 
@@ -71,11 +53,7 @@ def import_section(lang: str) -> None:
         key="data_upload",
         type=["geojson", "json", "zip", "gpkg", "kml", "csv", "xlsx"],
     )
-    vector = [
-        k
-        for k, s in layers.REGISTRY.items()
-        if not s.is_raster and k not in ("prefecture", "counties")
-    ]
+    vector = [k for k, s in layers.REGISTRY.items() if not s.is_raster and s.importable]
     left, mid, right = st.columns(3)
     key = left.selectbox(
         ui.tr("layer"),
@@ -141,13 +119,93 @@ def import_section(lang: str) -> None:
         type="primary",
         key="data_confirm",
     ):
-        importer.write_layer(settings.store_path, key, layers.validate(key, clean))
-        st.cache_data.clear()
+        try:
+            ui.the_store().replace_layers(
+                {key: layers.validate(key, clean)},
+                who=st.session_state.get("data_who") or "?",
+                source=f"{Path(upload.name).name} (imported)",
+            )
+        except StoreError as exc:
+            st.error(str(exc))
+            return
         st.success(ui.tr("imported", n=len(clean), layer=spec.title(lang)))
 
 
+def _opened(code: str) -> tuple[dict[str, object], int]:
+    """Return the record as this person opened it: its values and its version.
+
+    Kept in the session until they save or reload it, so a save compares against what
+    they saw, not against what is stored when they press the button.
+    """
+    held = st.session_state.get("data_opened")
+    if held is None or held[0] != code:
+        values, version = ui.the_store().current("villages", code, list(EDITABLE))
+        held = (code, values, version)
+        st.session_state["data_opened"] = held
+    return held[1], held[2]
+
+
+def _reopen(code: str) -> None:
+    """Forget what this person opened (and their unsaved inputs): show the stored record."""
+    st.session_state.pop("data_opened", None)
+    st.session_state.pop("data_conflict", None)
+    for column in EDITABLE:
+        st.session_state.pop(f"edit_{column}_{code}", None)
+
+
+def _field(box: object, column: str, kind: str, old: object, code: str) -> object:
+    """One input of the edit form; returns the value typed (None when cleared)."""
+    label, key = ui.tr(f"col_{column}"), f"edit_{column}_{code}"
+    if kind == "str":
+        return box.text_input(label, value=old or "", key=key, max_chars=200) or None  # type: ignore[attr-defined]
+    new = box.number_input(label, value=None if old is None else int(old), step=1, key=key)  # type: ignore[attr-defined]
+    return None if new is None else int(new)
+
+
+def _save(code: str, changed: dict[str, object], version: int, who: str) -> None:
+    try:
+        ui.the_store().edit(
+            "villages", code, changed, expected_version=version, who=who, allowed=EDITABLE
+        )
+    except EditConflictError as exc:
+        st.session_state["data_conflict"] = (code, changed)
+        st.error(str(exc))
+    except (ValueError, KeyError, StoreError) as exc:
+        st.error(str(exc))
+    else:
+        _reopen(code)
+        st.session_state["data_saved"] = len(changed)
+        st.rerun()
+
+
+def conflict_section(code: str, who: str) -> None:
+    """Someone saved first: show their values next to this person's; keep either."""
+    held = st.session_state.get("data_conflict")
+    if held is None or held[0] != code:
+        return
+    mine = held[1]
+    theirs, version = ui.the_store().current("villages", code, list(mine))
+    st.warning(ui.tr("conflict_explain"))
+    st.dataframe(
+        pd.DataFrame(
+            {
+                ui.tr("col_column"): [ui.tr(f"col_{c}") for c in mine],
+                ui.tr("yours"): [ui.as_text(mine[c]) for c in mine],
+                ui.tr("theirs"): [ui.as_text(theirs[c]) for c in mine],
+            }
+        ),
+        hide_index=True,
+    )
+    keep, take = st.columns(2)
+    if keep.button(ui.tr("keep_mine"), key="data_keep_mine"):
+        _save(code, mine, version, who)
+    if take.button(ui.tr("take_theirs"), key="data_take_theirs"):
+        _reopen(code)
+        st.rerun()
+
+
 def edit_section() -> None:
-    """Edit one village's record; refuse to overwrite someone else's newer save."""
+    """Edit one village's record; a save never overwrites someone else's newer one."""
     st.subheader(ui.tr("edit_title"))
     villages = ui.layer("villages")
     labels = dict(
@@ -156,61 +214,49 @@ def edit_section() -> None:
     code = st.selectbox(
         ui.tr("village"), list(labels), format_func=labels.__getitem__, key="data_village"
     )
-    values, version = edits.current(settings.store_path, code, list(EDITABLE))
-    who = st.text_input(ui.tr("who"), key="data_who")
-    with st.form("data_edit"):
-        changed = {}
-        columns = st.columns(3)
-        for i, (column, kind) in enumerate(EDITABLE.items()):
-            box = columns[i % 3]
-            old = values[column]
-            if kind == "str":
-                new = box.text_input(
-                    ui.tr(f"col_{column}"), value=old or "", key=f"edit_{column}_{code}"
-                )
-            else:
-                new = box.number_input(
-                    ui.tr(f"col_{column}"),
-                    value=None if old is None else int(old),
-                    step=1,
-                    key=f"edit_{column}_{code}",
-                )
-                new = None if new is None else int(new)
-            if new != old and not (kind == "str" and new == "" and old is None):
-                changed[column] = new
-        saved = st.form_submit_button(ui.tr("save"))
-    if saved and changed:
-        try:
-            edits.edit(
-                settings.store_path,
-                code,
-                changed,
-                expected_version=version,
-                who=who,
-                allowed=EDITABLE,
-            )
-        except edits.EditConflictError as exc:
-            st.error(str(exc))
-            st.dataframe(pd.DataFrame([c.__dict__ for c in exc.theirs]), hide_index=True)
-        except ValueError as exc:
-            st.error(str(exc))
-        else:
-            st.success(ui.tr("saved", n=len(changed)))
-            st.rerun()
-    trail = edits.history(settings.store_path, code)
+    if not ui.the_store().writable:
+        st.info(ui.tr("read_only_store"))
+    else:
+        values, version = _opened(code)
+        who = st.text_input(ui.tr("who"), key="data_who")
+        if saved := st.session_state.pop("data_saved", None):
+            st.success(ui.tr("saved", n=saved))
+        with st.form("data_edit"):
+            columns = st.columns(3)
+            typed = {
+                column: _field(columns[i % 3], column, kind, values[column], code)
+                for i, (column, kind) in enumerate(EDITABLE.items())
+            }
+            submitted = st.form_submit_button(ui.tr("save"))
+        changed = {c: v for c, v in typed.items() if v != values[c]}
+        if submitted and changed:
+            _save(code, changed, version, who)
+        conflict_section(code, who)
+    history_section(code)
+
+
+def history_section(code: str) -> None:
+    """Show the village's audit trail, with undo."""
+    trail = ui.the_store().history(code)
     st.markdown(f"**{ui.tr('audit')}**")
     labels = {c: ui.tr(f"col_{c}") for c in ("at", "old", "new", "column")}
     labels |= {"who": ui.tr("col_who"), "code": ui.tr("code")}
     shown = trail.assign(column=trail["column"].map(lambda c: ui.tr(f"col_{c}")))
     st.dataframe(shown.rename(columns=labels), hide_index=True, width="stretch")
-    if not trail.empty:
+    if not trail.empty and ui.the_store().writable:
         change = st.selectbox(ui.tr("undo_which"), list(trail["id"]), key="data_undo_id")
         if st.button(ui.tr("undo"), key="data_undo"):
             try:
-                edits.undo(settings.store_path, int(change), who=who or "?", allowed=EDITABLE)
-            except (edits.EditConflictError, ValueError) as exc:
+                ui.the_store().undo(
+                    "villages",
+                    int(change),
+                    who=st.session_state.get("data_who") or "?",
+                    allowed=EDITABLE,
+                )
+            except (EditConflictError, ValueError, KeyError, StoreError) as exc:
                 st.error(str(exc))
             else:
+                _reopen(code)
                 st.rerun()
 
 

@@ -134,18 +134,18 @@ HOSTILE_NAMES = [
 def hostile_store(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the demo data whose first villages carry script-injection names."""
     import layers  # noqa: PLC0415
-    from geo import io  # noqa: PLC0415
+    import store  # noqa: PLC0415
+    from tests.helpers import copy_gpkg  # noqa: PLC0415
 
     folder = tmp_path_factory.mktemp("hostile")
     shutil.copy(settings.population_path, folder / "population.tif")
-    stored = {key: io.read_layer(key, demo_store) for key in io.list_layers(demo_store)}
-    villages = layers.load("villages", demo_store)
+    path = copy_gpkg(demo_store, folder / "demo.gpkg")
+    villages = layers.load("villages", path)
     for i, name in enumerate(HOSTILE_NAMES):
         villages.loc[i, "name_zh"] = name
         villages.loc[i, "pinyin"] = name
         villages.loc[i, "problems"] = name
-    stored["villages"] = villages
-    io.write_layers(stored, folder / "demo.gpkg")
+    store.open_store(path).replace_layers({"villages": villages}, who="test", source="hostile")
     return folder
 
 
@@ -239,3 +239,31 @@ def write_tif(path: Path, data: object, *, crs: str, transform: object, **profil
     ) as dst:
         dst.write(band, 1)
     return path
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[object]:
+    """A throwaway PostgreSQL cluster with PostGIS, for the whole test session."""
+    from tests.pgcluster import cluster  # noqa: PLC0415
+
+    with cluster() as running:
+        yield running
+
+
+@pytest.fixture
+def pg_url(pg_cluster: object) -> str:
+    """The URL of a fresh, empty database with PostGIS (no store in it yet)."""
+    return pg_cluster.new_database()  # type: ignore[attr-defined,no-any-return]
+
+
+@pytest.fixture(params=["gpkg", "postgis"])
+def backend_store(request: pytest.FixtureRequest, demo_store: Path, tmp_path: Path) -> str:
+    """A private copy of the demo store in each backend: a .gpkg path or a PostGIS URL."""
+    import store  # noqa: PLC0415
+    from tests.helpers import copy_gpkg  # noqa: PLC0415
+
+    if request.param == "gpkg":
+        return str(copy_gpkg(demo_store, tmp_path / "store" / "demo.gpkg"))
+    url = request.getfixturevalue("pg_url")
+    store.copy_store(store.open_store(demo_store), store.create_store(url), who="test")
+    return str(url)

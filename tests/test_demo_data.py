@@ -15,8 +15,9 @@ from rasterio.features import geometry_mask
 import layers
 from data import build_demo
 from data.counties import COUNTIES
-from geo import io, settings
+from geo import settings
 from geo.status import done_by
+from store import open_store
 
 SEATS = {c.code: c.seat for c in COUNTIES}
 GEOD = pyproj.Geod(ellps="WGS84")
@@ -24,7 +25,7 @@ GEOD = pyproj.Geod(ellps="WGS84")
 
 @pytest.fixture(scope="module")
 def store(demo_store):
-    return {key: layers.load(key, demo_store) for key in io.list_layers(demo_store)}
+    return {key: layers.load(key, demo_store) for key in open_store(demo_store).list_layers()}
 
 
 def test_every_catalogue_layer_is_stored_and_valid(store):

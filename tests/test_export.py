@@ -128,12 +128,12 @@ def test_standalone_html_works_offline(demo_store, browser, tmp_path, offline_pa
 def test_workbook_neutralises_formulas(tmp_path):
     import pandas as pd  # noqa: PLC0415
 
-    from geo import io  # noqa: PLC0415
+    from store import tables  # noqa: PLC0415
 
     frame = pd.DataFrame(
         {"name": ['=HYPERLINK("http://evil.example","click")', "+1", "-2", "@SUM(A1)", "plain"]}
     )
-    out = io.write_workbook({"gaps": frame}, tmp_path / "w.xlsx")
+    out = tables.write_workbook({"gaps": frame}, tmp_path / "w.xlsx")
     sheet = load_workbook(out)["gaps"]
     cells = [sheet.cell(row=r, column=1) for r in range(2, 7)]
     assert cells[0].value == '=HYPERLINK("http://evil.example","click")'

@@ -3,17 +3,13 @@ plus two people editing at once and an import killed midway."""
 
 from __future__ import annotations
 
-import hashlib
 import http.server
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
 import threading
-import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -25,9 +21,10 @@ import pytest
 import rasterio
 
 import layers
-from geo import crs, edits, io
-from geo.ingest import IngestError, Limits, read_untrusted
+from geo import crs
+from store.ingest import IngestError, Limits, read_untrusted
 from tests.conftest import write_tif
+from tests.helpers import copy_gpkg, revisions
 
 CLI = [sys.executable, "-m", "cli"]
 NAMES = ["东泉村", "西湖村", "红柳村"]
@@ -397,9 +394,7 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str, str | None, str]] = {
 
 @pytest.fixture
 def store(demo_store, tmp_path) -> Path:
-    copy = tmp_path / "store" / "demo.gpkg"
-    copy.parent.mkdir()
-    shutil.copy(demo_store, copy)
+    copy = copy_gpkg(demo_store, tmp_path / "store" / "demo.gpkg")
     shutil.copy(layers.raster_path("population"), copy.parent / "population.tif")
     return copy
 
@@ -422,7 +417,7 @@ def test_corpus(case, tmp_path, store):
     build, layer, given, expected = CORPUS[case]
     (tmp_path / "in").mkdir()
     path = build(tmp_path / "in")
-    before = hashlib.sha256(store.read_bytes()).hexdigest()
+    before = revisions(store)
     out = run_import(path, layer, store, given)
     outcome, _, detail = expected.partition(": ")
     if outcome == "refused":
@@ -430,7 +425,7 @@ def test_corpus(case, tmp_path, store):
         assert out.stderr.startswith("error: "), out.stderr
         assert detail in out.stderr, out.stderr
         assert len(out.stderr.strip().splitlines()) == 1
-        assert hashlib.sha256(store.read_bytes()).hexdigest() == before
+        assert revisions(store) == before
         return
     assert out.returncode == 0, out.stderr
     assert f"wrote layer '{layer}'" in out.stdout
@@ -452,13 +447,13 @@ def test_corpus(case, tmp_path, store):
 def test_dry_run_writes_nothing(tmp_path, store):
     path = tmp_path / "ok.geojson"
     stops().to_file(path)
-    before = hashlib.sha256(store.read_bytes()).hexdigest()
+    before = revisions(store)
     out = run_import(path, "bus_stops", store, None, "--dry-run")
     assert out.returncode == 0, out.stderr
     assert "3 features read, 3 ready to write" in out.stdout
     assert "dry run: nothing written" in out.stdout
-    assert hashlib.sha256(store.read_bytes()).hexdigest() == before
-    assert not (store.parent / "backups").exists()
+    assert revisions(store) == before
+    assert not (store.parent / "demo-backups").exists()
 
 
 def test_import_backs_up_first_and_keeps_other_layers(tmp_path, store):
@@ -515,7 +510,7 @@ def test_size_cap_and_memory_limit(tmp_path):
 
 
 def test_column_suggestions_and_crs_advice():
-    from geo.importer import crs_problems, suggest_columns  # noqa: PLC0415
+    from store.importer import crs_problems, suggest_columns  # noqa: PLC0415
 
     assert suggest_columns(["村名", "代码", "户数"], ["code", "name_zh", "households"]) == {
         "村名": "name_zh",
@@ -525,134 +520,6 @@ def test_column_suggestions_and_crs_advice():
     gk = stops().to_crs(4520)
     assert crs_problems(gk) == []
     assert "EPSG:4520" in crs_problems(gk.set_crs(None, allow_override=True))[0]
-
-
-# --- editing ----------------------------------------------------------------------------------
-
-EDITABLE = {"tap_water_year": "year", "renovated_2016": "count", "cadre": "str"}
-
-_EDITOR = """
-import sys, time
-from pathlib import Path
-from geo import edits
-store, code, year, gate = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
-values, version = edits.current(store, code, ["tap_water_year"])
-if gate != "-":  # opened the village: say so, then wait until told to save
-    Path(gate + ".ready").touch()
-    while not Path(gate + ".go").exists():
-        time.sleep(0.02)
-try:
-    edits.edit(store, code, {"tap_water_year": year}, expected_version=version, who=sys.argv[5],
-               allowed={"tap_water_year": "year"})
-    print("saved")
-except edits.EditConflictError as exc:
-    print("conflict", [(c.who, c.new) for c in exc.theirs])
-"""
-
-
-def test_two_people_editing_the_same_village_never_lose_an_edit(store, tmp_path):
-    code = layers.load("villages", store)["code"].iloc[0]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    gate = str(tmp_path / "gate")
-    slow = subprocess.Popen(
-        [sys.executable, "-c", _EDITOR, str(store), code, "2016", gate, "王芳"],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    deadline = time.monotonic() + 60
-    while not Path(gate + ".ready").exists() and time.monotonic() < deadline:
-        time.sleep(0.02)  # 王芳 has opened the village
-    fast = subprocess.run(
-        [sys.executable, "-c", _EDITOR, str(store), code, "2015", "-", "李强"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
-    Path(gate + ".go").touch()  # now 王芳 saves, from the version she opened
-    late = slow.communicate(timeout=60)[0]
-    assert fast.stdout.strip() == "saved"
-    assert late.strip() == "conflict [('李强', '2015')]"
-    values, version = edits.current(store, code, ["tap_water_year"])
-    assert values["tap_water_year"] == 2015
-    assert version == 1
-    assert layers.load("villages", store).set_index("code").loc[code, "tap_water_year"] == 2015
-
-
-def test_audit_and_undo(store):
-    code = layers.load("villages", store)["code"].iloc[5]
-    before, version = edits.current(store, code, list(EDITABLE))
-    edits.edit(
-        store,
-        code,
-        {"tap_water_year": 2016, "renovated_2016": 12},
-        who="张伟",
-        expected_version=version,
-        allowed=EDITABLE,
-    )
-    trail = edits.history(store, code)
-    assert set(trail["column"]) == {"tap_water_year", "renovated_2016"}
-    assert (trail["who"] == "张伟").all()
-    change = int(trail[trail["column"] == "renovated_2016"]["id"].iloc[0])
-    edits.undo(store, change, who="张伟", allowed=EDITABLE)
-    after, _ = edits.current(store, code, list(EDITABLE))
-    assert after["renovated_2016"] == before["renovated_2016"]
-    assert after["tap_water_year"] == 2016
-    assert "undo #" in edits.history(store, code)["who"].iloc[0]
-    assert io.list_layers(store).count("va_audit") == 0  # the trail is not a map layer
-
-
-def test_bad_edits_are_refused_and_nothing_changes(store):
-    code = layers.load("villages", store)["code"].iloc[2]
-    before, version = edits.current(store, code, list(EDITABLE))
-    with pytest.raises(ValueError, match=r"must be a year 1949-2100 or empty.*cannot be edited"):
-        edits.edit(
-            store,
-            code,
-            {"tap_water_year": 3000, "geom": "x"},
-            who="a",
-            expected_version=version,
-            allowed=EDITABLE,
-        )
-    with pytest.raises(ValueError, match="say who is editing"):
-        edits.edit(
-            store,
-            code,
-            {"tap_water_year": 2015},
-            who=" ",
-            expected_version=version,
-            allowed=EDITABLE,
-        )
-    assert edits.current(store, code, list(EDITABLE)) == (before, version)
-
-
-def test_kill_during_import_leaves_the_store_as_it_was(tmp_path, store):
-    rng = np.random.default_rng(1)
-    n = 200_000
-    big = gpd.GeoDataFrame(
-        {"name": [f"站{i}" for i in range(n)], "year_opened": rng.integers(2000, 2018, n)},
-        geometry=gpd.points_from_xy(rng.uniform(94, 99, n), rng.uniform(39, 41, n)),
-        crs=4326,
-    )
-    path = tmp_path / "big.gpkg"
-    big.to_file(path)
-    before = hashlib.sha256(store.read_bytes()).hexdigest()
-    proc = subprocess.Popen(
-        [*CLI, "import", str(path), "--layer", "bus_stops", "--store", str(store)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    work = store.with_name(f".tmp-import-{store.name}")
-    deadline = time.monotonic() + 120
-    while not work.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.01)
-    assert work.exists(), "the import never started writing"
-    time.sleep(0.3)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert hashlib.sha256(store.read_bytes()).hexdigest() == before
-    assert len(layers.load("bus_stops", store)) == len(layers.load("bus_stops"))
 
 
 def test_raster_import_checks_in_the_child_and_replaces_atomically(tmp_path, store):
@@ -665,7 +532,7 @@ def test_raster_import_checks_in_the_child_and_replaces_atomically(tmp_path, sto
     out = run_import(good, "population", store, None)
     assert out.returncode == 0, out.stderr
     assert "40 x 30 cells, EPSG:4541" in out.stdout
-    with rasterio.open(store.parent / "population.tif") as written:
+    with rasterio.open(store.parent / "demo.rasters" / "population.tif") as written:
         assert written.read(1).sum() == pytest.approx(40 * 30 * 2.5)
     lonlat = write_tif(
         tmp_path / "lonlat.tif",
@@ -676,5 +543,5 @@ def test_raster_import_checks_in_the_child_and_replaces_atomically(tmp_path, sto
     refused = run_import(lonlat, "population", store, None)
     assert refused.returncode == 2
     assert "needs a projected (metric) CRS" in refused.stderr
-    with rasterio.open(store.parent / "population.tif") as kept:
+    with rasterio.open(store.parent / "demo.rasters" / "population.tif") as kept:
         assert kept.width == 40

@@ -208,18 +208,15 @@ def test_change_report_counts_exits(app):
 @pytest.fixture
 def private_store(demo_store, tmp_path, monkeypatch):
     """The app pointed at a copy of the demo data, so edits stay in the test."""
-    import shutil  # noqa: PLC0415
+    from tests.helpers import copy_gpkg  # noqa: PLC0415
 
-    from geo import settings  # noqa: PLC0415
-
-    copy = tmp_path / "demo.gpkg"
-    shutil.copy(demo_store, copy)
-    monkeypatch.setattr(settings, "store_path", copy)
+    copy = copy_gpkg(demo_store, tmp_path / "demo.gpkg")
+    monkeypatch.setenv("VILLAGE_ATLAS_STORE", str(copy))
     return copy
 
 
 def test_data_page_edits_a_village_with_an_audit_trail(private_store):
-    from geo import edits  # noqa: PLC0415
+    import store  # noqa: PLC0415
 
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
@@ -230,10 +227,72 @@ def test_data_page_edits_a_village_with_an_audit_trail(private_store):
     at.number_input(key=f"edit_tap_water_year_{code}").set_value(2016)
     next(b for b in at.button if b.label == "Save").click().run()
     assert not at.exception
-    values, version = edits.current(private_store, code, ["tap_water_year"])
+    values, version = store.open_store(private_store).current("villages", code, ["tap_water_year"])
     assert values["tap_water_year"] == 2016
     assert version == 1
     trail = at.dataframe[-1].value
     assert trail["By"].tolist() == ["张伟"]
     assert trail["New value"].tolist() == ["2016"]
     assert trail["Field"].tolist() == ["Tap water since"]
+
+
+def _open_data_page(who: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    at.text_input(key="data_who").input(who).run()
+    return at
+
+
+def _save(at: AppTest) -> None:
+    next(b for b in at.button if b.label == "Save").click().run()
+    assert not at.exception
+
+
+def test_two_people_on_the_data_page_see_a_conflict_instead_of_a_revert(private_store):
+    """Both open the same village; the second save must not revert the first person's change."""
+    import store  # noqa: PLC0415
+
+    first, second = _open_data_page("王芳"), _open_data_page("李强")
+    code = first.selectbox(key="data_village").value
+    assert second.selectbox(key="data_village").value == code
+    handle = store.open_store(private_store)
+    before, _ = handle.current("villages", code, ["cadre", "tap_water_year"])
+    first.number_input(key=f"edit_tap_water_year_{code}").set_value(2016)
+    _save(first)
+    second.text_input(key=f"edit_cadre_{code}").input("赵六")  # a different field
+    _save(second)
+    values, version = handle.current("villages", code, ["cadre", "tap_water_year"])
+    assert values == {"cadre": before["cadre"], "tap_water_year": 2016}  # nothing reverted
+    assert version == 1
+    assert any("changed by someone else" in e.value for e in second.error)
+    shown = second.dataframe[0].value
+    assert shown["Your value"].tolist() == ["赵六"]
+    assert shown["Stored now"].tolist() == [before["cadre"]]
+    next(b for b in second.button if b.key == "data_keep_mine").click().run()
+    assert not second.exception
+    values, version = handle.current("villages", code, ["cadre", "tap_water_year"])
+    assert values == {"cadre": "赵六", "tap_water_year": 2016}  # only the field she changed
+    assert version == 2
+    trail = handle.history(code)
+    assert trail[["who", "column"]].values.tolist() == [
+        ["李强", "cadre"],
+        ["王芳", "tap_water_year"],
+    ]
+
+
+def test_taking_theirs_discards_mine(private_store):
+    import store  # noqa: PLC0415
+
+    first, second = _open_data_page("王芳"), _open_data_page("李强")
+    code = first.selectbox(key="data_village").value
+    first.number_input(key=f"edit_tap_water_year_{code}").set_value(2016)
+    _save(first)
+    second.number_input(key=f"edit_tap_water_year_{code}").set_value(2017)
+    _save(second)
+    next(b for b in second.button if b.key == "data_take_theirs").click().run()
+    assert not second.exception
+    assert second.number_input(key=f"edit_tap_water_year_{code}").value == 2016
+    values, version = store.open_store(private_store).current("villages", code, ["tap_water_year"])
+    assert (values["tap_water_year"], version) == (2016, 1)

@@ -1,6 +1,6 @@
 """Child process that parses one untrusted file (see `geo.ingest`); never import it.
 
-Usage: ``python -m geo._worker '{"path": ..., "out": ..., ...}'``. Prints one line:
+Usage: ``python -m store._worker '{"path": ..., "out": ..., ...}'``. Prints one line:
 ``ok {notes}`` after writing the features to ``out`` (GeoParquet), or ``error: why``.
 """
 

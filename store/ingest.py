@@ -228,7 +228,7 @@ def _run_worker(request: Mapping[str, object], limits: Limits, name: str) -> lis
     """Run the parser child with the limits; return its notes or raise its reason."""
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "geo._worker", json.dumps(request)],
+            [sys.executable, "-m", "store._worker", json.dumps(request)],
             capture_output=True,
             text=True,
             timeout=limits.cpu_seconds * 2,

@@ -1,14 +1,13 @@
 """Importing a layer: coordinate checks, column mapping, a report, and a safe write.
 
-Nothing is written until confirmed; a write makes an online backup first and replaces
-the store atomically.
+Nothing is written until confirmed; the write itself is the store's `replace_layers`
+(one transaction, after an online backup).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
-import sqlite3
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,19 +19,17 @@ import pyproj
 import shapely
 
 from geo import crs as geo_crs
-from geo import io, settings
+from geo import settings
 from geo.errors import VillageAtlasError
 
 __all__ = [
     "CITY_BOUNDS",
     "ImportRefusedError",
     "Report",
-    "backup",
     "crs_problems",
     "import_raster",
     "prepare",
     "suggest_columns",
-    "write_layer",
 ]
 
 #: Lon/lat box the data must fall in (Jiuquan with a margin).
@@ -264,42 +261,6 @@ def prepare(
     return gdf, report
 
 
-def backup(store: Path, folder: Path | None = None) -> Path:
-    """Copy the live store with SQLite's ``VACUUM INTO`` (consistent while others write)."""
-    folder = folder or store.parent / "backups"
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(tz=dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-    target = folder / f"{store.stem}-{stamp}.gpkg"
-    with sqlite3.connect(store) as db:
-        db.execute("VACUUM INTO ?", (str(target),))
-    return target
-
-
-def write_layer(store: Path, key: str, gdf: gpd.GeoDataFrame) -> Path:
-    """Replace layer `key` in `store`, atomically: a backup first, then a rewritten copy.
-
-    The live store is copied (``VACUUM INTO``: the backup, and a working copy beside the
-    store), the layer is replaced in the copy, and the copy is moved over the store in
-    one step. Interrupted at any point, the store is as it was.
-    """
-    store = Path(store)
-    if not store.exists():
-        return io.write_layers({key: gdf}, store)
-    backup(store)
-    work = store.with_name(f".tmp-import-{store.name}")
-    work.unlink(missing_ok=True)
-    try:
-        with sqlite3.connect(store) as db:
-            db.execute("VACUUM INTO ?", (str(work),))
-        gdf.to_file(work, layer=key, driver="GPKG", engine="pyogrio")
-        with sqlite3.connect(store) as db:
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        work.replace(store)
-    finally:
-        work.unlink(missing_ok=True)
-    return store
-
-
 def import_raster(path: Path, target: Path, *, dry_run: bool = False) -> Report:
     """Check a GeoTIFF in the limited child process and, unless `dry_run`, put it in place.
 
@@ -308,9 +269,10 @@ def import_raster(path: Path, target: Path, *, dry_run: bool = False) -> Report:
     ImportRefusedError
         If the file is not a GeoTIFF, is too large, or has no projected CRS.
     """
-    from geo.ingest import IngestError, copy_raster  # noqa: PLC0415
+    from store.ingest import IngestError, copy_raster  # noqa: PLC0415
 
-    tmp = target.with_name(f".tmp-{target.name}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".tmp-{os.getpid()}-{target.name}")
     try:
         notes = copy_raster(path, tmp)
         if not dry_run:

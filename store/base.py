@@ -1,0 +1,341 @@
+"""The interface every store backend implements, and what the backends share.
+
+A store holds every vector layer, the audit trail of edits, the log of imports and the
+per-layer revision counters the app's caches are keyed on. Writers are serialised (one
+at a time, with a busy timeout); readers never block and see a layer before or after a
+write, never a mix.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+import hashlib
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.errors import EditConflictError, StoreError
+
+__all__ = [
+    "AUDIT_COLUMNS",
+    "Change",
+    "Store",
+    "busy_seconds",
+    "check_columns",
+    "check_values",
+    "conflict",
+    "layer_checksum",
+    "missing_layer",
+    "now",
+    "table_name",
+]
+
+#: Columns of `Store.history`.
+AUDIT_COLUMNS = ["id", "at", "who", "code", "column", "old", "new", "version"]
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+MAX_TEXT = 2000  # characters in one edited text field
+
+
+def busy_seconds() -> float:
+    """Seconds a writer waits for the write lock: ``VILLAGE_ATLAS_BUSY_SECONDS``, default 10."""
+    return float(os.environ.get("VILLAGE_ATLAS_BUSY_SECONDS", "10"))
+
+
+def now() -> str:
+    """Return the current UTC time as ISO 8601 to the second, as stored in the audit."""
+    return dt.datetime.now(tz=dt.UTC).isoformat(timespec="seconds")
+
+
+def table_name(key: str) -> str:
+    """Return `key` if it is a safe table name (lower-case letters, digits, underscores).
+
+    Raises
+    ------
+    StoreError
+        If it is not: layer keys come from the catalogue and never need quoting.
+
+    Examples
+    --------
+    >>> table_name("bus_stops")
+    'bus_stops'
+    """
+    if not _NAME.match(key) or key.startswith(("va_", "gpkg_", "rtree_", "sqlite_")):
+        msg = f"{key!r} is not a layer name the store accepts"
+        raise StoreError(msg)
+    return key
+
+
+@dataclass(frozen=True)
+class Change:
+    """One audited change of one field."""
+
+    id: int
+    at: str
+    who: str
+    code: str
+    column: str
+    old: object
+    new: object
+    version: int
+
+
+def check_values(changes: Mapping[str, object], allowed: Mapping[str, str]) -> None:
+    """Check edited values against the editable fields' kinds; list every problem.
+
+    Raises
+    ------
+    ValueError
+        If a field may not be edited or a value is out of range.
+
+    Examples
+    --------
+    >>> check_values({"bus_year": 2016}, {"bus_year": "year"})
+    >>> check_values({"bus_year": 1800}, {"bus_year": "year"})
+    Traceback (most recent call last):
+    ...
+    ValueError: `bus_year` must be a year 1949-2100 or empty, not 1800
+    """
+    problems = []
+    if not changes:
+        problems.append("nothing to change")
+    for column, value in changes.items():
+        kind = allowed.get(column)
+        if kind is None:
+            problems.append(f"`{column}` cannot be edited here")
+        elif value is None:
+            continue
+        elif kind == "year" and not (
+            isinstance(value, int) and not isinstance(value, bool) and 1949 <= value <= 2100  # noqa: PLR2004
+        ):
+            problems.append(f"`{column}` must be a year 1949-2100 or empty, not {value!r}")
+        elif kind == "count" and not (
+            isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        ):
+            problems.append(f"`{column}` must be a whole number >= 0, not {value!r}")
+        elif kind == "str" and not isinstance(value, str):
+            problems.append(f"`{column}` must be text")
+        elif kind == "str" and len(str(value)) > MAX_TEXT:
+            problems.append(f"`{column}` is longer than {MAX_TEXT} characters")
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+def _canonical(value: object) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return "\x00"
+    if isinstance(value, (bool, np.bool_)):
+        return "1" if value else "0"
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, (np.integer,)):
+        return str(int(value))
+    return str(value)
+
+
+def layer_checksum(gdf: gpd.GeoDataFrame, *, skip: tuple[str, ...] = ("version",)) -> str:
+    """Return a checksum of a layer's rows (attributes and geometry), independent of backend.
+
+    Integers stored as floats, booleans as 0/1 and the column order do not change it;
+    the row order and every value do.
+    """
+    digest = hashlib.sha256()
+    columns = sorted(c for c in gdf.columns if c != gdf.geometry.name and c not in skip)
+    digest.update("\x1f".join(columns).encode())
+    wkb = shapely.to_wkb(shapely.force_2d(gdf.geometry.to_numpy()), byte_order=1)
+    values = [gdf[c].astype(object).tolist() for c in columns]
+    for i, geometry in enumerate(wkb):
+        digest.update(b"\x1e" + (geometry or b""))
+        digest.update("\x1f".join(_canonical(v[i]) for v in values).encode())
+    return digest.hexdigest()
+
+
+class Store(abc.ABC):
+    """A place that keeps layers, edits and their audit: a GeoPackage or a PostGIS database."""
+
+    #: Where the store is (a path or a URL without its password), for messages.
+    location: str
+    #: False when the store can only be read (a read-only file, a read-only account).
+    writable: bool
+
+    @abc.abstractmethod
+    def list_layers(self) -> list[str]:
+        """Return the names of the stored vector layers."""
+
+    @abc.abstractmethod
+    def read_layer(self, key: str) -> gpd.GeoDataFrame:
+        """Return stored layer `key` as a GeoDataFrame in the storage CRS.
+
+        Raises
+        ------
+        StoreError
+            If the layer is not in the store.
+        """
+
+    @abc.abstractmethod
+    def replace_layers(
+        self,
+        layers: Mapping[str, gpd.GeoDataFrame],
+        *,
+        who: str,
+        source: str,
+        synthetic: bool = False,
+    ) -> None:
+        """Replace (or add) each layer in one transaction: readers see all old or all new.
+
+        Rows of a layer with a ``code`` column keep their edit version (plus one), so a
+        form opened before the import reports a conflict instead of overwriting it.
+        """
+
+    @abc.abstractmethod
+    def revisions(self) -> dict[str, int]:
+        """Return each layer's revision: it grows with every import or edit of the layer."""
+
+    @abc.abstractmethod
+    def provenance(self) -> pd.DataFrame:
+        """Return one row per layer: revision, rows, source, who, when, synthetic or not."""
+
+    @abc.abstractmethod
+    def current(self, key: str, code: str, columns: list[str]) -> tuple[dict[str, object], int]:
+        """Return a record's values for `columns` and its version.
+
+        Raises
+        ------
+        KeyError
+            If no record of layer `key` has that code.
+        """
+
+    @abc.abstractmethod
+    def edit(
+        self,
+        key: str,
+        code: str,
+        changes: Mapping[str, object],
+        *,
+        expected_version: int,
+        who: str,
+        allowed: Mapping[str, str],
+    ) -> int:
+        """Save `changes` if the record is still at `expected_version`; return the new version.
+
+        Only the given fields are written; the version check and the update are one
+        statement, and the audit rows are written in the same transaction.
+
+        Raises
+        ------
+        EditConflictError
+            If someone saved first; it carries their changes.
+        ValueError
+            If a field may not be edited or a value is out of range; nothing is saved.
+        KeyError
+            If there is no such record.
+        """
+
+    @abc.abstractmethod
+    def history(self, code: str | None = None, limit: int = 200) -> pd.DataFrame:
+        """Return the audit trail, newest first, for one record or all."""
+
+    @abc.abstractmethod
+    def change(self, change_id: int) -> Change:
+        """Return one audited change.
+
+        Raises
+        ------
+        KeyError
+            If there is no such change.
+        """
+
+    @abc.abstractmethod
+    def changes_since(self, code: str, version: int) -> list[Change]:
+        """Return the audited changes of `code` made after `version`."""
+
+    @abc.abstractmethod
+    def check(self) -> None:
+        """Run the backend's integrity check.
+
+        Raises
+        ------
+        StoreDamagedError
+            If it fails; the message says how to restore.
+        """
+
+    @abc.abstractmethod
+    def raster_dir(self) -> Path:
+        """Return the folder where this store keeps imported rasters."""
+
+    def undo(self, key: str, change_id: int, *, who: str, allowed: Mapping[str, str]) -> int:
+        """Put back the old value of an audited change, as a new audited edit.
+
+        Raises
+        ------
+        EditConflictError
+            If the field changed again since; undo the later change first.
+        KeyError
+            If there is no such change.
+        """
+        done = self.change(change_id)
+        code, column, old, new = done.code, done.column, done.old, done.new
+        values, version = self.current(key, code, [column])
+        if _text(values[column]) != new:
+            msg = f"{column} of {code} changed again since change {change_id}: undo that first"
+            raise EditConflictError(msg)
+        kind = allowed.get(column, "str")
+        restored = None if old is None else (int(str(old)) if kind in ("year", "count") else old)
+        return self.edit(
+            key,
+            code,
+            {column: restored},
+            expected_version=version,
+            who=f"{who} (undo #{change_id})",
+            allowed=allowed,
+        )
+
+
+def _text(value: object) -> str | None:
+    """Return a value as the audit stores it (text, or None; 2016.0 as 2016)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def missing_layer(key: str, location: str, names: list[str]) -> str:
+    """Return the message for a layer that is not in the store, listing what it holds."""
+    return f"layer {key!r} is not in {location} (it holds: {', '.join(names) or 'nothing'})"
+
+
+def check_columns(columns: list[str], known: list[str], table: str) -> None:
+    """Refuse fields the table does not have (and a table that is not there).
+
+    Raises
+    ------
+    StoreError
+        If the table is missing.
+    ValueError
+        If a field is unknown.
+    """
+    if not known:
+        msg = f"layer {table!r} is not in the store"
+        raise StoreError(msg)
+    unknown = [c for c in columns if c not in known]
+    if unknown:
+        msg = f"{table} has no field {', '.join(map(repr, unknown))}"
+        raise ValueError(msg)
+
+
+def conflict(code: str, expected: int, found: object, theirs: list[Change]) -> Exception:
+    """Return the error for an edit that lost the race, carrying the other person's changes."""
+    msg = (
+        f"record {code} was changed by someone else since you opened it "
+        f"(version {expected} -> {found}): review their change first"
+    )
+    return EditConflictError(msg, theirs)

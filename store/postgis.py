@@ -1,0 +1,519 @@
+"""The city server's store: PostgreSQL with PostGIS, through psycopg 3.
+
+Each layer is a table in the schema ``village_atlas`` (``fid``, its attributes, ``version``
+and ``geom geometry(Geometry, 4326)`` with a GiST index). Every write is one transaction:
+an import drops and recreates its tables (PostgreSQL's DDL is transactional, so readers
+see the old layer until the commit), an edit is one ``UPDATE ... WHERE code = %s AND
+version = %s`` touching only the changed fields, with its audit rows. Writers take one
+transaction-scoped advisory lock, waiting at most the busy timeout (``lock_timeout``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import psycopg
+import shapely
+from psycopg import sql
+
+from geo import settings
+from geo.errors import StoreBusyError, StoreError
+from store.base import (
+    AUDIT_COLUMNS,
+    Change,
+    Store,
+    _text,
+    busy_seconds,
+    check_columns,
+    check_values,
+    conflict,
+    missing_layer,
+    now,
+    table_name,
+)
+
+__all__ = ["PostGISStore", "redact"]
+
+SCHEMA = "village_atlas"
+SRID = 4326
+_LOCK = 7_310_431  # the advisory lock every writer takes
+_SCHEMA_SQL = (
+    "CREATE TABLE IF NOT EXISTS {s}.va_meta (key text PRIMARY KEY, value text)",
+    (
+        "CREATE TABLE IF NOT EXISTS {s}.va_layers (layer text PRIMARY KEY, "
+        "revision bigint NOT NULL, "
+        "rows bigint, source text, who text, at text, synthetic boolean NOT NULL DEFAULT false, "
+        "dtypes jsonb)"
+    ),
+    (
+        "CREATE TABLE IF NOT EXISTS {s}.va_audit (id bigserial PRIMARY KEY, at text NOT NULL, "
+        "who text NOT NULL, code text NOT NULL, col text NOT NULL, old text, new text, "
+        "version integer NOT NULL)"
+    ),
+    "CREATE INDEX IF NOT EXISTS va_audit_code ON {s}.va_audit (code, version)",
+)
+
+
+def redact(url: str) -> str:
+    """Return `url` without its password, for messages and logs.
+
+    Examples
+    --------
+    >>> redact("postgresql://atlas:secret@db.local:5432/city")
+    'postgresql://atlas:***@db.local:5432/city'
+    """
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+_BUSY = "the store {where} is busy (another import or edit is writing): try again in a moment"
+#: (error class or words in the message, what to tell the user), first match wins.
+_MEANINGS: tuple[tuple[type[psycopg.Error] | str, str], ...] = (
+    (psycopg.errors.LockNotAvailable, _BUSY),
+    (
+        "password authentication failed",
+        "PostgreSQL refused the login for {where}: check user and password",
+    ),
+    (
+        "no password supplied",
+        "PostgreSQL asks a password for {where}: put it in the URL or ~/.pgpass",
+    ),
+    ("does not exist", "{where}: {text}; create the database first, then `store init`"),
+    (psycopg.errors.DiskFull, "the database server's disk is full: nothing was changed ({text})"),
+    (psycopg.errors.InsufficientPrivilege, "the account of {where} may not do this: {text}"),
+    (
+        psycopg.errors.ReadOnlySqlTransaction,
+        "the store {where} is read-only: editing is unavailable",
+    ),
+    (
+        psycopg.OperationalError,
+        "cannot reach PostgreSQL at {where} ({text}): is the server running and the address right?",
+    ),
+)
+
+
+def _explain(exc: psycopg.Error, location: str) -> StoreError:
+    """Turn a PostgreSQL error into one sentence saying what happened and what to do."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    for cause, message in _MEANINGS:
+        hit = cause in text.lower() if isinstance(cause, str) else isinstance(exc, cause)
+        if hit:
+            kind = StoreBusyError if message is _BUSY else StoreError
+            return kind(message.format(where=location, text=text))
+    return StoreError(f"the store {location} could not do this: {text}")
+
+
+def _pg_type(dtype: object) -> str:
+    """Return the PostgreSQL column type for a pandas dtype (text for anything else)."""
+    types = pd.api.types
+    if types.is_bool_dtype(dtype):
+        return "boolean"
+    if types.is_integer_dtype(dtype):
+        return "bigint"
+    if types.is_float_dtype(dtype):
+        return "double precision"
+    return "text"
+
+
+def _plain(values: pd.Series) -> list[object]:
+    """Return a column as Python values with None for missing (what COPY can write)."""
+    if values.dtype.kind == "M":
+        values = values.dt.strftime("%Y-%m-%dT%H:%M:%S")
+    out = values.astype(object).where(values.notna(), None).tolist()
+    return [v.item() if isinstance(v, np.generic) else v for v in out]
+
+
+class PostGISStore(Store):
+    """A store in a PostgreSQL database with PostGIS (see the module docstring)."""
+
+    def __init__(self, url: str) -> None:
+        """Connect to `url` and check that it holds a Village Atlas store.
+
+        Raises
+        ------
+        StoreError
+            If the server is unreachable, refuses the login, or holds no store.
+        """
+        self.url = url
+        self.location = redact(url)
+        with self._conn() as conn:
+            found = conn.execute(
+                "SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.va_meta",)
+            ).fetchone()
+            if not (found and found[0]):
+                msg = (
+                    f"{self.location} holds no Village Atlas store: create one with "
+                    f"`village-atlas store init {self.location}`"
+                )
+                raise StoreError(msg)
+            row = conn.execute(
+                "SELECT has_table_privilege(%s, 'INSERT') "
+                "AND current_setting('transaction_read_only') = 'off'",
+                (f"{SCHEMA}.va_audit",),
+            ).fetchone()
+        self.writable = bool(row and row[0])
+
+    @classmethod
+    def init(cls, url: str) -> PostGISStore:
+        """Create the store's schema in the database at `url` (PostGIS enabled if needed).
+
+        Raises
+        ------
+        StoreError
+            If a store is already there, or the server refuses.
+        """
+        location = redact(url)
+        try:
+            with psycopg.connect(url, connect_timeout=5, autocommit=False) as conn:
+                exists = conn.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.va_meta",)).fetchone()
+                if exists and exists[0]:
+                    msg = f"{location} already holds a store: `store init` never overwrites one"
+                    raise StoreError(msg)
+                conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+                conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA))
+                )
+                for statement in _SCHEMA_SQL:
+                    conn.execute(sql.SQL(statement).format(s=sql.Identifier(SCHEMA)))
+                conn.execute(
+                    sql.SQL("INSERT INTO {}.va_meta VALUES ('schema', '1')").format(
+                        sql.Identifier(SCHEMA)
+                    )
+                )
+        except psycopg.Error as exc:
+            raise _explain(exc, location) from exc
+        return cls(url)
+
+    @contextlib.contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+        try:
+            with psycopg.connect(self.url, connect_timeout=5) as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise _explain(exc, self.location) from exc
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+        """Open a transaction holding the store's write lock (waits at most the busy timeout)."""
+        if not self.writable:
+            msg = f"the store {self.location} is read-only: editing is unavailable"
+            raise StoreError(msg)
+        with self._conn() as conn, conn.transaction():
+            conn.execute(f"SET LOCAL lock_timeout = '{int(busy_seconds() * 1000)}ms'")
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+            yield conn
+
+    @staticmethod
+    def _t(table: str) -> sql.Composed:
+        return sql.SQL("{}.{}").format(sql.Identifier(SCHEMA), sql.Identifier(table))
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def list_layers(self) -> list[str]:
+        """Return the names of the stored vector layers."""
+        with self._conn() as conn:
+            rows = conn.execute(
+                sql.SQL("SELECT layer FROM {} WHERE dtypes IS NOT NULL ORDER BY layer").format(
+                    self._t("va_layers")
+                )
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def read_layer(self, key: str) -> gpd.GeoDataFrame:
+        """Return stored layer `key` in fid order (see `Store.read_layer`)."""
+        table = table_name(key)
+        with self._conn() as conn:
+            found = conn.execute(
+                sql.SQL("SELECT dtypes FROM {} WHERE layer = %s").format(self._t("va_layers")),
+                (table,),
+            ).fetchone()
+            if found is None or found[0] is None:
+                names = self.list_layers()
+                msg = missing_layer(key, self.location, names)
+                raise StoreError(msg)
+            dtypes: dict[str, str] = dict(found[0])  # type: ignore[call-overload]
+            columns = [*dtypes, "version"]
+            rows = conn.execute(
+                sql.SQL("SELECT {}, ST_AsBinary(geom) FROM {} ORDER BY fid").format(
+                    sql.SQL(", ").join(map(sql.Identifier, columns)), self._t(table)
+                )
+            ).fetchall()
+        frame = pd.DataFrame(rows, columns=[*columns, "geometry"])
+        for column, dtype in dtypes.items():
+            with contextlib.suppress(TypeError, ValueError):
+                frame[column] = frame[column].astype(dtype)
+        geometry = shapely.from_wkb(
+            [None if g is None else bytes(g) for g in frame.pop("geometry")]
+        )
+        return gpd.GeoDataFrame(frame, geometry=geometry, crs=settings.storage_crs)
+
+    def revisions(self) -> dict[str, int]:
+        """Return each layer's revision (see `Store.revisions`)."""
+        with self._conn() as conn:
+            rows = conn.execute(
+                sql.SQL("SELECT layer, revision FROM {}").format(self._t("va_layers"))
+            ).fetchall()
+        return {str(k): int(v) for k, v in rows}  # type: ignore[call-overload]
+
+    def provenance(self) -> pd.DataFrame:
+        """Return one row per layer with where it came from (see `Store.provenance`)."""
+        columns = ["layer", "revision", "rows", "source", "who", "at", "synthetic"]
+        with self._conn() as conn:
+            rows = conn.execute(
+                sql.SQL("SELECT {} FROM {} ORDER BY layer").format(
+                    sql.SQL(", ").join(map(sql.Identifier, columns)), self._t("va_layers")
+                )
+            ).fetchall()
+        return pd.DataFrame(rows, columns=columns)
+
+    def _columns(self, conn: psycopg.Connection[tuple[object, ...]], table: str) -> list[str]:
+        rows = conn.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s",
+            (SCHEMA, table),
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def current(self, key: str, code: str, columns: list[str]) -> tuple[dict[str, object], int]:
+        """Return a record's values and version (see `Store.current`)."""
+        table = table_name(key)
+        with self._conn() as conn:
+            check_columns(columns, self._columns(conn, table), table)
+            row = conn.execute(
+                sql.SQL("SELECT version, {} FROM {} WHERE code = %s").format(
+                    sql.SQL(", ").join(map(sql.Identifier, columns)), self._t(table)
+                ),
+                (code,),
+            ).fetchone()
+        if row is None:
+            msg = f"no record with code {code!r} in {table}"
+            raise KeyError(msg)
+        return dict(zip(columns, row[1:], strict=True)), int(row[0])  # type: ignore[call-overload]
+
+    def change(self, change_id: int) -> Change:
+        """Return one audited change (see `Store.change`)."""
+        with self._conn() as conn:
+            row = conn.execute(
+                sql.SQL(
+                    "SELECT id, at, who, code, col, old, new, version FROM {} WHERE id = %s"
+                ).format(self._t("va_audit")),
+                (change_id,),
+            ).fetchone()
+        if row is None:
+            msg = f"no audited change {change_id}"
+            raise KeyError(msg)
+        return Change(*row)  # type: ignore[arg-type]
+
+    def changes_since(self, code: str, version: int) -> list[Change]:
+        """Return the audited changes of `code` after `version`."""
+        with self._conn() as conn:
+            return self._changes_since(conn, code, version)
+
+    def _changes_since(
+        self, conn: psycopg.Connection[tuple[object, ...]], code: str, version: int
+    ) -> list[Change]:
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT id, at, who, code, col, old, new, version FROM {} "
+                "WHERE code = %s AND version > %s ORDER BY id"
+            ).format(self._t("va_audit")),
+            (code, version),
+        ).fetchall()
+        return [Change(*row) for row in rows]  # type: ignore[arg-type]
+
+    def history(self, code: str | None = None, limit: int = 200) -> pd.DataFrame:
+        """Return the audit trail, newest first (see `Store.history`)."""
+        where = sql.SQL("WHERE code = %s") if code is not None else sql.SQL("")
+        args: tuple[object, ...] = (code, limit) if code is not None else (limit,)
+        with self._conn() as conn:
+            rows = conn.execute(
+                sql.SQL(
+                    "SELECT id, at, who, code, col, old, new, version FROM {} {} "
+                    "ORDER BY id DESC LIMIT %s"
+                ).format(self._t("va_audit"), where),
+                args,
+            ).fetchall()
+        return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
+
+    def check(self) -> None:
+        """Check that the server answers and PostGIS is installed in the database."""
+        with self._conn() as conn:
+            conn.execute("SELECT postgis_version()")
+
+    def raster_dir(self) -> Path:
+        """Return the server-side folder for rasters (``VILLAGE_ATLAS_RASTERS``)."""
+        default = Path.home() / ".local" / "share" / "village-atlas" / "rasters"
+        name = urlsplit(self.url).path.strip("/") or "default"
+        return Path(os.environ.get("VILLAGE_ATLAS_RASTERS", default / name))
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def edit(
+        self,
+        key: str,
+        code: str,
+        changes: Mapping[str, object],
+        *,
+        expected_version: int,
+        who: str,
+        allowed: Mapping[str, str],
+    ) -> int:
+        """Save only the changed fields if the version still matches (see `Store.edit`)."""
+        check_values(changes, allowed)
+        if not who.strip():
+            raise ValueError("say who is editing: the audit records every change by name")
+        table, columns = table_name(key), list(changes)
+        with self._write() as conn:
+            check_columns(columns, self._columns(conn, table), table)
+            old = conn.execute(
+                sql.SQL("SELECT version, {} FROM {} WHERE code = %s").format(
+                    sql.SQL(", ").join(map(sql.Identifier, columns)), self._t(table)
+                ),
+                (code,),
+            ).fetchone()
+            if old is None:
+                msg = f"no record with code {code!r} in {table}"
+                raise KeyError(msg)
+            updated = conn.execute(
+                sql.SQL(
+                    "UPDATE {} SET {}, version = version + 1 WHERE code = %s AND version = %s"
+                ).format(
+                    self._t(table),
+                    sql.SQL(", ").join(
+                        sql.SQL("{} = %s").format(sql.Identifier(c)) for c in columns
+                    ),
+                ),
+                (*changes.values(), code, expected_version),
+            ).rowcount
+            if updated != 1:
+                raise conflict(
+                    code,
+                    expected_version,
+                    old[0],
+                    self._changes_since(conn, code, expected_version),
+                )
+            stamp, new_version = now(), expected_version + 1
+            with conn.cursor() as cur:
+                cur.executemany(
+                    sql.SQL(
+                        "INSERT INTO {} (at, who, code, col, old, new, version) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                    ).format(self._t("va_audit")),
+                    [
+                        (stamp, who, code, c, _text(before), _text(changes[c]), new_version)
+                        for c, before in zip(columns, old[1:], strict=True)
+                    ],
+                )
+            self._bump(conn, table)
+        return new_version
+
+    def _bump(
+        self,
+        conn: psycopg.Connection[tuple[object, ...]],
+        table: str,
+        provenance: Mapping[str, object] | None = None,
+    ) -> None:
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {} (layer, revision) VALUES (%s, 1) ON CONFLICT (layer) "
+                "DO UPDATE SET revision = {}.revision + 1"
+            ).format(self._t("va_layers"), sql.Identifier("va_layers")),
+            (table,),
+        )
+        if provenance is not None:
+            conn.execute(
+                sql.SQL(
+                    "UPDATE {} SET rows = %(rows)s, source = %(source)s, who = %(who)s, "
+                    "at = %(at)s, synthetic = %(synthetic)s, dtypes = %(dtypes)s "
+                    "WHERE layer = %(layer)s"
+                ).format(self._t("va_layers")),
+                {**provenance, "layer": table, "at": now()},
+            )
+
+    def replace_layers(
+        self,
+        layers: Mapping[str, gpd.GeoDataFrame],
+        *,
+        who: str,
+        source: str,
+        synthetic: bool = False,
+    ) -> None:
+        """Replace each layer in one transaction (see `Store.replace_layers`)."""
+        tables = {table_name(k): gdf for k, gdf in layers.items()}
+        with self._write() as conn:
+            for table, gdf in tables.items():
+                dtypes = self._replace(conn, table, gdf.to_crs(settings.storage_crs))
+                provenance = {
+                    "rows": len(gdf),
+                    "source": source,
+                    "who": who,
+                    "synthetic": synthetic,
+                    "dtypes": json.dumps(dtypes),
+                }
+                self._bump(conn, table, provenance)
+
+    def _replace(
+        self, conn: psycopg.Connection[tuple[object, ...]], table: str, gdf: gpd.GeoDataFrame
+    ) -> dict[str, str]:
+        attributes = [c for c in gdf.columns if c not in (gdf.geometry.name, "version", "fid")]
+        keep_versions = {"code", "version"} <= set(self._columns(conn, table))
+        if keep_versions:
+            conn.execute(
+                sql.SQL(
+                    "CREATE TEMP TABLE va_old ON COMMIT DROP AS SELECT code, version FROM {}"
+                ).format(self._t(table))
+            )
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self._t(table)))
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE {} (fid bigint PRIMARY KEY, {}, version integer NOT NULL DEFAULT 0, "
+                "geom geometry(Geometry, {}))"
+            ).format(
+                self._t(table),
+                sql.SQL(", ").join(
+                    sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(_pg_type(gdf[c].dtype)))
+                    for c in attributes
+                ),
+                sql.Literal(SRID),
+            )
+            if attributes
+            else sql.SQL(
+                "CREATE TABLE {} (fid bigint PRIMARY KEY, version integer NOT NULL DEFAULT 0, "
+                "geom geometry(Geometry, {}))"
+            ).format(self._t(table), sql.Literal(SRID))
+        )
+        geometry = shapely.to_wkb(
+            shapely.set_srid(shapely.force_2d(gdf.geometry.to_numpy()), SRID),
+            hex=True,
+            include_srid=True,
+        )
+        columns = [_plain(gdf[c]) for c in attributes]
+        target = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            self._t(table), sql.SQL(", ").join(map(sql.Identifier, ["fid", *attributes, "geom"]))
+        )
+        with conn.cursor() as cur, cur.copy(target) as copy:
+            for i, geom in enumerate(geometry):
+                copy.write_row((i + 1, *(col[i] for col in columns), geom))
+        if keep_versions:
+            conn.execute(
+                sql.SQL(
+                    "UPDATE {} t SET version = 1 + o.version FROM va_old o WHERE o.code = t.code"
+                ).format(self._t(table))
+            )
+        conn.execute(
+            sql.SQL("CREATE INDEX {} ON {} USING gist (geom)").format(
+                sql.Identifier(f"{table}_geom_gist"), self._t(table)
+            )
+        )
+        return {c: str(gdf[c].dtype) for c in attributes}
