@@ -8,12 +8,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import store as store_
+    from layers import access as access_
 
 __all__ = ["main"]
 
@@ -191,12 +193,90 @@ def _store(args: argparse.Namespace) -> store_.Store:
     return store.open_store(getattr(args, "store", None))
 
 
+def _read_password(prompt: str, *, confirm: bool = False) -> str:
+    """Read a password from the terminal (asked twice to set one), or one line of stdin."""
+    import getpass  # noqa: PLC0415
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass(prompt)
+    if confirm and getpass.getpass("again: ") != password:
+        raise ValueError("the two passwords differ")
+    return password
+
+
+def _acting(args: argparse.Namespace, handle: store_.Store) -> access_.Account:
+    """Return the account a command acts as: logged in, once the store has accounts.
+
+    Before the first account exists the store is in local mode and `--user` is recorded
+    as given. After, `--user` must be an account and its password is read from
+    ``VILLAGE_ATLAS_PASSWORD`` or asked for.
+    """
+    from layers.access import Account, Role  # noqa: PLC0415
+    from store import accounts  # noqa: PLC0415
+
+    if not accounts.has_accounts(handle):
+        return Account(args.user, Role.ADMIN)
+    password = os.environ.get("VILLAGE_ATLAS_PASSWORD") or _read_password(
+        f"password for {args.user}: "
+    )
+    return accounts.authenticate(handle, args.user, password)
+
+
+def _operator() -> str:
+    """Name the person at this terminal, for account changes made from the command line."""
+    import getpass  # noqa: PLC0415
+
+    return f"cli:{getpass.getuser()}"
+
+
+def _users(args: argparse.Namespace) -> int:
+    from store import accounts  # noqa: PLC0415
+
+    handle = _store(args)
+    if args.action == "list":
+        table = handle.accounts()
+        table["locked"] = table.pop("locked_until").astype(float) > time.time()
+        table.to_csv(sys.stdout, index=False)
+        return 0
+    if args.name is None:
+        raise ValueError(f"`users {args.action}` needs an account NAME")
+    if args.action == "add":
+        made = accounts.add_user(
+            handle,
+            args.name,
+            role=args.role,
+            bureau=args.bureau,
+            password=_read_password(f"password for {args.name}: ", confirm=True),
+            who=_operator(),
+        )
+        print(
+            f"account {made.name}: {made.role.value}" + (f", {made.bureau}" if made.bureau else "")
+        )
+    elif args.action == "passwd":
+        accounts.set_password(
+            handle,
+            args.name,
+            _read_password(f"new password for {args.name}: ", confirm=True),
+            who=_operator(),
+        )
+        print(f"password of {args.name} changed")
+    else:
+        handle.set_disabled(args.name, disabled=args.action == "disable", who=_operator())
+        print(f"account {args.name} {args.action}d")
+    return 0
+
+
 def _import(args: argparse.Namespace) -> int:
     import layers  # noqa: PLC0415
-    from store import importer, ingest  # noqa: PLC0415
+    from layers import access  # noqa: PLC0415
+    from store import accounts, importer, ingest  # noqa: PLC0415
 
     spec = layers.get_layer(args.layer)
     target = _store(args)
+    who = _acting(args, target)
+    if spec.is_raster and not access.may_import(who, spec.key):
+        raise PermissionError(f"{who.name} may not import layer {spec.key!r} (not their bureau's)")
     if spec.is_raster:
         if spec.path is None:  # pragma: no cover (every raster layer names its file)
             raise ValueError(f"layer {spec.key!r} has no file name in the catalogue")
@@ -220,9 +300,11 @@ def _import(args: argparse.Namespace) -> int:
             msg = f"{Path(args.path).name} does not fit layer {spec.key!r}: " + "; ".join(found)
             raise ValueError(msg)
         if not args.dry_run:
-            target.replace_layers(
-                {spec.key: layers.validate(spec.key, clean)},
-                who=args.user,
+            accounts.import_as(
+                target,
+                who,
+                spec.key,
+                layers.validate(spec.key, clean),
                 source=f"{Path(args.path).name} (imported)",
             )
     for line in report.lines():
@@ -250,6 +332,7 @@ def _parse_value(text: str, kind: str) -> object:
 
 def _edit(args: argparse.Namespace) -> int:
     import layers  # noqa: PLC0415
+    from store import accounts  # noqa: PLC0415
 
     editable = layers.editable_fields("villages")
     changes: dict[str, object] = {}
@@ -263,20 +346,12 @@ def _edit(args: argparse.Namespace) -> int:
             raise ValueError(msg)
         changes[field] = _parse_value(value, editable[field])
     target = _store(args)
+    who = _acting(args, target)
     if args.expect_version is None:
         _, version = target.current("villages", args.code, list(changes))
     else:
         version = args.expect_version
-    print(
-        target.edit(
-            "villages",
-            args.code,
-            changes,
-            expected_version=version,
-            who=args.user,
-            allowed=editable,
-        )
-    )
+    print(accounts.edit_as(target, who, "villages", args.code, changes, expected_version=version))
     return 0
 
 
@@ -401,6 +476,18 @@ def _store_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
         "restore BACKUP [--to STORE]. WHERE is a .gpkg path or a postgresql:// URL.",
     )
     sto.add_argument("action", choices=["init", "check", "copy", "backup", "restore"])
+    users = sub.add_parser(
+        "users",
+        help="accounts: add, passwd, disable, enable, list",
+        description="Passwords are read from the terminal (asked twice) or one line of stdin, "
+        "never from the command line. Roles: admin, planner, editor (with --bureau), viewer.",
+    )
+    users.add_argument("action", choices=["add", "passwd", "disable", "enable", "list"])
+    users.add_argument("name", nargs="?", help="the account name")
+    users.add_argument("--role", default="viewer", help="admin, planner, editor or viewer")
+    users.add_argument("--bureau", help="an editor's bureau key (see `village-atlas bureaus`)")
+    _store_option(users)
+    users.set_defaults(func=_users)
     sto.add_argument(
         "where", nargs="?", help="the store (default: VILLAGE_ATLAS_STORE or the demo)"
     )

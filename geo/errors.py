@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "AccessDeniedError",
     "CrsMismatchError",
     "EditConflictError",
+    "LoginError",
     "NoCrsError",
     "SchemaError",
     "StoreBusyError",
@@ -60,3 +62,11 @@ class EditConflictError(RuntimeError, VillageAtlasError):
         """Keep the other person's changes for the user to see."""
         super().__init__(message)
         self.theirs = list(theirs or [])
+
+
+class AccessDeniedError(PermissionError, VillageAtlasError):
+    """The logged-in account may not do this (another bureau's layer or field)."""
+
+
+class LoginError(AccessDeniedError):
+    """A login failed: wrong name or password, a disabled or a locked account."""

@@ -245,6 +245,57 @@ STRINGS = MappingProxyType(
             "您打开该村记录后，已有他人保存了修改。请比较后选择保留您的值或采用对方的值。",
         ),
         "yours": ("Your value", "您的值"),
+        "login_title": ("Log in to Village Atlas", "登录村情地图"),
+        "login_name": ("Account", "账号"),
+        "login_password": ("Password", "密码"),
+        "login": ("Log in", "登录"),
+        "login_refused": ("Not logged in: {reason}.", "登录失败：{reason}。"),
+        "logout": ("Log out", "退出登录"),
+        "logged_in_as": ("Logged in:", "当前用户："),
+        "session_expired": (
+            "Your session expired after a while without use: please log in again.",
+            "长时间未操作，会话已过期，请重新登录。",
+        ),
+        "local_mode": (
+            (
+                "Local mode: this app listens on this computer only and has no accounts yet, so "
+                "you act as its administrator. Add accounts with `village-atlas users add` "
+                "before serving it on a network."
+            ),
+            (
+                "本机模式：应用仅在本机监听且尚无账号，您以管理员身份操作。"
+                "在局域网提供服务前，请用 `village-atlas users add` 创建账号。"
+            ),
+        ),
+        "needs_admin": (
+            (
+                "This app is served on a network address but its store has no administrator "
+                "account, so it will not start. On the server, create one:"
+            ),
+            "应用正在网络地址上提供服务，但数据库中尚无管理员账号，因此拒绝启动。请在服务器上创建：",
+        ),
+        "role_admin": (
+            "Administrator: manages accounts, imports and edits everything",
+            "管理员：管理账号，可导入和修改全部数据",
+        ),
+        "role_planner": (
+            "Planner: reads everything, edits targets and scenarios",
+            "规划人员：可查看全部数据，修改目标和方案",
+        ),
+        "role_editor": (
+            "Bureau editor: imports and edits the bureau's own layers and fields",
+            "部门编辑：导入和修改本部门负责的图层和字段",
+        ),
+        "role_viewer": ("Viewer: reads and exports", "查看人员：可查看和导出"),
+        "nothing_to_import": (
+            "Your account may not import any layer.",
+            "您的账号无权导入图层。",
+        ),
+        "nothing_to_edit": (
+            "Your account may not edit village records.",
+            "您的账号无权修改村情记录。",
+        ),
+        "source_layer": ("Layer in the file", "文件中的图层"),
         "theirs": ("Stored now", "当前已存值"),
         "keep_mine": ("Keep mine (save over theirs)", "保留我的修改"),
         "take_theirs": ("Take theirs (discard mine)", "采用对方的值"),

@@ -120,7 +120,7 @@ def why(
     """Why a village is (not) covered: its distances for every rule chosen."""
     row = villages[villages["code"] == code]
     i = row.index[0]
-    st.subheader(ui.tr("gap_why", name=row["name_zh"].iloc[0]))
+    st.subheader(ui.tr("gap_why", name=ui.md(row["name_zh"].iloc[0])))
     rows = []
     for key in keys:
         straight = result.get(f"{key}_distance_m")

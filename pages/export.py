@@ -70,7 +70,7 @@ spec = export.MapSpec(
 try:
     export.cjk_font()
 except RuntimeError as exc:
-    st.error(str(exc))
+    st.error(ui.md(exc))
     st.stop()
 if kind == "map":
     preview = export.meeting_map(export.MapSpec(**{**spec.__dict__, "dpi": 80}), load=ui.layer)

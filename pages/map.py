@@ -93,7 +93,7 @@ def online_tiles(basemap: str) -> folium.TileLayer | None:
     try:
         url = tile_url(chosen, st.secrets.get("tianditu_token") if _has_secrets() else None)
     except ValueError as exc:
-        st.warning(str(exc))
+        st.warning(ui.md(exc))
         return None
     if not ui.basemap_reachable(url):
         st.warning(ui.tr("basemap_unreachable", name=chosen.title(ui.lang())))

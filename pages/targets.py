@@ -54,7 +54,7 @@ st.line_chart(chart)
 key = st.selectbox(
     ui.tr("target"), list(titles), format_func=titles.__getitem__, key="targets_pick"
 )
-st.subheader(ui.tr("per_county", target=titles[key]))
+st.subheader(ui.tr("per_county", target=ui.md(titles[key])))
 per_county = ui.county_progress(key, year)
 per_county.index = per_county.index.map(ui.county_names())
 per_county["status"] = per_county["status"].map(ui.status_label)

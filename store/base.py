@@ -9,12 +9,14 @@ write, never a mix.
 from __future__ import annotations
 
 import abc
+import contextlib
 import datetime as dt
 import hashlib
 import math
 import os
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +28,9 @@ import shapely
 from geo.errors import EditConflictError, StoreError
 
 __all__ = [
+    "ACCOUNT_COLUMNS",
     "AUDIT_COLUMNS",
+    "SHARED_TABLES",
     "Change",
     "Store",
     "busy_seconds",
@@ -39,6 +43,22 @@ __all__ = [
     "table_name",
 ]
 
+#: Runs one query in a write transaction and returns its rows.
+Run = Callable[..., list[tuple[object, ...]]]
+#: Columns of `Store.accounts`.
+ACCOUNT_COLUMNS = ["name", "role", "bureau", "disabled", "failures", "locked_until", "created"]
+#: The tables every backend shares, in portable SQL (`{p}`: schema prefix, `{id}`: serial key).
+SHARED_TABLES = (
+    (
+        "CREATE TABLE IF NOT EXISTS {p}va_users (name TEXT PRIMARY KEY, role TEXT NOT NULL, "
+        "bureau TEXT, hash TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0, failures INTEGER "
+        "NOT NULL DEFAULT 0, locked_until DOUBLE PRECISION NOT NULL DEFAULT 0, created TEXT)"
+    ),
+    (
+        "CREATE TABLE IF NOT EXISTS {p}va_events ({id}, at TEXT NOT NULL, who TEXT NOT NULL, "
+        "action TEXT NOT NULL, target TEXT, detail TEXT)"
+    ),
+)
 #: Columns of `Store.history`.
 AUDIT_COLUMNS = ["id", "at", "who", "code", "column", "old", "new", "version"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -270,6 +290,123 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def raster_dir(self) -> Path:
         """Return the folder where this store keeps imported rasters."""
+
+    # -- generic SQL, for the small tables every backend shares -------------------------------
+    # Queries use `?` for parameters and `{p}` before table names (the PostGIS schema).
+
+    @abc.abstractmethod
+    def _read_sql(self, query: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        """Run a read query; a table that does not exist yet reads as empty."""
+
+    @abc.abstractmethod
+    def _write_sql(self) -> contextlib.AbstractContextManager[Run]:
+        """Open a write transaction holding the store's write lock; yield a query runner."""
+
+    # -- accounts and events ---------------------------------------------------------------
+
+    def accounts(self) -> pd.DataFrame:
+        """Return every account (never the password hash), by name."""
+        rows = self._read_sql(
+            "SELECT name, role, bureau, disabled, failures, locked_until, created "
+            "FROM {p}va_users ORDER BY name"
+        )
+        return pd.DataFrame(rows, columns=ACCOUNT_COLUMNS)
+
+    def account(self, name: str) -> dict[str, object] | None:
+        """Return one account with its password hash, or None."""
+        rows = self._read_sql(
+            "SELECT name, role, bureau, disabled, failures, locked_until, created, hash "
+            "FROM {p}va_users WHERE name = ?",
+            (name,),
+        )
+        return dict(zip([*ACCOUNT_COLUMNS, "hash"], rows[0], strict=True)) if rows else None
+
+    def save_account(
+        self, name: str, *, role: str, bureau: str | None, password_hash: str | None, who: str
+    ) -> None:
+        """Add an account, or change its role, bureau or password; audited as an event.
+
+        Raises
+        ------
+        ValueError
+            If a new account has no password.
+        """
+        with self._write_sql() as run:
+            found = run("SELECT role, bureau FROM {p}va_users WHERE name = ?", (name,))
+            if not found:
+                if password_hash is None:
+                    raise ValueError(f"a new account needs a password: {name!r}")
+                run(
+                    "INSERT INTO {p}va_users (name, role, bureau, hash, disabled, failures, "
+                    "locked_until, created) VALUES (?, ?, ?, ?, 0, 0, 0, ?)",
+                    (name, role, bureau, password_hash, now()),
+                )
+                detail = f"role {role}" + (f", bureau {bureau}" if bureau else "")
+                self._event(run, who, "account added", name, detail)
+                return
+            run("UPDATE {p}va_users SET role = ?, bureau = ? WHERE name = ?", (role, bureau, name))
+            if password_hash is not None:
+                run(
+                    "UPDATE {p}va_users SET hash = ?, failures = 0, locked_until = 0 "
+                    "WHERE name = ?",
+                    (password_hash, name),
+                )
+            self._event(
+                run,
+                who,
+                "account changed",
+                name,
+                f"role {role}, bureau {bureau}" + (", password reset" if password_hash else ""),
+            )
+
+    def set_disabled(self, name: str, *, disabled: bool, who: str) -> None:
+        """Disable (or enable again) an account; audited.
+
+        Raises
+        ------
+        KeyError
+            If there is no such account.
+        """
+        with self._write_sql() as run:
+            if not run("SELECT 1 FROM {p}va_users WHERE name = ?", (name,)):
+                msg = f"no account {name!r}"
+                raise KeyError(msg)
+            run("UPDATE {p}va_users SET disabled = ? WHERE name = ?", (int(disabled), name))
+            self._event(run, who, "account disabled" if disabled else "account enabled", name, "")
+
+    def record_login(self, name: str, *, ok: bool, lock_after: int, lock_seconds: float) -> None:
+        """Count a failed login (locking the account after `lock_after`), or reset on success."""
+        with self._write_sql() as run:
+            if ok:
+                run("UPDATE {p}va_users SET failures = 0, locked_until = 0 WHERE name = ?", (name,))
+                self._event(run, name, "login", name, "")
+                return
+            run(
+                "UPDATE {p}va_users SET failures = failures + 1, locked_until = CASE WHEN "
+                "failures + 1 >= ? THEN ? ELSE locked_until END WHERE name = ?",
+                (lock_after, time.time() + lock_seconds, name),
+            )
+            self._event(run, name, "login failed", name, "")
+
+    def log_event(self, who: str, action: str, target: str, detail: str = "") -> None:
+        """Record something done or refused (imports, account changes, refused edits)."""
+        with self._write_sql() as run:
+            self._event(run, who, action, target, detail)
+
+    @staticmethod
+    def _event(run: Run, who: str, action: str, target: str, detail: str) -> None:
+        run(
+            "INSERT INTO {p}va_events (at, who, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+            (now(), who, action, target, detail[:2000]),
+        )
+
+    def events(self, limit: int = 200) -> pd.DataFrame:
+        """Return the log of imports, account changes and refusals, newest first."""
+        rows = self._read_sql(
+            "SELECT id, at, who, action, target, detail FROM {p}va_events ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return pd.DataFrame(rows, columns=["id", "at", "who", "action", "target", "detail"])
 
     def undo(self, key: str, change_id: int, *, who: str, allowed: Mapping[str, str]) -> int:
         """Put back the old value of an audited change, as a new audited edit.

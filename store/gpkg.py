@@ -31,7 +31,9 @@ from geo import settings
 from geo.errors import StoreBusyError, StoreDamagedError, StoreError
 from store.base import (
     AUDIT_COLUMNS,
+    SHARED_TABLES,
     Change,
+    Run,
     Store,
     _text,
     busy_seconds,
@@ -60,7 +62,11 @@ _SCHEMA = (
     ),
     "CREATE INDEX IF NOT EXISTS va_audit_code ON va_audit (code, version)",
 )
-_SCHEMA_VERSION = "1"
+_TABLES = (
+    *_SCHEMA,
+    *(s.format(p="", id="id INTEGER PRIMARY KEY AUTOINCREMENT") for s in SHARED_TABLES),
+)
+_SCHEMA_VERSION = "2"
 _GPKG_CORE = (
     (
         "CREATE TABLE gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY, "
@@ -284,7 +290,7 @@ class GeoPackageStore(Store):
                 db.execute("PRAGMA user_version = 10400")
                 db.execute("PRAGMA journal_mode = WAL")
                 db.execute("BEGIN")
-                for statement in (*_GPKG_CORE, *_SCHEMA):
+                for statement in (*_GPKG_CORE, *_TABLES):
                     db.execute(statement)
                 db.executemany(
                     "INSERT INTO gpkg_spatial_ref_sys VALUES (?, ?, ?, ?, ?, ?)",
@@ -346,12 +352,30 @@ class GeoPackageStore(Store):
 
     @staticmethod
     def _ensure_schema(db: sqlite3.Connection) -> None:
-        """Create the app's tables once; runs under the write lock, so never races."""
+        """Create or upgrade the app's tables; runs under the write lock, so never races."""
         if _has_table(db, "va_meta"):
-            return
-        for statement in _SCHEMA:
+            found = db.execute("SELECT value FROM va_meta WHERE key = 'schema'").fetchone()
+            if found is not None and found[0] == _SCHEMA_VERSION:
+                return
+        for statement in _TABLES:
             db.execute(statement)
         db.execute("INSERT OR REPLACE INTO va_meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
+
+    def _read_sql(self, query: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        """Run a read query (see `Store._read_sql`)."""
+        with self._db(write=False) as db:
+            try:
+                return db.execute(query.format(p=""), params).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):
+                    return []
+                raise
+
+    @contextlib.contextmanager
+    def _write_sql(self) -> Iterator[Run]:
+        """Open a write transaction (see `Store._write_sql`)."""
+        with self._db(write=True) as db:
+            yield lambda query, params=(): db.execute(query.format(p=""), params).fetchall()
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -28,7 +28,9 @@ from geo import settings
 from geo.errors import StoreBusyError, StoreError
 from store.base import (
     AUDIT_COLUMNS,
+    SHARED_TABLES,
     Change,
+    Run,
     Store,
     _text,
     busy_seconds,
@@ -60,6 +62,9 @@ _SCHEMA_SQL = (
     ),
     "CREATE INDEX IF NOT EXISTS va_audit_code ON {s}.va_audit (code, version)",
 )
+
+
+_SHARED = tuple(s.format(p=f"{SCHEMA}.", id="id bigserial PRIMARY KEY") for s in SHARED_TABLES)
 
 
 def redact(url: str) -> str:
@@ -114,6 +119,11 @@ def _explain(exc: psycopg.Error, location: str) -> StoreError:
     return StoreError(f"the store {location} could not do this: {text}")
 
 
+def _portable(query: str) -> sql.SQL:
+    """Turn a portable query (`?` parameters, `{p}` schema prefix) into PostgreSQL's."""
+    return sql.SQL(query.format(p=f"{SCHEMA}.").replace("?", "%s"))
+
+
 def _pg_type(dtype: object) -> str:
     """Return the PostgreSQL column type for a pandas dtype (text for anything else)."""
     types = pd.api.types
@@ -147,6 +157,7 @@ class PostGISStore(Store):
         """
         self.url = url
         self.location = redact(url)
+        self._shared_ready = False
         with self._conn() as conn:
             found = conn.execute(
                 "SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.va_meta",)
@@ -186,6 +197,8 @@ class PostGISStore(Store):
                 )
                 for statement in _SCHEMA_SQL:
                     conn.execute(sql.SQL(statement).format(s=sql.Identifier(SCHEMA)))
+                for shared in _SHARED:
+                    conn.execute(sql.SQL(shared))
                 conn.execute(
                     sql.SQL("INSERT INTO {}.va_meta VALUES ('schema', '1')").format(
                         sql.Identifier(SCHEMA)
@@ -213,6 +226,29 @@ class PostGISStore(Store):
             conn.execute(f"SET LOCAL lock_timeout = '{int(busy_seconds() * 1000)}ms'")
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
             yield conn
+
+    def _read_sql(self, query: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        """Run a read query (see `Store._read_sql`)."""
+        with self._conn() as conn:
+            try:
+                return conn.execute(_portable(query), params).fetchall()
+            except psycopg.errors.UndefinedTable:
+                return []
+
+    @contextlib.contextmanager
+    def _write_sql(self) -> Iterator[Run]:
+        """Open a write transaction holding the write lock (see `Store._write_sql`)."""
+        with self._write() as conn:
+            if not self._shared_ready:
+                for shared in _SHARED:
+                    conn.execute(sql.SQL(shared))
+                self._shared_ready = True
+
+            def run(query: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+                cursor = conn.execute(_portable(query), params)
+                return cursor.fetchall() if cursor.description else []
+
+            yield run
 
     @staticmethod
     def _t(table: str) -> sql.Composed:

@@ -267,3 +267,14 @@ def backend_store(request: pytest.FixtureRequest, demo_store: Path, tmp_path: Pa
     url = request.getfixturevalue("pg_url")
     store.copy_store(store.open_store(demo_store), store.create_store(url), who="test")
     return str(url)
+
+
+@pytest.fixture
+def on_the_network() -> Iterator[None]:
+    """The app (AppTest) as served with ``--server.address 0.0.0.0``: logins required."""
+    from streamlit import config  # noqa: PLC0415
+
+    before = config.get_option("server.address")
+    config.set_option("server.address", "0.0.0.0")
+    yield
+    config.set_option("server.address", before)

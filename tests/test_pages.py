@@ -13,6 +13,7 @@ import layers
 from layers import targets
 from layers.rules import RULES, evaluate, evaluate_many
 from tests.conftest import ROOT
+from tests.helpers import log_in
 
 APP = str(ROOT / "app.py")
 
@@ -215,15 +216,11 @@ def private_store(demo_store, tmp_path, monkeypatch):
     return copy
 
 
-def test_data_page_edits_a_village_with_an_audit_trail(private_store):
+def test_data_page_edits_a_village_with_an_audit_trail(private_store, on_the_network):
     import store  # noqa: PLC0415
 
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page("pages/data.py").run()
-    assert not at.exception
+    at = _open_data_page("张伟")
     code = at.selectbox(key="data_village").value
-    at.text_input(key="data_who").input("张伟").run()
     at.number_input(key=f"edit_tap_water_year_{code}").set_value(2016)
     next(b for b in at.button if b.label == "Save").click().run()
     assert not at.exception
@@ -237,11 +234,18 @@ def test_data_page_edits_a_village_with_an_audit_trail(private_store):
 
 
 def _open_data_page(who: str) -> AppTest:
+    """Log `who` in (an admin account, made if missing) and open the Data page."""
+    import store  # noqa: PLC0415
+    from store import accounts  # noqa: PLC0415
+
+    handle = store.open_store()
+    if handle.account(who) is None:
+        accounts.add_user(handle, who, role="admin", bureau=None, password="password 1", who="t")
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
+    log_in(at, who, "password 1")
     at.switch_page("pages/data.py").run()
     assert not at.exception
-    at.text_input(key="data_who").input(who).run()
     return at
 
 
@@ -250,7 +254,9 @@ def _save(at: AppTest) -> None:
     assert not at.exception
 
 
-def test_two_people_on_the_data_page_see_a_conflict_instead_of_a_revert(private_store):
+def test_two_people_on_the_data_page_see_a_conflict_instead_of_a_revert(
+    private_store, on_the_network
+):
     """Both open the same village; the second save must not revert the first person's change."""
     import store  # noqa: PLC0415
 
@@ -282,7 +288,7 @@ def test_two_people_on_the_data_page_see_a_conflict_instead_of_a_revert(private_
     ]
 
 
-def test_taking_theirs_discards_mine(private_store):
+def test_taking_theirs_discards_mine(private_store, on_the_network):
     import store  # noqa: PLC0415
 
     first, second = _open_data_page("王芳"), _open_data_page("李强")

@@ -19,6 +19,8 @@ from layers.basemaps import probe
 from layers.i18n import LANGUAGES, t
 from layers.rules import RULES, evaluate, evaluate_many, population_coverage, road_graph
 from store import tables
+from ui import auth as auth
+from ui.text import md
 
 __all__ = ["LANG", "YEAR", "ensure_store", "layer", "sidebar", "tr"]
 
@@ -81,10 +83,16 @@ def page_guard() -> None:
 
     A fresh server that is first asked for a deep link (say ``/coverage``) runs the page
     directly from the ``pages/`` folder, skipping `app.py`; its session then lacks the
-    shared sidebar and settings. Going through `app.py` once fixes it for good.
+    shared sidebar and settings. Going through `app.py` once fixes it for good. Such a page
+    (and every page that AppTest reruns on its own) passes the login gate here too: no page
+    shows before the gate has named this session's account.
     """
     if LANG not in st.session_state:
         st.switch_page("app.py")
+    sidebar()
+    if auth.check(the_store()) is None:
+        st.switch_page("app.py")
+    auth.who_box(lang())
 
 
 def _mirror(target: str, widget: str) -> Callable[[], None]:
@@ -102,10 +110,14 @@ def install_assets() -> str:
     return str(assets.install())
 
 
-def sidebar() -> None:
-    """Language switch and the synthetic-data notice, shared by every page."""
+def init_session() -> None:
+    """Set the session's shared keys (language, year) once, in `app.py`."""
     st.session_state.setdefault(LANG, "en")
     st.session_state.setdefault(YEAR, 2017)
+
+
+def sidebar() -> None:
+    """Show the language switch and the synthetic-data notice, shared by every page."""
     with st.sidebar:
         # one fixed bilingual label: a label that changed with the language would make
         # Streamlit treat the switch as a new widget and reset it; like the year, the
@@ -232,10 +244,10 @@ def village_file(code: str, year: int) -> None:
     if match.empty:
         return
     v = match.iloc[0]
-    st.subheader(tr("village_file", name=f"{v['name_zh']} ({v['pinyin']})"))
+    st.subheader(tr("village_file", name=md(f"{v['name_zh']} ({v['pinyin']})")))
     st.caption(
-        f"{v['code']} · {county_names().get(v['county_code'], '')} · {v['township']} · "
-        f"{tr('status_' + str(v['status']))}"
+        md(f"{v['code']} · {county_names().get(v['county_code'], '')} · {v['township']}")
+        + f" · {tr('status_' + str(v['status']))}"
     )
     left, right = st.columns(2)
     with left:

@@ -1,0 +1,127 @@
+"""Who may do what: roles, and permissions read from the layer catalogue.
+
+The catalogue is the one source of truth for responsibility: a layer's lead bureau may
+import it, and each editable village field names the bureau that keeps it.
+
+- **admin** manages accounts, imports and edits everything;
+- **planner** reads everything, edits targets and scenarios;
+- **editor** is bound to one bureau: imports and edits only what the catalogue assigns to it;
+- **viewer** reads and exports.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from layers import editable_fields, get_layer
+from layers.bureaus import BUREAUS
+
+__all__ = [
+    "LOCAL_ADMIN",
+    "Account",
+    "Role",
+    "editable_for",
+    "may_edit_targets",
+    "may_import",
+    "may_manage_accounts",
+    "problems",
+]
+
+
+class Role(enum.Enum):
+    """What an account is for."""
+
+    ADMIN = "admin"
+    PLANNER = "planner"
+    EDITOR = "editor"
+    VIEWER = "viewer"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Role | None:
+        """Accept any case and the long form ``bureau editor``."""
+        text = str(value).strip().lower().replace("bureau ", "").replace("bureau_", "")
+        return next((role for role in cls if role.value == text), None)
+
+
+@dataclass(frozen=True)
+class Account:
+    """A logged-in person: name, role, and (for an editor) the bureau they work for."""
+
+    name: str
+    role: Role
+    bureau: str | None = None
+
+    def label(self, lang: str = "en") -> str:
+        """Return the name with the bureau, for the sidebar and the audit."""
+        if self.bureau is None:
+            return self.name
+        bureau = BUREAUS[self.bureau]
+        return f"{self.name} ({bureau.name_zh if lang == 'zh' else bureau.name_en})"
+
+
+#: The one account of local mode: the app on 127.0.0.1 before any account exists.
+LOCAL_ADMIN = Account("local", Role.ADMIN)
+
+
+def problems(role: Role, bureau: str | None) -> list[str]:
+    """Return what is wrong with a role and bureau pair (empty: it is valid).
+
+    Examples
+    --------
+    >>> problems(Role.EDITOR, None)
+    ['an editor must name a bureau (--bureau KEY)']
+    >>> problems(Role.VIEWER, "water")
+    ['only an editor is bound to a bureau']
+    """
+    found = []
+    if role is Role.EDITOR and bureau is None:
+        found.append("an editor must name a bureau (--bureau KEY)")
+    if role is not Role.EDITOR and bureau is not None:
+        found.append("only an editor is bound to a bureau")
+    if bureau is not None and bureau not in BUREAUS:
+        found.append(f"unknown bureau {bureau!r}; use one of {', '.join(BUREAUS)}")
+    return found
+
+
+def may_import(account: Account, key: str) -> bool:
+    """Whether `account` may replace layer `key` with a file.
+
+    Examples
+    --------
+    >>> may_import(Account("a", Role.EDITOR, "transport"), "bus_stops")
+    True
+    >>> may_import(Account("a", Role.EDITOR, "transport"), "water_works")
+    False
+    """
+    spec = get_layer(key)
+    if not spec.importable or account.role in (Role.PLANNER, Role.VIEWER):
+        return False
+    return account.role is Role.ADMIN or spec.bureau.key == account.bureau
+
+
+def editable_for(account: Account, key: str) -> dict[str, str]:
+    """Return the fields of layer `key` that `account` may edit -> their column type.
+
+    Examples
+    --------
+    >>> editable_for(Account("a", Role.EDITOR, "water"), "villages")
+    {'tap_water_year': 'year'}
+    >>> editable_for(Account("v", Role.VIEWER), "villages")
+    {}
+    """
+    if account.role is Role.ADMIN:
+        return editable_fields(key)
+    if account.role is Role.EDITOR:
+        return editable_fields(key, bureau=account.bureau)
+    return {}
+
+
+def may_manage_accounts(account: Account) -> bool:
+    """Whether `account` may add, change and disable accounts."""
+    return account.role is Role.ADMIN
+
+
+def may_edit_targets(account: Account) -> bool:
+    """Whether `account` may change targets and scenarios."""
+    return account.role in (Role.ADMIN, Role.PLANNER)
