@@ -75,8 +75,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start_app(env_extra: dict[str, str], log_name: str) -> tuple[str, subprocess.Popen[bytes]]:
-    """Start `streamlit run app.py` on a free 127.0.0.1 port; return its URL and process."""
+def _start_app(
+    env_extra: dict[str, str], log_name: str, address: str = "127.0.0.1"
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """Start `streamlit run app.py` on a free port of `address`; return its URL (on 127.0.0.1)."""
     port = _free_port()
     env = {**os.environ, **env_extra}
     ARTIFACTS.mkdir(exist_ok=True)
@@ -91,7 +93,7 @@ def _start_app(env_extra: dict[str, str], log_name: str) -> tuple[str, subproces
                 "--server.port",
                 str(port),
                 "--server.address",
-                "127.0.0.1",
+                address,
                 "--server.headless",
                 "true",
             ],
@@ -127,6 +129,8 @@ HOSTILE_NAMES = [
     "</script><script>window.__xss=2;alert(2)</script>",
     "${window.__xss=3}",
     "`${alert(4)}`\\u0060",
+    "![__xss va-markdown](http://va-markdown.test/t.png)",
+    "[__xss va-markdown link](http://va-markdown.test/click)",
 ]
 
 
@@ -278,3 +282,25 @@ def on_the_network() -> Iterator[None]:
     config.set_option("server.address", "0.0.0.0")
     yield
     config.set_option("server.address", before)
+
+
+@pytest.fixture(scope="session")
+def network_app_url(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app served on every address (0.0.0.0) from a store with accounts; reached on loopback.
+
+    Accounts: ``boss`` (admin) and ``li`` (Transport editor), password ``correct horse 7``.
+    """
+    import store  # noqa: PLC0415
+    from store import accounts  # noqa: PLC0415
+    from tests.helpers import copy_gpkg  # noqa: PLC0415
+
+    path = copy_gpkg(demo_store, tmp_path_factory.mktemp("network") / "demo.gpkg")
+    handle = store.open_store(path)
+    for name, role, bureau in (("boss", "admin", None), ("li", "editor", "transport")):
+        accounts.add_user(
+            handle, name, role=role, bureau=bureau, password="correct horse 7", who="t"
+        )
+    url, proc = _start_app({"VILLAGE_ATLAS_STORE": str(path)}, "streamlit-network.log", "0.0.0.0")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)

@@ -179,7 +179,7 @@ def test_local_mode_on_loopback_with_no_accounts(app_store):
 
 def test_refuses_to_serve_the_network_without_an_admin(app_store, on_the_network):
     at = _start()
-    assert [e.value for e in at.error][0].startswith("This app is served on a network address")
+    assert at.error[0].value.startswith("This app is served on a network address")
     assert at.code[0].value == "village-atlas users add NAME --role admin"
     assert not at.title  # no page at all
 

@@ -215,3 +215,38 @@ def test_minor_roads_arrive_when_zoomed_in_and_only_for_the_view(app_url, offlin
     assert 0 < near < everywhere
     assert log.foreign == []
     assert log.errors == []
+
+
+def test_markdown_in_a_village_name_stays_text(hostile_app_url, offline_page):
+    """A name written as a Markdown image or link shows as those characters: nothing fetched."""
+    page, log = offline_page
+    _open(page, hostile_app_url, "Map")
+    page.get_by_test_id("stTextInput").locator("input").fill("va-markdown")
+    page.keyboard.press("Enter")
+    page.get_by_text("Village file:", exact=False).first.wait_for(timeout=30_000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / "hostile-markdown.png"))
+    heading = page.locator("h3", has_text="Village file:").first.inner_text()
+    assert "![__xss va-markdown](http://va-markdown.test/t.png)" in heading.replace("\u2060", "")
+    assert page.locator("img[src*='va-markdown.test']").count() == 0
+    assert page.locator("a[href*='va-markdown.test']").count() == 0
+    assert log.foreign == []
+
+
+def test_a_visitor_on_the_network_sees_only_the_login(network_app_url, offline_page):
+    page, log = offline_page
+    _open(page, network_app_url, "Log in to Village Atlas")
+    page.wait_for_timeout(1000)
+    assert page.locator(MAP_FRAME).count() == 0
+    assert page.get_by_role("link", name="Data").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "login.png"))
+    page.get_by_role("textbox", name="Account").fill("li")
+    page.get_by_role("textbox", name="Password").fill("correct horse 7")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_text("Logged in:", exact=False).first.wait_for(timeout=60_000)
+    page.get_by_role("link", name="Data").click()
+    page.get_by_text("Import a layer", exact=True).first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)
+    assert page.get_by_text("Tap water since", exact=True).count() == 0  # water is not theirs
+    assert page.get_by_text("Bus since", exact=True).count() == 1
+    assert log.foreign == []

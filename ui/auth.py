@@ -1,6 +1,7 @@
 """Login for every page: local mode, the login form, idle expiry, logout, who is logged in.
 
-`check` runs in `app.py` before any page, which offers only `login_page` until it passes. While the app listens on a loopback address
+`check` runs in `app.py` before any page (the app offers only `login_page` until it
+passes) and again in each page's guard. While the app listens on a loopback address
 only and the store has no account, it runs as one local admin with a visible note. On
 any other address it refuses to serve until an admin account exists, and says how to
 make one. Otherwise each session logs in; it expires after ``VILLAGE_ATLAS_IDLE_MINUTES``
@@ -97,7 +98,7 @@ def logout() -> None:
 
 
 def login_page() -> None:
-    """The one page a session sees before it logs in."""
+    """Show the one page a session sees before it logs in."""
     from ui import sidebar, the_store  # noqa: PLC0415 (ui imports this module)
 
     sidebar()
