@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -158,6 +159,9 @@ class PostGISStore(Store):
         self.url = url
         self.location = redact(url)
         self._shared_ready = False
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: list[psycopg.Connection[tuple[object, ...]]] = []
         with self._conn() as conn:
             found = conn.execute(
                 "SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.va_meta",)
@@ -174,6 +178,20 @@ class PostGISStore(Store):
                 (f"{SCHEMA}.va_audit",),
             ).fetchone()
         self.writable = bool(row and row[0])
+
+    def close(self) -> None:
+        """Close every connection this handle opened (in any thread)."""
+        with self._lock:
+            for conn in self._open:
+                conn.close()
+            self._open.clear()
+
+    def __del__(self) -> None:
+        """Close the connections when the handle goes away."""
+        try:  # noqa: SIM105 (at interpreter exit, contextlib may be gone already)
+            self.close()
+        except Exception:  # noqa: BLE001, S110
+            pass
 
     @classmethod
     def init(cls, url: str) -> PostGISStore:
@@ -210,9 +228,19 @@ class PostGISStore(Store):
 
     @contextlib.contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+        """Lend this thread's connection (autocommit; opened once, again if it broke).
+
+        Logging in costs more than an edit, so each thread keeps one connection; writes
+        and multi-statement reads wrap themselves in a transaction.
+        """
+        conn = getattr(self._local, "conn", None)
         try:
-            with psycopg.connect(self.url, connect_timeout=5) as conn:
-                yield conn
+            if conn is None or conn.closed or conn.broken:
+                conn = psycopg.connect(self.url, connect_timeout=5, autocommit=True)
+                self._local.conn = conn
+                with self._lock:
+                    self._open.append(conn)
+            yield conn
         except psycopg.Error as exc:
             raise _explain(exc, self.location) from exc
 
@@ -269,7 +297,8 @@ class PostGISStore(Store):
     def read_layer(self, key: str) -> gpd.GeoDataFrame:
         """Return stored layer `key` in fid order (see `Store.read_layer`)."""
         table = table_name(key)
-        with self._conn() as conn:
+        with self._conn() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one snapshot
             found = conn.execute(
                 sql.SQL("SELECT dtypes FROM {} WHERE layer = %s").format(self._t("va_layers")),
                 (table,),
