@@ -463,7 +463,7 @@ def test_import_backs_up_first_and_keeps_other_layers(tmp_path, store):
     assert run_import(path, "bus_stops", store, None).returncode == 0
     assert len(layers.load("bus_stops", store)) == 3
     assert len(layers.load("roads", store)) == roads
-    backups = list((store.parent / "backups").glob("*.gpkg"))
+    backups = list((store.parent / "demo-backups").glob("*.gpkg"))
     assert len(backups) == 1
     assert len(layers.load("bus_stops", backups[0])) > 3
 
