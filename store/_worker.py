@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import json
 import re
+import resource
+import signal
 import sys
+import tarfile
 import xml.etree.ElementTree as ET
+import zlib
 from pathlib import Path
 
 import geopandas as gpd
@@ -142,6 +146,52 @@ def _read(request: dict[str, object]) -> tuple[gpd.GeoDataFrame, list[str]]:
     return gdf, notes
 
 
+def _tar_members(
+    archive: tarfile.TarFile, max_members: int, max_bytes: int
+) -> list[tarfile.TarInfo]:
+    """Check a tar from its headers (count, declared sizes, paths, kinds), reading no data."""
+    members: list[tarfile.TarInfo] = []
+    total = 0
+    for member in archive:
+        if len(members) == max_members:
+            msg = f"it holds more than {max_members} files (the limit is {max_members})"
+            raise RefusedError(msg)
+        name = member.name.replace("\\", "/")
+        if name.startswith("/") or ".." in name.split("/"):
+            msg = f"it holds a file outside the archive ({member.name[:80]!r})"
+            raise RefusedError(msg)
+        if not (member.isfile() or member.isdir()):
+            msg = f"it holds a link or a special file ({member.name[:80]!r})"
+            raise RefusedError(msg)
+        total += member.size if member.isfile() else 0
+        if total > max_bytes:
+            msg = (
+                f"it declares more than {max_bytes / 2**20:.0f} MB unpacked (the limit): "
+                "refused without extracting"
+            )
+            raise RefusedError(msg)
+        members.append(member)
+    return members
+
+
+def _untar(request: dict[str, object]) -> list[str]:
+    """Extract a tar archive whose headers pass the caps; no written file may exceed them."""
+    max_bytes = int(str(request["max_bytes"]))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the cap fails, never kills
+    resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+    try:
+        with tarfile.open(str(request["untar"])) as archive:
+            members = _tar_members(archive, int(str(request["max_members"])), max_bytes)
+            archive.extractall(str(request["folder"]), members=members, filter="data")
+    except tarfile.FilterError as exc:
+        msg = f"it holds a file outside the archive or a link ({exc})"
+        raise RefusedError(msg) from exc
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
+        msg = "it is not a readable tar archive (damaged or truncated)"
+        raise RefusedError(msg) from exc
+    return []
+
+
 def _raster(request: dict[str, object]) -> list[str]:
     """Check a GeoTIFF's size and CRS before reading a pixel, then write a clean copy."""
     import rasterio  # noqa: PLC0415 (only for rasters)
@@ -170,6 +220,9 @@ def main() -> None:
     try:
         if request.get("raster"):
             print("ok " + json.dumps(_raster(request), ensure_ascii=False))
+            return
+        if request.get("untar"):
+            print("ok " + json.dumps(_untar(request), ensure_ascii=False))
             return
         gdf, notes = _read(request)
         if len(gdf) > int(request["max_features"]):

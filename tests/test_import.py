@@ -4,6 +4,7 @@ plus two people editing at once and an import killed midway."""
 from __future__ import annotations
 
 import http.server
+import io
 import json
 import shutil
 import subprocess
@@ -163,6 +164,47 @@ def _tar_escape(tmp: Path) -> Path:
     path = tmp / "evil.tar"
     with tarfile.open(path, "w") as tar:
         tar.add(inner, arcname="../../evil.geojson")
+    return path
+
+
+def _tar_bomb(tmp: Path) -> Path:
+    """A .tgz of about 1 MB that holds a GeoJSON and 600 MB of zeros."""
+    inner = tmp / "ok.geojson"
+    stops().to_file(inner)
+    path = tmp / "bomb.tgz"
+    with tarfile.open(path, "w:gz", compresslevel=1) as tar:
+        tar.add(inner, arcname="ok.geojson")
+        info = tarfile.TarInfo("zeros.bin")
+        info.size = 600 * 2**20
+        tar.addfile(info, _Zeros(info.size))
+    return path
+
+
+class _Zeros(io.RawIOBase):
+    """A readable stream of `size` zero bytes, never held in memory at once."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = min(len(buffer), self.left)
+        buffer[:n] = bytes(n)
+        self.left -= n
+        return n
+
+
+def _tar_many(tmp: Path) -> Path:
+    inner = tmp / "ok.geojson"
+    stops().to_file(inner)
+    path = tmp / "many.tar"
+    with tarfile.open(path, "w") as tar:
+        tar.add(inner, arcname="ok.geojson")
+        for i in range(3000):
+            info = tarfile.TarInfo(f"junk/{i}.txt")
+            tar.addfile(info, io.BytesIO(b""))
     return path
 
 
@@ -386,6 +428,8 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str, str | None, str]] = {
     ),
     "GeoPackage with two layers": (_two_layers, "bus_stops", None, "refused: several layers"),
     "tar escaping its folder": (_tar_escape, "bus_stops", None, "refused: outside"),
+    "tar bomb (1 MB .tgz, 600 MB inside)": (_tar_bomb, "bus_stops", None, "refused: unpacked"),
+    "tar with 3,000 members": (_tar_many, "bus_stops", None, "refused: the limit is 2000"),
     "empty file": (_text("empty.geojson", ""), "bus_stops", None, "refused: no JSON"),
     "not a zip": (_text("fake.zip", "hello"), "bus_stops", None, "refused: not a .zip"),
     "unknown format": (_text("notes.txt", "hi"), "bus_stops", None, "refused: unsupported"),
@@ -545,3 +589,20 @@ def test_raster_import_checks_in_the_child_and_replaces_atomically(tmp_path, sto
     assert "needs a projected (metric) CRS" in refused.stderr
     with rasterio.open(store.parent / "demo.rasters" / "population.tif") as kept:
         assert kept.width == 40
+
+
+def test_tar_caps_are_checked_from_the_headers_before_extracting(tmp_path):
+    inner = tmp_path / "ok.geojson"
+    stops().to_file(inner)
+    path = tmp_path / "pad.tgz"
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(inner, arcname="ok.geojson")
+        info = tarfile.TarInfo("pad.bin")
+        info.size = 3 * 2**20
+        tar.addfile(info, _Zeros(info.size))
+    with pytest.raises(IngestError, match=r"declares more than 2 MB unpacked"):
+        read_untrusted(path, limits=Limits(unpacked_bytes=2 * 2**20))
+    with pytest.raises(IngestError, match=r"holds more than 1 files \(the limit is 1\)"):
+        read_untrusted(path, limits=Limits(archive_members=1))
+    gdf, _ = read_untrusted(path)
+    assert sorted(gdf["name"]) == sorted(NAMES)
