@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import geopandas as gpd
 
@@ -123,19 +123,28 @@ def _check_zip(path: Path, limits: Limits) -> list[zipfile.ZipInfo]:
     return members
 
 
+def _copy_capped(src: IO[bytes], dst: IO[bytes], left: int, name: str) -> int:
+    """Copy `src` to `dst` while at most `left` bytes remain allowed; return what remains."""
+    while chunk := src.read(2**20):
+        left -= len(chunk)
+        if left < 0:
+            msg = f"{name} unpacks to more than it declared: refused"
+            raise IngestError(msg)
+        dst.write(chunk)
+    return left
+
+
 def _unpack(path: Path, folder: Path, limits: Limits) -> Path:
     """Extract a checked archive and return the one dataset inside (a .shp, .gpkg, ...)."""
     if path.suffix.lower() == ".zip":
         members = _check_zip(path, limits)
         with zipfile.ZipFile(path) as archive:
+            left = limits.unpacked_bytes  # counted as written: one pass, never a re-scan
             for m in members:
                 if m.is_dir():
                     continue
                 with archive.open(m) as src, (folder / Path(m.filename).name).open("wb") as dst:
-                    shutil.copyfileobj(src, dst, 2**20)
-                if sum(f.stat().st_size for f in folder.iterdir()) > limits.unpacked_bytes:
-                    msg = f"{path.name} unpacks to more than it declared: refused"
-                    raise IngestError(msg)
+                    left = _copy_capped(src, dst, left, path.name)
     else:  # tar headers are read in the limited child: a pax header can be any size
         request = {
             "untar": str(path),
