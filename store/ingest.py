@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import tempfile
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO
 
 import geopandas as gpd
@@ -98,7 +99,52 @@ def sniff(path: Path) -> str:
     raise IngestError(msg)
 
 
-def _check_zip(path: Path, limits: Limits) -> list[zipfile.ZipInfo]:
+_MAX_DEPTH = 32  # folders inside an archive
+_MAX_NAME = 255  # bytes in one file or folder name (Linux)
+
+
+def _member_path(archive: str, name: str) -> PurePosixPath | None:
+    """Return where an archive member goes inside its folder; None for folder-like names.
+
+    Raises
+    ------
+    IngestError
+        If the name leaves the folder (absolute, drive letter, ``..``) or cannot be a path.
+    """
+    clean = name.replace("\\", "/")
+    parts = [part for part in clean.split("/") if part not in {"", "."}]
+    if clean.startswith("/") or re.match(r"[A-Za-z]:", clean) or ".." in parts:
+        msg = f"{archive} holds a file outside the archive ({name[:80]!r})"
+        raise IngestError(msg)
+    if len(parts) > _MAX_DEPTH or any(len(p.encode()) > _MAX_NAME or "\0" in p for p in parts):
+        msg = f"{archive} holds a file name that is too long or too deep ({name[:80]!r})"
+        raise IngestError(msg)
+    return PurePosixPath(*parts) if parts and not clean.endswith("/") else None
+
+
+def _zip_paths(path: Path, members: list[zipfile.ZipInfo]) -> list[tuple[zipfile.ZipInfo, str]]:
+    """Pair each file member with its path inside the folder; refuse repeats and clashes."""
+    out: list[tuple[zipfile.ZipInfo, str]] = []
+    files: set[str] = set()
+    folders: set[str] = set()
+    for m in members:
+        rel = _member_path(path.name, m.filename)
+        if rel is None or m.is_dir():
+            continue
+        if str(rel) in files:
+            msg = f"{path.name} holds {str(rel)[:80]!r} twice: refused (which one is meant?)"
+            raise IngestError(msg)
+        files.add(str(rel))
+        folders.update(str(parent) for parent in rel.parents)
+        out.append((m, str(rel)))
+    clash = sorted(files & folders)
+    if clash:
+        msg = f"{path.name} holds a file and a folder both named {clash[0][:80]!r}: refused"
+        raise IngestError(msg)
+    return out
+
+
+def _check_zip(path: Path, limits: Limits) -> list[tuple[zipfile.ZipInfo, str]]:
     """Inspect a zip from its directory: member count, declared sizes, paths."""
     try:
         with zipfile.ZipFile(path) as archive:
@@ -116,11 +162,7 @@ def _check_zip(path: Path, limits: Limits) -> list[zipfile.ZipInfo]:
             f"{limits.unpacked_bytes / 2**20:.0f} MB): refused without extracting"
         )
         raise IngestError(msg)
-    for m in members:
-        if m.filename.startswith(("/", "\\")) or ".." in Path(m.filename).parts:
-            msg = f"{path.name} holds a file outside the archive ({m.filename!r})"
-            raise IngestError(msg)
-    return members
+    return _zip_paths(path, members)
 
 
 def _copy_capped(src: IO[bytes], dst: IO[bytes], left: int, name: str) -> int:
@@ -140,10 +182,10 @@ def _unpack(path: Path, folder: Path, limits: Limits) -> Path:
         members = _check_zip(path, limits)
         with zipfile.ZipFile(path) as archive:
             left = limits.unpacked_bytes  # counted as written: one pass, never a re-scan
-            for m in members:
-                if m.is_dir():
-                    continue
-                with archive.open(m) as src, (folder / Path(m.filename).name).open("wb") as dst:
+            for m, rel in members:  # each file keeps its folder: sidecars are never mixed
+                target = folder / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(m) as src, target.open("wb") as dst:
                     left = _copy_capped(src, dst, left, path.name)
     else:  # tar headers are read in the limited child: a pax header can be any size
         request = {
@@ -153,15 +195,28 @@ def _unpack(path: Path, folder: Path, limits: Limits) -> Path:
             "max_bytes": limits.unpacked_bytes,
         }
         _run_worker(request, limits, path.name)
-    found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in _VECTOR_SUFFIXES)
+    return _one_dataset(path.name, _datasets(folder), folder)
+
+
+def _datasets(folder: Path) -> list[Path]:
+    """Return the datasets in an unpacked archive: its Shapefiles, else its other files."""
+    found = sorted(
+        (p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in _VECTOR_SUFFIXES),
+        key=lambda p: p.relative_to(folder).as_posix(),
+    )
     shapefiles = [p for p in found if p.suffix.lower() == ".shp"]
-    candidates = shapefiles or found
+    return shapefiles or found
+
+
+def _one_dataset(name: str, candidates: list[Path], folder: Path) -> Path:
+    """Return the only dataset of an archive, or refuse listing them all."""
     if not candidates:
-        msg = f"{path.name} holds no Shapefile, GeoPackage or GeoJSON"
+        msg = f"{name} holds no Shapefile, GeoPackage or GeoJSON"
         raise IngestError(msg)
     if len(candidates) > 1:
-        names = ", ".join(p.name for p in candidates)
-        msg = f"{path.name} holds several datasets ({names}): upload them one at a time"
+        names = [p.relative_to(folder).as_posix() for p in candidates]
+        listed = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")  # noqa: PLR2004
+        msg = f"{name}: the archive holds several layers: {listed}; upload them one at a time"
         raise IngestError(msg)
     return candidates[0]
 

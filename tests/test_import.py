@@ -215,6 +215,19 @@ def _tar_many(tmp: Path) -> Path:
     return path
 
 
+def _two_counties(tmp: Path, *, drop_first=(), only_second=None) -> Path:
+    """county1/stops.* and county2/stops.*: the same file names in two folders."""
+    path = tmp / "counties.zip"
+    first = write_shp(tmp / "county1", stops(), drop=drop_first)
+    second = write_shp(tmp / "county2", stops().assign(name=["一站", "二站", "三站"]))
+    if only_second is not None:
+        second = [f for f in second if f.suffix in only_second]
+    with zipfile.ZipFile(path, "w") as z:
+        for f in first + second:
+            z.write(f, f"{f.parent.name}/{f.name}")
+    return path
+
+
 def _xlsx(tmp: Path) -> Path:
     path = tmp / "stops.xlsx"
     pd.DataFrame(
@@ -285,7 +298,19 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str, str | None, str]] = {
         ),
         "bus_stops",
         None,
-        "refused: several datasets",
+        "refused: the archive holds several layers: other.shp, stops.shp",
+    ),
+    "same shapefile name in two folders": (
+        _two_counties,
+        "bus_stops",
+        None,
+        "refused: the archive holds several layers: county1/stops.shp, county2/stops.shp",
+    ),
+    "sidecar files split across folders": (
+        lambda t: _two_counties(t, drop_first=("dbf", "cpg"), only_second={".dbf", ".cpg"}),
+        "bus_stops",
+        None,
+        "refused: lacks column",
     ),
     "GBK without .cpg": (
         lambda t: zipped(t / "gbk.zip", write_shp(t / "g", stops(), drop=("cpg",))),
@@ -626,3 +651,25 @@ def test_zip_size_check_is_linear_in_the_member_count(tmp_path):
     spent = time.process_time() - started  # this process only: unpacking, not the child
     assert sorted(gdf["name"]) == sorted(NAMES)
     assert spent < 3.0, f"{spent:.1f} s of CPU to unpack 1,990 members"
+
+
+@shapefile_warnings
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+def test_zip_members_keep_their_folders_and_are_never_mixed(tmp_path):
+    files = write_shp(tmp_path / "s", stops())
+    twice = zipped(tmp_path / "twice.zip", files)
+    with zipfile.ZipFile(twice, "a") as z:
+        z.writestr("stops.dbf", b"another table")
+    with pytest.raises(IngestError, match=r"holds 'stops.dbf' twice"):
+        read_untrusted(twice)
+    clash = zipped(tmp_path / "clash.zip", files)
+    with zipfile.ZipFile(clash, "a") as z:
+        z.writestr("stops.shp/x.txt", b"")
+    with pytest.raises(IngestError, match=r"a file and a folder both named 'stops.shp'"):
+        read_untrusted(clash)
+    drive = zipped(tmp_path / "drive.zip", files, prefix="C:\\data\\")
+    with pytest.raises(IngestError, match="outside the archive"):
+        read_untrusted(drive)
+    windows = zipped(tmp_path / "windows.zip", files, prefix="county1\\")
+    gdf, _ = read_untrusted(windows)
+    assert sorted(gdf["name"]) == sorted(NAMES)
