@@ -13,6 +13,7 @@ import signal
 import sys
 import tarfile
 import xml.etree.ElementTree as ET
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -240,6 +241,7 @@ def main() -> None:
         OSError,
         UnicodeDecodeError,
         ET.ParseError,
+        zipfile.BadZipFile,
         pyogrio.errors.DataSourceError,
         pyogrio.errors.DataLayerError,
         pyproj.exceptions.CRSError,

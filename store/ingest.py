@@ -16,11 +16,14 @@ import json
 import os
 import re
 import resource
+import struct
 import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Mapping
+import zlib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -144,14 +147,29 @@ def _zip_paths(path: Path, members: list[zipfile.ZipInfo]) -> list[tuple[zipfile
     return out
 
 
+@contextmanager
+def _zip_errors(name: str) -> Iterator[None]:
+    """Turn whatever a damaged or unusual zip raises into one sentence."""
+    try:
+        yield
+    except NotImplementedError as exc:  # before RuntimeError, which it is
+        msg = (
+            f"{name} uses a compression method this tool cannot read: zip it again "
+            "with ordinary (deflate) compression"
+        )
+        raise IngestError(msg) from exc
+    except RuntimeError as exc:  # zipfile asks for a password
+        msg = f"{name} holds a file protected by a password: zip it again without one"
+        raise IngestError(msg) from exc
+    except (zipfile.BadZipFile, zlib.error, EOFError, struct.error, ValueError) as exc:
+        msg = f"{name} is damaged or truncated: it is not a readable zip archive"
+        raise IngestError(msg) from exc
+
+
 def _check_zip(path: Path, limits: Limits) -> list[tuple[zipfile.ZipInfo, str]]:
     """Inspect a zip from its directory: member count, declared sizes, paths."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-    except zipfile.BadZipFile as exc:
-        msg = f"{path.name} is not a readable zip archive: {exc}"
-        raise IngestError(msg) from exc
+    with _zip_errors(path.name), zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
     if len(members) > limits.archive_members:
         msg = f"{path.name} holds {len(members)} files (the limit is {limits.archive_members})"
         raise IngestError(msg)
@@ -180,7 +198,7 @@ def _unpack(path: Path, folder: Path, limits: Limits) -> Path:
     """Extract a checked archive and return the one dataset inside (a .shp, .gpkg, ...)."""
     if path.suffix.lower() == ".zip":
         members = _check_zip(path, limits)
-        with zipfile.ZipFile(path) as archive:
+        with _zip_errors(path.name), zipfile.ZipFile(path) as archive:
             left = limits.unpacked_bytes  # counted as written: one pass, never a re-scan
             for m, rel in members:  # each file keeps its folder: sidecars are never mixed
                 target = folder / rel

@@ -109,6 +109,32 @@ def _zip_bomb(tmp: Path) -> Path:
     return path
 
 
+def _broken_zip(how: str) -> Callable[[Path], Path]:
+    """A zip whose directory reads but whose members do not (bad data, offset, flags)."""
+
+    def build(tmp: Path) -> Path:
+        path = zipped(tmp / f"{how}.zip", write_shp(tmp / how, stops()))
+        data = bytearray(path.read_bytes())
+        local, central = data.find(b"PK\x03\x04"), data.find(b"PK\x01\x02")
+        if how == "crc":  # flip the first member's data
+            start = local + 30 + int.from_bytes(data[local + 26 : local + 28], "little")
+            data[start : start + 4] = bytes(b ^ 0xFF for b in data[start : start + 4])
+        elif how == "offset":  # the directory points into the middle of a member
+            data[central + 42 : central + 46] = (7).to_bytes(4, "little")
+        elif how == "encrypted":  # flag bit 0 in the local and central headers
+            data[local + 6] |= 1
+            data[central + 8] |= 1
+        elif how == "method":  # compression method 99 (AES), unknown to the reader
+            data[local + 8 : local + 10] = (99).to_bytes(2, "little")
+            data[central + 10 : central + 12] = (99).to_bytes(2, "little")
+        elif how == "truncated":
+            del data[len(data) // 2 :]
+        path.write_bytes(bytes(data))
+        return path
+
+    return build
+
+
 def _text(name: str, content: str) -> Callable[[Path], Path]:
     def build(tmp: Path) -> Path:
         (tmp / name).write_text(content, encoding="utf-8")
@@ -464,6 +490,11 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str, str | None, str]] = {
     "tar with 3,000 members": (_tar_many, "bus_stops", None, "refused: the limit is 2000"),
     "empty file": (_text("empty.geojson", ""), "bus_stops", None, "refused: no JSON"),
     "not a zip": (_text("fake.zip", "hello"), "bus_stops", None, "refused: not a .zip"),
+    "zip cut in half": (_broken_zip("truncated"), "bus_stops", None, "refused: damaged"),
+    "zip with a bad checksum": (_broken_zip("crc"), "bus_stops", None, "refused: damaged"),
+    "zip pointing into a member": (_broken_zip("offset"), "bus_stops", None, "refused: damaged"),
+    "zip with a password": (_broken_zip("encrypted"), "bus_stops", None, "refused: password"),
+    "zip with AES compression": (_broken_zip("method"), "bus_stops", None, "refused: method"),
     "unknown format": (_text("notes.txt", "hi"), "bus_stops", None, "refused: unsupported"),
 }
 
@@ -673,3 +704,25 @@ def test_zip_members_keep_their_folders_and_are_never_mixed(tmp_path):
     windows = zipped(tmp_path / "windows.zip", files, prefix="county1\\")
     gdf, _ = read_untrusted(windows)
     assert sorted(gdf["name"]) == sorted(NAMES)
+
+
+@shapefile_warnings
+@pytest.mark.parametrize(
+    ("how", "said"),
+    [
+        ("truncated", "is damaged or truncated"),
+        ("crc", "is damaged or truncated"),
+        ("offset", "is damaged or truncated"),
+        ("encrypted", "holds a file protected by a password"),
+        ("method", "uses a compression method"),
+    ],
+)
+def test_a_broken_zip_is_refused_in_one_sentence(tmp_path, how, said):
+    path = _broken_zip(how)(tmp_path)
+    with pytest.raises(IngestError) as refused:
+        read_untrusted(path)
+    message = str(refused.value)
+    assert message.startswith(f"{path.name} ")
+    assert said in message
+    assert "\n" not in message
+    assert str(tmp_path) not in message
