@@ -260,6 +260,48 @@ def _child_env() -> dict[str, str]:
     return env
 
 
+def _without_folders(message: str, *folders: Path) -> str:
+    """Return `message` with these folders (and any temporary folder) cut from its paths."""
+    for folder in folders:
+        for form in dict.fromkeys((str(folder), str(folder.resolve()))):
+            message = message.replace(form + os.sep, "").replace(form, "")
+    temp = re.escape(tempfile.gettempdir().rstrip(os.sep))
+    return re.sub(temp + r"/(?:[^\s'\"/]+/)*", "", message)
+
+
+def _check_file(path: Path, limits: Limits) -> str:
+    """Check that the file exists, its size and its first bytes; return its kind."""
+    if not path.is_file():
+        msg = f"cannot read {path.name}: no such file"
+        raise IngestError(msg)
+    if path.stat().st_size > limits.file_bytes:
+        size, cap = path.stat().st_size / 2**20, limits.file_bytes / 2**20
+        msg = f"{path.name} is {size:.0f} MB (the limit is {cap:.0f} MB)"
+        raise IngestError(msg)
+    return sniff(path)
+
+
+@contextmanager
+def _session(path: Path, limits: Limits) -> Iterator[tuple[str, Path]]:
+    """Check an upload and lend a private temporary folder; messages never name a folder.
+
+    Every reader goes through here: one set of checks for the pages and the command line.
+    """
+    unpacked = path.parent
+    try:
+        kind = _check_file(path, limits)
+        if kind in {".xlsx", ".kmz"}:
+            _check_zip(path, limits)
+        with tempfile.TemporaryDirectory(prefix="va-ingest-") as tmp:
+            unpacked = Path(tmp) / "in"
+            yield kind, Path(tmp)
+    except IngestError as exc:
+        raise IngestError(_without_folders(str(exc), unpacked, path.parent)) from exc
+    except OSError as exc:  # the disk, never the file: say so without a path
+        msg = f"{path.name} could not be unpacked here: {exc.strerror or type(exc).__name__}"
+        raise IngestError(msg) from exc
+
+
 def read_untrusted(
     path: Path | str,
     *,
@@ -275,18 +317,7 @@ def read_untrusted(
         If the file is refused or cannot be parsed; the message says why.
     """
     path = Path(path)
-    if not path.is_file():
-        msg = f"cannot read {path}: no such file"
-        raise IngestError(msg)
-    if path.stat().st_size > limits.file_bytes:
-        size, cap = path.stat().st_size / 2**20, limits.file_bytes / 2**20
-        msg = f"{path.name} is {size:.0f} MB (the limit is {cap:.0f} MB)"
-        raise IngestError(msg)
-    kind = sniff(path)
-    if kind == ".xlsx":
-        _check_zip(path, limits)
-    with tempfile.TemporaryDirectory(prefix="va-ingest-") as tmp:
-        folder = Path(tmp)
+    with _session(path, limits) as (kind, folder):
         target = path
         if kind in {".zip", ".tar", ".tgz", ".gz"}:
             (folder / "in").mkdir()

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import threading
 import time
 import zipfile
@@ -726,3 +727,28 @@ def test_a_broken_zip_is_refused_in_one_sentence(tmp_path, how, said):
     assert said in message
     assert "\n" not in message
     assert str(tmp_path) not in message
+
+
+def test_messages_never_show_a_temporary_folder(tmp_path):
+    with zipfile.ZipFile(tmp_path / "dot.zip", "w") as z:
+        z.writestr(".", b"x")
+        z.writestr("./", b"")
+        z.writestr("folder/", b"")
+    short = b"SQLite format 3\x00"  # passes the sniff, then GDAL names the full path
+    with zipfile.ZipFile(tmp_path / "short.zip", "w") as z:
+        z.writestr("county1/a.gpkg", short)
+    (tmp_path / "short.gpkg").write_bytes(short)
+    said = {}
+    for name in ("dot.zip", "short.zip", "short.gpkg"):
+        with pytest.raises(IngestError) as refused:
+            read_untrusted(tmp_path / name)
+        said[name] = str(refused.value)
+    for message in said.values():
+        assert str(tmp_path) not in message
+        assert "va-ingest" not in message
+        assert tempfile.gettempdir() not in message
+    assert said["dot.zip"] == "dot.zip holds no Shapefile, GeoPackage or GeoJSON"
+    assert "'county1/a.gpkg' not recognized" in said["short.zip"]
+    assert "'short.gpkg' not recognized" in said["short.gpkg"]
+    with pytest.raises(IngestError, match=r"^cannot read gone.geojson: no such file$"):
+        read_untrusted(tmp_path / "gone.geojson")
