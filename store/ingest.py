@@ -78,7 +78,8 @@ def sniff(path: Path) -> str:
         If the bytes do not match the name (for example XML in a .geojson or .tif).
     """
     suffix = path.suffix.lower()
-    head = path.read_bytes()[:512] if path.stat().st_size else b""
+    with path.open("rb") as f:
+        head = f.read(512)  # only the head: the file may be large
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if suffix in _MAGIC:
         if not any(head.startswith(m) for m in _MAGIC[suffix]):
@@ -369,8 +370,9 @@ def _run_worker(request: Mapping[str, object], limits: Limits, name: str) -> lis
 def copy_raster(path: Path | str, out: Path, *, limits: Limits = LIMITS) -> list[str]:
     """Check an uploaded GeoTIFF in the limited child and write a clean copy to `out`.
 
-    The child opens it with the GTiff driver only and checks width x height x bands right
-    after opening, before reading a pixel; it needs a projected (metric) CRS.
+    The file passes the same checks as any upload (size, first bytes); the child opens
+    it with the GTiff driver only and checks width x height x bands right after opening,
+    before reading a pixel; it needs a projected (metric) CRS.
 
     Raises
     ------
@@ -378,11 +380,14 @@ def copy_raster(path: Path | str, out: Path, *, limits: Limits = LIMITS) -> list
         If the file is refused; the message says why.
     """
     path = Path(path)
-    if not path.is_file():
-        msg = f"cannot read {path}: no such file"
-        raise IngestError(msg)
-    if sniff(path) not in (".tif", ".tiff"):
-        msg = f"{path.name} is not a GeoTIFF"
-        raise IngestError(msg)
-    request = {"path": str(path), "out": str(out), "raster": True, "max_cells": limits.raster_cells}
-    return _run_worker(request, limits, path.name)
+    with _session(path, limits) as (kind, _):
+        if kind not in (".tif", ".tiff"):
+            msg = f"{path.name} is not a GeoTIFF"
+            raise IngestError(msg)
+        request = {
+            "path": str(path),
+            "out": str(out),
+            "raster": True,
+            "max_cells": limits.raster_cells,
+        }
+        return _run_worker(request, limits, path.name)

@@ -185,6 +185,15 @@ def _huge_raster(tmp: Path) -> Path:
     return path
 
 
+def _sparse_tif(tmp: Path, size: int = 300 * 2**20) -> Path:
+    """A file of `size` bytes that starts like a TIFF, holding no data (sparse)."""
+    path = tmp / "big.tif"
+    with path.open("wb") as f:
+        f.write(b"II*\x00")
+        f.truncate(size)
+    return path
+
+
 def _two_layers(tmp: Path) -> Path:
     path = tmp / "two.gpkg"
     stops().to_file(path, layer="a")
@@ -476,6 +485,7 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str, str | None, str]] = {
         None,
         "refused: declares",
     ),
+    "GeoTIFF of 300 MB": (_sparse_tif, "population", None, "refused: the limit is 200 MB"),
     "AMap export (GCJ-02)": (_shifted("gcj02"), "bus_stops", "gcj02", "ok: shifted"),
     "Baidu export (BD-09)": (_shifted("bd09"), "bus_stops", "bd09", "ok: shifted"),
     "XLSX with Chinese headers": (_xlsx, "bus_stops", "EPSG:4490", "ok"),
@@ -752,3 +762,25 @@ def test_messages_never_show_a_temporary_folder(tmp_path):
     assert "'short.gpkg' not recognized" in said["short.gpkg"]
     with pytest.raises(IngestError, match=r"^cannot read gone.geojson: no such file$"):
         read_untrusted(tmp_path / "gone.geojson")
+
+
+def test_sniff_reads_the_head_only(tmp_path):
+    path = _sparse_tif(tmp_path, 2 * 2**30)
+    code = (
+        "import resource, sys\n"
+        "from pathlib import Path\n"
+        "from store.ingest import sniff\n"
+        "status = Path('/proc/self/status').read_text().splitlines()\n"
+        "vm = int(next(s for s in status if s.startswith('VmSize')).split()[1]) * 1024\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (vm + 2**28, vm + 2**28))\n"
+        "print(sniff(Path(sys.argv[1])))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-300:]
+    assert out.stdout.strip() == ".tif"
