@@ -31,6 +31,7 @@ from typing import IO
 import geopandas as gpd
 
 from geo.errors import VillageAtlasError
+from geo.raster import _MAX_CELLS as READER_MAX_CELLS
 
 __all__ = ["LIMITS", "IngestError", "Limits", "copy_raster", "read_untrusted", "sniff"]
 
@@ -47,7 +48,7 @@ class Limits:
     unpacked_bytes: int = 500 * 2**20
     archive_members: int = 2000
     features: int = 1_000_000
-    raster_cells: int = 400_000_000
+    raster_cells: int = READER_MAX_CELLS  # one limit: what geo.raster will read
     memory_bytes: int = 3 * 2**30
     cpu_seconds: int = 120
 

@@ -25,7 +25,7 @@ import rasterio
 
 import layers
 from geo import crs
-from store.ingest import IngestError, Limits, read_untrusted
+from store.ingest import IngestError, Limits, copy_raster, read_untrusted
 from tests.conftest import write_tif
 from tests.helpers import copy_gpkg, revisions
 
@@ -166,14 +166,14 @@ def _shifted(system: str) -> Callable[[Path], Path]:
     return build
 
 
-def _huge_raster(tmp: Path) -> Path:
+def _huge_raster(tmp: Path, width: int = 1_000_000, height: int = 1_000_000) -> Path:
     path = tmp / "huge.tif"
     with rasterio.open(
         path,
         "w",
         driver="GTiff",
-        width=1_000_000,
-        height=1_000_000,
+        width=width,
+        height=height,
         count=1,
         dtype="uint8",
         crs="EPSG:4541",
@@ -784,3 +784,14 @@ def test_sniff_reads_the_head_only(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-300:]
     assert out.stdout.strip() == ".tif"
+
+
+def test_import_takes_the_raster_readers_cell_limit(tmp_path):
+    from geo.raster import read_band  # noqa: PLC0415
+
+    path = _huge_raster(tmp_path, width=15_000, height=14_000)  # 210 million cells
+    with pytest.raises(ValueError, match="more than this tool reads"):
+        read_band(path)  # what the Coverage page would do with it
+    with pytest.raises(IngestError, match=r"15000 x 14000 x 1 cells \(the limit is 200,000,000\)"):
+        copy_raster(path, tmp_path / "copy.tif")
+    assert not (tmp_path / "copy.tif").exists()
