@@ -138,10 +138,16 @@ def _read(request: dict[str, object]) -> tuple[gpd.GeoDataFrame, list[str]]:
         enc, notes = _dbf_encoding(path, str(encoding) if encoding else None)
         options["encoding"] = enc
         pyogrio.set_gdal_config_options({"SHAPE_RESTORE_SHX": "YES"})
-    layers = [name for name, _ in pyogrio.list_layers(path)]
+    layers = [str(name) for name, _ in pyogrio.list_layers(path)]
     layer = request.get("layer")
     if layer is None and len(layers) > 1:
-        msg = f"the file holds several layers ({', '.join(layers)}): choose one"
+        msg = (
+            f"the file holds several layers: {', '.join(layers[:10])}; "
+            "choose one with --source-layer NAME"
+        )
+        raise RefusedError(msg)
+    if layer is not None and layer not in layers:
+        msg = f"the file has no layer {layer!r}; it holds: {', '.join(layers[:10])}"
         raise RefusedError(msg)
     gdf = gpd.read_file(path, layer=layer, engine="pyogrio", **options)
     return gdf, notes
@@ -221,6 +227,10 @@ def main() -> None:
     try:
         if request.get("raster"):
             print("ok " + json.dumps(_raster(request), ensure_ascii=False))
+            return
+        if request.get("list_layers"):
+            names = [str(name) for name, _ in pyogrio.list_layers(request["list_layers"])]
+            print("ok " + json.dumps(names, ensure_ascii=False))
             return
         if request.get("untar"):
             print("ok " + json.dumps(_untar(request), ensure_ascii=False))

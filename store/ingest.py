@@ -33,7 +33,15 @@ import geopandas as gpd
 from geo.errors import VillageAtlasError
 from geo.raster import _MAX_CELLS as READER_MAX_CELLS
 
-__all__ = ["LIMITS", "IngestError", "Limits", "copy_raster", "read_untrusted", "sniff"]
+__all__ = [
+    "LIMITS",
+    "IngestError",
+    "Limits",
+    "copy_raster",
+    "read_untrusted",
+    "sniff",
+    "source_layers",
+]
 
 
 class IngestError(ValueError, VillageAtlasError):
@@ -67,6 +75,7 @@ _MAGIC = {
     ".shp": (b"\x00\x00\x27\x0a",),
 }
 _TEXT = {".geojson", ".json", ".csv", ".kml"}
+_ARCHIVES = {".zip", ".tar", ".tgz", ".gz"}
 _VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".kml", ".csv", ".xlsx", ".shp")
 
 
@@ -95,7 +104,7 @@ def sniff(path: Path) -> str:
     if suffix == ".kml" and not text.startswith(b"<"):
         msg = f"{path.name} is not KML: it holds no XML"
         raise IngestError(msg)
-    if suffix in _TEXT or suffix in {".tar", ".tgz", ".gz"}:
+    if suffix in _TEXT or suffix in _ARCHIVES:
         return suffix
     msg = (
         f"{path.name}: unsupported file type {suffix or '(none)'}; use GeoJSON, a zipped "
@@ -196,8 +205,8 @@ def _copy_capped(src: IO[bytes], dst: IO[bytes], left: int, name: str) -> int:
     return left
 
 
-def _unpack(path: Path, folder: Path, limits: Limits) -> Path:
-    """Extract a checked archive and return the one dataset inside (a .shp, .gpkg, ...)."""
+def _unpack(path: Path, folder: Path, limits: Limits) -> list[Path]:
+    """Extract a checked archive into `folder` and return the datasets inside it."""
     if path.suffix.lower() == ".zip":
         members = _check_zip(path, limits)
         with _zip_errors(path.name), zipfile.ZipFile(path) as archive:
@@ -215,7 +224,11 @@ def _unpack(path: Path, folder: Path, limits: Limits) -> Path:
             "max_bytes": limits.unpacked_bytes,
         }
         _run_worker(request, limits, path.name)
-    return _one_dataset(path.name, _datasets(folder), folder)
+    found = _datasets(folder)
+    if not found:
+        msg = f"{path.name} holds no Shapefile, GeoPackage or GeoJSON"
+        raise IngestError(msg)
+    return found
 
 
 def _datasets(folder: Path) -> list[Path]:
@@ -228,17 +241,38 @@ def _datasets(folder: Path) -> list[Path]:
     return shapefiles or found
 
 
-def _one_dataset(name: str, candidates: list[Path], folder: Path) -> Path:
-    """Return the only dataset of an archive, or refuse listing them all."""
-    if not candidates:
-        msg = f"{name} holds no Shapefile, GeoPackage or GeoJSON"
+def _listed(names: list[str]) -> str:
+    return ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")  # noqa: PLR2004
+
+
+def _is_named(rel: str, wanted: str) -> bool:
+    """Whether a dataset's path in its archive is what `wanted` names (suffix optional)."""
+    wanted = wanted.replace("\\", "/").strip("/")
+    return wanted in {rel, str(PurePosixPath(rel).with_suffix(""))}
+
+
+def _choose(
+    name: str, datasets: list[Path], folder: Path, source_layer: str | None
+) -> tuple[Path, str | None]:
+    """Return the dataset of an archive to read and the layer to read inside it.
+
+    With one dataset, `source_layer` names a layer inside it (unless it names the
+    dataset itself); with several, it must name one of them.
+    """
+    names = [p.relative_to(folder).as_posix() for p in datasets]
+    hits = [p for p, rel in zip(datasets, names, strict=True) if _is_named(rel, source_layer or "")]
+    if len(datasets) == 1:
+        return datasets[0], None if hits else source_layer
+    if source_layer is None:
+        msg = (
+            f"{name}: the archive holds several layers: {_listed(names)}; "
+            "choose one with --source-layer NAME"
+        )
         raise IngestError(msg)
-    if len(candidates) > 1:
-        names = [p.relative_to(folder).as_posix() for p in candidates]
-        listed = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")  # noqa: PLR2004
-        msg = f"{name}: the archive holds several layers: {listed}; upload them one at a time"
+    if len(hits) != 1:
+        msg = f"{name} holds no layer {source_layer!r}; it holds: {_listed(names)}"
         raise IngestError(msg)
-    return candidates[0]
+    return hits[0], None
 
 
 def _limit(limits: Limits) -> None:  # runs in the child before it starts
@@ -308,10 +342,22 @@ def read_untrusted(
     path: Path | str,
     *,
     encoding: str | None = None,
-    layer: str | None = None,
+    source_layer: str | None = None,
     limits: Limits = LIMITS,
 ) -> tuple[gpd.GeoDataFrame, list[str]]:
     """Read an uploaded vector file safely: its features (CRS as claimed, maybe none) and notes.
+
+    Parameters
+    ----------
+    path
+        The uploaded file (GeoJSON, zipped Shapefile, GeoPackage, KML, CSV, XLSX, or a
+        zip or tar archive of one of them).
+    encoding
+        The text encoding of a Shapefile's .dbf or a CSV; by default it is worked out.
+    source_layer
+        Which layer to read when the file holds several (see `source_layers`).
+    limits
+        The caps to apply.
 
     Raises
     ------
@@ -320,10 +366,11 @@ def read_untrusted(
     """
     path = Path(path)
     with _session(path, limits) as (kind, folder):
-        target = path
-        if kind in {".zip", ".tar", ".tgz", ".gz"}:
+        target, layer = path, source_layer
+        if kind in _ARCHIVES:
             (folder / "in").mkdir()
-            target = _unpack(path, folder / "in", limits)
+            datasets = _unpack(path, folder / "in", limits)
+            target, layer = _choose(path.name, datasets, folder / "in", source_layer)
             sniff(target)
         out = folder / "out.parquet"
         request = {
@@ -335,6 +382,32 @@ def read_untrusted(
         }
         notes = _run_worker(request, limits, path.name)
         return gpd.read_parquet(out), notes
+
+
+def source_layers(path: Path | str, *, limits: Limits = LIMITS) -> list[str]:
+    """Return the names an upload accepts as `source_layer` (empty: nothing to choose).
+
+    A GeoPackage gives its layers (tables and views), listed in the limited child; an
+    archive of several datasets gives their paths inside it; an archive of one dataset
+    gives that dataset's layers. The file passes the same checks as for reading.
+
+    Raises
+    ------
+    IngestError
+        If the file is refused; the message says why.
+    """
+    path = Path(path)
+    with _session(path, limits) as (kind, folder):
+        target = path
+        if kind in _ARCHIVES:
+            (folder / "in").mkdir()
+            datasets = _unpack(path, folder / "in", limits)
+            if len(datasets) > 1:
+                return [p.relative_to(folder / "in").as_posix() for p in datasets]
+            target = datasets[0]
+        if sniff(target) not in {".gpkg", ".kmz"}:
+            return []
+        return _run_worker({"list_layers": str(target)}, limits, path.name)
 
 
 def _run_worker(request: Mapping[str, object], limits: Limits, name: str) -> list[str]:

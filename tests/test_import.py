@@ -3,10 +3,12 @@ plus two people editing at once and an import killed midway."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import io
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tarfile
@@ -25,7 +27,7 @@ import rasterio
 
 import layers
 from geo import crs
-from store.ingest import IngestError, Limits, copy_raster, read_untrusted
+from store.ingest import IngestError, Limits, copy_raster, read_untrusted, source_layers
 from tests.conftest import write_tif
 from tests.helpers import copy_gpkg, revisions
 
@@ -197,7 +199,25 @@ def _sparse_tif(tmp: Path, size: int = 300 * 2**20) -> Path:
 def _two_layers(tmp: Path) -> Path:
     path = tmp / "two.gpkg"
     stops().to_file(path, layer="a")
-    stops().to_file(path, layer="b")
+    stops().assign(name=["一站", "二站", "三站"]).to_file(path, layer="b")
+    return path
+
+
+def _with_view(tmp: Path) -> Path:
+    """A GeoPackage with one table and a view of it, registered as a second layer."""
+    path = tmp / "view.gpkg"
+    stops().to_file(path, layer="stops")
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE VIEW first_stop AS SELECT * FROM stops WHERE fid = 1")
+        db.execute(
+            "INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id) "
+            "VALUES ('first_stop', 'features', 'first_stop', 4326)"
+        )
+        db.execute(
+            "INSERT INTO gpkg_geometry_columns "
+            "VALUES ('first_stop', 'geom', 'POINT', 4326, 0, 0)"
+        )
+        db.commit()
     return path
 
 
@@ -495,7 +515,18 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str, str | None, str]] = {
         None,
         "refused: lacks column",
     ),
-    "GeoPackage with two layers": (_two_layers, "bus_stops", None, "refused: several layers"),
+    "GeoPackage with two layers": (
+        _two_layers,
+        "bus_stops",
+        None,
+        "refused: the file holds several layers: a, b; choose one with --source-layer NAME",
+    ),
+    "GeoPackage with a table and a view": (
+        _with_view,
+        "bus_stops",
+        None,
+        "refused: several layers: stops, first_stop; choose one with --source-layer",
+    ),
     "tar escaping its folder": (_tar_escape, "bus_stops", None, "refused: outside"),
     "tar bomb (1 MB .tgz, 600 MB inside)": (_tar_bomb, "bus_stops", None, "refused: unpacked"),
     "tar with 3,000 members": (_tar_many, "bus_stops", None, "refused: the limit is 2000"),
@@ -795,3 +826,36 @@ def test_import_takes_the_raster_readers_cell_limit(tmp_path):
     with pytest.raises(IngestError, match=r"15000 x 14000 x 1 cells \(the limit is 200,000,000\)"):
         copy_raster(path, tmp_path / "copy.tif")
     assert not (tmp_path / "copy.tif").exists()
+
+
+@shapefile_warnings
+def test_the_source_layer_is_chosen_by_name(tmp_path):
+    two = _two_layers(tmp_path)
+    assert source_layers(two) == ["a", "b"]
+    gdf, _ = read_untrusted(two, source_layer="b")
+    assert sorted(gdf["name"]) == sorted(["一站", "二站", "三站"])
+    with pytest.raises(IngestError, match=r"has no layer 'c'; it holds: a, b"):
+        read_untrusted(two, source_layer="c")
+    view = _with_view(tmp_path)
+    assert source_layers(view) == ["stops", "first_stop"]
+    assert len(read_untrusted(view, source_layer="first_stop")[0]) == 1
+    counties = _two_counties(tmp_path)
+    assert source_layers(counties) == ["county1/stops.shp", "county2/stops.shp"]
+    for name in ("county2/stops.shp", "county2/stops", "county2\\stops.shp"):
+        gdf, _ = read_untrusted(counties, source_layer=name)
+        assert sorted(gdf["name"]) == sorted(["一站", "二站", "三站"])
+    with pytest.raises(IngestError, match=r"holds no layer 'stops'; it holds: county1/stops.shp"):
+        read_untrusted(counties, source_layer="stops")  # both are called stops
+    single = zipped(tmp_path / "single.zip", [two], prefix="data/")
+    assert source_layers(single) == ["a", "b"]
+    assert len(read_untrusted(single, source_layer="a")[0]) == 3
+    plain = tmp_path / "plain.geojson"
+    stops().to_file(plain)
+    assert source_layers(plain) == []
+
+
+def test_the_command_line_takes_a_source_layer(tmp_path, store):
+    two = _two_layers(tmp_path)
+    out = run_import(two, "bus_stops", store, None, "--source-layer", "b")
+    assert out.returncode == 0, out.stderr
+    assert sorted(layers.load("bus_stops", store)["name"]) == sorted(["一站", "二站", "三站"])
