@@ -25,7 +25,14 @@ import shapely
 
 _LON = ("lon", "lng", "long", "longitude", "经度", "x", "东经")
 _LAT = ("lat", "latitude", "纬度", "y", "北纬")
-_KML = "{http://www.opengis.net/kml/2.2}"
+#: KML namespaces in use: OGC 2.2, Google Earth's 2.0 to 2.2, and none at all.
+_KML_NAMESPACES = (
+    "http://www.opengis.net/kml/2.2",
+    "http://earth.google.com/kml/2.2",
+    "http://earth.google.com/kml/2.1",
+    "http://earth.google.com/kml/2.0",
+    "",
+)
 
 
 class RefusedError(Exception):
@@ -69,20 +76,31 @@ def _points_from_table(frame: pd.DataFrame) -> gpd.GeoDataFrame:
     )
 
 
+def _kml_namespace(root: ET.Element) -> str:
+    """Return the ``{namespace}`` prefix of a KML document's tags, if it is a known one."""
+    namespace = root.tag[1:].partition("}")[0] if root.tag.startswith("{") else ""
+    if namespace not in _KML_NAMESPACES:
+        known = ", ".join(n for n in _KML_NAMESPACES if n)
+        msg = f"unknown KML namespace {namespace[:100]!r} (known: {known})"
+        raise RefusedError(msg)
+    return f"{{{namespace}}}" if namespace else ""
+
+
 def _kml(path: Path) -> gpd.GeoDataFrame:
     text = path.read_text(encoding="utf-8", errors="strict")
     if re.search(r"<!(DOCTYPE|ENTITY)", text, flags=re.IGNORECASE):
         msg = "the KML declares a DOCTYPE or entities (external or expanding ones): refused"
         raise RefusedError(msg)
     root = ET.fromstring(text)  # noqa: S314 (no DOCTYPE, so no entities)
+    kml = _kml_namespace(root)
     rows, geoms = [], []
-    for mark in root.iter(f"{_KML}Placemark"):
-        name = mark.findtext(f"{_KML}name") or ""
-        coords = [c.text for c in mark.iter(f"{_KML}coordinates") if c.text]
+    for mark in root.iter(f"{kml}Placemark"):
+        name = mark.findtext(f"{kml}name") or ""
+        coords = [c.text for c in mark.iter(f"{kml}coordinates") if c.text]
         if not coords:
             continue
         pts = [tuple(float(v) for v in p.split(",")[:2]) for p in coords[0].split()]
-        has = {el.tag.removeprefix(_KML) for el in mark.iter()}
+        has = {el.tag.removeprefix(kml) for el in mark.iter()}
         if "Polygon" in has:
             geoms.append(shapely.Polygon(pts))
         elif "LineString" in has:

@@ -214,8 +214,7 @@ def _with_view(tmp: Path) -> Path:
             "VALUES ('first_stop', 'features', 'first_stop', 4326)"
         )
         db.execute(
-            "INSERT INTO gpkg_geometry_columns "
-            "VALUES ('first_stop', 'geom', 'POINT', 4326, 0, 0)"
+            "INSERT INTO gpkg_geometry_columns VALUES ('first_stop', 'geom', 'POINT', 4326, 0, 0)"
         )
         db.commit()
     return path
@@ -859,3 +858,29 @@ def test_the_command_line_takes_a_source_layer(tmp_path, store):
     out = run_import(two, "bus_stops", store, None, "--source-layer", "b")
     assert out.returncode == 0, out.stderr
     assert sorted(layers.load("bus_stops", store)["name"]) == sorted(["一站", "二站", "三站"])
+
+
+@pytest.mark.parametrize(
+    "namespace",
+    [
+        "http://www.opengis.net/kml/2.2",
+        "http://earth.google.com/kml/2.2",
+        "http://earth.google.com/kml/2.1",
+        "http://earth.google.com/kml/2.0",
+        None,
+    ],
+)
+def test_kml_of_every_known_namespace_is_read(tmp_path, namespace):
+    opening = f'<kml xmlns="{namespace}">' if namespace else "<kml>"
+    path = tmp_path / "placemarks.kml"
+    path.write_text(GOOD_KML.replace('<kml xmlns="http://www.opengis.net/kml/2.2">', opening))
+    gdf, _ = read_untrusted(path)
+    assert list(gdf["name"]) == NAMES
+    assert np.allclose(gdf.geometry.x, LON)
+
+
+def test_kml_of_an_unknown_namespace_is_refused(tmp_path):
+    path = tmp_path / "odd.kml"
+    path.write_text(GOOD_KML.replace("www.opengis.net/kml/2.2", "example.com/kml/9"))
+    with pytest.raises(IngestError, match=r"unknown KML namespace 'http://example.com/kml/9'"):
+        read_untrusted(path)
