@@ -12,6 +12,7 @@ KML never reach GDAL at all.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -20,6 +21,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
@@ -50,15 +52,42 @@ class IngestError(ValueError, VillageAtlasError):
 
 @dataclass(frozen=True)
 class Limits:
-    """Caps applied to every untrusted file."""
+    """Caps applied to every untrusted file, by the pages and the command line alike.
+
+    Attributes
+    ----------
+    file_bytes
+        Size of the uploaded file.
+    unpacked_bytes
+        Total size of an archive's files, declared and as written.
+    archive_members
+        Files (and folders) in a zip or tar archive.
+    features
+        Features in one layer.
+    raster_cells
+        Width x height x bands of a GeoTIFF: the cap `geo.raster` reads, so an imported
+        raster is always readable.
+    memory_bytes, cpu_seconds
+        Address space and CPU time of the child that parses.
+    parallel_reads
+        Uploads checked and parsed at once, across every process of this machine.
+    busy_seconds
+        How long to wait for a free slot before refusing.
+    slot_dir
+        Where the slot lock files live (default: ``village-atlas-ingest`` in the
+        system's temporary folder).
+    """
 
     file_bytes: int = 200 * 2**20
     unpacked_bytes: int = 500 * 2**20
     archive_members: int = 2000
     features: int = 1_000_000
-    raster_cells: int = READER_MAX_CELLS  # one limit: what geo.raster will read
+    raster_cells: int = READER_MAX_CELLS
     memory_bytes: int = 3 * 2**30
     cpu_seconds: int = 120
+    parallel_reads: int = 2
+    busy_seconds: float = 30.0
+    slot_dir: Path | None = None
 
 
 LIMITS = Limits()
@@ -317,18 +346,54 @@ def _check_file(path: Path, limits: Limits) -> str:
     return sniff(path)
 
 
+def _take_slot(folder: Path, count: int) -> int | None:
+    """Lock one of `count` slot files; return its descriptor, or None when all are held."""
+    for i in range(count):
+        fd = os.open(folder / f"slot-{i}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        return fd
+    return None
+
+
+@contextmanager
+def _slot(limits: Limits) -> Iterator[None]:
+    """Hold one of `limits.parallel_reads` reading slots, shared by every process.
+
+    Each slot is a file locked with ``flock``: a lock belongs to one open file, so
+    threads of one server and separate processes count alike, and a crashed reader's
+    slot frees itself. Waits up to `limits.busy_seconds`, then refuses.
+    """
+    folder = limits.slot_dir or Path(tempfile.gettempdir()) / "village-atlas-ingest"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    deadline = time.monotonic() + limits.busy_seconds
+    while (fd := _take_slot(folder, limits.parallel_reads)) is None:
+        if time.monotonic() >= deadline:
+            msg = "the server is busy reading other uploads, try again in a minute"
+            raise IngestError(msg)
+        time.sleep(0.2)
+    try:
+        yield
+    finally:
+        os.close(fd)  # closing the file releases its lock
+
+
 @contextmanager
 def _session(path: Path, limits: Limits) -> Iterator[tuple[str, Path]]:
     """Check an upload and lend a private temporary folder; messages never name a folder.
 
-    Every reader goes through here: one set of checks for the pages and the command line.
+    Every reader goes through here: one set of checks for the pages and the command line,
+    and at most `limits.parallel_reads` uploads unpacked and parsed at a time.
     """
     unpacked = path.parent
     try:
         kind = _check_file(path, limits)
         if kind in {".xlsx", ".kmz"}:
             _check_zip(path, limits)
-        with tempfile.TemporaryDirectory(prefix="va-ingest-") as tmp:
+        with _slot(limits), tempfile.TemporaryDirectory(prefix="va-ingest-") as tmp:
             unpacked = Path(tmp) / "in"
             yield kind, Path(tmp)
     except IngestError as exc:

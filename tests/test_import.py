@@ -884,3 +884,56 @@ def test_kml_of_an_unknown_namespace_is_refused(tmp_path):
     path.write_text(GOOD_KML.replace("www.opengis.net/kml/2.2", "example.com/kml/9"))
     with pytest.raises(IngestError, match=r"unknown KML namespace 'http://example.com/kml/9'"):
         read_untrusted(path)
+
+
+HOLD_SLOTS = """
+import sys, time
+from pathlib import Path
+from store.ingest import Limits, _slot
+limits = Limits(slot_dir=Path(sys.argv[1]))
+with _slot(limits), _slot(limits):
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def _hold_slots(folder: Path, seconds: float) -> subprocess.Popen:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_SLOTS, str(folder), str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_at_most_two_uploads_are_read_at_once(tmp_path):
+    from store.ingest import _slot  # noqa: PLC0415
+
+    path = tmp_path / "ok.geojson"
+    stops().to_file(path)
+    limits = Limits(slot_dir=tmp_path / "slots", busy_seconds=1.0)
+    holder = _hold_slots(tmp_path / "slots", 60)  # another process reads two uploads
+    try:
+        started = time.monotonic()
+        with pytest.raises(
+            IngestError, match="the server is busy reading other uploads, try again"
+        ):
+            read_untrusted(path, limits=limits)
+        assert time.monotonic() - started >= 1.0
+        with pytest.raises(IngestError, match="busy"):
+            source_layers(_two_layers(tmp_path), limits=limits)
+    finally:
+        holder.kill()
+        holder.communicate()
+    with _slot(limits):  # this process reads one: a second may go ahead, not a third
+        assert len(read_untrusted(path, limits=limits)[0]) == 3
+        with _slot(limits), pytest.raises(IngestError, match="busy"):
+            read_untrusted(path, limits=limits)
+    holder = _hold_slots(tmp_path / "slots", 1.0)  # freed within the wait: the read goes ahead
+    try:
+        gdf, _ = read_untrusted(path, limits=Limits(slot_dir=tmp_path / "slots", busy_seconds=30))
+        assert len(gdf) == 3
+    finally:
+        holder.communicate(timeout=60)
