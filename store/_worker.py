@@ -6,6 +6,7 @@ Usage: ``python -m store._worker '{"path": ..., "out": ..., ...}'``. Prints one 
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import resource
@@ -111,30 +112,175 @@ def _kml(path: Path) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(rows, geometry=geoms, crs="EPSG:4326")
 
 
-def _dbf_encoding(shp: Path, asked: str | None) -> tuple[str, list[str]]:
-    """Return a Shapefile's .dbf encoding: asked, else the .cpg if it decodes, else GB18030."""
-    if asked:
-        return asked, []
-    dbf = next(
-        (p for p in shp.parent.iterdir() if p.stem == shp.stem and p.suffix.lower() == ".dbf"), None
-    )
-    cpg = next(
-        (p for p in shp.parent.iterdir() if p.stem == shp.stem and p.suffix.lower() == ".cpg"), None
-    )
-    claimed = cpg.read_text(errors="ignore").strip() if cpg else ""
-    raw = dbf.read_bytes()[32:] if dbf else b""
-    for candidate in [c for c in (claimed, "UTF-8") if c]:
+_SAMPLE = 16 * 2**20  # bytes of text looked at to choose an encoding
+_DBF_HEAD = 32  # bytes of a .dbf header, and of each field descriptor after it
+#: Characters of Chinese text: CJK ideographs (and extensions), CJK and full-width punctuation.
+_CJK = (
+    (0x3000, 0x303F),
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0xF900, 0xFAFF),
+    (0xFF00, 0xFFEF),
+    (0x20000, 0x323AF),
+)
+#: Non-ASCII characters that fit any text: middle dot, degree, general punctuation, BOM.
+_NEUTRAL = re.compile("[\u00b0\u00b7\u00d7\u2000-\u206f\ufeff]")
+#: dBase language-driver ids GDAL maps to code pages (``LDID/77`` in a .cpg).
+_LDID = {1: 437, 2: 850, 3: 1252, 77: 936, 78: 949, 79: 950, 80: 874, 87: 1252, 88: 1252}
+
+
+def cpg_encoding(claimed: str) -> str:
+    """Return the encoding a .cpg names, mapped the way GDAL maps code pages.
+
+    Examples
+    --------
+    >>> [cpg_encoding(c) for c in ("936", "CP936", "GBK", "65001", "utf8", "8859-1", "LDID/77")]
+    ['CP936', 'CP936', 'GBK', 'UTF-8', 'UTF-8', 'ISO-8859-1', 'CP936']
+    """
+    text = claimed.strip()
+    upper = text.upper()
+    if upper.startswith("LDID/") and text[5:].isdigit():
+        text = str(_LDID.get(int(text[5:]), text))
+    number = int(digits.group()) if (digits := re.match(r"\d+", text)) else 0
+    if number == 65001 or upper.startswith(("UTF-8", "UTF8")):  # noqa: PLR2004 (UTF-8's code page)
+        return "UTF-8"
+    if 437 <= number <= 950 or 1250 <= number <= 1258:  # noqa: PLR2004 (GDAL's ranges)
+        return f"CP{number}"
+    if upper.startswith("8859"):
+        return "ISO-8859-" + text[4:].lstrip("-")
+    return text
+
+
+def plausible(text: str) -> bool:
+    """Whether decoded text looks like this city's: its non-ASCII characters are Chinese.
+
+    Examples
+    --------
+    >>> plausible("站A"), plausible("վA"), plausible("Õ¾A"), plausible("No. 3")
+    (True, False, False, True)
+    """
+    wide = [ch for ch in _NEUTRAL.sub("", text) if ord(ch) > 0x7F]  # noqa: PLR2004
+    cjk = sum(any(lo <= ord(ch) <= hi for lo, hi in _CJK) for ch in wide)
+    return cjk >= 0.9 * len(wide)
+
+
+def _decoded(raw: bytes, encoding: str) -> str | None:
+    try:
+        return raw.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def choose_encoding(raw: bytes, claimed: str | None, *, what: str) -> tuple[str, str]:
+    """Return the encoding of `raw` text and a note saying why it was chosen.
+
+    Tried in turn: the `claimed` one (from a .cpg), UTF-8, GBK, GB18030; the first that
+    decodes to plausible text wins, else the first that decodes at all.
+
+    Raises
+    ------
+    RefusedError
+        If none of them decodes the bytes.
+
+    Examples
+    --------
+    >>> choose_encoding("站A".encode("gbk"), None, what="no .cpg")
+    ('GBK', 'text read as GBK (no .cpg; UTF-8 gave implausible characters)')
+    >>> choose_encoding("站A".encode("gbk"), "GBK", what="")
+    ('GBK', 'text read as GBK (the .cpg says GBK)')
+    >>> choose_encoding("站A".encode("gbk"), "1252", what="")[1]  # doctest: +ELLIPSIS
+    'text read as GBK (the .cpg says 1252, which gave implausible characters; UTF-8 gave ...)'
+
+    """
+    tried: list[tuple[str, str]] = []  # (encoding, how it is described)
+    if claimed:
+        tried.append((cpg_encoding(claimed), f"the .cpg says {claimed}"))
+    tried += [("UTF-8", "UTF-8"), ("GBK", "GBK"), ("GB18030", "GB18030")]
+    reasons = [what] if what else []
+    seen: set[str] = set()
+    fallback: str | None = None
+    for encoding, label in tried:
         try:
-            raw.decode(candidate)
-        except (UnicodeDecodeError, LookupError):
+            codec = codecs.lookup(encoding).name
+        except LookupError:
+            reasons.append(f"the .cpg names an unknown encoding {(claimed or '')[:40]!r}")
             continue
-        return candidate, []
-    note = (
-        f"the .cpg says {claimed} but the text is not: read as GB18030"
-        if claimed
-        else "no .cpg: the text was read as GB18030 (give --encoding to override)"
+        if codec in seen:
+            continue
+        seen.add(codec)
+        text = _decoded(raw, encoding)
+        if text is not None and plausible(text):
+            why = "; ".join(reasons or ([label] if label != encoding else []))
+            return encoding, f"text read as {encoding}" + (f" ({why})" if why else "")
+        fallback = fallback or (encoding if text is not None else None)
+        which = ", which" if label != encoding else ""
+        reasons.append(
+            f"{label}{which} gave implausible characters"
+            if text is not None
+            else f"{label}{which} does not fit the bytes"
+        )
+    if fallback is None:
+        msg = "its text is in no encoding tried (UTF-8, GBK, GB18030): give --encoding"
+        raise RefusedError(msg)
+    return fallback, f"text read as {fallback} ({'; '.join(reasons)})"
+
+
+def _dbf_text(dbf: Path) -> bytes:
+    """Return the text of a .dbf (field names, then records) as bytes, at most a sample."""
+    with dbf.open("rb") as f:
+        head = f.read(_DBF_HEAD)
+        size = int.from_bytes(head[8:10], "little") if len(head) == _DBF_HEAD else _DBF_HEAD
+        fields = f.read(max(size - _DBF_HEAD, 0))
+        records = f.read(_SAMPLE)
+    names = []
+    for at in range(0, len(fields) - _DBF_HEAD + 1, _DBF_HEAD):  # 32-byte field descriptors
+        if fields[at] == 0x0D:  # noqa: PLR2004 (end of the field descriptors)
+            break
+        names.append(fields[at : at + 11].split(b"\0")[0])
+    if len(records) == _SAMPLE:  # cut at a space: never inside a character
+        records = records[: records.rfind(b" ") + 1]
+    return b" ".join(names) + b" " + records
+
+
+def _sidecar(shp: Path, suffix: str) -> Path | None:
+    return next(
+        (p for p in shp.parent.iterdir() if p.stem == shp.stem and p.suffix.lower() == suffix),
+        None,
     )
-    return "GB18030", [note]
+
+
+def _dbf_encoding(shp: Path, asked: str | None) -> tuple[str, list[str]]:
+    """Return a Shapefile's .dbf encoding and a note: as asked, else as `choose_encoding`."""
+    if asked:
+        return asked, [f"text read as {asked} (as asked)"]
+    dbf, cpg = _sidecar(shp, ".dbf"), _sidecar(shp, ".cpg")
+    if dbf is None:
+        return "UTF-8", []
+    claimed = cpg.read_bytes()[:100].decode("ascii", "ignore").strip() if cpg else ""
+    raw = _dbf_text(dbf)
+    encoding, note = choose_encoding(raw, claimed, what="" if claimed else "no .cpg")
+    return encoding, [] if raw.isascii() else [note]
+
+
+def _csv(path: Path, asked: str | None) -> tuple[gpd.GeoDataFrame, list[str]]:
+    if asked:
+        encoding, notes = asked, [f"text read as {asked} (as asked)"]
+    else:
+        with path.open("rb") as f:
+            raw = f.read(_SAMPLE)
+        if len(raw) == _SAMPLE:  # cut at a line end: never inside a character
+            raw = raw[: raw.rfind(b"\n") + 1]
+        raw = raw.removeprefix(b"\xef\xbb\xbf")
+        encoding, note = choose_encoding(raw, None, what="")
+        notes = [] if raw.isascii() else [note]
+        encoding = "utf-8-sig" if encoding == "UTF-8" else encoding
+    frame = pd.read_csv(path, encoding=encoding, dtype=str)
+    return _points_from_table(frame), notes
+
+
+def _gdal_encoding(encoding: str) -> str:
+    """Return Python's name of an encoding spelt as GDAL (iconv) knows it: ``euc-kr``."""
+    return codecs.lookup(encoding).name.replace("_", "-")
 
 
 def _read(request: dict[str, object]) -> tuple[gpd.GeoDataFrame, list[str]]:
@@ -144,8 +290,7 @@ def _read(request: dict[str, object]) -> tuple[gpd.GeoDataFrame, list[str]]:
     if suffix in {".geojson", ".json"}:
         return _geojson(path)
     if suffix == ".csv":
-        frame = pd.read_csv(path, encoding=str(encoding or "utf-8-sig"), dtype=str)
-        return _points_from_table(frame), []
+        return _csv(path, str(encoding) if encoding else None)
     if suffix == ".xlsx":
         return _points_from_table(pd.read_excel(path, dtype=str)), []
     if suffix == ".kml":
@@ -154,7 +299,7 @@ def _read(request: dict[str, object]) -> tuple[gpd.GeoDataFrame, list[str]]:
     options: dict[str, object] = {}
     if suffix == ".shp":
         enc, notes = _dbf_encoding(path, str(encoding) if encoding else None)
-        options["encoding"] = enc
+        options["encoding"] = _gdal_encoding(enc)
         pyogrio.set_gdal_config_options({"SHAPE_RESTORE_SHX": "YES"})
     layers = [str(name) for name, _ in pyogrio.list_layers(path)]
     layer = request.get("layer")

@@ -403,6 +403,20 @@ def _session(path: Path, limits: Limits) -> Iterator[tuple[str, Path]]:
         raise IngestError(msg) from exc
 
 
+def _check_encoding(encoding: str | None) -> None:
+    """Refuse a text encoding Python does not know (GDAL would ignore it silently)."""
+    if encoding is None:
+        return
+    try:
+        "x".encode(encoding)  # also refuses codecs that are not text encodings (rot13)
+    except (LookupError, UnicodeError) as exc:
+        msg = (
+            f"unknown text encoding {encoding[:40]!r}: use a name such as GBK, GB18030, "
+            "UTF-8 or CP1252"
+        )
+        raise IngestError(msg) from exc
+
+
 def read_untrusted(
     path: Path | str,
     *,
@@ -430,6 +444,7 @@ def read_untrusted(
         If the file is refused or cannot be parsed; the message says why.
     """
     path = Path(path)
+    _check_encoding(encoding)
     with _session(path, limits) as (kind, folder):
         target, layer = path, source_layer
         if kind in _ARCHIVES:

@@ -937,3 +937,71 @@ def test_at_most_two_uploads_are_read_at_once(tmp_path):
         assert len(gdf) == 3
     finally:
         holder.communicate(timeout=60)
+
+
+STATIONS = ["站A", "站B", "站C"]  # in GBK these bytes are valid UTF-8 too: 'վA', ...
+
+
+@shapefile_warnings
+def test_gbk_that_happens_to_be_valid_utf8_is_read_as_gbk(tmp_path):
+    assert "站A".encode("gbk").decode("utf-8") == "վA"
+    files = write_shp(tmp_path / "s", stops(name=STATIONS), drop=("cpg",))
+    gdf, notes = read_untrusted(zipped(tmp_path / "stations.zip", files))
+    assert sorted(gdf["name"]) == STATIONS
+    assert "text read as GBK (no .cpg; UTF-8 gave implausible characters)" in notes
+
+
+@shapefile_warnings
+@pytest.mark.parametrize(
+    ("cpg", "encoding", "note"),
+    [
+        ("ISO-8859-1", "GBK", "text read as GBK (the .cpg says ISO-8859-1, which gave implausible"),
+        ("1252", "GBK", "text read as GBK (the .cpg says 1252, which gave implausible"),
+        ("8859-1", "GBK", "text read as GBK (the .cpg says 8859-1, which gave implausible"),
+        ("936", "GBK", "text read as CP936 (the .cpg says 936)"),
+        ("CP936", "GBK", "text read as CP936 (the .cpg says CP936)"),
+        ("GBK", "GBK", "text read as GBK (the .cpg says GBK)"),
+        ("65001", "UTF-8", "text read as UTF-8 (the .cpg says 65001)"),
+        ("UTF-8", "GBK", "text read as GBK (the .cpg says UTF-8, which does not fit the bytes)"),
+        ("NOPE", "GBK", "text read as GBK (the .cpg names an unknown encoding 'NOPE'"),
+    ],
+)
+def test_the_cpg_is_read_as_gdal_reads_it_and_checked(tmp_path, cpg, encoding, note):
+    files = write_shp(tmp_path / "s", stops(), encoding=encoding, cpg=cpg)
+    gdf, notes = read_untrusted(zipped(tmp_path / "cpg.zip", files))
+    assert sorted(gdf["name"]) == sorted(NAMES)
+    assert any(n.startswith(note) for n in notes), notes
+
+
+@shapefile_warnings
+def test_an_unknown_encoding_is_refused(tmp_path, store):
+    path = zipped(tmp_path / "s.zip", write_shp(tmp_path / "s", stops()))
+    for name in ("NOPE", "rot13"):
+        with pytest.raises(IngestError, match=rf"unknown text encoding '{name}': use a name"):
+            read_untrusted(path, encoding=name)
+    out = run_import(path, "bus_stops", store, None, "--encoding", "NOPE")
+    assert out.returncode == 2
+    assert "unknown text encoding 'NOPE'" in out.stderr
+    gdf, notes = read_untrusted(path, encoding="gbk")
+    assert sorted(gdf["name"]) == sorted(NAMES)
+    assert "text read as gbk (as asked)" in notes
+
+
+def test_a_gbk_csv_is_read_as_gbk(tmp_path):
+    path = tmp_path / "stations.csv"
+    text = "名称,经度,纬度\n" + "".join(
+        f"{n},{x},{y}\n" for n, x, y in zip(STATIONS, LON, LAT, strict=True)
+    )
+    path.write_bytes(text.encode("gbk"))
+    gdf, notes = read_untrusted(path)
+    assert list(gdf["名称"]) == STATIONS
+    assert "text read as GBK (UTF-8 does not fit the bytes)" in notes
+    english = text.replace("名称,经度,纬度", "name,lon,lat")
+    path.write_bytes(english.encode("gbk"))  # 站A, 站B, 站C alone are valid UTF-8 too
+    gdf, notes = read_untrusted(path)
+    assert list(gdf["name"]) == STATIONS
+    assert "text read as GBK (UTF-8 gave implausible characters)" in notes
+    path.write_bytes(text.encode("utf-8-sig"))
+    gdf, notes = read_untrusted(path)
+    assert list(gdf["名称"]) == STATIONS
+    assert "text read as UTF-8" in notes
