@@ -283,6 +283,26 @@ def _two_counties(tmp: Path, *, drop_first=(), only_second=None) -> Path:
     return path
 
 
+FLAGS = {
+    "is_poor": ["是", "否", "TRUE", "false"],
+    "is_immigrant": ["Y", "n", "1", "0"],
+}
+FLAG_VALUES = [True, False, True, False]
+
+
+def _village_table(tmp: Path, suffix: str, **flags: list[str]) -> Path:
+    """Four demo villages as a table with lon/lat, their flags spelt as people spell them."""
+    villages = layers.load("villages").sort_values("code").head(4)
+    table = pd.DataFrame(villages.drop(columns=["geometry", "version"]))
+    table = table.assign(lon=villages.geometry.x, lat=villages.geometry.y, **(FLAGS | flags))
+    path = tmp / f"villages{suffix}"
+    if suffix == ".csv":
+        table.to_csv(path, index=False)
+    else:
+        table.to_excel(path, index=False)
+    return path
+
+
 def _xlsx(tmp: Path) -> Path:
     path = tmp / "stops.xlsx"
     pd.DataFrame(
@@ -508,6 +528,27 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str, str | None, str]] = {
     "AMap export (GCJ-02)": (_shifted("gcj02"), "bus_stops", "gcj02", "ok: shifted"),
     "Baidu export (BD-09)": (_shifted("bd09"), "bus_stops", "bd09", "ok: shifted"),
     "XLSX with Chinese headers": (_xlsx, "bus_stops", "EPSG:4490", "ok"),
+    "CSV with true/false as 是/否, TRUE, Y, 1": (
+        lambda t: _village_table(t, ".csv"),
+        "villages",
+        "EPSG:4326",
+        "ok: flags",
+    ),
+    "XLSX with true/false as 是/否, TRUE, Y, 1": (
+        lambda t: _village_table(t, ".xlsx"),
+        "villages",
+        "EPSG:4326",
+        "ok: flags",
+    ),
+    "CSV with a true/false of 'maybe'": (
+        lambda t: _village_table(t, ".csv", is_poor=["是", "maybe", "也许", "否"]),
+        "villages",
+        "EPSG:4326",
+        (
+            "refused: column `is_poor` must hold true/false (true/false, 1/0, 是/否, y/n, "
+            "yes/no, t/f): 2 row(s) hold 'maybe', '也许'"
+        ),
+    ),
     "KML placemarks": (
         _text("good.kml", GOOD_KML),
         "express_outlets",
@@ -585,6 +626,12 @@ def test_corpus(case, tmp_path, store):
         assert "repaired:" in out.stdout
     if detail == "dropped":
         assert "dropped:" in out.stdout
+    if detail == "flags":
+        written = written.sort_values("code")
+        assert list(written["is_poor"]) == FLAG_VALUES
+        assert list(written["is_immigrant"]) == FLAG_VALUES
+        said = "column `is_poor`: read 'TRUE', 'false', '否', '是' as true/false (2 true, 2 false)"
+        assert said in out.stdout
     if detail == "shifted":
         got = written.sort_values("name").geometry
         want = stops().sort_values("name").geometry
