@@ -19,6 +19,7 @@ import zlib
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import pyproj
@@ -316,6 +317,26 @@ def _read(request: dict[str, object]) -> tuple[gpd.GeoDataFrame, list[str]]:
     return gdf, notes
 
 
+def _long_text(gdf: gpd.GeoDataFrame, limit: int) -> list[str]:
+    """List the column names and text cells longer than `limit` characters."""
+    found = [
+        f"a column name is longer than {limit:,} characters ({str(c)[:40]!r}...)"
+        for c in gdf.columns
+        if len(str(c)) > limit
+    ]
+    for column in gdf.columns.drop(gdf.geometry.name):
+        lengths = gdf[column].map(lambda v: len(v) if isinstance(v, str) else 0).to_numpy()
+        over = np.flatnonzero(lengths > limit)
+        if len(over):
+            rows = ", ".join(str(i + 1) for i in over[:5])
+            more = " ..." if len(over) > 5 else ""  # noqa: PLR2004
+            found.append(
+                f"column `{str(column)[:40]}` holds text longer than {limit:,} characters in "
+                f"{len(over)} feature(s) ({rows}{more}; counting from 1): shorten it"
+            )
+    return found
+
+
 def _tar_members(
     archive: tarfile.TarFile, max_members: int, max_bytes: int
 ) -> list[tarfile.TarInfo]:
@@ -402,6 +423,9 @@ def main() -> None:
         if len(gdf) > int(request["max_features"]):
             msg = f"{len(gdf)} features (the limit is {request['max_features']})"
             raise RefusedError(msg)
+        too_long = _long_text(gdf, int(request["max_text"]))
+        if too_long:
+            raise RefusedError("; ".join(too_long[:5]))
         gdf.columns = [str(c) for c in gdf.columns]
         gdf.to_parquet(str(request["out"]))
     except RefusedError as exc:

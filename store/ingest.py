@@ -67,6 +67,8 @@ class Limits:
     raster_cells
         Width x height x bands of a GeoTIFF: the cap `geo.raster` reads, so an imported
         raster is always readable.
+    text_chars
+        Characters in one text cell or column name.
     memory_bytes, cpu_seconds
         Address space and CPU time of the child that parses.
     parallel_reads
@@ -83,6 +85,7 @@ class Limits:
     archive_members: int = 2000
     features: int = 1_000_000
     raster_cells: int = READER_MAX_CELLS
+    text_chars: int = 2000
     memory_bytes: int = 3 * 2**30
     cpu_seconds: int = 120
     parallel_reads: int = 2
@@ -459,6 +462,7 @@ def read_untrusted(
             "encoding": encoding,
             "layer": layer,
             "max_features": limits.features,
+            "max_text": limits.text_chars,
         }
         notes = _run_worker(request, limits, path.name)
         return gpd.read_parquet(out), notes

@@ -509,6 +509,17 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str, str | None, str]] = {
         "EPSG:4490",
         "ok",
     ),
+    "a 10 MB name": (
+        _text(
+            "long.geojson",
+            feature_collection(
+                [point_feature(98.5, 39.7), point_feature(98.5, 39.7, "村" * 10**7)]
+            ),
+        ),
+        "bus_stops",
+        None,
+        "refused: column `name` holds text longer than 2,000 characters in 1 feature(s) (2; ",
+    ),
     "HTML in names": (
         _text(
             "html.geojson",
@@ -1052,3 +1063,20 @@ def test_a_gbk_csv_is_read_as_gbk(tmp_path):
     gdf, notes = read_untrusted(path)
     assert list(gdf["名称"]) == STATIONS
     assert "text read as UTF-8" in notes
+
+
+def test_long_text_is_refused_listing_the_first_features(tmp_path):
+    names = ["short", "x" * 30, "y" * 31, "ok", *["z" * 40] * 6]
+    path = tmp_path / "long.geojson"
+    path.write_text(feature_collection([point_feature(98.5, 39.7, n) for n in names]))
+    with pytest.raises(IngestError) as refused:
+        read_untrusted(path, limits=Limits(text_chars=20))
+    assert str(refused.value) == (
+        "long.geojson was refused: column `name` holds text longer than 20 characters in "
+        "8 feature(s) (2, 3, 5, 6, 7 ...; counting from 1): shorten it"
+    )
+    assert len(read_untrusted(path, limits=Limits(text_chars=40))[0]) == 10
+    wide = tmp_path / "wide.csv"
+    wide.write_text(f"lon,lat,{'名' * 50}\n98.5,39.7,1\n", encoding="utf-8")
+    with pytest.raises(IngestError, match="a column name is longer than 20 characters"):
+        read_untrusted(wide, limits=Limits(text_chars=20))
