@@ -331,8 +331,9 @@ def _child_env() -> dict[str, str]:
 def _without_folders(message: str, *folders: Path) -> str:
     """Return `message` with these folders (and any temporary folder) cut from its paths."""
     for folder in folders:
-        for form in dict.fromkeys((str(folder), str(folder.resolve()))):
-            message = message.replace(form + os.sep, "").replace(form, "")
+        for form in {str(folder), str(folder.resolve())}:
+            if len(Path(form).parts) > 1 and Path(form).is_absolute():  # never "." or "/"
+                message = message.replace(form + os.sep, "")
     temp = re.escape(tempfile.gettempdir().rstrip(os.sep))
     return re.sub(temp + r"/(?:[^\s'\"/]+/)*", "", message)
 

@@ -850,6 +850,9 @@ def test_messages_never_show_a_temporary_folder(tmp_path):
     assert "'short.gpkg' not recognized" in said["short.gpkg"]
     with pytest.raises(IngestError, match=r"^cannot read gone.geojson: no such file$"):
         read_untrusted(tmp_path / "gone.geojson")
+    with contextlib.chdir(tmp_path), pytest.raises(IngestError) as refused:
+        read_untrusted("short.gpkg")  # a relative path, as on the command line
+    assert str(refused.value).startswith("short.gpkg was refused: 'short.gpkg' not recognized")
 
 
 def test_sniff_reads_the_head_only(tmp_path):
