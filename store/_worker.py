@@ -1,7 +1,10 @@
-"""Child process that parses one untrusted file (see `geo.ingest`); never import it.
+"""Child process that parses one untrusted file (see `store.ingest`); never import it.
 
 Usage: ``python -m store._worker '{"path": ..., "out": ..., ...}'``. Prints one line:
 ``ok {notes}`` after writing the features to ``out`` (GeoParquet), or ``error: why``.
+Other requests: ``{"raster": true, ...}`` checks and copies a GeoTIFF, ``{"untar": ...}``
+checks a tar archive from its headers and extracts it, ``{"list_layers": path}`` lists
+a dataset's layers (``ok [names]``).
 """
 
 from __future__ import annotations
