@@ -285,7 +285,9 @@ def _import(args: argparse.Namespace) -> int:
         )
     else:
         try:
-            gdf, notes = ingest.read_untrusted(args.path, encoding=args.encoding)
+            gdf, notes = ingest.read_untrusted(
+                args.path, encoding=args.encoding, source_layer=args.source_layer
+            )
         except ingest.IngestError as exc:
             raise ValueError(str(exc)) from exc
         clean, report = importer.prepare(
@@ -562,6 +564,9 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--layer", required=True, help="catalogue key (see `village-atlas layers`)")
     imp.add_argument("--crs", help="the file's CRS (EPSG:4490, EPSG:4541, gcj02, bd09, ...)")
     imp.add_argument("--encoding", help="text encoding of a Shapefile or CSV (GBK, GB18030, ...)")
+    imp.add_argument(
+        "--source-layer", help="which layer of a GeoPackage or archive holding several to read"
+    )
     _store_option(imp)
     _user_option(imp)
     imp.add_argument("--dry-run", action="store_true", help="check and report; write nothing")

@@ -24,11 +24,13 @@ from geo.errors import VillageAtlasError
 
 __all__ = [
     "CITY_BOUNDS",
+    "FLAG_SPELLINGS",
     "ImportRefusedError",
     "Report",
     "crs_problems",
     "import_raster",
     "prepare",
+    "read_flags",
     "suggest_columns",
 ]
 
@@ -226,6 +228,74 @@ def _keep_kind(gdf: gpd.GeoDataFrame, kinds: frozenset[str], report: Report) -> 
     return parts[~parts.index.duplicated()] if "Point" in kinds else parts
 
 
+#: How people spell true and false in tables (compared without case or spaces).
+FLAG_SPELLINGS: Mapping[str, bool] = {
+    "true": True,
+    "false": False,
+    "1": True,
+    "0": False,
+    "是": True,
+    "否": False,
+    "y": True,
+    "n": False,
+    "yes": True,
+    "no": False,
+    "t": True,
+    "f": False,
+}
+
+
+def _flag(value: object) -> object:
+    """Return a spelt true/false as a bool; anything else unchanged."""
+    if isinstance(value, str):
+        return FLAG_SPELLINGS.get(value.strip().lower(), value)
+    return value
+
+
+def read_flags(
+    gdf: gpd.GeoDataFrame, columns: Mapping[str, str], report: Report
+) -> gpd.GeoDataFrame:
+    """Return `gdf` with true/false columns spelt as text (CSV, XLSX) read as booleans.
+
+    Raises
+    ------
+    ImportRefusedError
+        If a true/false column holds other text; the message lists a few of the values.
+
+    Examples
+    --------
+    >>> g = gpd.GeoDataFrame({"ok": ["是", "否", " TRUE", "0"]}, geometry=[None] * 4)
+    >>> report = Report()
+    >>> read_flags(g, {"ok": "bool"}, report)["ok"].tolist()
+    [True, False, True, False]
+    >>> report.notes
+    ["column `ok`: read '0', 'TRUE', '否', '是' as true/false (2 true, 2 false)"]
+    """
+    out = gdf.copy()
+    for column in [c for c, kind in columns.items() if kind == "bool" and c in gdf.columns]:
+        text = gdf[column].map(lambda v: isinstance(v, str)).astype(bool)
+        if text.any():
+            out[column] = gdf[column].map(_flag)
+            report.notes.append(_flags_read(column, gdf[column][text], out[column][text]))
+    return out
+
+
+def _flags_read(column: str, spelt: pd.Series, read: pd.Series) -> str:
+    """Say how a column's true/false text was read, or refuse the text that is neither."""
+    bad = ~read.map(lambda v: isinstance(v, bool)).astype(bool)
+    if bad.any():
+        odd = ", ".join(repr(v) for v in list(dict.fromkeys(spelt[bad]))[:5])
+        pairs = list(FLAG_SPELLINGS)
+        known = ", ".join(f"{t}/{f}" for t, f in zip(pairs[::2], pairs[1::2], strict=True))
+        msg = (
+            f"column `{column}` must hold true/false ({known}): {int(bad.sum())} row(s) hold {odd}"
+        )
+        raise ImportRefusedError(msg)
+    forms = ", ".join(repr(v) for v in sorted(set(spelt.str.strip()))[:8])
+    yes = int(read.astype(bool).sum())
+    return f"column `{column}`: read {forms} as true/false ({yes} true, {len(read) - yes} false)"
+
+
 def prepare(
     gdf: gpd.GeoDataFrame,
     *,
@@ -240,13 +310,14 @@ def prepare(
     Raises
     ------
     ImportRefusedError
-        If the coordinate system is wrong or unknown (with the likely fix).
+        If the coordinate system is wrong or unknown (with the likely fix), or a
+        true/false column holds text that is neither.
     """
     report = Report(rows_in=len(gdf), notes=list(notes or []))
     mapping = dict(
         mapping or suggest_columns([c for c in gdf.columns if c != "geometry"], list(columns))
     )
-    gdf = gdf.rename(columns=mapping)
+    gdf = read_flags(gdf.rename(columns=mapping), columns, report)
     id_col = "code" if "code" in gdf.columns else None
     gdf = _clean_geometries(gdf, report, id_col)
     gdf = _keep_kind(gdf, geometry_kinds, report)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,7 +14,8 @@ __all__ = ["table_bytes", "write_table", "write_workbook"]
 
 
 _TABLE_FORMATS = {".csv", ".geojson", ".json", ".gpkg", ".xlsx"}
-_FORMULA_START = ("=", "+", "-", "@")
+#: How a cell a spreadsheet would run as a formula (or a DDE command) starts.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _sheet_name(name: str, taken: set[str]) -> str:
@@ -30,8 +32,9 @@ def _sheet_name(name: str, taken: set[str]) -> str:
 def write_workbook(sheets: Mapping[str, pd.DataFrame], path: Path | str) -> Path:
     """Write one sheet per frame to an .xlsx file; text from data never becomes a formula.
 
-    Any cell whose text starts with ``=``, ``+``, ``-`` or ``@`` is stored as text
-    (with Excel's quote prefix), so a hostile ``=HYPERLINK(...)`` stays inert.
+    Any cell whose text starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+    return is stored as text (with Excel's quote prefix), so a hostile
+    ``=HYPERLINK(...)`` stays inert; numbers stay numbers.
     """
     from openpyxl import Workbook  # noqa: PLC0415 (only for .xlsx)
 
@@ -52,6 +55,29 @@ def write_workbook(sheets: Mapping[str, pd.DataFrame], path: Path | str) -> Path
     return Path(path)
 
 
+def _inert(value: object) -> object:
+    r"""Return text a spreadsheet would run as a formula with a quote in front; else as is.
+
+    Examples
+    --------
+    >>> [_inert(v) for v in ("=1+1", "-2", "\tx", "村", -3.5)]
+    ["'=1+1", "'-2", "'\tx", '村', -3.5]
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write a CSV safe to open in a spreadsheet: inert text, every field quoted.
+
+    Quoting every field keeps a carriage return or line break inside its cell.
+    """
+    safe = frame.map(_inert)
+    safe.columns = [_inert(str(c)) for c in frame.columns]
+    safe.to_csv(path, index=False, quoting=csv.QUOTE_ALL)
+
+
 def _is_missing(value: object) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and value != value)  # noqa: PLR0124
 
@@ -61,8 +87,9 @@ def write_table(
 ) -> Path:
     """Write `frame` as .csv, .xlsx, or (with `geometry`) .geojson / .gpkg.
 
-    Spreadsheet cells whose text starts with ``=``, ``+``, ``-`` or ``@`` are stored as
-    text, never as formulas.
+    Spreadsheet cells whose text starts with ``=``, ``+``, ``-``, ``@``, a tab or a
+    carriage return are stored as text, never as formulas: with a leading quote in a
+    CSV (whose every field is quoted), with Excel's quote prefix in a workbook.
 
     Raises
     ------
@@ -75,7 +102,7 @@ def write_table(
         msg = f"cannot write {path.name}: use .csv, .xlsx, .geojson or .gpkg"
         raise ValueError(msg)
     if suffix == ".csv":
-        frame.to_csv(path, index=False)
+        _write_csv(frame, path)
     elif suffix == ".xlsx":
         write_workbook({"data": frame}, path)
     else:
