@@ -21,9 +21,9 @@ from scipy import ndimage
 
 from geo.crs import require_crs
 
-__all__ = ["covered_cells", "hillshade", "population_within", "read_band"]
+__all__ = ["MAX_CELLS", "covered_cells", "hillshade", "population_within", "read_band"]
 
-_MAX_CELLS = 200_000_000
+MAX_CELLS = 200_000_000  # the largest raster read at once (imports are capped to it)
 
 
 def read_band(path: Path) -> tuple[NDArray[np.float64], rasterio.Affine, rasterio.crs.CRS]:
@@ -35,7 +35,7 @@ def read_band(path: Path) -> tuple[NDArray[np.float64], rasterio.Affine, rasteri
         If the raster has no CRS or is implausibly large.
     """
     with rasterio.open(path) as src:
-        if src.width * src.height > _MAX_CELLS:
+        if src.width * src.height > MAX_CELLS:
             msg = f"{path} has {src.width} x {src.height} cells: more than this tool reads"
             raise ValueError(msg)
         if src.crs is None:

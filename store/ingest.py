@@ -33,7 +33,7 @@ from typing import IO
 import geopandas as gpd
 
 from geo.errors import VillageAtlasError
-from geo.raster import _MAX_CELLS as READER_MAX_CELLS
+from geo.raster import MAX_CELLS as READER_MAX_CELLS
 
 __all__ = [
     "LIMITS",

@@ -45,7 +45,7 @@ def write_workbook(sheets: Mapping[str, pd.DataFrame], path: Path | str) -> Path
         sheet = book.create_sheet(_sheet_name(str(name), taken))
         sheet.append([str(c) for c in frame.columns])
         for row in frame.itertuples(index=False):
-            sheet.append([None if _is_missing(v) else v for v in row])
+            sheet.append([_cell(v) for v in row])
         for cells in sheet.iter_rows(min_row=1):
             for cell in cells:
                 if isinstance(cell.value, str) and cell.value.startswith(_FORMULA_START):
@@ -76,6 +76,21 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     safe = frame.map(_inert)
     safe.columns = [_inert(str(c)) for c in frame.columns]
     safe.to_csv(path, index=False, quoting=csv.QUOTE_ALL)
+
+
+def _cell(value: object) -> object:
+    """Return a value as a workbook cell: None when missing, text without control characters.
+
+    Excel files cannot hold most control characters (openpyxl refuses them); they are
+    shown as U+FFFD so the cell still says something was there.
+    """
+    if _is_missing(value):
+        return None
+    if isinstance(value, str):
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # noqa: PLC0415
+
+        return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    return value
 
 
 def _is_missing(value: object) -> bool:

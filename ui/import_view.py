@@ -22,7 +22,6 @@ from ui.text import md
 
 __all__ = ["import_section"]
 
-MAX_UPLOAD_MB = 200
 _NONE = "—"
 
 
@@ -66,7 +65,13 @@ def _read(upload: object, encoding: str | None) -> tuple[gpd.GeoDataFrame, list[
         path = Path(folder) / name
         path.write_bytes(upload.getvalue())  # type: ignore[attr-defined]
         try:
-            return ingest.read_untrusted(path, encoding=encoding)
+            names = ingest.source_layers(path)
+            choice = (
+                st.selectbox(ui.tr("source_layer"), names, key="data_source_layer")
+                if len(names) > 1
+                else None
+            )
+            return ingest.read_untrusted(path, encoding=encoding, source_layer=choice)
         except ingest.IngestError as exc:
             st.error(md(exc))
             return None
@@ -126,8 +131,8 @@ def import_section(lang: str) -> None:
     key, crs, encoding = _choices(lang, allowed)
     if upload is None:
         return
-    if upload.size > MAX_UPLOAD_MB * 2**20:
-        st.error(ui.tr("too_big", mb=MAX_UPLOAD_MB))
+    if upload.size > ingest.LIMITS.file_bytes:
+        st.error(ui.tr("too_big", mb=ingest.LIMITS.file_bytes // 2**20))
         return
     spec = layers.get_layer(key)
     clean = _prepared(spec, upload, crs, encoding)
