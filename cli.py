@@ -249,6 +249,7 @@ def _users(args: argparse.Namespace) -> int:
             bureau=args.bureau,
             password=_read_password(f"password for {args.name}: ", confirm=True),
             who=_operator(),
+            email=args.email,
         )
         print(
             f"account {made.name}: {made.role.value}" + (f", {made.bureau}" if made.bureau else "")
@@ -487,7 +488,8 @@ def _store_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     users.add_argument("action", choices=["add", "passwd", "disable", "enable", "list"])
     users.add_argument("name", nargs="?", help="the account name")
     users.add_argument("--role", default="viewer", help="admin, planner, editor or viewer")
-    users.add_argument("--bureau", help="an editor's bureau key (see `village-atlas bureaus`)")
+    users.add_argument("--bureau", help="an editor's bureau key (a wrong one lists them all)")
+    users.add_argument("--email", help="the e-mail a single sign-on server vouches for (optional)")
     _store_option(users)
     users.set_defaults(func=_users)
     sto.add_argument(

@@ -249,6 +249,7 @@ STRINGS = MappingProxyType(
         "login_name": ("Account", "账号"),
         "login_password": ("Password", "密码"),
         "login": ("Log in", "登录"),
+        "login_sso": ("Log in with single sign-on", "统一身份认证登录"),
         "login_refused": ("Not logged in: {reason}.", "登录失败：{reason}。"),
         "logout": ("Log out", "退出登录"),
         "logged_in_as": ("Logged in:", "当前用户："),

@@ -34,12 +34,14 @@ __all__ = [
     "hash_password",
     "import_as",
     "set_password",
+    "single_sign_on",
 ]
 
 LOCK_AFTER = 5
 LOCK_SECONDS = 15 * 60
 MIN_PASSWORD = 8
 _NAME = re.compile(r"^[\w.@-]{1,64}$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 _HASHER = PasswordHasher()
 _DUMMY = _HASHER.hash("not a password of anyone")  # verify against it: equal time for unknown names
 _WRONG = "wrong name or password"
@@ -60,7 +62,14 @@ def hash_password(password: str) -> str:
 
 
 def add_user(
-    handle: Store, name: str, *, role: str, bureau: str | None, password: str, who: str
+    handle: Store,
+    name: str,
+    *,
+    role: str,
+    bureau: str | None,
+    password: str,
+    who: str,
+    email: str | None = None,
 ) -> Account:
     """Create an account (or change an existing one's role, bureau and password).
 
@@ -80,8 +89,16 @@ def add_user(
     found = access.problems(parsed, bureau)
     if found:
         raise ValueError("; ".join(found))
+    if email is not None and not _EMAIL.match(email):
+        msg = f"{email!r} is not an e-mail address"
+        raise ValueError(msg)
     handle.save_account(
-        name, role=parsed.value, bureau=bureau, password_hash=hash_password(password), who=who
+        name,
+        role=parsed.value,
+        bureau=bureau,
+        password_hash=hash_password(password),
+        who=who,
+        email=email,
     )
     return Account(name, parsed, bureau)
 
@@ -147,6 +164,20 @@ def authenticate(handle: Store, name: str, password: str) -> Account:
         raise LoginError(_WRONG)
     if row["disabled"]:
         raise LoginError("this account is disabled: ask an administrator")
+    handle.record_login(str(row["name"]), ok=True, lock_after=LOCK_AFTER, lock_seconds=LOCK_SECONDS)
+    return account_of(row)
+
+
+def single_sign_on(handle: Store, email: str | None, *, verified: bool) -> Account | None:
+    """Return the account mapped to a verified single sign-on e-mail (None: no such account).
+
+    Optional: only used where the organisation configures Streamlit's OIDC login.
+    """
+    if not email or not verified:
+        return None
+    row = handle.account_for_email(email)
+    if row is None:
+        return None
     handle.record_login(str(row["name"]), ok=True, lock_after=LOCK_AFTER, lock_seconds=LOCK_SECONDS)
     return account_of(row)
 

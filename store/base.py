@@ -52,7 +52,8 @@ SHARED_TABLES = (
     (
         "CREATE TABLE IF NOT EXISTS {p}va_users (name TEXT PRIMARY KEY, role TEXT NOT NULL, "
         "bureau TEXT, hash TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0, failures INTEGER "
-        "NOT NULL DEFAULT 0, locked_until DOUBLE PRECISION NOT NULL DEFAULT 0, created TEXT)"
+        "NOT NULL DEFAULT 0, locked_until DOUBLE PRECISION NOT NULL DEFAULT 0, created TEXT, "
+        "email TEXT)"
     ),
     (
         "CREATE TABLE IF NOT EXISTS {p}va_events ({id}, at TEXT NOT NULL, who TEXT NOT NULL, "
@@ -321,8 +322,24 @@ class Store(abc.ABC):
         )
         return dict(zip([*ACCOUNT_COLUMNS, "hash"], rows[0], strict=True)) if rows else None
 
+    def account_for_email(self, email: str) -> dict[str, object] | None:
+        """Return the enabled account whose (single sign-on) e-mail is `email`, or None."""
+        rows = self._read_sql(
+            "SELECT name, role, bureau, disabled, failures, locked_until, created "
+            "FROM {p}va_users WHERE lower(email) = lower(?) AND disabled = 0",
+            (email,),
+        )
+        return dict(zip(ACCOUNT_COLUMNS, rows[0], strict=True)) if len(rows) == 1 else None
+
     def save_account(
-        self, name: str, *, role: str, bureau: str | None, password_hash: str | None, who: str
+        self,
+        name: str,
+        *,
+        role: str,
+        bureau: str | None,
+        password_hash: str | None,
+        who: str,
+        email: str | None = None,
     ) -> None:
         """Add an account, or change its role, bureau or password; audited as an event.
 
@@ -338,13 +355,17 @@ class Store(abc.ABC):
                     raise ValueError(f"a new account needs a password: {name!r}")
                 run(
                     "INSERT INTO {p}va_users (name, role, bureau, hash, disabled, failures, "
-                    "locked_until, created) VALUES (?, ?, ?, ?, 0, 0, 0, ?)",
-                    (name, role, bureau, password_hash, now()),
+                    "locked_until, created, email) VALUES (?, ?, ?, ?, 0, 0, 0, ?, ?)",
+                    (name, role, bureau, password_hash, now(), email),
                 )
                 detail = f"role {role}" + (f", bureau {bureau}" if bureau else "")
                 self._event(run, who, "account added", name, detail)
                 return
-            run("UPDATE {p}va_users SET role = ?, bureau = ? WHERE name = ?", (role, bureau, name))
+            run(
+                "UPDATE {p}va_users SET role = ?, bureau = ?, email = COALESCE(?, email) "
+                "WHERE name = ?",
+                (role, bureau, email, name),
+            )
             if password_hash is not None:
                 run(
                     "UPDATE {p}va_users SET hash = ?, failures = 0, locked_until = 0 "

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 CLI = [sys.executable, "-m", "cli"]
@@ -59,3 +61,24 @@ def log_in(at: object, name: str, password: str) -> object:
     next(b for b in at.button if b.label == "Log in").click().run()  # type: ignore[attr-defined]
     assert not at.exception  # type: ignore[attr-defined]
     return at
+
+
+@contextlib.contextmanager
+def read_only_copy(demo_store: Path, folder: Path) -> Iterator[Path]:
+    """A copy of the demo store that cannot be written: on a read-only disk when root (root
+    ignores file modes), else in a read-only folder."""
+    folder.mkdir()
+    if os.geteuid() != 0:
+        path = copy_gpkg(demo_store, folder / "demo.gpkg")
+        path.chmod(0o444)
+        folder.chmod(0o555)
+        yield path
+        folder.chmod(0o755)
+        return
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(folder)], check=True)
+    try:
+        path = copy_gpkg(demo_store, folder / "demo.gpkg")
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        yield path
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)

@@ -234,3 +234,27 @@ def test_an_idle_session_expires(app_store, on_the_network, monkeypatch):
     at.run()
     assert [t.value for t in at.title] == ["Log in to Village Atlas"]
     assert "session expired" in at.info[0].value
+
+
+def test_single_sign_on_maps_only_a_verified_email_to_an_enabled_account(backend_store):
+    handle = store.open_store(backend_store)
+    accounts.add_user(
+        handle,
+        "liu",
+        role="planner",
+        bureau=None,
+        password=PASSWORD,
+        who="t",
+        email="Liu@city.gov.cn",
+    )
+    assert accounts.single_sign_on(handle, "liu@city.gov.cn", verified=True) == Account(
+        "liu", Role.PLANNER
+    )
+    assert accounts.single_sign_on(handle, "liu@city.gov.cn", verified=False) is None
+    assert accounts.single_sign_on(handle, "other@city.gov.cn", verified=True) is None
+    handle.set_disabled("liu", disabled=True, who="t")
+    assert accounts.single_sign_on(handle, "liu@city.gov.cn", verified=True) is None
+    with pytest.raises(ValueError, match="is not an e-mail address"):
+        accounts.add_user(
+            handle, "x", role="viewer", bureau=None, password=PASSWORD, who="t", email="no"
+        )

@@ -302,3 +302,29 @@ def test_taking_theirs_discards_mine(private_store, on_the_network):
     assert second.number_input(key=f"edit_tap_water_year_{code}").value == 2016
     values, version = store.open_store(private_store).current("villages", code, ["tap_water_year"])
     assert (values["tap_water_year"], version) == (2016, 1)
+
+
+def test_a_bad_store_is_one_sentence_on_the_page(tmp_path, monkeypatch):
+    monkeypatch.setenv("VILLAGE_ATLAS_STORE", str(tmp_path))  # a folder, not a store
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert at.error[0].value.startswith("The data store is missing or unreadable:")
+    assert "is a folder, not a store" in at.error[0].value
+    assert not list(tmp_path.iterdir())  # nothing created
+
+
+def test_a_read_only_store_browses_and_says_editing_is_unavailable(
+    demo_store, tmp_path, monkeypatch
+):
+    from tests.helpers import read_only_copy  # noqa: PLC0415
+
+    with read_only_copy(demo_store, tmp_path / "ro") as path:
+        monkeypatch.setenv("VILLAGE_ATLAS_STORE", str(path))
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.run()
+        assert not at.exception
+        at.switch_page("pages/data.py").run()
+        assert not at.exception
+        assert any("read-only" in i.value for i in at.info)
+        assert not [b for b in at.button if b.label == "Save"]

@@ -6,8 +6,6 @@ import contextlib
 import os
 import re
 import sqlite3
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -18,7 +16,7 @@ import layers
 import store
 from geo import settings
 from geo.errors import EditConflictError, StoreDamagedError, StoreError
-from tests.helpers import cli, copy_gpkg, integrity
+from tests.helpers import cli, copy_gpkg, integrity, read_only_copy
 
 EDITABLE = layers.editable_fields("villages")
 
@@ -225,27 +223,6 @@ def test_unreachable_or_refused_postgresql(pg_cluster):
     empty = cli("history", "--store", pg_cluster.url("postgres"))
     assert empty.returncode == 2
     assert "holds no Village Atlas store: create one with `village-atlas store init" in empty.stderr
-
-
-@contextlib.contextmanager
-def read_only_copy(demo_store: Path, folder: Path) -> Iterator[Path]:
-    """A copy of the demo store that cannot be written: on a read-only disk when root (root
-    ignores file modes), else in a read-only folder."""
-    folder.mkdir()
-    if os.geteuid() != 0:
-        path = copy_gpkg(demo_store, folder / "demo.gpkg")
-        path.chmod(0o444)
-        folder.chmod(0o555)
-        yield path
-        folder.chmod(0o755)
-        return
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(folder)], check=True)
-    try:
-        path = copy_gpkg(demo_store, folder / "demo.gpkg")
-        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
-        yield path
-    finally:
-        subprocess.run(["umount", str(folder)], check=False)
 
 
 def test_read_only_store_browses_but_refuses_edits(demo_store, tmp_path):

@@ -73,12 +73,33 @@ def check(handle: Store) -> Account | None:
         st.error(_tr("needs_admin"))
         st.code("village-atlas users add NAME --role admin", language="bash")
         st.stop()
-    account = st.session_state.get(ACCOUNT)
+    account = st.session_state.get(ACCOUNT) or _single_sign_on(handle)
     if account is None or not _still_valid(handle, account):
         logout()
         return None
+    st.session_state[ACCOUNT] = account
     st.session_state[_SEEN] = time.time()
     return account  # type: ignore[no-any-return]
+
+
+def sso_configured() -> bool:
+    """Whether an OIDC provider is set up (``[auth]`` in ``.streamlit/secrets.toml``)."""
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, KeyError, st.errors.StreamlitSecretNotFoundError):
+        return False
+
+
+def _single_sign_on(handle: Store) -> Account | None:
+    """Map a user logged in through Streamlit's OIDC (`st.login`) to an account, if set up."""
+    if not sso_configured():
+        return None
+    user = st.user
+    if not user.get("is_logged_in"):
+        return None
+    email = user.get("email")
+    verified = bool(user.get("email_verified", False))
+    return accounts.single_sign_on(handle, None if email is None else str(email), verified=verified)
 
 
 def _still_valid(handle: Store, account: Account) -> bool:
@@ -110,6 +131,8 @@ def _login_form(handle: Store) -> None:
     notice = st.session_state.pop(_NOTICE, None)
     if notice:
         st.info(_tr(notice))
+    if sso_configured() and st.button(_tr("login_sso"), key="login_sso"):
+        st.login()
     with st.form("login"):
         name = st.text_input(_tr("login_name"), key="login_name", max_chars=64)
         password = st.text_input(_tr("login_password"), type="password", key="login_password")
