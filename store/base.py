@@ -30,9 +30,11 @@ from geo.errors import EditConflictError, StoreError
 __all__ = [
     "ACCOUNT_COLUMNS",
     "AUDIT_COLUMNS",
+    "PROVENANCE",
     "SHARED_TABLES",
     "Change",
     "Store",
+    "bump",
     "busy_seconds",
     "check_columns",
     "check_values",
@@ -217,14 +219,20 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    def _table_columns(self, table: str) -> list[str]:
+        """Return the columns of a table of the store (empty: no such table)."""
+
     def revisions(self) -> dict[str, int]:
         """Return each layer's revision: it grows with every import or edit of the layer."""
+        rows = self._read_sql("SELECT layer, revision FROM {p}va_layers")
+        return {str(k): int(str(v)) for k, v in rows}
 
-    @abc.abstractmethod
     def provenance(self) -> pd.DataFrame:
         """Return one row per layer: revision, rows, source, who, when, synthetic or not."""
+        rows = self._read_sql(f"SELECT {', '.join(PROVENANCE)} FROM {{p}}va_layers ORDER BY layer")
+        frame = pd.DataFrame(rows, columns=PROVENANCE)
+        return frame.assign(synthetic=frame["synthetic"].astype(bool))
 
-    @abc.abstractmethod
     def current(self, key: str, code: str, columns: list[str]) -> tuple[dict[str, object], int]:
         """Return a record's values for `columns` and its version.
 
@@ -233,8 +241,18 @@ class Store(abc.ABC):
         KeyError
             If no record of layer `key` has that code.
         """
+        table = table_name(key)
+        known = self._table_columns(table)
+        check_columns(columns, known, table)
+        version = "version" if "version" in known else "0"
+        rows = self._read_sql(
+            f'SELECT {version}, {_quoted(columns)} FROM {{p}}"{table}" WHERE code = ?', (code,)
+        )
+        if not rows:
+            msg = f"no record with code {code!r} in {table}"
+            raise KeyError(msg)
+        return dict(zip(columns, rows[0][1:], strict=True)), int(str(rows[0][0]))
 
-    @abc.abstractmethod
     def edit(
         self,
         key: str,
@@ -248,7 +266,8 @@ class Store(abc.ABC):
         """Save `changes` if the record is still at `expected_version`; return the new version.
 
         Only the given fields are written; the version check and the update are one
-        statement, and the audit rows are written in the same transaction.
+        statement (``UPDATE ... WHERE code = ? AND version = ?``), and the audit rows are
+        written in the same transaction.
 
         Raises
         ------
@@ -259,12 +278,47 @@ class Store(abc.ABC):
         KeyError
             If there is no such record.
         """
+        check_values(changes, allowed)
+        if not who.strip():
+            raise ValueError("say who is editing: the audit records every change by name")
+        table, columns = table_name(key), list(changes)
+        known = self._table_columns(table)
+        check_columns(columns, known, table)
+        with self._write_sql() as run:
+            if "version" not in known:  # a layer written before versions existed
+                run(f'ALTER TABLE {{p}}"{table}" ADD COLUMN version INTEGER NOT NULL DEFAULT 0')
+            old = run(
+                f'SELECT version, {_quoted(columns)} FROM {{p}}"{table}" WHERE code = ?', (code,)
+            )
+            if not old:
+                msg = f"no record with code {code!r} in {table}"
+                raise KeyError(msg)
+            assignments = ", ".join(f'"{c}" = ?' for c in columns)
+            updated = run(
+                f'UPDATE {{p}}"{table}" SET {assignments}, version = version + 1 '
+                "WHERE code = ? AND version = ? RETURNING version",
+                (*changes.values(), code, expected_version),
+            )
+            if not updated:
+                raise conflict(
+                    code, expected_version, old[0][0], _changes(run, code, expected_version)
+                )
+            stamp, new_version = now(), expected_version + 1
+            for column, before in zip(columns, old[0][1:], strict=True):
+                run(
+                    "INSERT INTO {p}va_audit (at, who, code, col, old, new, version) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (stamp, who, code, column, _text(before), _text(changes[column]), new_version),
+                )
+            bump(run, table)
+        return new_version
 
-    @abc.abstractmethod
     def history(self, code: str | None = None, limit: int = 200) -> pd.DataFrame:
         """Return the audit trail, newest first, for one record or all."""
+        where, args = (" WHERE code = ?", (code, limit)) if code is not None else ("", (limit,))
+        rows = self._read_sql(_AUDIT + where + " ORDER BY id DESC LIMIT ?", args)
+        return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
 
-    @abc.abstractmethod
     def change(self, change_id: int) -> Change:
         """Return one audited change.
 
@@ -273,10 +327,15 @@ class Store(abc.ABC):
         KeyError
             If there is no such change.
         """
+        rows = self._read_sql(_AUDIT + " WHERE id = ?", (change_id,))
+        if not rows:
+            msg = f"no audited change {change_id}"
+            raise KeyError(msg)
+        return Change(*rows[0])  # type: ignore[arg-type]
 
-    @abc.abstractmethod
     def changes_since(self, code: str, version: int) -> list[Change]:
         """Return the audited changes of `code` made after `version`."""
+        return _changes(self._read_sql, code, version)
 
     @abc.abstractmethod
     def check(self) -> None:
@@ -454,6 +513,46 @@ class Store(abc.ABC):
             expected_version=version,
             who=f"{who} (undo #{change_id})",
             allowed=allowed,
+        )
+
+
+_AUDIT = "SELECT id, at, who, code, col, old, new, version FROM {p}va_audit"
+#: Columns of `Store.provenance`.
+PROVENANCE = ["layer", "revision", "rows", "source", "who", "at", "synthetic"]
+
+
+def _quoted(columns: list[str]) -> str:
+    """Return column names quoted for SQL (names already checked against the table)."""
+    return ", ".join(f'"{c}"' for c in columns)
+
+
+def _changes(run: Run, code: str, version: int) -> list[Change]:
+    rows = run(_AUDIT + " WHERE code = ? AND version > ? ORDER BY id", (code, version))
+    return [Change(*row) for row in rows]  # type: ignore[arg-type]
+
+
+def bump(run: Run, table: str, provenance: Mapping[str, object] | None = None) -> None:
+    """Raise a layer's revision; an import also records where the layer came from.
+
+    `provenance` holds ``rows``, ``source``, ``who`` and ``synthetic``.
+    """
+    run(
+        "INSERT INTO {p}va_layers (layer, revision) VALUES (?, 1) "
+        "ON CONFLICT (layer) DO UPDATE SET revision = va_layers.revision + 1",
+        (table,),
+    )
+    if provenance is not None:
+        run(
+            "UPDATE {p}va_layers SET rows = ?, source = ?, who = ?, at = ?, synthetic = ? "
+            "WHERE layer = ?",
+            (
+                provenance["rows"],
+                provenance["source"],
+                provenance["who"],
+                now(),
+                bool(provenance["synthetic"]),
+                table,
+            ),
         )
 
 

@@ -22,7 +22,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import geopandas as gpd
-import pandas as pd
 import pyogrio
 import pyproj
 import shapely
@@ -30,18 +29,12 @@ import shapely
 from geo import settings
 from geo.errors import StoreBusyError, StoreDamagedError, StoreError
 from store.base import (
-    AUDIT_COLUMNS,
     SHARED_TABLES,
-    Change,
     Run,
     Store,
-    _text,
+    bump,
     busy_seconds,
-    check_columns,
-    check_values,
-    conflict,
     missing_layer,
-    now,
     table_name,
 )
 
@@ -212,6 +205,15 @@ def _register_gpkg_functions(db: sqlite3.Connection) -> None:
         db.create_function(name, 1, lambda b, i=i: (e := _envelope(b)) and e[i], deterministic=True)
 
 
+def _runner(db: sqlite3.Connection) -> Run:
+    """Return a runner of portable queries (``{p}`` prefix, ``?`` parameters) on `db`."""
+
+    def run(query: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        return db.execute(query.format(p=""), params).fetchall()
+
+    return run
+
+
 def _has_table(db: sqlite3.Connection, name: str, schema: str = "main") -> bool:
     query = f"SELECT 1 FROM {schema}.sqlite_master WHERE type = 'table' AND name = ?"
     return db.execute(query, (name,)).fetchone() is not None
@@ -365,7 +367,7 @@ class GeoPackageStore(Store):
         """Run a read query (see `Store._read_sql`)."""
         with self._db(write=False) as db:
             try:
-                return db.execute(query.format(p=""), params).fetchall()
+                return _runner(db)(query, params)
             except sqlite3.OperationalError as exc:
                 if "no such table" in str(exc):
                     return []
@@ -375,7 +377,12 @@ class GeoPackageStore(Store):
     def _write_sql(self) -> Iterator[Run]:
         """Open a write transaction (see `Store._write_sql`)."""
         with self._db(write=True) as db:
-            yield lambda query, params=(): db.execute(query.format(p=""), params).fetchall()
+            yield _runner(db)
+
+    def _table_columns(self, table: str) -> list[str]:
+        """Return the columns of `table` (empty: no such table)."""
+        with self._db(write=False) as db:
+            return _columns(db, table)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -401,72 +408,6 @@ class GeoPackageStore(Store):
             msg = f"layer {key!r} of {self.location} could not be read: {exc}"
             raise StoreError(msg) from exc
 
-    def revisions(self) -> dict[str, int]:
-        """Return each layer's revision (see `Store.revisions`)."""
-        with self._db(write=False) as db:
-            if not _has_table(db, "va_layers"):
-                return {}
-            return {str(k): int(v) for k, v in db.execute("SELECT layer, revision FROM va_layers")}
-
-    def provenance(self) -> pd.DataFrame:
-        """Return one row per layer with where it came from (see `Store.provenance`)."""
-        columns = ["layer", "revision", "rows", "source", "who", "at", "synthetic"]
-        with self._db(write=False) as db:
-            if not _has_table(db, "va_layers"):
-                return pd.DataFrame(columns=columns)
-            rows = db.execute(f"SELECT {', '.join(columns)} FROM va_layers ORDER BY layer")
-            frame = pd.DataFrame(rows.fetchall(), columns=columns)
-        return frame.assign(synthetic=frame["synthetic"].astype(bool))
-
-    def current(self, key: str, code: str, columns: list[str]) -> tuple[dict[str, object], int]:
-        """Return a record's values and version (see `Store.current`)."""
-        table = table_name(key)
-        with self._db(write=False) as db:
-            known = _columns(db, table)
-            check_columns(columns, known, table)
-            version = "version" if "version" in known else "0"
-            row = db.execute(
-                f'SELECT {version}, {", ".join(columns)} FROM "{table}" WHERE code = ?', (code,)
-            ).fetchone()
-        if row is None:
-            msg = f"no record with code {code!r} in {table}"
-            raise KeyError(msg)
-        return dict(zip(columns, row[1:], strict=True)), int(row[0])
-
-    def change(self, change_id: int) -> Change:
-        """Return one audited change (see `Store.change`)."""
-        with self._db(write=False) as db:
-            row = (
-                db.execute(
-                    "SELECT id, at, who, code, col, old, new, version FROM va_audit WHERE id = ?",
-                    (change_id,),
-                ).fetchone()
-                if _has_table(db, "va_audit")
-                else None
-            )
-        if row is None:
-            msg = f"no audited change {change_id}"
-            raise KeyError(msg)
-        return Change(*row)
-
-    def changes_since(self, code: str, version: int) -> list[Change]:
-        """Return the audited changes of `code` after `version`."""
-        with self._db(write=False) as db:
-            return _changes_since(db, code, version)
-
-    def history(self, code: str | None = None, limit: int = 200) -> pd.DataFrame:
-        """Return the audit trail, newest first (see `Store.history`)."""
-        with self._db(write=False) as db:
-            if not _has_table(db, "va_audit"):
-                return pd.DataFrame(columns=AUDIT_COLUMNS)
-            query = "SELECT id, at, who, code, col, old, new, version FROM va_audit"
-            args: tuple[object, ...] = ()
-            if code is not None:
-                query += " WHERE code = ?"
-                args = (code,)
-            rows = db.execute(query + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
-        return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
-
     def check(self) -> None:
         """Run SQLite's quick check (see `Store.check`)."""
         found = _quick_check(self.path)
@@ -482,54 +423,6 @@ class GeoPackageStore(Store):
         return self.path.with_name(f"{self.path.stem}.rasters")
 
     # -- writing -----------------------------------------------------------------------------
-
-    def edit(
-        self,
-        key: str,
-        code: str,
-        changes: Mapping[str, object],
-        *,
-        expected_version: int,
-        who: str,
-        allowed: Mapping[str, str],
-    ) -> int:
-        """Save only the changed fields if the version still matches (see `Store.edit`)."""
-        check_values(changes, allowed)
-        if not who.strip():
-            raise ValueError("say who is editing: the audit records every change by name")
-        table, columns = table_name(key), list(changes)
-        with self._db(write=True) as db:
-            known = _columns(db, table)
-            check_columns(columns, known, table)
-            if "version" not in known:
-                db.execute(f'ALTER TABLE "{table}" ADD COLUMN version INTEGER NOT NULL DEFAULT 0')
-            old = db.execute(
-                f'SELECT version, {", ".join(columns)} FROM "{table}" WHERE code = ?', (code,)
-            ).fetchone()
-            if old is None:
-                msg = f"no record with code {code!r} in {table}"
-                raise KeyError(msg)
-            assignments = ", ".join(f"{c} = ?" for c in columns)
-            updated = db.execute(
-                f'UPDATE "{table}" SET {assignments}, version = version + 1 '
-                "WHERE code = ? AND version = ?",
-                (*changes.values(), code, expected_version),
-            ).rowcount
-            if updated != 1:
-                raise conflict(
-                    code, expected_version, old[0], _changes_since(db, code, expected_version)
-                )
-            stamp, new_version = now(), expected_version + 1
-            db.executemany(
-                "INSERT INTO va_audit (at, who, code, col, old, new, version) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (stamp, who, code, c, _text(before), _text(changes[c]), new_version)
-                    for c, before in zip(columns, old[1:], strict=True)
-                ],
-            )
-            _bump(db, table, who=None, source=None, rows=None, synthetic=None)
-        return new_version
 
     def replace_layers(
         self,
@@ -559,7 +452,13 @@ class GeoPackageStore(Store):
             with self._db(write=True, attach=scratch) as db:
                 for table, gdf in tables.items():
                     _transplant(db, table)
-                    _bump(db, table, who=who, source=source, rows=len(gdf), synthetic=synthetic)
+                    origin = {
+                        "rows": len(gdf),
+                        "source": source,
+                        "who": who,
+                        "synthetic": synthetic,
+                    }
+                    bump(_runner(db), table, origin)
 
     def backup(self) -> Path:
         """Copy the store with SQLite's online backup API; keep the newest few.
@@ -594,40 +493,6 @@ class GeoPackageStore(Store):
         for old in backups(self.path)[_keep_backups() :]:
             old.unlink(missing_ok=True)
         return target
-
-
-def _changes_since(db: sqlite3.Connection, code: str, version: int) -> list[Change]:
-    if not _has_table(db, "va_audit"):
-        return []
-    rows = db.execute(
-        "SELECT id, at, who, code, col, old, new, version FROM va_audit "
-        "WHERE code = ? AND version > ? ORDER BY id",
-        (code, version),
-    ).fetchall()
-    return [Change(*row) for row in rows]
-
-
-def _bump(
-    db: sqlite3.Connection,
-    table: str,
-    *,
-    who: str | None,
-    source: str | None,
-    rows: int | None,
-    synthetic: bool | None,
-) -> None:
-    """Raise the layer's revision; an import also records where the layer came from."""
-    db.execute(
-        "INSERT INTO va_layers (layer, revision) VALUES (?, 1) "
-        "ON CONFLICT (layer) DO UPDATE SET revision = revision + 1",
-        (table,),
-    )
-    if source is not None:
-        db.execute(
-            "UPDATE va_layers SET rows = ?, source = ?, who = ?, at = ?, synthetic = ? "
-            "WHERE layer = ?",
-            (rows, source, who, now(), int(bool(synthetic)), table),
-        )
 
 
 def _drop(db: sqlite3.Connection, table: str) -> None:

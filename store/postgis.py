@@ -28,18 +28,12 @@ from psycopg import sql
 from geo import settings
 from geo.errors import StoreBusyError, StoreError
 from store.base import (
-    AUDIT_COLUMNS,
     SHARED_TABLES,
-    Change,
     Run,
     Store,
-    _text,
+    bump,
     busy_seconds,
-    check_columns,
-    check_values,
-    conflict,
     missing_layer,
-    now,
     table_name,
 )
 
@@ -123,6 +117,16 @@ def _explain(exc: psycopg.Error, location: str) -> StoreError:
 def _portable(query: str) -> sql.SQL:
     """Turn a portable query (`?` parameters, `{p}` schema prefix) into PostgreSQL's."""
     return sql.SQL(query.format(p=f"{SCHEMA}.").replace("?", "%s"))
+
+
+def _runner(conn: psycopg.Connection[tuple[object, ...]]) -> Run:
+    """Return a runner of portable queries (``{p}`` prefix, ``?`` parameters) on `conn`."""
+
+    def run(query: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        cursor = conn.execute(_portable(query), params)
+        return cursor.fetchall() if cursor.description else []
+
+    return run
 
 
 def _pg_type(dtype: object) -> str:
@@ -272,11 +276,7 @@ class PostGISStore(Store):
                     conn.execute(sql.SQL(shared))
                 self._shared_ready = True
 
-            def run(query: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-                cursor = conn.execute(_portable(query), params)
-                return cursor.fetchall() if cursor.description else []
-
-            yield run
+            yield _runner(conn)
 
     @staticmethod
     def _t(table: str) -> sql.Composed:
@@ -323,24 +323,10 @@ class PostGISStore(Store):
         )
         return gpd.GeoDataFrame(frame, geometry=geometry, crs=settings.storage_crs)
 
-    def revisions(self) -> dict[str, int]:
-        """Return each layer's revision (see `Store.revisions`)."""
+    def _table_columns(self, table: str) -> list[str]:
+        """Return the columns of `table` (empty: no such table)."""
         with self._conn() as conn:
-            rows = conn.execute(
-                sql.SQL("SELECT layer, revision FROM {}").format(self._t("va_layers"))
-            ).fetchall()
-        return {str(k): int(v) for k, v in rows}  # type: ignore[call-overload]
-
-    def provenance(self) -> pd.DataFrame:
-        """Return one row per layer with where it came from (see `Store.provenance`)."""
-        columns = ["layer", "revision", "rows", "source", "who", "at", "synthetic"]
-        with self._conn() as conn:
-            rows = conn.execute(
-                sql.SQL("SELECT {} FROM {} ORDER BY layer").format(
-                    sql.SQL(", ").join(map(sql.Identifier, columns)), self._t("va_layers")
-                )
-            ).fetchall()
-        return pd.DataFrame(rows, columns=columns)
+            return self._columns(conn, table)
 
     def _columns(self, conn: psycopg.Connection[tuple[object, ...]], table: str) -> list[str]:
         rows = conn.execute(
@@ -349,67 +335,6 @@ class PostGISStore(Store):
             (SCHEMA, table),
         ).fetchall()
         return [str(r[0]) for r in rows]
-
-    def current(self, key: str, code: str, columns: list[str]) -> tuple[dict[str, object], int]:
-        """Return a record's values and version (see `Store.current`)."""
-        table = table_name(key)
-        with self._conn() as conn:
-            check_columns(columns, self._columns(conn, table), table)
-            row = conn.execute(
-                sql.SQL("SELECT version, {} FROM {} WHERE code = %s").format(
-                    sql.SQL(", ").join(map(sql.Identifier, columns)), self._t(table)
-                ),
-                (code,),
-            ).fetchone()
-        if row is None:
-            msg = f"no record with code {code!r} in {table}"
-            raise KeyError(msg)
-        return dict(zip(columns, row[1:], strict=True)), int(row[0])  # type: ignore[call-overload]
-
-    def change(self, change_id: int) -> Change:
-        """Return one audited change (see `Store.change`)."""
-        with self._conn() as conn:
-            row = conn.execute(
-                sql.SQL(
-                    "SELECT id, at, who, code, col, old, new, version FROM {} WHERE id = %s"
-                ).format(self._t("va_audit")),
-                (change_id,),
-            ).fetchone()
-        if row is None:
-            msg = f"no audited change {change_id}"
-            raise KeyError(msg)
-        return Change(*row)  # type: ignore[arg-type]
-
-    def changes_since(self, code: str, version: int) -> list[Change]:
-        """Return the audited changes of `code` after `version`."""
-        with self._conn() as conn:
-            return self._changes_since(conn, code, version)
-
-    def _changes_since(
-        self, conn: psycopg.Connection[tuple[object, ...]], code: str, version: int
-    ) -> list[Change]:
-        rows = conn.execute(
-            sql.SQL(
-                "SELECT id, at, who, code, col, old, new, version FROM {} "
-                "WHERE code = %s AND version > %s ORDER BY id"
-            ).format(self._t("va_audit")),
-            (code, version),
-        ).fetchall()
-        return [Change(*row) for row in rows]  # type: ignore[arg-type]
-
-    def history(self, code: str | None = None, limit: int = 200) -> pd.DataFrame:
-        """Return the audit trail, newest first (see `Store.history`)."""
-        where = sql.SQL("WHERE code = %s") if code is not None else sql.SQL("")
-        args: tuple[object, ...] = (code, limit) if code is not None else (limit,)
-        with self._conn() as conn:
-            rows = conn.execute(
-                sql.SQL(
-                    "SELECT id, at, who, code, col, old, new, version FROM {} {} "
-                    "ORDER BY id DESC LIMIT %s"
-                ).format(self._t("va_audit"), where),
-                args,
-            ).fetchall()
-        return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
 
     def check(self) -> None:
         """Check that the server answers and PostGIS is installed in the database."""
@@ -424,88 +349,6 @@ class PostGISStore(Store):
 
     # -- writing -----------------------------------------------------------------------------
 
-    def edit(
-        self,
-        key: str,
-        code: str,
-        changes: Mapping[str, object],
-        *,
-        expected_version: int,
-        who: str,
-        allowed: Mapping[str, str],
-    ) -> int:
-        """Save only the changed fields if the version still matches (see `Store.edit`)."""
-        check_values(changes, allowed)
-        if not who.strip():
-            raise ValueError("say who is editing: the audit records every change by name")
-        table, columns = table_name(key), list(changes)
-        with self._write() as conn:
-            check_columns(columns, self._columns(conn, table), table)
-            old = conn.execute(
-                sql.SQL("SELECT version, {} FROM {} WHERE code = %s").format(
-                    sql.SQL(", ").join(map(sql.Identifier, columns)), self._t(table)
-                ),
-                (code,),
-            ).fetchone()
-            if old is None:
-                msg = f"no record with code {code!r} in {table}"
-                raise KeyError(msg)
-            updated = conn.execute(
-                sql.SQL(
-                    "UPDATE {} SET {}, version = version + 1 WHERE code = %s AND version = %s"
-                ).format(
-                    self._t(table),
-                    sql.SQL(", ").join(
-                        sql.SQL("{} = %s").format(sql.Identifier(c)) for c in columns
-                    ),
-                ),
-                (*changes.values(), code, expected_version),
-            ).rowcount
-            if updated != 1:
-                raise conflict(
-                    code,
-                    expected_version,
-                    old[0],
-                    self._changes_since(conn, code, expected_version),
-                )
-            stamp, new_version = now(), expected_version + 1
-            with conn.cursor() as cur:
-                cur.executemany(
-                    sql.SQL(
-                        "INSERT INTO {} (at, who, code, col, old, new, version) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s)"
-                    ).format(self._t("va_audit")),
-                    [
-                        (stamp, who, code, c, _text(before), _text(changes[c]), new_version)
-                        for c, before in zip(columns, old[1:], strict=True)
-                    ],
-                )
-            self._bump(conn, table)
-        return new_version
-
-    def _bump(
-        self,
-        conn: psycopg.Connection[tuple[object, ...]],
-        table: str,
-        provenance: Mapping[str, object] | None = None,
-    ) -> None:
-        conn.execute(
-            sql.SQL(
-                "INSERT INTO {} (layer, revision) VALUES (%s, 1) ON CONFLICT (layer) "
-                "DO UPDATE SET revision = {}.revision + 1"
-            ).format(self._t("va_layers"), sql.Identifier("va_layers")),
-            (table,),
-        )
-        if provenance is not None:
-            conn.execute(
-                sql.SQL(
-                    "UPDATE {} SET rows = %(rows)s, source = %(source)s, who = %(who)s, "
-                    "at = %(at)s, synthetic = %(synthetic)s, dtypes = %(dtypes)s "
-                    "WHERE layer = %(layer)s"
-                ).format(self._t("va_layers")),
-                {**provenance, "layer": table, "at": now()},
-            )
-
     def replace_layers(
         self,
         layers: Mapping[str, gpd.GeoDataFrame],
@@ -519,14 +362,14 @@ class PostGISStore(Store):
         with self._write() as conn:
             for table, gdf in tables.items():
                 dtypes = self._replace(conn, table, gdf.to_crs(settings.storage_crs))
-                provenance = {
-                    "rows": len(gdf),
-                    "source": source,
-                    "who": who,
-                    "synthetic": synthetic,
-                    "dtypes": json.dumps(dtypes),
-                }
-                self._bump(conn, table, provenance)
+                origin = {"rows": len(gdf), "source": source, "who": who, "synthetic": synthetic}
+                bump(_runner(conn), table, origin)
+                conn.execute(
+                    sql.SQL("UPDATE {} SET dtypes = %s WHERE layer = %s").format(
+                        self._t("va_layers")
+                    ),
+                    (json.dumps(dtypes), table),
+                )
 
     def _replace(
         self, conn: psycopg.Connection[tuple[object, ...]], table: str, gdf: gpd.GeoDataFrame
