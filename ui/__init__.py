@@ -20,6 +20,7 @@ from layers.i18n import LANGUAGES, t
 from layers.rules import RULES, evaluate, evaluate_many, population_coverage, road_graph
 from store import tables
 from ui import auth as auth
+from ui.cache import versioned
 from ui.text import md
 
 __all__ = ["LANG", "YEAR", "ensure_store", "layer", "sidebar", "tr"]
@@ -44,20 +45,10 @@ def the_store() -> store.Store:
     return store.open_store()
 
 
-def _store_version() -> str:
-    """Return the layer revisions as one token: any import or edit invalidates the caches."""
-    return repr(sorted(the_store().revisions().items()))
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _load(key: str, version: str) -> gpd.GeoDataFrame:
-    del version  # part of the cache key only
-    return layers.load(key)
-
-
+@versioned(max_entries=64)
 def layer(key: str) -> gpd.GeoDataFrame:
     """Return vector layer `key` from the store (cached; each caller gets its own copy)."""
-    return _load(key, _store_version())
+    return layers.load(key)
 
 
 def ensure_store() -> None:
@@ -185,39 +176,24 @@ def relief() -> tuple[object, list[list[float]]]:
     return render.relief_image(layers.raster_path("relief"))
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def _villages_as_of(year: int, version: str) -> gpd.GeoDataFrame:
-    del version
+@versioned(max_entries=16)
+def villages_as_of(year: int) -> gpd.GeoDataFrame:
+    """Villages with their poverty `status` at the end of `year` (cached)."""
     villages = layers.load("villages")
     villages["status"] = poverty_status(villages, year)
     return villages
 
 
-def villages_as_of(year: int) -> gpd.GeoDataFrame:
-    """Villages with their poverty `status` at the end of `year` (cached)."""
-    return _villages_as_of(year, _store_version())
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _as_of(key: str, year: int, version: str) -> gpd.GeoDataFrame:
-    del version
+@versioned(max_entries=64)
+def layer_as_of(key: str, year: int) -> gpd.GeoDataFrame:
+    """Vector layer `key` with only the features that exist by the end of `year` (cached)."""
     return layers.as_of(key, layers.load(key), year)
 
 
-def layer_as_of(key: str, year: int) -> gpd.GeoDataFrame:
-    """Vector layer `key` with only the features that exist by the end of `year` (cached)."""
-    return _as_of(key, year, _store_version())
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _measures(year: int, version: str) -> dict[str, pd.DataFrame]:
-    del version
-    return {key: evaluate(rule, year, load=layer) for key, rule in RULES.items()}
-
-
+@versioned(max_entries=16)
 def measures(year: int) -> dict[str, pd.DataFrame]:
     """Every rule evaluated (straight-line) for every village as of `year` (cached)."""
-    return _measures(year, _store_version())
+    return {key: evaluate(rule, year, load=layer) for key, rule in RULES.items()}
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -329,87 +305,49 @@ def downloads(frame: pd.DataFrame, geometry: gpd.GeoSeries | None, name: str) ->
         )
 
 
-def _targets_version() -> float:
-    return targets.TARGETS_PATH.stat().st_mtime
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def _targets(version: float) -> tuple[targets.Target, ...]:
-    del version
+@versioned(max_entries=8, with_targets=True)
+def load_targets() -> tuple[targets.Target, ...]:
+    """Return the plan's targets from the office's file (re-read when it changes)."""
     return targets.load_targets()
 
 
-def load_targets() -> tuple[targets.Target, ...]:
-    """Return the plan's targets from the office's file (re-read when it changes)."""
-    return _targets(_targets_version())
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _board(year: int, versions: tuple[str, float]) -> pd.DataFrame:
-    del versions
+@versioned(max_entries=16, with_targets=True)
+def board(year: int) -> pd.DataFrame:
+    """Return the targets board as of `year` (cached; redone when data or targets change)."""
     return targets.board(load_targets(), year, load=layer)
 
 
-def board(year: int) -> pd.DataFrame:
-    """Return the targets board as of `year` (cached; redone when data or targets change)."""
-    return _board(year, (_store_version(), _targets_version()))
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def _county_progress(key: str, year: int, versions: tuple[str, float]) -> pd.DataFrame:
-    del versions
+@versioned(max_entries=32, with_targets=True)
+def county_progress(key: str, year: int) -> pd.DataFrame:
+    """One target's progress per county as of `year` (cached)."""
     target = next(t for t in load_targets() if t.key == key)
     return targets.by_county(target, year, load=layer)
 
 
-def county_progress(key: str, year: int) -> pd.DataFrame:
-    """One target's progress per county as of `year` (cached)."""
-    return _county_progress(key, year, (_store_version(), _targets_version()))
-
-
-@st.cache_resource(max_entries=8, show_spinner=False)
-def _graph(year: int, version: str) -> object:
-    del version
+@versioned(max_entries=8, shared=True)
+def _graph(year: int) -> object:
     return road_graph(year, layer)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def _coverage(
-    keys: tuple[str, ...],
-    year: int,
-    within: tuple[tuple[str, float], ...],
-    along_roads: bool,
-    version: str,
+@versioned(max_entries=32)
+def coverage(
+    keys: list[str], year: int, within: dict[str, float], along_roads: bool
 ) -> pd.DataFrame:
-    graph = _graph(year, version) if along_roads else None
+    """Several rules evaluated together as of `year` (cached; see `evaluate_many`)."""
     return evaluate_many(
         [RULES[k] for k in keys],
         year,
         within=dict(within),
         network_distance=along_roads,
         load=layer,
-        graph=graph,
+        graph=_graph(year) if along_roads else None,
     )  # type: ignore[arg-type]
 
 
-def coverage(
-    keys: list[str], year: int, within: dict[str, float], along_roads: bool
-) -> pd.DataFrame:
-    """Several rules evaluated together as of `year` (cached; see `evaluate_many`)."""
-    return _coverage(
-        tuple(keys), year, tuple(sorted(within.items())), along_roads, _store_version()
-    )
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def _population(key: str, year: int, within: float, version: str) -> pd.DataFrame:
-    del version
-    return population_coverage(RULES[key], year, within=within, load=layer)
-
-
+@versioned(max_entries=32)
 def population(key: str, year: int, within: float) -> pd.DataFrame:
     """People within a rule's distance per county, from the population grid (cached)."""
-    return _population(key, year, within, _store_version())
+    return population_coverage(RULES[key], year, within=within, load=layer)
 
 
 STATUS_COLOURS = {

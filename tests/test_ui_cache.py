@@ -1,0 +1,38 @@
+"""The versioned cache: a rerun is a look-up; an import or edit, or new targets, recompute."""
+
+from __future__ import annotations
+
+import layers
+import store
+from tests.helpers import copy_gpkg
+from ui.cache import versioned
+
+calls: list[tuple[str, int]] = []
+
+
+@versioned(max_entries=4)
+def _counted(name: str, year: int) -> int:
+    calls.append((name, year))
+    return len(calls)
+
+
+def test_cached_until_the_store_changes(demo_store, tmp_path, monkeypatch):
+    path = copy_gpkg(demo_store, tmp_path / "demo.gpkg")
+    monkeypatch.setenv("VILLAGE_ATLAS_STORE", str(path))
+    calls.clear()
+    assert _counted("a", 2016) == _counted("a", 2016) == 1
+    assert _counted("a", 2017) == 2  # other arguments, another entry
+    handle = store.open_store(path)
+    code = layers.load("villages", path)["code"].iloc[0]
+    _, version = handle.current("villages", code, ["bus_year"])
+    handle.edit(
+        "villages",
+        code,
+        {"bus_year": 2016},
+        expected_version=version,
+        who="t",
+        allowed=layers.editable_fields("villages"),
+    )
+    assert _counted("a", 2016) == 3  # the edit changed the villages' revision
+    assert _counted("a", 2016) == 3
+    assert calls == [("a", 2016), ("a", 2017), ("a", 2016)]
