@@ -59,6 +59,7 @@ bench: system-deps $(VENV)/.test demo
 	$(BIN)/python benchmarks/coverage.py
 	$(BIN)/python benchmarks/map.py
 	$(BIN)/python benchmarks/exports.py
+	$(BIN)/python benchmarks/store.py
 
 clean:
 	rm -rf $(VENV) data/demo.gpkg* data/demo-backups data/demo.rasters data/population.tif static/vendor
