@@ -89,7 +89,7 @@ def _read(path: str, crs: str | None, what: str) -> object:
 def _ids(villages: object, column: str | None) -> object:
     import pandas as pd  # noqa: PLC0415
 
-    frame: pd.DataFrame = villages  # type: ignore[assignment]
+    frame: pd.DataFrame = villages
     if column is not None:
         if column not in frame.columns:
             have = ", ".join(map(str, frame.columns[:12]))
@@ -107,7 +107,7 @@ def _output(result: object, ids: object, geometry: object, out: Path | None) -> 
 
     from store import tables  # noqa: PLC0415
 
-    frame: pd.DataFrame = result  # type: ignore[assignment]
+    frame: pd.DataFrame = result
     table = pd.DataFrame({"id": ids})
     for column in ("distance_m", "network_distance_m", "snap_distance_m"):
         if column in frame:
@@ -119,7 +119,7 @@ def _output(result: object, ids: object, geometry: object, out: Path | None) -> 
     if out is None:
         table.to_csv(sys.stdout, index=False)
     else:
-        tables.write_table(table, out, geometry=geometry)  # type: ignore[arg-type]
+        tables.write_table(table, out, geometry=geometry)
         print(f"wrote {len(table)} rows to {out}", file=sys.stderr)
 
 
@@ -146,11 +146,11 @@ def _coverage_files(args: argparse.Namespace) -> int:
     if len(facilities) == 0:  # type: ignore[arg-type]
         msg = f"no facilities in {args.facilities}: the file has no features"
         raise ValueError(msg)
-    result = coverage(villages, facilities, within=args.within)  # type: ignore[arg-type]
+    result = coverage(villages, facilities, within=args.within)
     if args.network:
         roads = _read(args.network, args.network_crs, "network")
-        graph = network.build_graph(roads)  # type: ignore[arg-type]
-        result = result.join(network.network_distance(graph, villages, facilities))  # type: ignore[arg-type]
+        graph = network.build_graph(roads)
+        result = result.join(network.network_distance(graph, villages, facilities))
         result["network_covered"] = (result["network_distance_m"] <= args.within).fillna(
             value=False
         )

@@ -64,7 +64,7 @@ def build_relief(out: Path, bounds: tuple[float, float, float, float]) -> Path:
     m = _DEM_MARGIN_DEG
     with rasterio.open(_datasets() / "sample" / "china-dem.nc") as src:
         window = from_bounds(minx - m, miny - m, maxx + m, maxy + m, src.transform)
-        window = Window(  # type: ignore[call-arg]
+        window = Window(
             int(window.col_off),
             int(window.row_off),
             int(np.ceil(window.width)) + 1,
@@ -98,4 +98,4 @@ def build_relief(out: Path, bounds: tuple[float, float, float, float]) -> Path:
 def main(data_dir: Path) -> None:
     """Write both files into `data_dir`."""
     counties = build_boundaries(data_dir / "boundaries.geojson")
-    build_relief(data_dir / "relief_dem.tif", tuple(counties.total_bounds))  # type: ignore[arg-type]
+    build_relief(data_dir / "relief_dem.tif", tuple(counties.total_bounds))

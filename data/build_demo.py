@@ -439,13 +439,13 @@ def _local_roads(
             end = local_end
         length = village.distance(end)
         is_poor = bool(villages.loc[i, "is_poor"])
-        year = _year(rng, 0.45 if is_poor else 0.8, 0.93, old=2003)
+        paved = _year(rng, 0.45 if is_poor else 0.8, 0.93, old=2003)
         surface = (
             str(rng.choice(["asphalt", "cement"]))
-            if year
+            if paved
             else str(rng.choice(["gravel", "earth"], p=[0.6, 0.4]))
         )
-        hardened[i] = year
+        hardened[i] = paved
         roads.add(
             LineString([village, end]),
             name=f"{villages.loc[i, 'name_zh']}通村路",
@@ -453,7 +453,7 @@ def _local_roads(
             surface=surface,
             all_season=surface != "earth",
             year_built=int(rng.integers(1990, 2010)),
-            year_hardened=year,
+            year_hardened=paved,
         )
     return pd.Series(hardened).reindex(villages.index)
 
@@ -615,7 +615,7 @@ def _channels(
     rng: Generator, villages: gpd.GeoDataFrame, to_m: pyproj.Transformer
 ) -> gpd.GeoDataFrame:
     """Trunk channels through each oasis from the mountains; branches to poor villages."""
-    rows = []
+    rows: list[dict[str, object]] = []
     for code, anchors in _OASES.items():
         for lon, lat, spread, _ in anchors:
             x, y = to_m.transform(lon, lat)

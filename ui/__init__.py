@@ -13,6 +13,7 @@ import layers
 import store
 from geo import settings
 from geo.errors import VillageAtlasError
+from geo.network import RoadGraph
 from geo.status import poverty_status
 from layers import assets, render, targets
 from layers.basemaps import probe
@@ -171,7 +172,7 @@ def catalogue_table() -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def relief() -> tuple[object, list[list[float]]]:
+def relief() -> tuple[np.ndarray, list[list[float]]]:
     """Return the relief image and its bounds (built once per process)."""
     return render.relief_image(layers.raster_path("relief"))
 
@@ -325,7 +326,7 @@ def county_progress(key: str, year: int) -> pd.DataFrame:
 
 
 @versioned(max_entries=8, shared=True)
-def _graph(year: int) -> object:
+def _graph(year: int) -> RoadGraph:
     return road_graph(year, layer)
 
 
@@ -341,7 +342,7 @@ def coverage(
         network_distance=along_roads,
         load=layer,
         graph=_graph(year) if along_roads else None,
-    )  # type: ignore[arg-type]
+    )
 
 
 @versioned(max_entries=32)

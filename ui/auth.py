@@ -79,7 +79,7 @@ def check(handle: Store) -> Account | None:
         return None
     st.session_state[ACCOUNT] = account
     st.session_state[_SEEN] = time.time()
-    return account  # type: ignore[no-any-return]
+    return account
 
 
 def sso_configured() -> bool:

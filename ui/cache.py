@@ -56,7 +56,7 @@ def versioned(
 
         @functools.wraps(fn)
         def load(*args: P.args, **kwargs: P.kwargs) -> R:
-            return cached(*args, version_token=token(with_targets=with_targets), **kwargs)  # type: ignore[no-any-return]
+            return cached(*args, version_token=token(with_targets=with_targets), **kwargs)
 
         return load
 
