@@ -367,6 +367,11 @@ def _history(args: argparse.Namespace) -> int:
 def _store_command(args: argparse.Namespace) -> int:
     import store  # noqa: PLC0415
 
+    if args.action in ("init", "restore") and args.where is None:
+        what = "the store to create" if args.action == "init" else "the BACKUP file"
+        raise ValueError(f"`store {args.action}` needs {what}")
+    if args.action == "copy" and args.to is None:
+        raise ValueError("`store copy FROM --to TO` needs --to: the store to copy into")
     if args.action == "init":
         made = store.create_store(args.where)
         print(f"created an empty store at {made.location}")
@@ -380,7 +385,7 @@ def _store_command(args: argparse.Namespace) -> int:
     elif args.action == "backup":
         print(store.backup(store.open_store(args.where)))
     else:  # restore
-        restored = store.restore(Path(args.where), args.to or store.location())
+        restored = store.restore(args.where, args.to or store.location())
         print(f"restored {args.where} into {restored}")
     return 0
 

@@ -58,9 +58,15 @@ def get_layer(key: str) -> LayerSpec:
 def problems(key: str, gdf: gpd.GeoDataFrame) -> list[str]:
     """Return every way `gdf` departs from layer `key`'s schema (empty: it conforms)."""
     spec = get_layer(key)
-    return schema_problems(
+    found = schema_problems(
         gdf, columns=spec.columns, geometry_types=spec.geometry.shapely_types, name=spec.key
     )
+    if "code" in spec.columns and "code" in gdf.columns:
+        repeated = gdf["code"][gdf["code"].duplicated()].astype(str).unique()
+        if len(repeated):
+            shown = ", ".join(repeated[:5]) + (" ..." if len(repeated) > 5 else "")  # noqa: PLR2004
+            found.append(f"`code` must be unique: {shown} appear more than once")
+    return found
 
 
 def validate(key: str, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

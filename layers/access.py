@@ -93,11 +93,17 @@ def may_import(account: Account, key: str) -> bool:
     True
     >>> may_import(Account("a", Role.EDITOR, "transport"), "water_works")
     False
+    >>> may_import(Account("a", Role.EDITOR, "poverty_office"), "villages")  # holds others' fields
+    False
     """
     spec = get_layer(key)
     if not spec.importable or account.role in (Role.PLANNER, Role.VIEWER):
         return False
-    return account.role is Role.ADMIN or spec.bureau.key == account.bureau
+    if account.role is Role.ADMIN:
+        return True
+    # a layer that holds other bureaus' fields (the villages) would overwrite their records
+    others = {owner for owner in spec.editable.values() if owner != account.bureau}
+    return spec.bureau.key == account.bureau and not others
 
 
 def editable_for(account: Account, key: str) -> dict[str, str]:

@@ -39,7 +39,7 @@ def location() -> str:
 
 
 def _is_url(where: str) -> bool:
-    return where.startswith(("postgresql://", "postgres://"))
+    return where.startswith(("postgresql:", "postgres:", "postgresql+"))
 
 
 def open_store(where: str | Path | None = None, *, recheck: bool = False) -> Store:
@@ -136,16 +136,22 @@ def backup(handle: Store) -> Path:
 
 def restore(backup_file: Path | str, where: Path | str) -> Path:
     """Restore a GeoPackage backup into the store at `where`, in place (see `gpkg.restore`)."""
+    from geo.errors import StoreError  # noqa: PLC0415
     from store import gpkg  # noqa: PLC0415
 
+    if _is_url(str(where)):
+        msg = "`store restore` restores GeoPackage backups; restore PostGIS with pg_restore"
+        raise StoreError(msg)
     return gpkg.restore(backup_file, where)
 
 
 def copy_store(source: Store, target: Store, *, who: str) -> dict[str, tuple[int, str]]:
-    """Copy every layer (with its provenance) from `source` to `target`, then verify it.
+    """Copy a whole store into `target` (a new one): layers in one transaction, then verify.
 
-    Each layer is read back from the target and compared with the source by row count
-    and a checksum of every row.
+    The layers keep their edit versions and where they came from; the audit trail, the
+    accounts and the event log come along (`Store.copy_records_from`). Each layer is read
+    back from the target and compared with the source by row count and a checksum of
+    every row.
 
     Returns
     -------
@@ -159,17 +165,11 @@ def copy_store(source: Store, target: Store, *, who: str) -> dict[str, tuple[int
     """
     from geo.errors import StoreError  # noqa: PLC0415
 
-    origin = source.provenance().set_index("layer")
+    read = {key: source.read_layer(key) for key in source.list_layers()}
+    target.replace_layers(read, who=who, source=f"copied from {source.location}")
+    target.copy_records_from(source, who=who)
     done: dict[str, tuple[int, str]] = {}
-    for key in source.list_layers():
-        gdf = source.read_layer(key)
-        synthetic = bool(origin["synthetic"].get(key, False)) if key in origin.index else False
-        label = (
-            str(origin["source"].get(key) or source.location)
-            if key in origin.index
-            else source.location
-        )
-        target.replace_layers({key: gdf}, who=who, source=label, synthetic=synthetic)
+    for key, gdf in read.items():
         back = target.read_layer(key)
         want, got = layer_checksum(gdf), layer_checksum(back)
         if len(back) != len(gdf) or want != got:

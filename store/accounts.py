@@ -155,10 +155,15 @@ def authenticate(handle: Store, name: str, password: str) -> Account:
         msg = f"too many failed logins: this account is locked for {minutes} more minute(s)"
         raise LoginError(msg)
     if not _verify(str(row["hash"]), password):
+        expired = float(row["locked_until"] or 0) > 0  # type: ignore[arg-type]
         handle.record_login(
-            str(row["name"]), ok=False, lock_after=LOCK_AFTER, lock_seconds=LOCK_SECONDS
+            str(row["name"]),
+            ok=False,
+            lock_after=LOCK_AFTER,
+            lock_seconds=LOCK_SECONDS,
+            fresh=expired,
         )
-        if int(row["failures"] or 0) + 1 >= LOCK_AFTER:  # type: ignore[call-overload]
+        if (0 if expired else int(row["failures"] or 0)) + 1 >= LOCK_AFTER:  # type: ignore[call-overload]
             msg = f"too many failed logins: this account is locked for {LOCK_SECONDS // 60} minutes"
             raise LoginError(msg)
         raise LoginError(_WRONG)

@@ -454,13 +454,20 @@ class Store(abc.ABC):
             run("UPDATE {p}va_users SET disabled = ? WHERE name = ?", (int(disabled), name))
             self._event(run, who, "account disabled" if disabled else "account enabled", name, "")
 
-    def record_login(self, name: str, *, ok: bool, lock_after: int, lock_seconds: float) -> None:
-        """Count a failed login (locking the account after `lock_after`), or reset on success."""
+    def record_login(
+        self, name: str, *, ok: bool, lock_after: int, lock_seconds: float, fresh: bool = False
+    ) -> None:
+        """Count a failed login (locking the account after `lock_after`), or reset on success.
+
+        `fresh`: a lock has expired, so counting starts again from this failure.
+        """
         with self._write_sql() as run:
             if ok:
                 run("UPDATE {p}va_users SET failures = 0, locked_until = 0 WHERE name = ?", (name,))
                 self._event(run, name, "login", name, "")
                 return
+            if fresh:
+                run("UPDATE {p}va_users SET failures = 0, locked_until = 0 WHERE name = ?", (name,))
             run(
                 "UPDATE {p}va_users SET failures = failures + 1, locked_until = CASE WHEN "
                 "failures + 1 >= ? THEN ? ELSE locked_until END WHERE name = ?",
@@ -472,6 +479,32 @@ class Store(abc.ABC):
         """Record something done or refused (imports, account changes, refused edits)."""
         with self._write_sql() as run:
             self._event(run, who, action, target, detail)
+
+    def copy_records_from(self, source: Store, *, who: str) -> None:
+        """Copy `source`'s accounts, audit trail, event log and layer provenance into this store.
+
+        Accounts already here are kept as they are; audit and events are appended.
+        """
+        users = source._read_sql(f"SELECT {_USER_FIELDS} FROM {{p}}va_users")
+        audit = source._read_sql(f"SELECT {_AUDIT_FIELDS} FROM {{p}}va_audit ORDER BY id")
+        events = source._read_sql(f"SELECT {_EVENT_FIELDS} FROM {{p}}va_events ORDER BY id")
+        origin = source._read_sql(
+            "SELECT rows, source, who, at, synthetic, layer FROM {p}va_layers"
+        )
+        with self._write_sql() as run:
+            for row in users:
+                run(_insert("va_users", _USER_FIELDS) + " ON CONFLICT (name) DO NOTHING", row)
+            for row in audit:
+                run(_insert("va_audit", _AUDIT_FIELDS), row)
+            for row in events:
+                run(_insert("va_events", _EVENT_FIELDS), row)
+            for rows, src, by, at, synthetic, layer in origin:
+                run(
+                    "UPDATE {p}va_layers SET rows = ?, source = ?, who = ?, at = ?, synthetic = ? "
+                    "WHERE layer = ?",
+                    (rows, src, by, at, bool(synthetic), layer),
+                )
+            self._event(run, who, "store copied", source.location, "")
 
     @staticmethod
     def _event(run: Run, who: str, action: str, target: str, detail: str) -> None:
@@ -517,6 +550,17 @@ class Store(abc.ABC):
 
 
 _AUDIT = "SELECT id, at, who, code, col, old, new, version FROM {p}va_audit"
+_USER_FIELDS = "name, role, bureau, hash, disabled, failures, locked_until, created, email"
+_AUDIT_FIELDS = "at, who, code, col, old, new, version"
+_EVENT_FIELDS = "at, who, action, target, detail"
+
+
+def _insert(table: str, fields: str) -> str:
+    """Return a portable INSERT of `fields` into `table`."""
+    marks = ", ".join("?" * len(fields.split(",")))
+    return f"INSERT INTO {{p}}{table} ({fields}) VALUES ({marks})"
+
+
 #: Columns of `Store.provenance`.
 PROVENANCE = ["layer", "revision", "rows", "source", "who", "at", "synthetic"]
 

@@ -95,7 +95,8 @@ _META_TABLES = ("gpkg_contents", "gpkg_geometry_columns", "gpkg_extensions", "gp
 
 
 def _keep_backups() -> int:
-    return int(os.environ.get("VILLAGE_ATLAS_BACKUPS", "10"))
+    """How many backups to keep (``VILLAGE_ATLAS_BACKUPS``, 10; never fewer than 2)."""
+    return max(2, int(os.environ.get("VILLAGE_ATLAS_BACKUPS", "10")))
 
 
 def _explain(exc: sqlite3.Error, location: str) -> StoreError:
@@ -447,7 +448,7 @@ class GeoPackageStore(Store):
                     msg = "the disk is full: nothing was changed; free space and try again"
                     raise StoreError(msg) from exc
                 raise
-            if self.path.exists():
+            if self.list_layers():
                 self.backup()
             with self._db(write=True, attach=scratch) as db:
                 for table, gdf in tables.items():
@@ -574,6 +575,15 @@ def _copy_metadata(db: sqlite3.Connection, table: str) -> None:
         )
 
 
+def _is_store(path: Path) -> bool:
+    """Whether `path` is a GeoPackage written by Village Atlas (it has the app's tables)."""
+    try:
+        with contextlib.closing(sqlite3.connect(_read_uri(path), uri=True)) as db:
+            return _has_table(db, "gpkg_contents") and _has_table(db, "va_meta")
+    except sqlite3.Error:
+        return False
+
+
 def restore(backup: Path | str, path: Path | str) -> Path:
     """Copy a checked backup into the store at `path` in place, with the online backup API.
 
@@ -589,10 +599,18 @@ def restore(backup: Path | str, path: Path | str) -> Path:
     if not backup.is_file():
         msg = f"no backup at {backup}"
         raise StoreError(msg)
+    if not path.is_file():
+        msg = f"no store at {path} to restore into (create one with `village-atlas store init`)"
+        raise StoreError(msg)
     found = _quick_check(backup)
     if found is not None:
         msg = f"the backup {backup} is damaged too ({found[:200]}): choose an older one"
         raise StoreError(msg)
+    if not _is_store(backup):
+        msg = f"{backup} is not a Village Atlas store (no layers, no va_meta): nothing restored"
+        raise StoreError(msg)
+    if _quick_check(path) is None:  # keep what is there now, in case the restore was a mistake
+        GeoPackageStore(path).backup()
     try:
         with (
             contextlib.closing(sqlite3.connect(f"{backup.as_uri()}?mode=ro", uri=True)) as source,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -69,12 +70,15 @@ def redact(url: str) -> str:
     --------
     >>> redact("postgresql://atlas:secret@db.local:5432/city")
     'postgresql://atlas:***@db.local:5432/city'
+    >>> redact("postgresql://atlas@db/city?password=secret&sslmode=require")
+    'postgresql://atlas@db/city?password=***&sslmode=require'
     """
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    query = re.sub(r"(?i)(password=)[^&]*", r"\1***", parts.query)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 _BUSY = "the store {where} is busy (another import or edit is writing): try again in a moment"
@@ -401,14 +405,16 @@ class PostGISStore(Store):
                 "geom geometry(Geometry, {}))"
             ).format(self._t(table), sql.Literal(SRID))
         )
+        attributes_copied = [*attributes, "version"] if "version" in gdf.columns else attributes
         geometry = shapely.to_wkb(
             shapely.set_srid(shapely.force_2d(gdf.geometry.to_numpy()), SRID),
             hex=True,
             include_srid=True,
         )
-        columns = [_plain(gdf[c]) for c in attributes]
+        columns = [_plain(gdf[c]) for c in attributes_copied]
         target = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            self._t(table), sql.SQL(", ").join(map(sql.Identifier, ["fid", *attributes, "geom"]))
+            self._t(table),
+            sql.SQL(", ").join(map(sql.Identifier, ["fid", *attributes_copied, "geom"])),
         )
         with conn.cursor() as cur, cur.copy(target) as copy:
             for i, geom in enumerate(geometry):

@@ -51,7 +51,7 @@ def test_users_from_the_command_line(backend_store):
     with pytest.raises(LoginError, match="disabled"):
         accounts.authenticate(store.open_store(backend_store), "li.qiang", PASSWORD)
     events = store.open_store(backend_store).events()
-    assert events[["who", "action", "target"]].values.tolist()[0] == [
+    assert events[["who", "action", "target"]].to_numpy().tolist()[0] == [
         "cli:" + getpass.getuser(),
         "account disabled",
         "li.qiang",
@@ -72,6 +72,8 @@ def test_five_failures_lock_the_account(backend_store):
         accounts.authenticate(handle, "nobody", PASSWORD)  # same words for an unknown name
     with handle._write_sql() as run:  # fifteen minutes pass
         run("UPDATE {p}va_users SET locked_until = ? WHERE name = 'wang'", (time.time() - 1,))
+    with pytest.raises(LoginError, match="wrong name or password"):  # counting starts again
+        accounts.authenticate(handle, "wang", "one more typo")
     assert accounts.authenticate(handle, "wang", PASSWORD) == Account("wang", Role.VIEWER)
 
 
@@ -147,7 +149,9 @@ def test_the_command_line_acts_as_a_logged_in_account(backend_store):
     assert wrong.returncode == 2
     assert wrong.stderr == "error: wrong name or password\n"
     trail = store.open_store(backend_store).history(code)
-    assert trail[["who", "column", "new"]].values.tolist() == [["water1", "tap_water_year", "2015"]]
+    assert trail[["who", "column", "new"]].to_numpy().tolist() == [
+        ["water1", "tap_water_year", "2015"]
+    ]
 
 
 # --- pages ---------------------------------------------------------------------------------------
@@ -207,7 +211,7 @@ def test_anonymous_visitor_sees_only_the_login_and_an_editor_only_their_layers(
     at.number_input(key=f"edit_bus_year_{code}").set_value(2016)
     next(b for b in at.button if b.label == "Save").click().run()
     assert not at.exception
-    assert handle.history(code)[["who", "column"]].values.tolist() == [["li", "bus_year"]]
+    assert handle.history(code)[["who", "column"]].to_numpy().tolist() == [["li", "bus_year"]]
     next(b for b in at.sidebar.button if b.key == "auth_logout").click().run()
     assert [t.value for t in at.title] == ["Log in to Village Atlas"]
 
@@ -258,3 +262,49 @@ def test_single_sign_on_maps_only_a_verified_email_to_an_enabled_account(backend
         accounts.add_user(
             handle, "x", role="viewer", bureau=None, password=PASSWORD, who="t", email="no"
         )
+
+
+def test_a_poverty_office_editor_cannot_import_the_villages(backend_store, tmp_path):
+    """The villages hold every bureau's fields: only an admin replaces them with a file."""
+    assert add(backend_store, "admin1", "admin").returncode == 0
+    assert add(backend_store, "pov", "editor", "poverty_office").returncode == 0
+    path = tmp_path / "v.gpkg"
+    layers.load("villages", backend_store).drop(columns="version").to_file(path)
+    env = {**os.environ, "VILLAGE_ATLAS_PASSWORD": PASSWORD}
+    done = cli(
+        "import", str(path), "--layer", "villages", "--user", "pov", "--store", backend_store,
+        env=env,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "pov may not import layer 'villages'" in done.stderr
+    assert store.open_store(backend_store).events()["action"].iloc[0] == "import refused"
+
+
+def test_a_changed_role_ends_the_session(app_store, on_the_network):
+    handle = store.open_store(app_store)
+    accounts.add_user(handle, "boss", role="admin", bureau=None, password=PASSWORD, who="t")
+    accounts.add_user(handle, "wat", role="editor", bureau="water", password=PASSWORD, who="t")
+    at = _log_in(_start(), "wat")
+    at.switch_page("pages/data.py").run()
+    assert any(w.key.startswith("edit_tap_water_year") for w in at.number_input)
+    accounts.add_user(handle, "wat", role="viewer", bureau=None, password=PASSWORD, who="boss")
+    at.run()
+    assert [t.value for t in at.title] == ["Log in to Village Atlas"]
+
+
+def test_saving_one_field_keeps_a_long_text_whole(app_store):
+    handle = store.open_store(app_store)
+    code = handle.read_layer("villages")["code"].iloc[0]
+    long = "长" * 250
+    _, version = handle.current("villages", code, ["cadre"])
+    editable = layers.editable_fields("villages")
+    handle.edit(
+        "villages", code, {"cadre": long}, expected_version=version, who="t", allowed=editable
+    )
+    at = _start()
+    at.switch_page("pages/data.py").run()
+    at.number_input(key=f"edit_tap_water_year_{code}").set_value(2016)
+    next(b for b in at.button if b.label == "Save").click().run()
+    assert not at.exception
+    values, _ = handle.current("villages", code, ["cadre", "tap_water_year"])
+    assert values == {"cadre": long, "tap_water_year": 2016}

@@ -6,9 +6,12 @@ import contextlib
 import os
 import re
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 import shapely
 
@@ -89,7 +92,7 @@ def test_edit_conflict_audit_and_undo(backend_store):
     values, now = handle.current("villages", code, ["bus_year", "cadre"])
     assert (values["bus_year"], values["cadre"], now) == (2016, before["cadre"], version + 1)
     trail = handle.history(code)
-    assert trail[["who", "column", "new", "version"]].values.tolist() == [
+    assert trail[["who", "column", "new", "version"]].to_numpy().tolist() == [
         ["王芳", "bus_year", "2016", version + 1]
     ]
     handle.undo("villages", int(trail["id"].iloc[0]), who="王芳", allowed=EDITABLE)
@@ -160,6 +163,16 @@ def test_a_reimport_keeps_versions_growing(backend_store):
 
 
 def test_copy_both_ways_verifies_every_layer(demo_store, pg_url, tmp_path):
+    from store import accounts  # noqa: PLC0415
+
+    start = copy_gpkg(demo_store, tmp_path / "start" / "demo.gpkg")
+    first = store.open_store(start)
+    accounts.add_user(first, "boss", role="admin", bureau=None, password="password 1", who="t")
+    code = first.read_layer("villages")["code"].iloc[0]
+    first.edit(
+        "villages", code, {"bus_year": 2011}, expected_version=0, who="boss", allowed=EDITABLE
+    )
+    demo_store = start  # the copy carries an account, an edit and its version
     assert cli("store", "init", pg_url).returncode == 0
     there = cli("store", "copy", str(demo_store), "--to", pg_url)
     assert there.returncode == 0, there.stderr
@@ -171,9 +184,14 @@ def test_copy_both_ways_verifies_every_layer(demo_store, pg_url, tmp_path):
     source, copy = store.open_store(demo_store), store.open_store(back)
     assert copy.list_layers() == source.list_layers()
     for key in source.list_layers():
-        assert store.layer_checksum(copy.read_layer(key)) == store.layer_checksum(
-            source.read_layer(key)
-        )
+        assert store.layer_checksum(copy.read_layer(key), skip=()) == store.layer_checksum(
+            source.read_layer(key), skip=()
+        )  # versions included
+    assert copy.current("villages", code, ["bus_year"]) == ({"bus_year": 2011}, 1)
+    trail = copy.history(code)[["who", "column", "new"]].to_numpy().tolist()
+    assert trail == [["boss", "bus_year", "2011"]]
+    assert copy.accounts()["name"].tolist() == ["boss"]
+    assert bool(copy.provenance().set_index("layer").loc["villages", "synthetic"])
     again = cli("store", "init", pg_url)
     assert again.returncode == 2
     assert "already holds a store" in again.stderr
@@ -307,3 +325,63 @@ def test_raster_imports_go_to_the_store_never_the_source_tree(demo_store, tmp_pa
     assert done.returncode == 0, done.stderr
     assert shipped.read_bytes() == before
     assert (tmp_path / "s" / "demo.rasters" / "relief_dem.tif").is_file()
+
+
+def test_store_commands_need_their_arguments(tmp_path, demo_store):
+    path = copy_gpkg(demo_store, tmp_path / "s" / "demo.gpkg")
+    root = str(Path(__file__).resolve().parent.parent)
+    for args, message in (
+        (["store", "copy", str(path)], "needs --to"),
+        (["store", "init"], "needs the store to create"),
+        (["store", "restore"], "needs the BACKUP file"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "cli", *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            check=False,
+            env={**os.environ, "PYTHONPATH": root},
+        )
+        assert done.returncode == 2
+        assert message in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]  # no store named "None"
+
+
+def test_restore_refuses_what_is_not_a_store_and_keeps_the_current_state(tmp_path):
+    path = tmp_path / "s.gpkg"
+    handle = store.create_store(path)
+    handle.replace_layers({"bus_stops": _points(5)}, who="t", source="a")
+    handle.replace_layers({"bus_stops": _points(6)}, who="t", source="b")
+    empty = tmp_path / "e.gpkg"
+    sqlite3.connect(empty).close()
+    refused = cli("store", "restore", str(empty), "--to", str(path))
+    assert refused.returncode == 2
+    assert "is not a Village Atlas store" in refused.stderr
+    backup = store.gpkg.backups(path)[0]
+    before = len(store.gpkg.backups(path))
+    assert cli("store", "restore", str(backup), "--to", str(tmp_path / "none.gpkg")).returncode == 2
+    done = cli("store", "restore", str(backup), "--to", str(path))
+    assert done.returncode == 0, done.stderr
+    assert len(store.open_store(path, recheck=True).read_layer("bus_stops")) == 5
+    kept = store.gpkg.backups(path)
+    assert len(kept) == before + 1  # the state before the restore
+    assert len(store.open_store(kept[0]).read_layer("bus_stops")) == 6
+
+
+def test_duplicate_codes_are_refused(demo_store, tmp_path):
+    path = copy_gpkg(demo_store, tmp_path / "s" / "demo.gpkg")
+    villages = layers.load("villages", path).drop(columns="version")
+    doubled = gpd.GeoDataFrame(pd.concat([villages, villages.iloc[[0]]]), crs=villages.crs)
+    doubled.to_file(tmp_path / "v.gpkg")
+    done = cli("import", str(tmp_path / "v.gpkg"), "--layer", "villages", "--store", str(path))
+    assert done.returncode == 2
+    assert f"`code` must be unique: {villages['code'].iloc[0]} appear more than once" in done.stderr
+    assert len(layers.load("villages", path)) == 440
+
+
+def test_a_password_in_the_url_is_never_printed():
+    done = cli("store", "check", "postgresql://atlas@127.0.0.1:9/atlas?password=hunter22")
+    assert done.returncode == 2
+    assert "hunter22" not in done.stderr
+    assert "password=***" in done.stderr

@@ -61,12 +61,12 @@ def ensure_store() -> None:
             try:
                 build_demo.build()
             except (OSError, ValueError, VillageAtlasError) as exc:
-                st.error(tr("no_data", error=exc))
+                st.error(tr("no_data", error=md(exc)))
                 st.stop()
     try:
         the_store()
     except (OSError, VillageAtlasError) as exc:
-        st.error(tr("no_data", error=exc))
+        st.error(tr("no_data", error=md(exc)))
         st.stop()
 
 

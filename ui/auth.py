@@ -108,8 +108,8 @@ def _still_valid(handle: Store, account: Account) -> bool:
     if time.time() - float(st.session_state.get(_SEEN, 0)) > idle_seconds():
         st.session_state[_NOTICE] = "session_expired"
         return False
-    row = handle.account(account.name)
-    return row is not None and not row["disabled"]
+    row = handle.account(account.name)  # disabled, or role or bureau changed: log in again
+    return row is not None and not row["disabled"] and accounts.account_of(row) == account
 
 
 def logout() -> None:
@@ -161,6 +161,8 @@ def who_box(lang: str) -> None:
     st.sidebar.caption(_tr(f"role_{account.role.value}"))
     if st.sidebar.button(_tr("logout"), key="auth_logout"):
         logout()
+        if sso_configured() and st.user.get("is_logged_in"):
+            st.logout()  # else single sign-on would log the session straight back in
         st.rerun()
 
 

@@ -15,6 +15,7 @@ import ui
 from geo.errors import AccessDeniedError, EditConflictError, StoreError
 from layers import access
 from store import accounts
+from store.base import MAX_TEXT
 from ui.text import md
 
 __all__ = ["edit_section", "history_section"]
@@ -47,7 +48,7 @@ def _field(box: object, column: str, kind: str, old: object, code: str) -> objec
     """Show one input of the form; return the value typed (None when cleared)."""
     label, key = ui.tr(f"col_{column}"), f"edit_{column}_{code}"
     if kind == "str":
-        text = box.text_input(label, value=old or "", key=key, max_chars=200)  # type: ignore[attr-defined]
+        text = box.text_input(label, value=old or "", key=key, max_chars=MAX_TEXT)  # type: ignore[attr-defined]
         return text or None
     number = box.number_input(label, value=None if old is None else int(old), step=1, key=key)  # type: ignore[attr-defined, call-overload]
     return None if number is None else int(number)
