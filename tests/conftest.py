@@ -129,6 +129,9 @@ HOSTILE_NAMES = [
     "</script><script>window.__xss=2;alert(2)</script>",
     "${window.__xss=3}",
     "`${alert(4)}`\\u0060",
+]
+#: Names that are harmless in HTML but would fetch an image or make a link in Markdown.
+MARKDOWN_NAMES = [
     "![__xss va-markdown](http://va-markdown.test/t.png)",
     "[__xss va-markdown link](http://va-markdown.test/click)",
 ]
@@ -145,7 +148,7 @@ def hostile_store(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) ->
     shutil.copy(settings.population_path, folder / "population.tif")
     path = copy_gpkg(demo_store, folder / "demo.gpkg")
     villages = layers.load("villages", path)
-    for i, name in enumerate(HOSTILE_NAMES):
+    for i, name in enumerate(HOSTILE_NAMES + MARKDOWN_NAMES):
         villages.loc[i, "name_zh"] = name
         villages.loc[i, "pinyin"] = name
         villages.loc[i, "problems"] = name
