@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 import layers
-from tests.conftest import ARTIFACTS, HOSTILE_NAMES
+from tests.helpers import ARTIFACTS, HOSTILE_NAMES
 
 pytestmark = pytest.mark.browser
 MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'

@@ -17,7 +17,7 @@ from PIL import Image
 import layers
 from layers import export
 from layers.rules import RULES, evaluate
-from tests.conftest import ARTIFACTS
+from tests.helpers import ARTIFACTS
 
 PT_PER_MM = 72 / 25.4
 

@@ -12,8 +12,7 @@ from streamlit.testing.v1 import AppTest
 import layers
 from layers import targets
 from layers.rules import RULES, evaluate, evaluate_many
-from tests.conftest import ROOT
-from tests.helpers import log_in
+from tests.helpers import ROOT, log_in
 
 APP = str(ROOT / "app.py")
 
