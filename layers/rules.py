@@ -21,7 +21,7 @@ from geo.coverage import coverage
 from geo.errors import UnknownLayerError
 from geo.status import done_by, year_of
 from layers.bureaus import BUREAUS
-from layers.spec import Bureau
+from layers.spec import Bureau, Titled
 
 __all__ = [
     "RULES",
@@ -41,7 +41,7 @@ Loader = Callable[[str], gpd.GeoDataFrame]
 
 
 @dataclass(frozen=True, slots=True)
-class CoverageRule:
+class CoverageRule(Titled):
     """A coverage measure of the plan.
 
     Attributes
@@ -93,10 +93,6 @@ class CoverageRule:
     def is_distance(self) -> bool:
         """Whether the rule measures a distance to facilities."""
         return self.within_m is not None
-
-    def title(self, lang: str = "en") -> str:
-        """Return the rule's title in ``"en"`` or ``"zh"``."""
-        return self.title_zh if lang == "zh" else self.title_en
 
 
 _HARD = ("asphalt", "cement")

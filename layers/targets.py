@@ -22,7 +22,7 @@ from geo.coverage import nearest_distance
 from geo.status import done_by
 from layers.bureaus import BUREAUS
 from layers.rules import RULES, Loader, evaluate
-from layers.spec import Bureau
+from layers.spec import Bureau, Titled
 
 __all__ = [
     "BASELINE",
@@ -46,7 +46,7 @@ _SCOPES = ("all", "poor", "immigrant", "settled")
 
 
 @dataclass(frozen=True, slots=True)
-class Target:
+class Target(Titled):
     """One target of the plan (see the header of `targets.toml` for the fields)."""
 
     key: str
@@ -67,10 +67,6 @@ class Target:
     to_confirm: bool = False
     classes: tuple[str, ...] = ()
     within_m: float = 0.0
-
-    def title(self, lang: str = "en") -> str:
-        """Return the target's title in ``"en"`` or ``"zh"``."""
-        return self.title_zh if lang == "zh" else self.title_en
 
 
 def _problems(entry: dict[str, object], i: int) -> list[str]:

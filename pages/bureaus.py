@@ -21,7 +21,7 @@ bureau = st.selectbox(
     ui.tr("bureau"),
     leading,
     key="bureau_pick",
-    format_func=lambda k: BUREAUS[k].name_zh if lang == "zh" else BUREAUS[k].name_en,
+    format_func=lambda k: BUREAUS[k].name(lang),
 )
 rules = [r for r in RULES.values() if r.bureau.key == bureau]
 st.subheader(ui.tr("its_measures"))

@@ -221,7 +221,7 @@ def metadata(shown: list[str], lang: str) -> None:
             ui.tr("date"): spec.date,
             ui.tr("crs"): "EPSG:4326 (WGS84)",
             ui.tr("licence"): spec.licence,
-            ui.tr("lead_bureau"): spec.bureau.name_zh if lang == "zh" else spec.bureau.name_en,
+            ui.tr("lead_bureau"): spec.bureau.name(lang),
         }
         for spec in map(layers.get_layer, shown)
     ]

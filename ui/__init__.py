@@ -159,7 +159,7 @@ def catalogue_table() -> pd.DataFrame:
             tr("theme"): spec.theme.value,
             tr("geometry"): spec.geometry.value,
             tr("features"): len(layer(spec.key)) if spec.key in stored else None,
-            tr("lead_bureau"): spec.bureau.name_zh if lang == "zh" else spec.bureau.name_en,
+            tr("lead_bureau"): spec.bureau.name(lang),
             tr("cooperating"): "; ".join(spec.cooperating),
             tr("synthetic"): tr("yes") if spec.synthetic else tr("no"),
             tr("source"): spec.source,
