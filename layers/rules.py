@@ -7,7 +7,8 @@ records the service by the year. Adding a rule is one entry in `_RULES`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -24,12 +25,14 @@ from layers.bureaus import BUREAUS
 from layers.spec import Bureau, Titled
 
 __all__ = [
+    "GAP_COLUMNS",
     "RULES",
     "CoverageRule",
     "Loader",
     "evaluate",
     "evaluate_many",
     "facilities_for",
+    "gap_list",
     "gaps_by_bureau",
     "get_rule",
     "population_coverage",
@@ -309,6 +312,53 @@ def population_coverage(
     )
 
 
+GAP_COLUMNS = [
+    "code", "name_zh", "county_code", "township", "rule", "bureau", "deadline", "days_overdue",
+    "is_poor",
+]  # fmt: skip
+
+
+def gap_list(
+    villages: pd.DataFrame,
+    measures: Mapping[str, pd.DataFrame],
+    year: int,
+    *,
+    rules: Sequence[CoverageRule] | None = None,
+) -> pd.DataFrame:
+    """Return one row per open gap (a village a rule leaves out) as of the end of `year`.
+
+    The one place gaps are listed: the Bureaus page, `gaps_by_bureau` and the workbook
+    all read it. `measures` maps each rule's key to its `evaluate` result.
+
+    Columns: `code`, `name_zh`, `county_code`, `township`, `rule`, `bureau` (key),
+    `deadline` (the rule's target year), `days_overdue` (0 before the deadline) and
+    `is_poor`.
+    """
+    as_of = dt.date(year, 12, 31)
+    parts = []
+    for rule in rules if rules is not None else RULES.values():
+        missing = villages[~measures[rule.key]["covered"].to_numpy(dtype=bool)]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "code": missing["code"],
+                    "name_zh": missing["name_zh"],
+                    "county_code": missing["county_code"],
+                    "township": missing["township"],
+                    "rule": rule.key,
+                    "bureau": rule.bureau.key,
+                    "deadline": rule.target_year,
+                    "days_overdue": max((as_of - dt.date(rule.target_year, 12, 31)).days, 0),
+                    "is_poor": missing["is_poor"].astype(bool),
+                },
+                columns=GAP_COLUMNS,
+            )
+        )
+    if not parts:
+        return pd.DataFrame(columns=GAP_COLUMNS)
+    return pd.concat(parts, ignore_index=True)
+
+
 def gaps_by_bureau(year: int, *, load: Loader = layers.load) -> pd.DataFrame:
     """Return, per lead bureau, its rules and its open gaps (village x rule) as of `year`.
 
@@ -316,27 +366,22 @@ def gaps_by_bureau(year: int, *, load: Loader = layers.load) -> pd.DataFrame:
     (gaps in registered poor villages) and `share_of_gaps` (of the city's open gaps).
     """
     villages = load("villages")
-    rows = []
-    for rule in RULES.values():
-        covered = evaluate(rule, year, load=load)["covered"]
-        rows.append(
-            {
-                "bureau": rule.bureau.name_en,
-                "rule": rule.key,
-                "checks": len(covered),
-                "gaps": int((~covered).sum()),
-                "poor_gaps": int((~covered & villages["is_poor"]).sum()),
-            }
-        )
-    table = (
-        pd.DataFrame(rows)
-        .groupby("bureau", sort=True)
-        .agg(
-            rules=("rule", ", ".join),
-            checks=("checks", "sum"),
-            gaps=("gaps", "sum"),
-            poor_gaps=("poor_gaps", "sum"),
-        )
+    measures = {key: evaluate(rule, year, load=load) for key, rule in RULES.items()}
+    gaps = gap_list(villages, measures, year)
+    per_rule = pd.DataFrame(
+        {
+            "bureau": [rule.bureau.name_en for rule in RULES.values()],
+            "rule": list(RULES),
+            "checks": len(villages),
+            "gaps": [int((gaps["rule"] == key).sum()) for key in RULES],
+            "poor_gaps": [int(((gaps["rule"] == key) & gaps["is_poor"]).sum()) for key in RULES],
+        }
+    )
+    table = per_rule.groupby("bureau", sort=True).agg(
+        rules=("rule", ", ".join),
+        checks=("checks", "sum"),
+        gaps=("gaps", "sum"),
+        poor_gaps=("poor_gaps", "sum"),
     )
     table["share_of_gaps"] = (table["gaps"] / table["gaps"].sum()).round(4)
     return table

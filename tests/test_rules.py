@@ -130,3 +130,17 @@ def test_gaps_by_bureau_add_up_to_every_rule(demo_store):
     assert table.loc["Municipal Transportation Bureau", "rules"] == "bus_2km, hardened_road"
     assert table["share_of_gaps"].sum() == pytest.approx(1.0, abs=1e-3)
     assert (table["poor_gaps"] <= table["gaps"]).all()
+
+
+def test_gap_list_is_every_uncovered_village_per_rule(demo_store):
+    from layers.rules import gap_list  # noqa: PLC0415
+
+    villages = layers.load("villages")
+    measures = {key: evaluate(rule, 2017) for key, rule in RULES.items()}
+    gaps = gap_list(villages, measures, 2017)
+    for key, result in measures.items():  # brute force: count the uncovered villages
+        expected = {c for c, ok in zip(villages["code"], result["covered"], strict=True) if not ok}
+        assert set(gaps.loc[gaps["rule"] == key, "code"]) == expected
+    overdue = gaps[gaps["deadline"] < 2017]
+    assert (overdue["days_overdue"] > 0).all()
+    assert (gaps.loc[gaps["deadline"] >= 2017, "days_overdue"] == 0).all()
