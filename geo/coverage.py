@@ -24,10 +24,12 @@ from geo.crs import metric_crs, require_crs
 
 __all__ = [
     "coverage",
+    "coverage_class",
     "covered_from_distances",
     "ecef",
     "nearest_distance",
     "nearest_ecef",
+    "service_area",
     "summarize",
 ]
 
@@ -259,3 +261,35 @@ def summarize(
     out.insert(2, "share", (out["covered"] / out["villages"]).round(4))
     out.index.name = by
     return out
+
+
+def service_area(facilities: gpd.GeoDataFrame, *, within_m: float) -> gpd.GeoDataFrame:
+    """Return the area within `within_m` metres of any facility, as one polygon in lon/lat.
+
+    Buffered in a metric CRS chosen for the facilities' extent (never in degrees).
+
+    Examples
+    --------
+    >>> stops = gpd.GeoDataFrame(geometry=gpd.points_from_xy([96.0], [40.0]), crs=4326)
+    >>> zone = service_area(stops, within_m=1000).to_crs(metric_crs(stops.total_bounds))
+    >>> round(float(zone.area.iloc[0]) / 1e6, 2)  # km2: pi x 1 km2
+    3.14
+    """
+    if facilities.empty:
+        return gpd.GeoDataFrame(geometry=[], crs=settings.storage_crs)
+    facilities = _lonlat(facilities)
+    metric = metric_crs(facilities.total_bounds)
+    zone = shapely.union_all(facilities.to_crs(metric).buffer(within_m).to_numpy())
+    return gpd.GeoDataFrame(geometry=[zone], crs=metric).to_crs(settings.storage_crs)
+
+
+def coverage_class(covered: pd.Series, straight_covered: pd.Series) -> pd.Series:
+    """Return each village's class: covered, covered straight but not along roads, uncovered.
+
+    Examples
+    --------
+    >>> coverage_class(pd.Series([True, False, False]), pd.Series([True, True, False])).tolist()
+    ['covered', 'straight_only', 'uncovered']
+    """
+    out = np.where(covered, "covered", np.where(straight_covered, "straight_only", "uncovered"))
+    return pd.Series(out, index=covered.index, name="class")

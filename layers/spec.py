@@ -141,6 +141,8 @@ class LayerSpec(Titled):
     editable: Mapping[str, str] = field(default_factory=dict)
     #: Whether the layer may be replaced by an uploaded file (not the real boundaries).
     importable: bool = True
+    #: Hover labels on the map: column -> translation key (empty: the layer's name column).
+    tooltip: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Check the entry and freeze its column mapping; raise listing every problem."""
@@ -160,6 +162,7 @@ class LayerSpec(Titled):
             raise ValueError(msg)
         object.__setattr__(self, "columns", MappingProxyType(dict(self.columns)))
         object.__setattr__(self, "editable", MappingProxyType(dict(self.editable)))
+        object.__setattr__(self, "tooltip", MappingProxyType(dict(self.tooltip)))
 
     @property
     def is_raster(self) -> bool:

@@ -24,7 +24,7 @@ from ui import auth as auth
 from ui.cache import versioned
 from ui.text import md
 
-__all__ = ["LANG", "YEAR", "ensure_store", "layer", "sidebar", "tr"]
+__all__ = ["LANG", "YEAR", "ensure_store", "layer", "md", "sidebar", "tr"]
 
 LANG = "lang"
 YEAR = "year"
