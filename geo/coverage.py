@@ -80,8 +80,8 @@ def nearest_ecef(
     return arc, np.asarray(idx, dtype=np.intp)
 
 
-def covered_from_distances(distances: NDArray[np.float64], within: float) -> NDArray[np.bool_]:
-    """Return whether each distance is within `within` metres (an empty distance never is).
+def covered_from_distances(distances: NDArray[np.float64], within_m: float) -> NDArray[np.bool_]:
+    """Return whether each distance is within `within_m` metres (an empty distance never is).
 
     Examples
     --------
@@ -89,7 +89,7 @@ def covered_from_distances(distances: NDArray[np.float64], within: float) -> NDA
     [True, True, False, False]
     """
     with np.errstate(invalid="ignore"):
-        return np.asarray(distances <= within)
+        return np.asarray(distances <= within_m)
 
 
 def _lonlat(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -180,7 +180,7 @@ def nearest_distance(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame) -
 
 
 def coverage(
-    villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, within: float
+    villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, within_m: float
 ) -> pd.DataFrame:
     """Return `distance_m`, `covered` and `nearest` for each village, indexed like `villages`.
 
@@ -189,10 +189,10 @@ def coverage(
     Raises
     ------
     ValueError
-        If `within` is negative or not finite, or `facilities` is empty.
+        If `within_m` is negative or not finite, or `facilities` is empty.
     """
-    if not np.isfinite(within) or within < 0:
-        msg = f"`within` must be a distance in metres >= 0, got {within!r}"
+    if not np.isfinite(within_m) or within_m < 0:
+        msg = f"`within_m` must be a distance in metres >= 0, got {within_m!r}"
         raise ValueError(msg)
     if villages.empty:
         return pd.DataFrame(
@@ -204,7 +204,7 @@ def coverage(
             index=villages.index,
         )
     out = nearest_distance(villages, facilities)
-    out.insert(1, "covered", covered_from_distances(out["distance_m"].to_numpy(float), within))
+    out.insert(1, "covered", covered_from_distances(out["distance_m"].to_numpy(float), within_m))
     return out
 
 

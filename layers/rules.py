@@ -234,8 +234,8 @@ def evaluate(
     rule: CoverageRule,
     year: int,
     *,
-    network_distance: bool = False,
-    within: float | None = None,
+    along_roads: bool = False,
+    within_m: float | None = None,
     load: Loader = layers.load,
     graph: network.RoadGraph | None = None,
 ) -> pd.DataFrame:
@@ -245,21 +245,21 @@ def evaluate(
     ----------
     rule, year
         What to evaluate, as of the end of which year.
-    network_distance
+    along_roads
         Also measure along roads (`graph`, default the roads built by `year`).
-    within
+    within_m
         The distance in metres; default the rule's own.
     load
         Reads a layer by key; default the demo store (the app passes a cached reader).
     graph
-        A prebuilt road graph for `network_distance`.
+        A prebuilt road graph for `along_roads`.
 
     Returns
     -------
     pandas.DataFrame
         Indexed like the villages: `distance_m`, `covered`, `nearest` (distance rules),
         with `network_distance_m`, `snap_distance_m`, `network_covered` when
-        `network_distance`; `register` (what the village file claims) and
+        `along_roads`; `register` (what the village file claims) and
         `contradiction` (the file disagrees with the map) where the rule has a flag.
     """
     villages = load("villages")
@@ -269,24 +269,24 @@ def evaluate(
     if not rule.is_distance:
         assert register is not None  # noqa: S101 (guaranteed by CoverageRule)
         return pd.DataFrame({"covered": register}, index=villages.index)
-    within = float(within if within is not None else rule.within_m)  # type: ignore[arg-type]
+    within_m = float(within_m if within_m is not None else rule.within_m)  # type: ignore[arg-type]
     facilities = facilities_for(rule, year, load)
     if facilities.empty:
         msg = f"no facilities for rule {rule.key!r} exist by {year}: every village is a gap"
         raise ValueError(msg)
-    out = coverage(villages, facilities, within=within)
+    out = coverage(villages, facilities, within_m=within_m)
     mapped = out["covered"]
-    if network_distance:
+    if along_roads:
         graph = graph or road_graph(year, load)
         out = out.join(network.network_distance(graph, villages, facilities))
-        out["network_covered"] = (out["network_distance_m"] <= within).fillna(value=False)
+        out["network_covered"] = (out["network_distance_m"] <= within_m).fillna(value=False)
         mapped = out["network_covered"]
     if register is not None:
         out["register"] = register
         out["contradiction"] = register != mapped
         if rule.flag_counts:
             out["covered"] = out["covered"] | register
-            if network_distance:
+            if along_roads:
                 out["network_covered"] = out["network_covered"] | register
     return out
 
@@ -295,7 +295,7 @@ def population_coverage(
     rule: CoverageRule,
     year: int,
     *,
-    within: float | None = None,
+    within_m: float | None = None,
     load: Loader = layers.load,
     raster_file: Path | None = None,
 ) -> pd.DataFrame:
@@ -306,7 +306,7 @@ def population_coverage(
     return raster.population_within(
         raster_file or layers.raster_path("population"),
         facilities_for(rule, year, load),
-        float(within if within is not None else rule.within_m),  # type: ignore[arg-type]
+        float(within_m if within_m is not None else rule.within_m),  # type: ignore[arg-type]
         zones=load("counties"),
         zone_key="code",
     )
@@ -391,8 +391,8 @@ def evaluate_many(
     rules: list[CoverageRule],
     year: int,
     *,
-    within: Mapping[str, float] | None = None,
-    network_distance: bool = False,
+    within_m: Mapping[str, float] | None = None,
+    along_roads: bool = False,
     load: Loader = layers.load,
     graph: network.RoadGraph | None = None,
 ) -> pd.DataFrame:
@@ -402,22 +402,22 @@ def evaluate_many(
     -------
     pandas.DataFrame
         Indexed like the villages: `covered` (all rules; along roads when
-        `network_distance`), `straight_covered` (all rules, straight line), and per rule
+        `along_roads`), `straight_covered` (all rules, straight line), and per rule
         ``<key>`` (passes), ``<key>_distance_m`` and ``<key>_network_m`` (distance rules),
         ``<key>_contradiction`` (rules with a register flag).
     """
-    within = dict(within or {})
-    if network_distance and graph is None and any(r.is_distance for r in rules):
+    distances = dict(within_m or {})
+    if along_roads and graph is None and any(r.is_distance for r in rules):
         graph = road_graph(year, load)
     parts = {}
     for rule in rules:
         result = evaluate(
             rule,
             year,
-            within=within.get(rule.key),
+            within_m=distances.get(rule.key),
             load=load,
             graph=graph,
-            network_distance=network_distance and rule.is_distance,
+            along_roads=along_roads and rule.is_distance,
         )
         passes = result["network_covered"] if "network_covered" in result else result["covered"]
         parts[rule.key] = passes.rename(rule.key)

@@ -86,7 +86,7 @@ def test_bus_rule_matches_a_brute_force_count(demo_store):
 
 
 def test_register_vs_map_lists_contradictions(demo_store):
-    out = evaluate(get_rule("bus_2km"), 2017, network_distance=True)
+    out = evaluate(get_rule("bus_2km"), 2017, along_roads=True)
     c = out[out["contradiction"]]
     assert len(c) > 0
     assert (c["register"] != c["network_covered"]).all()

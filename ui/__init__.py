@@ -332,23 +332,23 @@ def _graph(year: int) -> RoadGraph:
 
 @versioned(max_entries=32)
 def coverage(
-    keys: list[str], year: int, within: dict[str, float], along_roads: bool
+    keys: list[str], year: int, within_m: dict[str, float], along_roads: bool
 ) -> pd.DataFrame:
     """Several rules evaluated together as of `year` (cached; see `evaluate_many`)."""
     return evaluate_many(
         [RULES[k] for k in keys],
         year,
-        within=dict(within),
-        network_distance=along_roads,
+        within_m=dict(within_m),
+        along_roads=along_roads,
         load=layer,
         graph=_graph(year) if along_roads else None,
     )
 
 
 @versioned(max_entries=32)
-def population(key: str, year: int, within: float) -> pd.DataFrame:
+def population(key: str, year: int, within_m: float) -> pd.DataFrame:
     """People within a rule's distance per county, from the population grid (cached)."""
-    return population_coverage(RULES[key], year, within=within, load=layer)
+    return population_coverage(RULES[key], year, within_m=within_m, load=layer)
 
 
 STATUS_COLOURS = {

@@ -46,12 +46,12 @@ def controls(lang: str) -> tuple[list[str], dict[str, float], bool]:
         format_func=lambda k: RULES[k].title(lang),
         key="cov_rules",
     )
-    within = {}
+    within_m = {}
     for key in keys:
         rule = RULES[key]
         if rule.is_distance:
             default = int(rule.within_m or 0)
-            within[key] = float(
+            within_m[key] = float(
                 st.slider(
                     ui.tr("within", rule=rule.title(lang)),
                     100,
@@ -68,15 +68,15 @@ def controls(lang: str) -> tuple[list[str], dict[str, float], bool]:
         format_func=lambda m: ui.tr(f"mode_{m}"),
         key="cov_mode",
     )
-    return keys, within, mode == "network"
+    return keys, within_m, mode == "network"
 
 
-def service_areas(keys: list[str], within: dict[str, float], year: int) -> gpd.GeoDataFrame:
+def service_areas(keys: list[str], within_m: dict[str, float], year: int) -> gpd.GeoDataFrame:
     """Return the service area of the first distance rule's facilities (empty if none)."""
-    key = next((k for k in keys if k in within), None)
+    key = next((k for k in keys if k in within_m), None)
     if key is None:
         return gpd.GeoDataFrame(geometry=[], crs=4326)
-    return service_area(facilities_for(RULES[key], year, ui.layer), within_m=within[key])
+    return service_area(facilities_for(RULES[key], year, ui.layer), within_m=within_m[key])
 
 
 def draw(villages: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> str | None:
@@ -157,12 +157,12 @@ def tables(villages: gpd.GeoDataFrame, result: pd.DataFrame) -> None:
     st.dataframe(by_town.rename(columns=labels), width="stretch")
 
 
-def people(keys: list[str], within: dict[str, float], year: int) -> None:
+def people(keys: list[str], within_m: dict[str, float], year: int) -> None:
     """People within the distance per county, from the population grid (one distance rule)."""
-    single = [k for k in keys if k in within]
+    single = [k for k in keys if k in within_m]
     if len(single) != 1:
         return
-    table = ui.population(single[0], year, within[single[0]])
+    table = ui.population(single[0], year, within_m[single[0]])
     table.index = table.index.map(ui.county_names())
     st.subheader(ui.tr("people_covered"))
     labels = {
