@@ -18,6 +18,7 @@ import geopandas as gpd
 import pandas as pd
 
 import layers
+from geo import settings
 from geo.coverage import nearest_distance
 from geo.status import done_by
 from layers.bureaus import BUREAUS
@@ -40,7 +41,7 @@ __all__ = [
 TARGETS_PATH = Path(
     os.environ.get("VILLAGE_ATLAS_TARGETS", Path(__file__).resolve().parent / "targets.toml")
 )
-BASELINE = 2014
+BASELINE = settings.baseline_year
 _KINDS = ("rule", "exit", "length", "area", "township")
 _SCOPES = ("all", "poor", "immigrant", "settled")
 

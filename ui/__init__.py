@@ -28,7 +28,7 @@ __all__ = ["LANG", "YEAR", "ensure_store", "layer", "md", "sidebar", "tr"]
 
 LANG = "lang"
 YEAR = "year"
-YEARS = (2014, 2020)
+YEARS = (settings.baseline_year, settings.goal_year)
 
 
 def as_text(value: object) -> str:
