@@ -320,6 +320,46 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan(args: argparse.Namespace) -> int:
+    import layers  # noqa: PLC0415
+    from layers import planning  # noqa: PLC0415
+    from layers.rules import get_rule  # noqa: PLC0415
+    from store import tables  # noqa: PLC0415
+
+    if args.add < 1:
+        raise ValueError("--add must be a number of sites >= 1")
+    if args.out.suffix.lower() not in (".gpkg", ".geojson", ".csv"):
+        raise ValueError("--out must end in .gpkg, .geojson or .csv")
+    rule = get_rule(args.rule)
+    year = args.year or rule.target_year
+    if args.candidates in planning.CANDIDATES:
+        sites = planning.candidates(args.candidates, year, spacing_m=args.spacing)
+    else:
+        sites = _read(args.candidates, None, "candidates")
+    chosen, solution = planning.plan_sites(
+        rule,
+        year,
+        sites,
+        n_sites=args.add,
+        objective=args.objective,
+        weight=args.weight,
+        time_limit=args.time_limit,
+        load=layers.load,
+    )
+    table = chosen.drop(columns="geometry")
+    tables.write_table(
+        table, args.out, geometry=None if args.out.suffix == ".csv" else chosen.geometry
+    )
+    for note in solution.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(
+        f"objective {solution.objective:g} ({args.objective}, {args.weight}), "
+        f"optimality gap {solution.gap:.2%}, method {solution.method}, "
+        f"{len(chosen)} sites written to {args.out}"
+    )
+    return 0
+
+
 def _parse_value(text: str, kind: str) -> object:
     """Read a ``--set`` value as the field's kind (empty or ``null`` clears it)."""
     if text in ("", "null", "NULL"):
@@ -446,6 +486,35 @@ def _user_option(parser: argparse.ArgumentParser, *, required: bool = False) -> 
         default=None if required else (os.environ.get("USER") or "cli"),
         help="who makes the change, for the audit",
     )
+
+
+def _plan_command(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """Add `plan`: the best new sites for a rule."""
+    plan = sub.add_parser(
+        "plan",
+        help="the best new sites for a rule (maximal or set covering, solved with HiGHS)",
+        description="Existing facilities are kept: villages they reach weigh nothing. "
+        "Straight-line distances on the ellipsoid. Prints one line: objective, optimality "
+        "gap and method (HiGHS optimal, HiGHS at the time limit, or greedy).",
+    )
+    plan.add_argument("--rule", required=True, help="a distance rule (see `village-atlas rules`)")
+    plan.add_argument("--add", type=int, required=True, help="how many new sites at most")
+    plan.add_argument("--objective", default="max-cover", choices=["max-cover", "set-cover"])
+    plan.add_argument(
+        "--weight",
+        default="poor_people",
+        choices=["poor_people", "people", "poor_villages", "villages"],
+    )
+    plan.add_argument(
+        "--candidates",
+        default="roads",
+        help="roads (points along them), townships (seats), villages, or a file of points",
+    )
+    plan.add_argument("--spacing", type=float, default=500.0, help="metres between road candidates")
+    plan.add_argument("--year", type=int, help="as of the end of this year (default: the rule's)")
+    plan.add_argument("--time-limit", type=float, default=60.0, help="seconds for HiGHS")
+    plan.add_argument("--out", type=Path, required=True, help=".gpkg, .geojson or .csv")
+    plan.set_defaults(func=_plan)
 
 
 def _store_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -579,6 +648,7 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
     imp.set_defaults(func=_import)
     _store_commands(sub)
+    _plan_command(sub)
     rules = sub.add_parser("rules", help="list the coverage rules")
     rules.set_defaults(func=_rules)
     return parser

@@ -1,0 +1,132 @@
+"""The planning optimiser: exact answers checked against a brute force over every choice."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy.sparse import csr_matrix
+
+from geo.optimise import greedy_max_cover, max_cover, pairs_within, set_cover
+
+
+def _random_case(seed: int, n_demand: int = 14, n_cand: int = 9, density: float = 0.25):
+    rng = np.random.default_rng(seed)
+    reach = csr_matrix(rng.random((n_demand, n_cand)) < density)
+    weights = rng.integers(0, 50, n_demand).astype(float)
+    return reach, weights
+
+
+def _covered(reach: csr_matrix, weights: np.ndarray, chosen) -> float:
+    if len(chosen) == 0:
+        return 0.0
+    hit = np.asarray(reach[:, list(chosen)].sum(axis=1)).ravel() > 0
+    return float(weights[hit].sum())
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("n_sites", [1, 2, 3])
+def test_max_cover_equals_the_brute_force(seed, n_sites):
+    reach, weights = _random_case(seed)
+    best = max(
+        _covered(reach, weights, c) for c in itertools.combinations(range(reach.shape[1]), n_sites)
+    )
+    found = max_cover(reach, weights, n_sites)
+    assert found.objective == pytest.approx(best)
+    assert _covered(reach, weights, found.chosen) == pytest.approx(best)
+    assert len(found.chosen) <= n_sites
+    if found.method == "HiGHS (optimal)":
+        assert found.gap == 0.0
+    greedy, total = greedy_max_cover(reach, weights, n_sites)
+    assert total >= (1 - 1 / np.e) * best - 1e-9  # the greedy's guarantee
+    assert total == pytest.approx(_covered(reach, weights, greedy))
+
+
+def test_covered_demand_adds_nothing_and_too_many_sites_stop_early():
+    reach = csr_matrix(np.array([[1, 0, 0], [0, 1, 0], [0, 1, 0], [0, 0, 1]], dtype=bool))
+    weights = np.array([0.0, 3.0, 4.0, 0.0])  # the first and last are covered already
+    found = max_cover(reach, weights, 3)
+    assert found.chosen.tolist() == [1]
+    assert found.objective == 7.0
+    assert "only 1 of the 3 sites asked for add any coverage" in found.notes[0]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_set_cover_is_the_fewest_sites(seed):
+    reach, _ = _random_case(seed, n_demand=12, n_cand=8, density=0.3)
+    must = np.ones(reach.shape[0], dtype=bool)
+    found = set_cover(reach, must)
+    reachable = np.asarray(reach.sum(axis=1)).ravel() > 0
+    assert set(found.uncoverable.tolist()) == set(np.flatnonzero(~reachable).tolist())
+    ones = np.ones(reach.shape[0])
+    ones[~reachable] = 0
+    need = ones.sum()
+    fewest = next(
+        k
+        for k in range(reach.shape[1] + 1)
+        if any(
+            _covered(reach, ones, c) == need
+            for c in itertools.combinations(range(reach.shape[1]), k)
+        )
+    )
+    assert found.objective == fewest
+    assert _covered(reach, ones, found.chosen) == need
+
+
+def test_pairs_within_agrees_with_the_geodesic():
+    import pyproj  # noqa: PLC0415
+
+    rng = np.random.default_rng(5)
+    demand = np.column_stack([rng.uniform(95, 96, 200), rng.uniform(39.5, 40.5, 200)])
+    sites = np.column_stack([rng.uniform(95, 96, 30), rng.uniform(39.5, 40.5, 30)])
+    got = pairs_within(demand, sites, 5000).toarray()
+    geod = pyproj.Geod(ellps="WGS84")
+    lon1, lon2 = np.meshgrid(demand[:, 0], sites[:, 0], indexing="ij")
+    lat1, lat2 = np.meshgrid(demand[:, 1], sites[:, 1], indexing="ij")
+    _, _, dist = geod.inv(lon1, lat1, lon2, lat2)
+    clear = np.abs(dist - 5000) > 1.0  # away from the boundary, both must agree
+    assert (got[clear] == (dist[clear] <= 5000)).all()
+    assert got.sum() > 0
+
+
+def test_plan_from_the_command_line(demo_store, tmp_path):
+    import geopandas as gpd  # noqa: PLC0415
+    import pandas as pd  # noqa: PLC0415
+
+    import layers  # noqa: PLC0415
+    from geo.coverage import coverage  # noqa: PLC0415
+    from layers.rules import facilities_for, get_rule  # noqa: PLC0415
+    from tests.helpers import cli  # noqa: PLC0415
+
+    out = tmp_path / "sites.geojson"
+    done = cli(
+        "plan", "--rule", "bus_2km", "--add", "5", "--candidates", "villages", "--out", str(out)
+    )
+    assert done.returncode == 0, done.stderr
+    line = done.stdout.strip()
+    assert line.startswith("objective ")
+    assert "method HiGHS (optimal)" in line
+    sites = gpd.read_file(out)
+    assert list(sites.columns[:5]) == [
+        "site_id",
+        "lon",
+        "lat",
+        "covers_weight",
+        "newly_covered_villages",
+    ]
+    assert len(sites) == 5
+    # the poor people newly reached, recomputed independently with the coverage engine
+    villages = layers.load("villages")
+    stops = facilities_for(get_rule("bus_2km"), 2017)
+    before = coverage(villages, stops, within_m=2000)["covered"]
+    both = gpd.GeoDataFrame(
+        pd.concat([stops[["geometry"]], sites[["geometry"]].to_crs(stops.crs)]), crs=stops.crs
+    )
+    after = coverage(villages, both, within_m=2000)["covered"]
+    gained = villages.loc[after & ~before, "poor_people"].fillna(0).sum()
+    assert float(line.split()[1]) == gained
+    assert sites["covers_weight"].sum() == gained
+    bad = cli("plan", "--rule", "tap_water", "--add", "3", "--out", str(tmp_path / "x.csv"))
+    assert bad.returncode == 2
+    assert "is an attribute rule" in bad.stderr
