@@ -336,16 +336,8 @@ def _plan(args: argparse.Namespace) -> int:
         sites = planning.candidates(args.candidates, year, spacing_m=args.spacing)
     else:
         sites = _read(args.candidates, None, "candidates")
-    chosen, solution = planning.plan_sites(
-        rule,
-        year,
-        sites,
-        n_sites=args.add,
-        objective=args.objective,
-        weight=args.weight,
-        time_limit=args.time_limit,
-        load=layers.load,
-    )
+    ask = planning.Ask(args.add, args.objective, args.weight, args.network, args.time_limit)
+    chosen, solution = planning.plan_sites(rule, year, sites, ask, load=layers.load)
     table = chosen.drop(columns="geometry")
     tables.write_table(
         table, args.out, geometry=None if args.out.suffix == ".csv" else chosen.geometry
@@ -353,7 +345,8 @@ def _plan(args: argparse.Namespace) -> int:
     for note in solution.notes:
         print(f"note: {note}", file=sys.stderr)
     print(
-        f"objective {solution.objective:g} ({args.objective}, {args.weight}), "
+        f"objective {solution.objective:g} ({args.objective}, {args.weight}, "
+        f"{'along roads' if args.network else 'straight line'}), "
         f"optimality gap {solution.gap:.2%}, method {solution.method}, "
         f"{len(chosen)} sites written to {args.out}"
     )
@@ -494,7 +487,8 @@ def _plan_command(sub: argparse._SubParsersAction[_Parser]) -> None:
         "plan",
         help="the best new sites for a rule (maximal or set covering, solved with HiGHS)",
         description="Existing facilities are kept: villages they reach weigh nothing. "
-        "Straight-line distances on the ellipsoid. Prints one line: objective, optimality "
+        "Straight-line distances on the ellipsoid, or along roads with --network. "
+        "Prints one line: objective, optimality "
         "gap and method (HiGHS optimal, HiGHS at the time limit, or greedy).",
     )
     plan.add_argument("--rule", required=True, help="a distance rule (see `village-atlas rules`)")
@@ -513,6 +507,9 @@ def _plan_command(sub: argparse._SubParsersAction[_Parser]) -> None:
     plan.add_argument("--spacing", type=float, default=500.0, help="metres between road candidates")
     plan.add_argument("--year", type=int, help="as of the end of this year (default: the rule's)")
     plan.add_argument("--time-limit", type=float, default=60.0, help="seconds for HiGHS")
+    plan.add_argument(
+        "--network", action="store_true", help="measure along the roads built by the year"
+    )
     plan.add_argument("--out", type=Path, required=True, help=".gpkg, .geojson or .csv")
     plan.set_defaults(func=_plan)
 

@@ -29,7 +29,15 @@ from scipy.spatial import cKDTree
 from geo import settings
 from geo.crs import metric_crs, require_crs, tm_point_scale
 
-__all__ = ["RoadGraph", "Snap", "build_graph", "filter_roads", "network_distance", "snap"]
+__all__ = [
+    "RoadGraph",
+    "Snap",
+    "build_graph",
+    "filter_roads",
+    "network_distance",
+    "reach_along_roads",
+    "snap",
+]
 
 _MIN_WEIGHT = 1e-9  # scipy's csgraph drops explicit zeros: keep zero-length joins as edges
 
@@ -334,3 +342,55 @@ def network_distance(
     out["network_distance_m"] = np.where(np.isfinite(total), total, np.nan)
     out["snap_distance_m"] = targets.distance
     return out
+
+
+def reach_along_roads(
+    graph: RoadGraph,
+    villages: gpd.GeoDataFrame,
+    sites: gpd.GeoDataFrame,
+    within_m: float,
+    *,
+    batch: int = 32,
+) -> csr_matrix:
+    """Return the boolean (village x site) matrix of pairs at most `within_m` apart along roads.
+
+    The distance is the engine's (`network_distance`): access leg + path + access leg.
+    Each site's paths come from Dijkstra bounded by `within_m`, run from both ends of the
+    segment it snaps onto, a batch of sites at a time: never a dense distance matrix
+    of every site to every node.
+    """
+    targets, sources = snap(graph, villages), snap(graph, sites)
+    length_t = graph.seg_length[targets.segment]
+    ends_t = np.column_stack([graph.seg_a[targets.segment], graph.seg_b[targets.segment]])
+    offset_t = np.column_stack([targets.t * length_t, (1.0 - targets.t) * length_t])
+    rows, cols = [], []
+    n = len(graph.nodes)
+    for first in range(0, len(sites), batch):
+        block = np.arange(first, min(first + batch, len(sites)))
+        block = block[sources.distance[block] <= within_m]
+        if len(block) == 0:
+            continue
+        seg = sources.segment[block]
+        length_s = graph.seg_length[seg]
+        starts = np.concatenate([graph.seg_a[seg], graph.seg_b[seg]])
+        from_node = dijkstra(graph.matrix, directed=True, indices=starts, limit=within_m)[:, :n]
+        half = len(block)
+        for k, site in enumerate(block):
+            lead_a = sources.distance[site] + sources.t[site] * length_s[k]
+            lead_b = sources.distance[site] + (1.0 - sources.t[site]) * length_s[k]
+            node = np.minimum(lead_a + from_node[k], lead_b + from_node[half + k])
+            along = np.minimum(
+                node[ends_t[:, 0]] + offset_t[:, 0], node[ends_t[:, 1]] + offset_t[:, 1]
+            )
+            same = targets.segment == seg[k]
+            along[same] = np.minimum(
+                along[same],
+                sources.distance[site] + np.abs(targets.t[same] - sources.t[site]) * length_t[same],
+            )
+            hit = np.flatnonzero(targets.distance + along <= within_m)
+            rows.append(hit)
+            cols.append(np.full(len(hit), site))
+    row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.intp)
+    col = np.concatenate(cols) if cols else np.zeros(0, dtype=np.intp)
+    shape = (len(villages), len(sites))
+    return csr_matrix((np.ones(len(row), dtype=bool), (row, col)), shape=shape)

@@ -4,12 +4,14 @@ The plan's vocabulary around `geo.optimise`: a rule's existing facilities are ke
 villages they already reach weigh nothing), candidates are points along the roads built
 by the year (every `spacing_m` metres, junctions included), the township seats, the
 village centres, or a file's points, and the demand is weighted by poor people (default),
-people, poor villages or villages. Distances are straight lines on the ellipsoid.
+people, poor villages or villages. Distances are straight lines on the ellipsoid, or along
+the roads built by the year (the coverage engine's definition; `geo.network`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -17,13 +19,14 @@ import pandas as pd
 import shapely
 
 import layers
+from geo import network
 from geo.coverage import coverage
 from geo.crs import metric_crs
 from geo.optimise import Solution, max_cover, pairs_within, set_cover
 from geo.status import done_by
-from layers.rules import CoverageRule, Loader, facilities_for
+from layers.rules import CoverageRule, Loader, facilities_for, road_graph
 
-__all__ = ["CANDIDATES", "WEIGHTS", "candidates", "plan_sites"]
+__all__ = ["CANDIDATES", "WEIGHTS", "Ask", "candidates", "plan_sites"]
 
 #: Demand weights: name -> weight of each village.
 WEIGHTS: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
@@ -78,15 +81,23 @@ def candidates(
     raise ValueError(msg)
 
 
+@dataclass(frozen=True)
+class Ask:
+    """What a planner asks for: how many sites, which problem, which weight, how measured."""
+
+    n_sites: int
+    objective: str = "max-cover"
+    weight: str = "poor_people"
+    along_roads: bool = False
+    time_limit: float = 60.0
+
+
 def plan_sites(
     rule: CoverageRule,
     year: int,
     candidate_sites: gpd.GeoDataFrame,
+    ask: Ask,
     *,
-    n_sites: int,
-    objective: str = "max-cover",
-    weight: str = "poor_people",
-    time_limit: float = 60.0,
     load: Loader = layers.load,
 ) -> tuple[gpd.GeoDataFrame, Solution]:
     """Choose new sites for `rule` as of `year` among `candidate_sites` (existing ones kept).
@@ -103,28 +114,39 @@ def plan_sites(
     if not rule.is_distance or rule.within_m is None:
         msg = f"rule {rule.key!r} is an attribute rule: there is no distance to plan sites for"
         raise ValueError(msg)
-    if weight not in WEIGHTS:
-        raise ValueError(f"unknown weight {weight!r}: use one of {', '.join(WEIGHTS)}")
+    if ask.weight not in WEIGHTS:
+        raise ValueError(f"unknown weight {ask.weight!r}: use one of {', '.join(WEIGHTS)}")
     if len(candidate_sites) == 0:
         raise ValueError("there are no candidate sites")
     villages = load("villages")
     existing = facilities_for(rule, year, load)
-    already = (
-        coverage(villages, existing, within_m=rule.within_m)["covered"].to_numpy()
-        if len(existing)
-        else np.zeros(len(villages), dtype=bool)
-    )
-    demand = shapely.get_coordinates(villages.to_crs(4326).geometry.to_numpy())
     sites = shapely.get_coordinates(candidate_sites.to_crs(4326).geometry.to_numpy())
-    reach = pairs_within(demand, sites, rule.within_m)
-    weights = np.where(already, 0.0, WEIGHTS[weight](villages).to_numpy())
-    if objective == "max-cover":
-        solution = max_cover(reach, weights, n_sites, time_limit=time_limit)
-    elif objective == "set-cover":
-        must = ~already & (weights > 0)
-        solution = set_cover(reach, must, time_limit=time_limit)
+    if ask.along_roads:
+        graph = road_graph(year, load)
+        reach = network.reach_along_roads(graph, villages, candidate_sites, rule.within_m)
+        already = (
+            (
+                network.network_distance(graph, villages, existing)["network_distance_m"]
+                <= rule.within_m
+            ).to_numpy()
+            if len(existing)
+            else np.zeros(len(villages), dtype=bool)
+        )
     else:
-        raise ValueError(f"unknown objective {objective!r}: use max-cover or set-cover")
+        demand = shapely.get_coordinates(villages.to_crs(4326).geometry.to_numpy())
+        reach = pairs_within(demand, sites, rule.within_m)
+        already = (
+            coverage(villages, existing, within_m=rule.within_m)["covered"].to_numpy()
+            if len(existing)
+            else np.zeros(len(villages), dtype=bool)
+        )
+    weights = np.where(already, 0.0, WEIGHTS[ask.weight](villages).to_numpy())
+    if ask.objective == "max-cover":
+        solution = max_cover(reach, weights, ask.n_sites, time_limit=ask.time_limit)
+    elif ask.objective == "set-cover":
+        solution = set_cover(reach, ~already & (weights > 0), time_limit=ask.time_limit)
+    else:
+        raise ValueError(f"unknown objective {ask.objective!r}: use max-cover or set-cover")
     return _table(reach, weights, villages, sites, solution), solution
 
 

@@ -130,3 +130,33 @@ def test_plan_from_the_command_line(demo_store, tmp_path):
     bad = cli("plan", "--rule", "tap_water", "--add", "3", "--out", str(tmp_path / "x.csv"))
     assert bad.returncode == 2
     assert "is an attribute rule" in bad.stderr
+
+
+def test_reach_along_roads_matches_the_engine_site_by_site(demo_store):
+    import layers  # noqa: PLC0415
+    from geo import network  # noqa: PLC0415
+    from layers import planning  # noqa: PLC0415
+    from layers.rules import road_graph  # noqa: PLC0415
+
+    villages = layers.load("villages")
+    graph = road_graph(2017)
+    sites = planning.candidates("roads", 2017, spacing_m=3000).iloc[::7].reset_index(drop=True)
+    sites = sites.iloc[:40]
+    reach = network.reach_along_roads(graph, villages, sites, 2000, batch=8).toarray()
+    for j in range(len(sites)):  # brute force: the engine, one site at a time
+        d = network.network_distance(graph, villages, sites.iloc[[j]])["network_distance_m"]
+        assert (reach[:, j] == (d <= 2000).to_numpy()).all(), j
+    assert reach.any()
+
+
+def test_plan_along_roads_from_the_command_line(demo_store, tmp_path):
+    from tests.helpers import cli  # noqa: PLC0415
+
+    out = tmp_path / "sites.csv"
+    done = cli(
+        "plan", "--rule", "bus_2km", "--add", "3", "--network", "--candidates", "villages",
+        "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "along roads" in done.stdout
+    assert out.read_text().count("\n") == 4
