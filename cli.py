@@ -332,16 +332,23 @@ def _plan(args: argparse.Namespace) -> int:
         raise ValueError("--out must end in .gpkg, .geojson or .csv")
     rule = get_rule(args.rule)
     year = args.year or rule.target_year
+    where = args.store
+
+    def load(key: str) -> object:
+        return layers.load(key, where)
+
     if args.candidates in planning.CANDIDATES:
-        sites = planning.candidates(args.candidates, year, spacing_m=args.spacing)
+        sites = planning.candidates(args.candidates, year, spacing_m=args.spacing, load=load)
     else:
         sites = _read(args.candidates, None, "candidates")
     ask = planning.Ask(args.add, args.objective, args.weight, args.network, args.time_limit)
-    chosen, solution = planning.plan_sites(rule, year, sites, ask, load=layers.load)
+    chosen, solution = planning.plan_sites(rule, year, sites, ask, load=load)
     table = chosen.drop(columns="geometry")
     tables.write_table(
         table, args.out, geometry=None if args.out.suffix == ".csv" else chosen.geometry
     )
+    if args.save_scenario:
+        _save_scenario(args, rule.key, year, chosen)
     for note in solution.notes:
         print(f"note: {note}", file=sys.stderr)
     print(
@@ -350,6 +357,57 @@ def _plan(args: argparse.Namespace) -> int:
         f"optimality gap {solution.gap:.2%}, method {solution.method}, "
         f"{len(chosen)} sites written to {args.out}"
     )
+    return 0
+
+
+def _save_scenario(args: argparse.Namespace, rule: str, year: int, sites: object) -> None:
+    """Store the chosen sites as a scenario owned by the acting account (planners, admins)."""
+    import json  # noqa: PLC0415
+
+    from layers import access  # noqa: PLC0415
+
+    handle = _store(args)
+    who = _acting(args, handle)
+    if not access.may_edit_targets(who):
+        msg = f"{who.name} may not save scenarios (planners and administrators may)"
+        raise PermissionError(msg)
+    added = [[row.lon, row.lat] for row in sites.itertuples()]  # type: ignore[attr-defined]
+    changes = json.dumps({"added": added, "removed": [], "roads": []})
+    handle.save_scenario(
+        args.save_scenario, owner=who.name, rule=rule, base_year=year, changes=changes
+    )
+    print(f"saved scenario {args.save_scenario!r} ({len(added)} sites added)", file=sys.stderr)
+
+
+def _scenario(args: argparse.Namespace) -> int:
+    import json  # noqa: PLC0415
+
+    import geopandas as gpd  # noqa: PLC0415
+
+    import layers  # noqa: PLC0415
+    from layers import planning  # noqa: PLC0415
+    from layers.rules import get_rule  # noqa: PLC0415
+
+    stored = _store(args).scenarios()
+    if args.action == "list":
+        stored.drop(columns="changes").to_csv(sys.stdout, index=False)
+        return 0
+    match = stored[stored["name"] == args.name]
+    if match.empty:
+        raise KeyError(f"no scenario {args.name!r} (see `village-atlas scenario list`)")
+    row = match.iloc[0]
+    added = json.loads(row["changes"])["added"]
+    sites = gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy([a[0] for a in added], [a[1] for a in added]), crs=4326
+    )
+    effect = planning.scenario_effect(
+        get_rule(row["rule"]),
+        int(row["base_year"]),
+        sites,
+        along_roads=args.network,
+        load=lambda key: layers.load(key, args.store),
+    )
+    effect.to_csv(sys.stdout)
     return 0
 
 
@@ -510,6 +568,20 @@ def _plan_command(sub: argparse._SubParsersAction[_Parser]) -> None:
     plan.add_argument(
         "--network", action="store_true", help="measure along the roads built by the year"
     )
+    plan.add_argument("--save-scenario", metavar="NAME", help="also store the sites as a scenario")
+    _store_option(plan)
+    _user_option(plan)
+    scen = sub.add_parser(
+        "scenario",
+        help="stored scenarios: list, or show what one changes per county",
+        description="show NAME prints, per county, villages newly covered, still uncovered, "
+        "poor villages and poor people newly covered.",
+    )
+    scen.add_argument("action", choices=["list", "show"])
+    scen.add_argument("name", nargs="?")
+    scen.add_argument("--network", action="store_true", help="measure along roads")
+    _store_option(scen)
+    scen.set_defaults(func=_scenario)
     plan.add_argument("--out", type=Path, required=True, help=".gpkg, .geojson or .csv")
     plan.set_defaults(func=_plan)
 

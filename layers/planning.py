@@ -26,7 +26,7 @@ from geo.optimise import Solution, max_cover, pairs_within, set_cover
 from geo.status import done_by
 from layers.rules import CoverageRule, Loader, facilities_for, road_graph
 
-__all__ = ["CANDIDATES", "WEIGHTS", "Ask", "candidates", "plan_sites"]
+__all__ = ["CANDIDATES", "WEIGHTS", "Ask", "candidates", "plan_sites", "scenario_effect"]
 
 #: Demand weights: name -> weight of each village.
 WEIGHTS: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
@@ -179,3 +179,54 @@ def _table(
     return gpd.GeoDataFrame(
         frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs=4326
     )
+
+
+def scenario_effect(
+    rule: CoverageRule,
+    year: int,
+    added: gpd.GeoDataFrame,
+    *,
+    along_roads: bool = False,
+    load: Loader = layers.load,
+) -> pd.DataFrame:
+    """Return, per county, what adding `added` facilities to `rule`'s changes as of `year`.
+
+    Columns: `villages`, `newly_covered`, `still_uncovered`, `poor_villages_newly_covered`,
+    `poor_people_newly_covered`; a last row ``total`` for the city.
+    """
+    if not rule.is_distance or rule.within_m is None:
+        msg = f"rule {rule.key!r} is an attribute rule: a scenario adds no distance to it"
+        raise ValueError(msg)
+    within_m = float(rule.within_m)
+    villages = load("villages")
+    existing = facilities_for(rule, year, load)
+    both = gpd.GeoDataFrame(
+        pd.concat([existing[["geometry"]], added.to_crs(existing.crs)[["geometry"]]]),
+        crs=existing.crs,
+    )
+
+    def reached(facilities: gpd.GeoDataFrame) -> pd.Series:
+        if along_roads:
+            graph = road_graph(year, load)
+            found = network.network_distance(graph, villages, facilities)["network_distance_m"]
+            return found <= within_m
+        return coverage(villages, facilities, within_m=within_m)["covered"]
+
+    before, after = reached(existing), reached(both)
+    new = after & ~before
+    poor = villages["is_poor"].astype(bool)
+    table = (
+        pd.DataFrame(
+            {
+                "villages": 1,
+                "newly_covered": new.astype(int),
+                "still_uncovered": (~after).astype(int),
+                "poor_villages_newly_covered": (new & poor).astype(int),
+                "poor_people_newly_covered": villages["poor_people"].fillna(0).where(new, 0),
+            }
+        )
+        .groupby(villages["county_code"])
+        .sum()
+    )
+    table.loc["total"] = table.sum()
+    return table

@@ -61,6 +61,10 @@ SHARED_TABLES = (
         "CREATE TABLE IF NOT EXISTS {p}va_events ({id}, at TEXT NOT NULL, who TEXT NOT NULL, "
         "action TEXT NOT NULL, target TEXT, detail TEXT)"
     ),
+    (
+        "CREATE TABLE IF NOT EXISTS {p}va_scenarios (name TEXT PRIMARY KEY, owner TEXT NOT NULL, "
+        "rule TEXT NOT NULL, base_year INTEGER NOT NULL, changes TEXT NOT NULL, at TEXT NOT NULL)"
+    ),
 )
 #: Columns of `Store.history`.
 AUDIT_COLUMNS = ["id", "at", "who", "code", "column", "old", "new", "version"]
@@ -520,6 +524,38 @@ class Store(abc.ABC):
             (limit,),
         )
         return pd.DataFrame(rows, columns=["id", "at", "who", "action", "target", "detail"])
+
+    # -- scenarios -------------------------------------------------------------------------
+
+    def save_scenario(
+        self, name: str, *, owner: str, rule: str, base_year: int, changes: str
+    ) -> None:
+        """Store a scenario (its planned changes as JSON); only its owner may overwrite it.
+
+        Raises
+        ------
+        PermissionError
+            If another account owns a scenario of that name.
+        """
+        with self._write_sql() as run:
+            found = run("SELECT owner FROM {p}va_scenarios WHERE name = ?", (name,))
+            if found and found[0][0] != owner:
+                msg = f"scenario {name!r} belongs to {found[0][0]}: choose another name"
+                raise PermissionError(msg)
+            run("DELETE FROM {p}va_scenarios WHERE name = ?", (name,))
+            run(
+                "INSERT INTO {p}va_scenarios (name, owner, rule, base_year, changes, at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (name, owner, rule, base_year, changes, now()),
+            )
+            self._event(run, owner, "scenario saved", name, rule)
+
+    def scenarios(self) -> pd.DataFrame:
+        """Return every stored scenario: name, owner, rule, base year, changes (JSON), when."""
+        rows = self._read_sql(
+            "SELECT name, owner, rule, base_year, changes, at FROM {p}va_scenarios ORDER BY name"
+        )
+        return pd.DataFrame(rows, columns=["name", "owner", "rule", "base_year", "changes", "at"])
 
     def undo(self, key: str, change_id: int, *, who: str, allowed: Mapping[str, str]) -> int:
         """Put back the old value of an audited change, as a new audited edit.

@@ -59,7 +59,7 @@ _TABLES = (
     *_SCHEMA,
     *(s.format(p="", id="id INTEGER PRIMARY KEY AUTOINCREMENT") for s in SHARED_TABLES),
 )
-_SCHEMA_VERSION = "2"
+_SCHEMA_VERSION = "3"
 _GPKG_CORE = (
     (
         "CREATE TABLE gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY, "

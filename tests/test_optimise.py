@@ -160,3 +160,31 @@ def test_plan_along_roads_from_the_command_line(demo_store, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "along roads" in done.stdout
     assert out.read_text().count("\n") == 4
+
+
+def test_a_plan_saved_as_a_scenario_shows_its_effect_per_county(demo_store, tmp_path):
+    import io  # noqa: PLC0415
+
+    import pandas as pd  # noqa: PLC0415
+
+    from tests.helpers import cli, copy_gpkg  # noqa: PLC0415
+
+    path = copy_gpkg(demo_store, tmp_path / "s" / "demo.gpkg")
+    out = tmp_path / "sites.csv"
+    done = cli(
+        "plan", "--rule", "bus_2km", "--add", "4", "--candidates", "villages", "--out", str(out),
+        "--save-scenario", "four stops", "--store", str(path), "--user", "planner1",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    objective = float(done.stdout.split()[1])
+    listed = cli("scenario", "list", "--store", str(path))
+    assert "four stops,planner1,bus_2km,2017" in listed.stdout
+    shown = cli("scenario", "show", "four stops", "--store", str(path))
+    assert shown.returncode == 0, shown.stderr
+    effect = pd.read_csv(io.StringIO(shown.stdout), index_col=0)
+    assert effect.loc["total", "poor_people_newly_covered"] == objective
+    assert effect.loc["total", "villages"] == 440
+    assert effect.drop(index="total")["newly_covered"].sum() == effect.loc["total", "newly_covered"]
+    missing = cli("scenario", "show", "nope", "--store", str(path))
+    assert missing.returncode == 2
+    assert "no scenario 'nope'" in missing.stderr
