@@ -96,6 +96,6 @@ def build_relief(out: Path, bounds: tuple[float, float, float, float]) -> Path:
 
 
 def main(data_dir: Path) -> None:
-    """Write both files into `data_dir`."""
-    counties = build_boundaries(data_dir / "boundaries.geojson")
+    """Write the boundaries into the Jiuquan profile and the relief into `data_dir`."""
+    counties = build_boundaries(data_dir / "profiles" / "jiuquan" / "boundaries.geojson")
     build_relief(data_dir / "relief_dem.tif", tuple(counties.total_bounds))
