@@ -318,15 +318,15 @@ def _counties(
         found.append("missing `[[counties]]`: list each county with code, names and seat")
         return ()
     counties = []
+    codes = []
     for i, table in enumerate(raw):
         code = table.get("code", "?") if isinstance(table, dict) else "?"
+        codes.append(code)
         county = _unit(table, f"county {i + 1} ({code})", found, bounds)
         if county is not None:
             counties.append(county)
-    codes = [c.code for c in counties]
-    found += [
-        f"county code {c!r} is used twice" for c in sorted({c for c in codes if codes.count(c) > 1})
-    ]
+    twice = sorted({str(c) for c in codes if c != "?" and codes.count(c) > 1})
+    found += [f"county code {c!r} is used twice" for c in twice]
     return tuple(counties)
 
 
