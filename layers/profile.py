@@ -8,9 +8,10 @@ points the atlas at another (see `geo.settings`). This module is the only reader
 
 Examples
 --------
->>> PROFILE.city.name_en, len(PROFILE.counties)
-('Jiuquan', 7)
->>> PROFILE.county("620982").name_zh
+>>> jiuquan = load_profile(settings.shipped_dir / "profiles" / "jiuquan")
+>>> jiuquan.city.name_en, len(jiuquan.counties), jiuquan.working_crs().name
+('Jiuquan', 7, 'CGCS2000 / transverse Mercator 96.4E')
+>>> jiuquan.county("620982").name_zh
 '敦煌市'
 """
 
