@@ -343,8 +343,12 @@ def _demo(
         found.append("`demo.units` must be a list of names")
         units = []
     roads = []
-    for i, road in enumerate(demo.get("roads", [])):
+    raw = demo.get("roads", [])
+    for i, road in enumerate(raw if isinstance(raw, list) else [raw]):
         where = f"demo road {i + 1}"
+        if not isinstance(road, dict):
+            found.append(f"{where}: must be a table ([[demo.roads]])")
+            continue
         n = len(found)
         name, klass = (_get(road, k, str, where, found) for k in ("name", "road_class"))
         year = _get(road, "year", int, where, found)

@@ -137,6 +137,21 @@ def test_a_broken_profile_lists_every_problem(tmp_path):
         assert expected in message
 
 
+def test_a_profile_may_fix_its_metric_crs(tmp_path):
+    folder = _write_city(tmp_path)
+    text = (folder / "profile.toml").read_text(encoding="utf-8")
+    fixed = text.replace('metric_crs = "auto"', 'metric_crs = "EPSG:4544"')
+    (folder / "profile.toml").write_text(fixed, encoding="utf-8")
+    assert load_profile(folder).working_crs((106.0, 26.5, 107.0, 27.0)).to_epsg() == 4544
+    (folder / "profile.toml").write_text(
+        text + '\n[[demo.roads]]\nname = "G1"\nroad_class = "national"\nyear = 2000\n'
+        "waypoints = [[106.2, 26.7]]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ProfileError, match="demo road 1: `waypoints` must be two or more"):
+        load_profile(folder)
+
+
 def test_a_profile_that_is_not_toml_says_so(tmp_path):
     (tmp_path / "profile.toml").write_text("bounds = [", encoding="utf-8")
     with pytest.raises(ProfileError, match="cannot be read as a city profile"):
