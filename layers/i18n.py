@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from layers.profile import PROFILE
+
 __all__ = ["LANGUAGES", "STRINGS", "t"]
 
 LANGUAGES = MappingProxyType({"en": "English", "zh": "简体中文"})
@@ -12,8 +14,8 @@ STRINGS = MappingProxyType(
     {
         "app_title": ("Village Atlas", "村情地图"),
         "app_tagline": (
-            "Spatial planning map for precision poverty alleviation, Jiuquan",
-            "酒泉市精准扶贫空间规划地图",
+            f"Spatial planning map for precision poverty alleviation, {PROFILE.city.name_en}",
+            f"{PROFILE.city.name_zh}精准扶贫空间规划地图",
         ),
         "language": ("Language", "语言"),
         "synthetic_banner": (
@@ -192,7 +194,10 @@ STRINGS = MappingProxyType(
             ),
         ),
         "summary": ("Summary", "汇总"),
-        "all_counties": ("Jiuquan (all counties)", "酒泉市（全市）"),
+        "all_counties": (
+            f"{PROFILE.city.name_en} (all counties)",
+            f"{PROFILE.city.name_zh}（全市）",
+        ),
         "page_export": ("Export", "导出"),
         "export_kind": ("What to export", "导出内容"),
         "export_map": ("Meeting map", "会议用图"),

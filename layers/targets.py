@@ -22,6 +22,7 @@ from geo import settings
 from geo.coverage import nearest_distance
 from geo.status import done_by
 from layers.bureaus import BUREAUS
+from layers.profile import PROFILE
 from layers.rules import RULES, Loader, evaluate
 from layers.spec import Bureau, Titled
 
@@ -37,10 +38,8 @@ __all__ = [
     "status",
 ]
 
-#: The targets file: ``VILLAGE_ATLAS_TARGETS`` if set, else the one shipped beside this module.
-TARGETS_PATH = Path(
-    os.environ.get("VILLAGE_ATLAS_TARGETS", Path(__file__).resolve().parent / "targets.toml")
-)
+#: The targets file: ``VILLAGE_ATLAS_TARGETS`` if set, else the one the city profile names.
+TARGETS_PATH = Path(os.environ.get("VILLAGE_ATLAS_TARGETS", PROFILE.targets_path))
 BASELINE = settings.baseline_year
 _KINDS = ("rule", "exit", "length", "area", "township")
 _SCOPES = ("all", "poor", "immigrant", "settled")

@@ -21,6 +21,7 @@ import shapely
 from geo import crs as geo_crs
 from geo import settings
 from geo.errors import ImportRefusedError
+from layers.profile import PROFILE
 
 __all__ = [
     "CITY_BOUNDS",
@@ -34,8 +35,8 @@ __all__ = [
     "suggest_columns",
 ]
 
-#: Lon/lat box the data must fall in (Jiuquan with a margin).
-CITY_BOUNDS = (92.0, 37.8, 100.8, 43.1)
+#: Lon/lat box the data must fall in: the city profile's `bounds` (the city with a margin).
+CITY_BOUNDS = PROFILE.bounds
 _MAX_ABS = 1e8  # larger coordinates are nonsense in any CRS used here
 
 #: Header synonyms (Chinese and English) for the catalogue's columns.
