@@ -7,8 +7,8 @@ from pathlib import Path
 
 import streamlit as st
 
+import exports as export
 import ui
-from layers import export
 from layers.rules import RULES
 
 ui.page_guard()

@@ -14,8 +14,8 @@ import pytest
 from openpyxl import load_workbook
 from PIL import Image
 
+import exports as export
 import layers
-from layers import export
 from layers.rules import RULES, evaluate
 from tests.conftest import ARTIFACTS
 
@@ -61,6 +61,7 @@ def test_meeting_pdf_page_text_and_fonts(meeting_pdf):
 def test_meeting_pdf_draws_a_map(meeting_pdf):
     pdf = pypdfium2.PdfDocument(str(meeting_pdf))
     image = np.asarray(pdf[0].render(scale=1).to_pil().convert("RGB")).astype(int)
+    ARTIFACTS.mkdir(exist_ok=True)
     Image.fromarray(image.astype("uint8")).save(ARTIFACTS / "meeting-map.png")
     h, w, _ = image.shape
     frame = image[int(0.12 * h) : int(0.88 * h), int(0.04 * w) : int(0.78 * w)]
@@ -160,3 +161,17 @@ def test_bad_options_are_refused_together():
         export.county_code("Atlantis")
     assert export.county_code("Dunhuang") == "620982"
     assert export.county_code("敦煌市") == "620982"
+
+
+def test_exports_change_no_global_matplotlib_setting(meeting_pdf):
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    import matplotlib as mpl  # noqa: PLC0415
+
+    assert mpl.rcParams["pdf.fonttype"] == mpl.rcParamsDefault["pdf.fonttype"]  # after a save
+    check = (
+        "import matplotlib as mpl; before = dict(mpl.rcParams); import exports; "
+        "assert dict(mpl.rcParams) == before"
+    )
+    subprocess.run([sys.executable, "-c", check], check=True, cwd=Path(__file__).parent.parent)
