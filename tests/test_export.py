@@ -98,6 +98,9 @@ def test_atlas_has_a_map_indicators_and_gaps_per_county(demo_store, tmp_path):
     assert fractions == [0.5, 1.0]
     assert len(reader.pages) >= 6
     assert "阿克塞哈萨克族自治县" in texts[0]
+    towns = layers.load("townships")
+    for name in towns.loc[towns["county_code"] == "620924", "name_zh"]:
+        assert name in texts[0], name  # the county's map names its townships
     assert "目标进度" in texts[1]
     assert "缺口清单" in texts[2]
     villages = layers.load("villages")
