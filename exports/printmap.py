@@ -69,6 +69,17 @@ class _Canvas:
         return shapely.box(*self.extent)
 
     @property
+    def free(self) -> shapely.Geometry:
+        """The frame less the corners the scale bar and north arrow take: room for names."""
+        minx, miny, maxx, maxy = self.extent
+        w, h = maxx - minx, maxy - miny
+
+        def corner(x0: float, y0: float, x1: float, y1: float) -> shapely.Polygon:
+            return shapely.box(minx + x0 * w, miny + y0 * h, minx + x1 * w, miny + y1 * h)
+
+        return self.frame.difference(corner(0, 0, 0.35, 0.13)).difference(corner(0.9, 0.78, 1, 1))
+
+    @property
     def rule(self) -> CoverageRule | None:
         """The rule mapped, if any."""
         return None if self.spec.rule is None else RULES[self.spec.rule]
@@ -137,14 +148,19 @@ def _relief(c: _Canvas) -> None:
 
 
 def _draw(
-    c: _Canvas, gdf: gpd.GeoDataFrame, kind: layers.GeometryKind, colour: str, label: str
+    c: _Canvas,
+    gdf: gpd.GeoDataFrame,
+    kind: layers.GeometryKind,
+    colour: str,
+    label: str,
+    lw: float | None = None,
 ) -> Artist:
     """Draw reference features in one colour; return their legend symbol, as drawn, counted."""
     label = f"{label} ({len(gdf)})"
     if kind is layers.GeometryKind.POINT:
         _plot(gdf, c.ax, color=colour, markersize=6, zorder=2)
         return Line2D([], [], marker="o", ls="", color=colour, markersize=np.sqrt(6), label=label)
-    lw = _LINE_WIDTH[kind]
+    lw = lw or _LINE_WIDTH[kind]
     if kind is layers.GeometryKind.POLYGON:
         _plot(gdf, c.ax, facecolor="none", edgecolor=colour, lw=lw, zorder=2)
     else:
@@ -298,9 +314,9 @@ def _label_polygons(
 ) -> None:
     """Label each polygon showing in the frame (at least `min_share` of it) inside that part."""
     size, colour = style
-    frame = c.frame
+    frame, free = c.frame, c.free
     for geom, name in zip(gdf.geometry, names, strict=True):
-        part = geom.intersection(frame)
+        part = geom.intersection(free)
         if not part.is_empty and part.area >= min_share * frame.area:
             _halo_text(c, part.representative_point(), str(name), size, colour)
 
@@ -313,6 +329,12 @@ def _labels(c: _Canvas, load: Loader) -> None:
         code = county_code(c.spec.county, load)
         towns = load("townships")
         towns = towns[towns["county_code"] == code].to_crs(c.crs)
+        if "townships" not in c.spec.layers:  # names need the outlines they name
+            town_spec = layers.get_layer("townships")
+            title = town_spec.title(c.spec.lang)
+            colour = town_spec.style.color
+            c.handles.append(_draw(c, towns, town_spec.geometry, colour, title, lw=0.35))
+            c.drawn.append("townships")
         names = towns["name_zh" if zh else "pinyin"]
         _label_polygons(c, towns, names, (6.5, "#555555"), min_share=0)  # every one, however small
     _label_polygons(c, counties, counties["name_zh" if zh else "name_en"], (10, "#222222"))
@@ -335,7 +357,7 @@ def _scale_bar(c: _Canvas) -> None:
                 facecolor=colour,
                 edgecolor="black",
                 lw=0.6,
-                zorder=5,
+                zorder=7,  # over the place names
             )
         )
     km = length / 1000
@@ -348,7 +370,7 @@ def _scale_bar(c: _Canvas) -> None:
             va="bottom",
             fontsize=7,
             family=c.font,
-            zorder=5,
+            zorder=7,  # over the place names
         )
 
 
