@@ -418,13 +418,22 @@ def _titles(c: _Canvas, area_name: str) -> None:
     c.fig.text(0.03, 0.915, subtitle, fontsize=9, family=c.font, va="center", color="#444")
 
 
+def _ems(text: str) -> float:
+    """Rough width of `text` in ems: a CJK character is one, a Latin one about half."""
+    return sum(1.0 if ord(ch) >= 0x2E80 else 0.55 for ch in text)  # noqa: PLR2004
+
+
 def _legend(c: _Canvas) -> None:
+    """Draw the legend in the right column, its text small enough to fit the column."""
+    column_pt = (1 - 0.80 - 0.01) * c.fig.get_figwidth() * 72
+    widest = max((_ems(str(h.get_label())) for h in c.handles), default=0.0)
+    size = min(8.0, column_pt / (widest + 4.0))  # 4 ems: the symbol and the gaps beside it
     c.fig.legend(
         handles=c.handles,
         loc="upper left",
         bbox_to_anchor=(0.80, 0.66),
         frameon=False,
-        prop={"family": c.font, "size": 8},
+        prop={"family": c.font, "size": size},
         title=t("legend", c.spec.lang),
         title_fontproperties={"family": c.font, "size": 9},
     )
