@@ -79,10 +79,18 @@ def test_meeting_pdf_draws_a_map(meeting_pdf):
 
 def test_png_size_and_dpi(demo_store, tmp_path):
     spec = export.MapSpec(size="A3", orientation="portrait", dpi=150, rule=None, lang="en")
-    out = export.save_figure(export.meeting_map(spec), tmp_path / "map.png")
+    fig = export.meeting_map(spec)
+    out = export.save_figure(fig, tmp_path / "map.png")
     with Image.open(out) as png:
         assert png.size == pytest.approx((round(297 / 25.4 * 150), round(420 / 25.4 * 150)), abs=2)
         assert png.info["dpi"] == pytest.approx((150, 150), abs=0.1)
+
+
+def test_legend_fits_a_portrait_page(demo_store):
+    spec = export.MapSpec(size="A4", orientation="portrait", dpi=72, lang="en", county="620924")
+    fig = export.meeting_map(spec)
+    fig.savefig(io.BytesIO(), format="png")
+    assert fig.legends[0].get_window_extent().x1 <= fig.bbox.x1
 
 
 def test_atlas_has_a_map_indicators_and_gaps_per_county(demo_store, tmp_path):
