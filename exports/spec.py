@@ -9,12 +9,23 @@ import geopandas as gpd
 import numpy as np
 
 import layers
+from geo import settings
 from geo.status import poverty_status
 from layers.i18n import t
 from layers.rules import RULES, Loader, evaluate
 
-__all__ = ["CLASS_COLOURS", "PAPER_MM", "MapSpec", "area", "county_code", "read_once", "villages"]
+__all__ = [
+    "CLASS_COLOURS",
+    "PAPER_MM",
+    "PROVINCE_PATH",
+    "MapSpec",
+    "area",
+    "county_code",
+    "read_once",
+    "villages",
+]
 
+PROVINCE_PATH = settings.shipped_dir / "gansu.geojson"  # Gansu, for the print map's inset
 PAPER_MM = {"A4": (297.0, 210.0), "A3": (420.0, 297.0)}
 CLASS_COLOURS = {"covered": "#1a9641", "uncovered": "#d7191c"}
 _MM = 1 / 25.4

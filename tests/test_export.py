@@ -19,7 +19,7 @@ from PIL import Image
 
 import exports as export
 import layers
-from exports.printmap import PROVINCE_PATH
+from exports.spec import PROVINCE_PATH
 from layers.i18n import t
 from layers.rules import RULES, evaluate, facilities_for
 from tests.conftest import ARTIFACTS
