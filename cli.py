@@ -146,7 +146,7 @@ def _coverage_files(args: argparse.Namespace) -> int:
     if len(facilities) == 0:  # type: ignore[arg-type]
         msg = f"no facilities in {args.facilities}: the file has no features"
         raise ValueError(msg)
-    result = coverage(villages, facilities, within=args.within)
+    result = coverage(villages, facilities, within_m=args.within)
     if args.network:
         roads = _read(args.network, args.network_crs, "network")
         graph = network.build_graph(roads)
@@ -168,7 +168,7 @@ def _coverage_rule(args: argparse.Namespace) -> int:
         raise ValueError(msg)  # noqa: TRY004 (a usage error, reported as such)
     villages = layers.load("villages")
     year = args.year or rule.target_year
-    result = evaluate(rule, year, network_distance=bool(args.network))
+    result = evaluate(rule, year, along_roads=bool(args.network))
     _output(result, villages["code"], villages.geometry, args.out)
     return 0
 

@@ -125,7 +125,7 @@ def straight_line(n_v: int, n_f: int, *, with_buffer: bool) -> None:
     vm, fm = villages.to_crs(METRIC), facilities.to_crs(METRIC)
     vxy, fxy = projected_xy(villages), projected_xy(facilities)
     repeat = 3 if n_v <= 100_000 else 1
-    engine = measure(lambda: coverage.coverage(villages, facilities, within=WITHIN), repeat)
+    engine = measure(lambda: coverage.coverage(villages, facilities, within_m=WITHIN), repeat)
     floor = measure(lambda: cKDTree(fxy).query(vxy, workers=-1), repeat)[0]
     sjoin = measure(lambda: gpd.sjoin_nearest(vm, fm, distance_col="d"), 1)[0]
     buffered = None

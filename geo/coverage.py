@@ -24,10 +24,12 @@ from geo.crs import metric_crs, require_crs
 
 __all__ = [
     "coverage",
+    "coverage_class",
     "covered_from_distances",
     "ecef",
     "nearest_distance",
     "nearest_ecef",
+    "service_area",
     "summarize",
 ]
 
@@ -78,8 +80,8 @@ def nearest_ecef(
     return arc, np.asarray(idx, dtype=np.intp)
 
 
-def covered_from_distances(distances: NDArray[np.float64], within: float) -> NDArray[np.bool_]:
-    """Return whether each distance is within `within` metres (an empty distance never is).
+def covered_from_distances(distances: NDArray[np.float64], within_m: float) -> NDArray[np.bool_]:
+    """Return whether each distance is within `within_m` metres (an empty distance never is).
 
     Examples
     --------
@@ -87,7 +89,7 @@ def covered_from_distances(distances: NDArray[np.float64], within: float) -> NDA
     [True, True, False, False]
     """
     with np.errstate(invalid="ignore"):
-        return np.asarray(distances <= within)
+        return np.asarray(distances <= within_m)
 
 
 def _lonlat(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -178,7 +180,7 @@ def nearest_distance(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame) -
 
 
 def coverage(
-    villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, within: float
+    villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, within_m: float
 ) -> pd.DataFrame:
     """Return `distance_m`, `covered` and `nearest` for each village, indexed like `villages`.
 
@@ -187,10 +189,10 @@ def coverage(
     Raises
     ------
     ValueError
-        If `within` is negative or not finite, or `facilities` is empty.
+        If `within_m` is negative or not finite, or `facilities` is empty.
     """
-    if not np.isfinite(within) or within < 0:
-        msg = f"`within` must be a distance in metres >= 0, got {within!r}"
+    if not np.isfinite(within_m) or within_m < 0:
+        msg = f"`within_m` must be a distance in metres >= 0, got {within_m!r}"
         raise ValueError(msg)
     if villages.empty:
         return pd.DataFrame(
@@ -202,7 +204,7 @@ def coverage(
             index=villages.index,
         )
     out = nearest_distance(villages, facilities)
-    out.insert(1, "covered", covered_from_distances(out["distance_m"].to_numpy(float), within))
+    out.insert(1, "covered", covered_from_distances(out["distance_m"].to_numpy(float), within_m))
     return out
 
 
@@ -259,3 +261,35 @@ def summarize(
     out.insert(2, "share", (out["covered"] / out["villages"]).round(4))
     out.index.name = by
     return out
+
+
+def service_area(facilities: gpd.GeoDataFrame, *, within_m: float) -> gpd.GeoDataFrame:
+    """Return the area within `within_m` metres of any facility, as one polygon in lon/lat.
+
+    Buffered in a metric CRS chosen for the facilities' extent (never in degrees).
+
+    Examples
+    --------
+    >>> stops = gpd.GeoDataFrame(geometry=gpd.points_from_xy([96.0], [40.0]), crs=4326)
+    >>> zone = service_area(stops, within_m=1000).to_crs(metric_crs(stops.total_bounds))
+    >>> round(float(zone.area.iloc[0]) / 1e6, 2)  # km2: pi x 1 km2
+    3.14
+    """
+    if facilities.empty:
+        return gpd.GeoDataFrame(geometry=[], crs=settings.storage_crs)
+    facilities = _lonlat(facilities)
+    metric = metric_crs(facilities.total_bounds)
+    zone = shapely.union_all(facilities.to_crs(metric).buffer(within_m).to_numpy())
+    return gpd.GeoDataFrame(geometry=[zone], crs=metric).to_crs(settings.storage_crs)
+
+
+def coverage_class(covered: pd.Series, straight_covered: pd.Series) -> pd.Series:
+    """Return each village's class: covered, covered straight but not along roads, uncovered.
+
+    Examples
+    --------
+    >>> coverage_class(pd.Series([True, False, False]), pd.Series([True, True, False])).tolist()
+    ['covered', 'straight_only', 'uncovered']
+    """
+    out = np.where(covered, "covered", np.where(straight_covered, "straight_only", "uncovered"))
+    return pd.Series(out, index=covered.index, name="class")

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 __all__ = [
     "AccessDeniedError",
-    "CrsMismatchError",
     "EditConflictError",
+    "ImportRefusedError",
+    "IngestError",
     "LoginError",
     "NoCrsError",
     "SchemaError",
@@ -25,10 +26,6 @@ class VillageAtlasError(Exception):
 
 class NoCrsError(ValueError, VillageAtlasError):
     """A data set has no coordinate reference system and none was given."""
-
-
-class CrsMismatchError(ValueError, VillageAtlasError):
-    """Two inputs of one operation are in different coordinate reference systems."""
 
 
 class SchemaError(ValueError, VillageAtlasError):
@@ -70,3 +67,11 @@ class AccessDeniedError(PermissionError, VillageAtlasError):
 
 class LoginError(AccessDeniedError):
     """A login failed: wrong name or password, a disabled or a locked account."""
+
+
+class IngestError(ValueError, VillageAtlasError):
+    """An uploaded file is refused; the message says why and what to do."""
+
+
+class ImportRefusedError(ValueError, VillageAtlasError):
+    """An import cannot go ahead; the message says why and how to fix it."""

@@ -51,10 +51,10 @@ def covered_cells(
     shape: tuple[int, int],
     transform: rasterio.Affine,
     facilities: gpd.GeoSeries,
-    within: float,
+    within_m: float,
     candidates: NDArray[np.bool_] | None = None,
 ) -> NDArray[np.bool_]:
-    """Return a mask of the cells whose centre lies within `within` of any facility.
+    """Return a mask of the cells whose centre lies within `within_m` metres of any facility.
 
     `facilities` must be in the raster's (metric) CRS; `candidates` limits the exact
     check to the cells that matter (for example, populated ones).
@@ -74,13 +74,13 @@ def covered_cells(
     if not burnt.any():
         return np.zeros(shape, dtype=bool)
     approx = ndimage.distance_transform_edt(~burnt, sampling=(cell_h, cell_w))
-    covered = candidates & (approx <= within - half_diagonal)
-    band = candidates & (np.abs(approx - within) < half_diagonal)
+    covered = candidates & (approx <= within_m - half_diagonal)
+    band = candidates & (np.abs(approx - within_m) < half_diagonal)
     rows, cols = np.nonzero(band)
     if len(rows):
         xs, ys = rasterio.transform.xy(transform, rows, cols, offset="center")
         tree = shapely.STRtree(facilities.to_numpy())
-        hit, _ = tree.query(shapely.points(xs, ys), predicate="dwithin", distance=within)
+        hit, _ = tree.query(shapely.points(xs, ys), predicate="dwithin", distance=within_m)
         inside = np.zeros(len(rows), dtype=bool)
         inside[hit] = True
         covered[rows[inside], cols[inside]] = True
@@ -90,12 +90,12 @@ def covered_cells(
 def population_within(
     raster: Path,
     facilities: gpd.GeoDataFrame,
-    within: float,
+    within_m: float,
     *,
     zones: gpd.GeoDataFrame | None = None,
     zone_key: str = "code",
 ) -> pd.DataFrame:
-    """Return the people living within `within` metres of a facility, per zone.
+    """Return the people living within `within_m` metres of a facility, per zone.
 
     Parameters
     ----------
@@ -103,7 +103,7 @@ def population_within(
         Population GeoTIFF (people per cell) in a projected, metric CRS.
     facilities
         Points, lines or polygons, any CRS.
-    within
+    within_m
         Distance in metres.
     zones
         Polygons to summarize by (for example counties); default: one zone, ``all``.
@@ -134,7 +134,7 @@ def population_within(
         )
         labels = list(zones[zone_key])
     geoms = facilities.to_crs(crs).geometry
-    covered = covered_cells(pop.shape, transform, geoms, within, candidates=pop > 0)
+    covered = covered_cells(pop.shape, transform, geoms, within_m, candidates=pop > 0)
     n = len(labels) + 1
     people = np.bincount(zone_of.ravel(), weights=pop.ravel(), minlength=n)[1:]
     reached = np.bincount(zone_of.ravel(), weights=(pop * covered).ravel(), minlength=n)[1:]

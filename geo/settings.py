@@ -11,9 +11,11 @@ display_crs : str
     CRS the map builder hands to Leaflet. Default is `"EPSG:4326"`.
 equal_area_crs : str
     Albers equal-area projection for China, used for areas (km2, mu).
-max_scale_error : float
-    Largest relative distance error allowed for a working metric CRS chosen
-    from the data's extent (0.2 %). Default is `0.002`.
+baseline_year : int
+    The plan's baseline: the poor villages and households registered at the end of
+    2014. Default is `2014`.
+goal_year : int
+    The plan's last target year. Default is `2020`.
 data_dir : pathlib.Path
     Folder of the shipped demo data, overridable with the environment variable
     ``VILLAGE_ATLAS_DATA``.
@@ -37,8 +39,8 @@ display_crs: str = "EPSG:4326"
 equal_area_crs: str = (
     "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +x_0=0 +y_0=0 +ellps=GRS80 +units=m +no_defs"
 )
-max_scale_error: float = 0.002
-mu_per_km2: float = 1500.0
+baseline_year: int = 2014
+goal_year: int = 2020
 
 shipped_dir: Path = Path(__file__).resolve().parent.parent / "data"
 data_dir: Path = Path(os.environ.get("VILLAGE_ATLAS_DATA", shipped_dir))

@@ -6,6 +6,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo import settings
+
 __all__ = ["done_by", "poverty_status", "safe_housing_year", "year_of"]
 
 
@@ -56,7 +58,7 @@ def safe_housing_year(villages: pd.DataFrame) -> pd.Series:
     reached = done.to_numpy() >= need
     years = np.array([int(c.removeprefix("renovated_")) for c in columns])
     first = np.where(reached.any(axis=1), years[reached.argmax(axis=1)], -1)
-    first = np.where(need[:, 0] <= 0, 2014, first)
+    first = np.where(need[:, 0] <= 0, settings.baseline_year, first)
     return (
         pd.Series(first, index=villages.index, name="safe_housing_year")
         .replace(-1, pd.NA)

@@ -56,8 +56,7 @@ class Account:
         """Return the name with the bureau, for the sidebar and the audit."""
         if self.bureau is None:
             return self.name
-        bureau = BUREAUS[self.bureau]
-        return f"{self.name} ({bureau.name_zh if lang == 'zh' else bureau.name_en})"
+        return f"{self.name} ({BUREAUS[self.bureau].name(lang)})"
 
 
 #: The one account of local mode: the app on 127.0.0.1 before any account exists.

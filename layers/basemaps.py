@@ -13,11 +13,13 @@ import urllib.request
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from layers.spec import Titled
+
 __all__ = ["BASEMAPS", "Basemap", "probe", "tile_url"]
 
 
 @dataclass(frozen=True, slots=True)
-class Basemap:
+class Basemap(Titled):
     """A basemap: `url` is None for the offline relief; `gcj02` tiles need shifted overlays."""
 
     key: str
@@ -27,10 +29,6 @@ class Basemap:
     attribution: str = ""
     gcj02: bool = False
     token_env: str | None = None
-
-    def title(self, lang: str = "en") -> str:
-        """Return the basemap's title in ``"en"`` or ``"zh"``."""
-        return self.title_zh if lang == "zh" else self.title_en
 
 
 _ALL = (

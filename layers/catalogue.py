@@ -143,6 +143,7 @@ CATALOGUE: tuple[LayerSpec, ...] = (
         bureau=_POOR,
         cooperating=_CO,
         description="Village files: basic conditions, problems, demands, assistance, exit plan.",
+        tooltip={"name_zh": "name", "pinyin": "pinyin", "code": "code", "status_label": "status"},
         editable={
             "tap_water_year": "water",
             "power_year": "energy",

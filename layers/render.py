@@ -109,13 +109,14 @@ def _style(kind: GeometryKind, style: Style, category: object = None) -> dict[st
             "fillColor": style.fill_color or colour,
             "fillOpacity": style.fill_opacity,
         }
-    if kind is GeometryKind.POINT:
+    if kind is GeometryKind.POINT:  # a dot with a white edge, or with `fill_color` a ring
+        ring = style.fill_color is not None
         options |= {
             "fill": True,
-            "fillColor": colour,
+            "fillColor": style.fill_color or colour,
             "fillOpacity": style.fill_opacity,
-            "color": "#ffffff",
-            "weight": 1,
+            "color": colour if ring else "#ffffff",
+            "weight": style.weight if ring else 1,
             "radius": style.radius,
         }
     if style.dash_array:

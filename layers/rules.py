@@ -7,7 +7,8 @@ records the service by the year. Adding a rule is one entry in `_RULES`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -21,15 +22,17 @@ from geo.coverage import coverage
 from geo.errors import UnknownLayerError
 from geo.status import done_by, year_of
 from layers.bureaus import BUREAUS
-from layers.spec import Bureau
+from layers.spec import Bureau, Titled
 
 __all__ = [
+    "GAP_COLUMNS",
     "RULES",
     "CoverageRule",
     "Loader",
     "evaluate",
     "evaluate_many",
     "facilities_for",
+    "gap_list",
     "gaps_by_bureau",
     "get_rule",
     "population_coverage",
@@ -41,7 +44,7 @@ Loader = Callable[[str], gpd.GeoDataFrame]
 
 
 @dataclass(frozen=True, slots=True)
-class CoverageRule:
+class CoverageRule(Titled):
     """A coverage measure of the plan.
 
     Attributes
@@ -93,10 +96,6 @@ class CoverageRule:
     def is_distance(self) -> bool:
         """Whether the rule measures a distance to facilities."""
         return self.within_m is not None
-
-    def title(self, lang: str = "en") -> str:
-        """Return the rule's title in ``"en"`` or ``"zh"``."""
-        return self.title_zh if lang == "zh" else self.title_en
 
 
 _HARD = ("asphalt", "cement")
@@ -235,8 +234,8 @@ def evaluate(
     rule: CoverageRule,
     year: int,
     *,
-    network_distance: bool = False,
-    within: float | None = None,
+    along_roads: bool = False,
+    within_m: float | None = None,
     load: Loader = layers.load,
     graph: network.RoadGraph | None = None,
 ) -> pd.DataFrame:
@@ -246,21 +245,21 @@ def evaluate(
     ----------
     rule, year
         What to evaluate, as of the end of which year.
-    network_distance
+    along_roads
         Also measure along roads (`graph`, default the roads built by `year`).
-    within
+    within_m
         The distance in metres; default the rule's own.
     load
         Reads a layer by key; default the demo store (the app passes a cached reader).
     graph
-        A prebuilt road graph for `network_distance`.
+        A prebuilt road graph for `along_roads`.
 
     Returns
     -------
     pandas.DataFrame
         Indexed like the villages: `distance_m`, `covered`, `nearest` (distance rules),
         with `network_distance_m`, `snap_distance_m`, `network_covered` when
-        `network_distance`; `register` (what the village file claims) and
+        `along_roads`; `register` (what the village file claims) and
         `contradiction` (the file disagrees with the map) where the rule has a flag.
     """
     villages = load("villages")
@@ -270,24 +269,24 @@ def evaluate(
     if not rule.is_distance:
         assert register is not None  # noqa: S101 (guaranteed by CoverageRule)
         return pd.DataFrame({"covered": register}, index=villages.index)
-    within = float(within if within is not None else rule.within_m)  # type: ignore[arg-type]
+    within_m = float(within_m if within_m is not None else rule.within_m)  # type: ignore[arg-type]
     facilities = facilities_for(rule, year, load)
     if facilities.empty:
         msg = f"no facilities for rule {rule.key!r} exist by {year}: every village is a gap"
         raise ValueError(msg)
-    out = coverage(villages, facilities, within=within)
+    out = coverage(villages, facilities, within_m=within_m)
     mapped = out["covered"]
-    if network_distance:
+    if along_roads:
         graph = graph or road_graph(year, load)
         out = out.join(network.network_distance(graph, villages, facilities))
-        out["network_covered"] = (out["network_distance_m"] <= within).fillna(value=False)
+        out["network_covered"] = (out["network_distance_m"] <= within_m).fillna(value=False)
         mapped = out["network_covered"]
     if register is not None:
         out["register"] = register
         out["contradiction"] = register != mapped
         if rule.flag_counts:
             out["covered"] = out["covered"] | register
-            if network_distance:
+            if along_roads:
                 out["network_covered"] = out["network_covered"] | register
     return out
 
@@ -296,7 +295,7 @@ def population_coverage(
     rule: CoverageRule,
     year: int,
     *,
-    within: float | None = None,
+    within_m: float | None = None,
     load: Loader = layers.load,
     raster_file: Path | None = None,
 ) -> pd.DataFrame:
@@ -307,10 +306,57 @@ def population_coverage(
     return raster.population_within(
         raster_file or layers.raster_path("population"),
         facilities_for(rule, year, load),
-        float(within if within is not None else rule.within_m),  # type: ignore[arg-type]
+        float(within_m if within_m is not None else rule.within_m),  # type: ignore[arg-type]
         zones=load("counties"),
         zone_key="code",
     )
+
+
+GAP_COLUMNS = [
+    "code", "name_zh", "county_code", "township", "rule", "bureau", "deadline", "days_overdue",
+    "is_poor",
+]  # fmt: skip
+
+
+def gap_list(
+    villages: pd.DataFrame,
+    measures: Mapping[str, pd.DataFrame],
+    year: int,
+    *,
+    rules: Sequence[CoverageRule] | None = None,
+) -> pd.DataFrame:
+    """Return one row per open gap (a village a rule leaves out) as of the end of `year`.
+
+    The one place gaps are listed: the Bureaus page, `gaps_by_bureau` and the workbook
+    all read it. `measures` maps each rule's key to its `evaluate` result.
+
+    Columns: `code`, `name_zh`, `county_code`, `township`, `rule`, `bureau` (key),
+    `deadline` (the rule's target year), `days_overdue` (0 before the deadline) and
+    `is_poor`.
+    """
+    as_of = dt.date(year, 12, 31)
+    parts = []
+    for rule in rules if rules is not None else RULES.values():
+        missing = villages[~measures[rule.key]["covered"].to_numpy(dtype=bool)]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "code": missing["code"],
+                    "name_zh": missing["name_zh"],
+                    "county_code": missing["county_code"],
+                    "township": missing["township"],
+                    "rule": rule.key,
+                    "bureau": rule.bureau.key,
+                    "deadline": rule.target_year,
+                    "days_overdue": max((as_of - dt.date(rule.target_year, 12, 31)).days, 0),
+                    "is_poor": missing["is_poor"].astype(bool),
+                },
+                columns=GAP_COLUMNS,
+            )
+        )
+    if not parts:
+        return pd.DataFrame(columns=GAP_COLUMNS)
+    return pd.concat(parts, ignore_index=True)
 
 
 def gaps_by_bureau(year: int, *, load: Loader = layers.load) -> pd.DataFrame:
@@ -320,27 +366,22 @@ def gaps_by_bureau(year: int, *, load: Loader = layers.load) -> pd.DataFrame:
     (gaps in registered poor villages) and `share_of_gaps` (of the city's open gaps).
     """
     villages = load("villages")
-    rows = []
-    for rule in RULES.values():
-        covered = evaluate(rule, year, load=load)["covered"]
-        rows.append(
-            {
-                "bureau": rule.bureau.name_en,
-                "rule": rule.key,
-                "checks": len(covered),
-                "gaps": int((~covered).sum()),
-                "poor_gaps": int((~covered & villages["is_poor"]).sum()),
-            }
-        )
-    table = (
-        pd.DataFrame(rows)
-        .groupby("bureau", sort=True)
-        .agg(
-            rules=("rule", ", ".join),
-            checks=("checks", "sum"),
-            gaps=("gaps", "sum"),
-            poor_gaps=("poor_gaps", "sum"),
-        )
+    measures = {key: evaluate(rule, year, load=load) for key, rule in RULES.items()}
+    gaps = gap_list(villages, measures, year)
+    per_rule = pd.DataFrame(
+        {
+            "bureau": [rule.bureau.name_en for rule in RULES.values()],
+            "rule": list(RULES),
+            "checks": len(villages),
+            "gaps": [int((gaps["rule"] == key).sum()) for key in RULES],
+            "poor_gaps": [int(((gaps["rule"] == key) & gaps["is_poor"]).sum()) for key in RULES],
+        }
+    )
+    table = per_rule.groupby("bureau", sort=True).agg(
+        rules=("rule", ", ".join),
+        checks=("checks", "sum"),
+        gaps=("gaps", "sum"),
+        poor_gaps=("poor_gaps", "sum"),
     )
     table["share_of_gaps"] = (table["gaps"] / table["gaps"].sum()).round(4)
     return table
@@ -350,8 +391,8 @@ def evaluate_many(
     rules: list[CoverageRule],
     year: int,
     *,
-    within: Mapping[str, float] | None = None,
-    network_distance: bool = False,
+    within_m: Mapping[str, float] | None = None,
+    along_roads: bool = False,
     load: Loader = layers.load,
     graph: network.RoadGraph | None = None,
 ) -> pd.DataFrame:
@@ -361,22 +402,22 @@ def evaluate_many(
     -------
     pandas.DataFrame
         Indexed like the villages: `covered` (all rules; along roads when
-        `network_distance`), `straight_covered` (all rules, straight line), and per rule
+        `along_roads`), `straight_covered` (all rules, straight line), and per rule
         ``<key>`` (passes), ``<key>_distance_m`` and ``<key>_network_m`` (distance rules),
         ``<key>_contradiction`` (rules with a register flag).
     """
-    within = dict(within or {})
-    if network_distance and graph is None and any(r.is_distance for r in rules):
+    distances = dict(within_m or {})
+    if along_roads and graph is None and any(r.is_distance for r in rules):
         graph = road_graph(year, load)
     parts = {}
     for rule in rules:
         result = evaluate(
             rule,
             year,
-            within=within.get(rule.key),
+            within_m=distances.get(rule.key),
             load=load,
             graph=graph,
-            network_distance=network_distance and rule.is_distance,
+            along_roads=along_roads and rule.is_distance,
         )
         passes = result["network_covered"] if "network_covered" in result else result["covered"]
         parts[rule.key] = passes.rename(rule.key)

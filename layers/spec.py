@@ -55,6 +55,16 @@ class GeometryKind(_Lenient):
         return frozenset({self.value, f"Multi{self.value}"})
 
 
+class Titled:
+    """Base of records with a title in English and Chinese (``title_en``, ``title_zh``)."""
+
+    __slots__ = ()
+
+    def title(self, lang: str = "en") -> str:
+        """Return the title in ``"en"`` or ``"zh"``."""
+        return str(getattr(self, "title_zh" if lang == "zh" else "title_en"))
+
+
 @dataclass(frozen=True, slots=True)
 class Bureau:
     """A municipal unit that leads or cooperates on measures of the plan."""
@@ -62,6 +72,16 @@ class Bureau:
     key: str
     name_en: str
     name_zh: str
+
+    def name(self, lang: str = "en") -> str:
+        """Return the unit's name in ``"en"`` or ``"zh"``.
+
+        Examples
+        --------
+        >>> Bureau("water", "Municipal Water Affairs Bureau", "市水务局").name("zh")
+        '市水务局'
+        """
+        return self.name_zh if lang == "zh" else self.name_en
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +113,7 @@ class Style:
 
 
 @dataclass(frozen=True, slots=True)
-class LayerSpec:
+class LayerSpec(Titled):
     """One entry of the layer catalogue.
 
     Checked when built: the key is a valid identifier, column types are known,
@@ -121,6 +141,8 @@ class LayerSpec:
     editable: Mapping[str, str] = field(default_factory=dict)
     #: Whether the layer may be replaced by an uploaded file (not the real boundaries).
     importable: bool = True
+    #: Hover labels on the map: column -> translation key (empty: the layer's name column).
+    tooltip: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Check the entry and freeze its column mapping; raise listing every problem."""
@@ -140,10 +162,7 @@ class LayerSpec:
             raise ValueError(msg)
         object.__setattr__(self, "columns", MappingProxyType(dict(self.columns)))
         object.__setattr__(self, "editable", MappingProxyType(dict(self.editable)))
-
-    def title(self, lang: str = "en") -> str:
-        """Return the layer's title in ``"en"`` or ``"zh"``."""
-        return self.title_zh if lang == "zh" else self.title_en
+        object.__setattr__(self, "tooltip", MappingProxyType(dict(self.tooltip)))
 
     @property
     def is_raster(self) -> bool:

@@ -18,11 +18,12 @@ import geopandas as gpd
 import pandas as pd
 
 import layers
+from geo import settings
 from geo.coverage import nearest_distance
 from geo.status import done_by
 from layers.bureaus import BUREAUS
 from layers.rules import RULES, Loader, evaluate
-from layers.spec import Bureau
+from layers.spec import Bureau, Titled
 
 __all__ = [
     "BASELINE",
@@ -40,13 +41,13 @@ __all__ = [
 TARGETS_PATH = Path(
     os.environ.get("VILLAGE_ATLAS_TARGETS", Path(__file__).resolve().parent / "targets.toml")
 )
-BASELINE = 2014
+BASELINE = settings.baseline_year
 _KINDS = ("rule", "exit", "length", "area", "township")
 _SCOPES = ("all", "poor", "immigrant", "settled")
 
 
 @dataclass(frozen=True, slots=True)
-class Target:
+class Target(Titled):
     """One target of the plan (see the header of `targets.toml` for the fields)."""
 
     key: str
@@ -67,10 +68,6 @@ class Target:
     to_confirm: bool = False
     classes: tuple[str, ...] = ()
     within_m: float = 0.0
-
-    def title(self, lang: str = "en") -> str:
-        """Return the target's title in ``"en"`` or ``"zh"``."""
-        return self.title_zh if lang == "zh" else self.title_en
 
 
 def _problems(entry: dict[str, object], i: int) -> list[str]:

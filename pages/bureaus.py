@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pandas as pd
 import streamlit as st
 
 import ui
 from layers import BUREAUS
-from layers.rules import RULES
+from layers.rules import RULES, gap_list
 
 ui.page_guard()
 
@@ -21,7 +19,7 @@ bureau = st.selectbox(
     ui.tr("bureau"),
     leading,
     key="bureau_pick",
-    format_func=lambda k: BUREAUS[k].name_zh if lang == "zh" else BUREAUS[k].name_en,
+    format_func=lambda k: BUREAUS[k].name(lang),
 )
 rules = [r for r in RULES.values() if r.bureau.key == bureau]
 st.subheader(ui.tr("its_measures"))
@@ -36,28 +34,20 @@ st.dataframe(
     width="stretch",
 )
 
-villages = ui.villages_as_of(year)
 measures = ui.measures(year)
-as_of = dt.date(year, 12, 31)
-rows = []
-for rule in rules:
-    missing = villages[~measures[rule.key]["covered"]]
-    overdue = max((as_of - dt.date(rule.target_year, 12, 31)).days, 0)
-    rows.append(
-        pd.DataFrame(
-            {
-                ui.tr("code"): missing["code"],
-                ui.tr("name"): missing["name_zh"],
-                ui.tr("county"): missing["county_code"].map(ui.county_names()),
-                ui.tr("township"): missing["township"],
-                ui.tr("missing"): rule.title(lang),
-                ui.tr("deadline"): rule.target_year,
-                ui.tr("days_overdue"): overdue,
-                ui.tr("col_poor"): missing["is_poor"],
-            }
-        )
-    )
-gaps = pd.concat(rows, ignore_index=True)
+found = gap_list(ui.villages_as_of(year), measures, year, rules=rules)
+gaps = pd.DataFrame(
+    {
+        ui.tr("code"): found["code"],
+        ui.tr("name"): found["name_zh"],
+        ui.tr("county"): found["county_code"].map(ui.county_names()),
+        ui.tr("township"): found["township"],
+        ui.tr("missing"): found["rule"].map(lambda k: RULES[k].title(lang)),
+        ui.tr("deadline"): found["deadline"],
+        ui.tr("days_overdue"): found["days_overdue"],
+        ui.tr("col_poor"): found["is_poor"],
+    }
+)
 city_gaps = sum(int((~m["covered"]).sum()) for m in measures.values())
 share = len(gaps) / city_gaps if city_gaps else 0.0
 left, right = st.columns(2)

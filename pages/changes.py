@@ -14,7 +14,7 @@ ui.page_guard()
 lang = ui.lang()
 st.title(ui.tr("page_changes"))
 left, right = st.columns(2)
-start = left.selectbox(ui.tr("from_year"), list(range(2014, 2020)), index=1, key="chg_from")
+start = left.selectbox(ui.tr("from_year"), list(range(*ui.YEARS)), index=1, key="chg_from")
 end = right.selectbox(
     ui.tr("to_year"), list(range(start + 1, 2021)), index=min(1, 2020 - start - 1), key="chg_to"
 )

@@ -24,7 +24,7 @@ st.caption(ui.tr("targets_file", path=targets.TARGETS_PATH.name))
 titles = {
     t.key: t.title(lang) + (f" ({ui.tr('to_confirm')})" if t.to_confirm else "") for t in plan
 }
-bureaus = {t.key: (t.bureau.name_zh if lang == "zh" else t.bureau.name_en) for t in plan}
+bureaus = {t.key: t.bureau.name(lang) for t in plan}
 years = [str(y) for y in range(targets.BASELINE, year + 1)]
 table = pd.DataFrame(
     {

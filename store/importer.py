@@ -20,7 +20,7 @@ import shapely
 
 from geo import crs as geo_crs
 from geo import settings
-from geo.errors import VillageAtlasError
+from geo.errors import ImportRefusedError
 
 __all__ = [
     "CITY_BOUNDS",
@@ -53,10 +53,6 @@ SYNONYMS: Mapping[str, tuple[str, ...]] = {
     "county": ("县", "县区", "所属县"),
     "township": ("乡镇", "所属乡镇"),
 }
-
-
-class ImportRefusedError(ValueError, VillageAtlasError):
-    """An import cannot go ahead; the message says why and how to fix it."""
 
 
 @dataclass

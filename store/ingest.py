@@ -32,7 +32,7 @@ from typing import IO
 
 import geopandas as gpd
 
-from geo.errors import VillageAtlasError
+from geo.errors import IngestError
 from geo.raster import MAX_CELLS as READER_MAX_CELLS
 
 __all__ = [
@@ -44,10 +44,6 @@ __all__ = [
     "sniff",
     "source_layers",
 ]
-
-
-class IngestError(ValueError, VillageAtlasError):
-    """An uploaded file is refused; the message says why and what to do."""
 
 
 @dataclass(frozen=True)

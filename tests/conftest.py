@@ -17,10 +17,9 @@ import pytest
 from shapely import LineString, Point
 
 from geo import settings
+from tests.helpers import ARTIFACTS, HOSTILE_NAMES, MARKDOWN_NAMES, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 WORKING_CRS = "EPSG:4541"  # CGCS2000 / 3-degree Gauss-Kruger CM 96E
-ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
 @pytest.fixture
@@ -124,19 +123,6 @@ def app_url(demo_store: Path) -> Iterator[str]:
     proc.wait(timeout=20)
 
 
-HOSTILE_NAMES = [
-    '<img src=x onerror="window.__xss=1;alert(1)">',
-    "</script><script>window.__xss=2;alert(2)</script>",
-    "${window.__xss=3}",
-    "`${alert(4)}`\\u0060",
-]
-#: Names that are harmless in HTML but would fetch an image or make a link in Markdown.
-MARKDOWN_NAMES = [
-    "![__xss va-markdown](http://va-markdown.test/t.png)",
-    "[__xss va-markdown link](http://va-markdown.test/click)",
-]
-
-
 @pytest.fixture(scope="session")
 def hostile_store(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the demo data whose first villages carry script-injection names."""
@@ -224,28 +210,6 @@ def offline_page(browser: object) -> Iterator[tuple[object, PageLog]]:
     page.on("dialog", lambda d: (log.dialogs.append(d.message), d.dismiss()))
     yield page, log
     context.close()
-
-
-def write_tif(path: Path, data: object, *, crs: str, transform: object, **profile: object) -> Path:
-    """Write a small single-band GeoTIFF for a test (`data`: a 2-D array)."""
-    import numpy as np  # noqa: PLC0415
-    import rasterio  # noqa: PLC0415
-
-    band = np.asarray(data)
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=band.shape[1],
-        height=band.shape[0],
-        count=1,
-        dtype=band.dtype,
-        crs=crs,
-        transform=transform,
-        **profile,
-    ) as dst:
-        dst.write(band, 1)
-    return path
 
 
 @pytest.fixture(scope="session")

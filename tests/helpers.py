@@ -11,6 +11,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 CLI = [sys.executable, "-m", "cli"]
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+HOSTILE_NAMES = [
+    '<img src=x onerror="window.__xss=1;alert(1)">',
+    "</script><script>window.__xss=2;alert(2)</script>",
+    "${window.__xss=3}",
+    "`${alert(4)}`\\u0060",
+]
+#: Names that are harmless in HTML but would fetch an image or make a link in Markdown.
+MARKDOWN_NAMES = [
+    "![__xss va-markdown](http://va-markdown.test/t.png)",
+    "[__xss va-markdown link](http://va-markdown.test/click)",
+]
 
 
 def copy_gpkg(source: Path, target: Path) -> Path:
@@ -82,3 +96,25 @@ def read_only_copy(demo_store: Path, folder: Path) -> Iterator[Path]:
         yield path
     finally:
         subprocess.run(["umount", str(folder)], check=False)
+
+
+def write_tif(path: Path, data: object, *, crs: str, transform: object, **profile: object) -> Path:
+    """Write a small single-band GeoTIFF for a test (`data`: a 2-D array)."""
+    import numpy as np  # noqa: PLC0415
+    import rasterio  # noqa: PLC0415
+
+    band = np.asarray(data)
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=band.shape[1],
+        height=band.shape[0],
+        count=1,
+        dtype=band.dtype,
+        crs=crs,
+        transform=transform,
+        **profile,
+    ) as dst:
+        dst.write(band, 1)
+    return path

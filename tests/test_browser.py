@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 import layers
-from tests.conftest import ARTIFACTS, HOSTILE_NAMES
+from tests.helpers import ARTIFACTS, HOSTILE_NAMES
 
 pytestmark = pytest.mark.browser
 MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
@@ -250,3 +250,30 @@ def test_a_visitor_on_the_network_sees_only_the_login(network_app_url, offline_p
     assert page.get_by_text("Tap water since", exact=True).count() == 0  # water is not theirs
     assert page.get_by_text("Bus since", exact=True).count() == 1
     assert log.foreign == []
+
+
+def _pixels_near(png: bytes, rgb: tuple[int, int, int], tolerance: int = 40) -> int:
+    import io  # noqa: PLC0415
+
+    import numpy as np  # noqa: PLC0415
+    from PIL import Image  # noqa: PLC0415
+
+    image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    return int((np.abs(image - np.array(rgb)).sum(axis=2) < tolerance).sum())
+
+
+def test_coverage_map_fits_the_villages_and_keeps_covered_ones_visible(app_url, offline_page):
+    page, _ = offline_page
+    _open(page, app_url, "Map")
+    page.get_by_role("link", name="Coverage").click()
+    page.get_by_text("By county", exact=False).first.wait_for(timeout=60_000)
+    frame = _map_frame(page)
+    page.wait_for_timeout(1500)
+    zoom = frame.evaluate("map_div.getZoom()")
+    shot = page.locator(MAP_FRAME).screenshot()
+    (ARTIFACTS / "coverage-map.png").write_bytes(shot)
+    assert zoom >= 8  # fitted to the villages (the whole prefecture would be 6 or 7)
+    green = _pixels_near(shot, (0x1A, 0x96, 0x41))  # covered: dots, under the rings
+    red = _pixels_near(shot, (0xD7, 0x19, 0x1C))  # uncovered: rings on top
+    assert green > 500, green
+    assert red > 500, red

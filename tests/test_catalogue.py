@@ -32,10 +32,11 @@ REQUIRED_KEYS = [
 
 
 def test_catalogue_has_every_required_layer():
-    assert list(layers.REGISTRY) == REQUIRED_KEYS
+    missing = set(REQUIRED_KEYS) - set(layers.REGISTRY)
+    assert not missing
 
 
-@pytest.mark.parametrize("key", REQUIRED_KEYS)
+@pytest.mark.parametrize("key", list(layers.REGISTRY))
 def test_every_entry_is_complete(key):
     spec = layers.get_layer(key)
     assert spec.title_en

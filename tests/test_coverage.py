@@ -39,7 +39,7 @@ def test_villages_near_the_2_km_threshold_across_the_prefecture(lon):
     dist = np.where(np.arange(20) % 2 == 0, 1999.0, 2001.0)
     vlon, vlat, _ = GEOD.fwd(np.full(20, lon), np.full(20, 40.0), az, dist)
     villages = points(vlon, vlat, code=[f"v{i}" for i in range(20)])
-    out = coverage(villages, stops, within=2000)
+    out = coverage(villages, stops, within_m=2000)
     assert out["distance_m"].to_numpy() == pytest.approx(brute_force(villages, stops), abs=1e-3)
     assert out["covered"].tolist() == [d < 2000 for d in dist]
     assert (out["nearest"] == 0).all()
@@ -80,7 +80,7 @@ def test_distance_to_a_long_line_is_to_its_nearest_point_not_its_vertices():
 def test_index_is_kept_and_missing_geometry_is_empty(villages, bus_stops):
     villages = villages.set_index(pd.Index([10, 20, 30, 40]))
     villages.loc[30, "geometry"] = None
-    out = coverage(villages, bus_stops, within=2000)
+    out = coverage(villages, bus_stops, within_m=2000)
     assert list(out.index) == [10, 20, 30, 40]
     assert np.isnan(out.loc[30, "distance_m"])
     assert not out.loc[30, "covered"]
@@ -90,13 +90,13 @@ def test_index_is_kept_and_missing_geometry_is_empty(villages, bus_stops):
 
 
 def test_empty_in_empty_out_and_bad_arguments(villages, bus_stops):
-    out = coverage(villages.iloc[:0], bus_stops, within=2000)
+    out = coverage(villages.iloc[:0], bus_stops, within_m=2000)
     assert out.empty
     assert list(out.columns) == ["distance_m", "covered", "nearest"]
     with pytest.raises(ValueError, match="`facilities` is empty"):
-        coverage(villages, bus_stops.iloc[:0], within=2000)
-    with pytest.raises(ValueError, match="`within` must be a distance in metres >= 0"):
-        coverage(villages, bus_stops, within=-1)
+        coverage(villages, bus_stops.iloc[:0], within_m=2000)
+    with pytest.raises(ValueError, match="`within_m` must be a distance in metres >= 0"):
+        coverage(villages, bus_stops, within_m=-1)
 
 
 coords = st.tuples(st.floats(94.0, 99.0), st.floats(39.0, 41.0))
@@ -113,8 +113,8 @@ def test_covered_set_grows_with_the_radius(vs, fs, r1, r2):
     villages = points(*zip(*vs, strict=True))
     facilities = points(*zip(*fs, strict=True))
     small, large = sorted((r1, r2))
-    a = coverage(villages, facilities, within=small)["covered"]
-    b = coverage(villages, facilities, within=large)["covered"]
+    a = coverage(villages, facilities, within_m=small)["covered"]
+    b = coverage(villages, facilities, within_m=large)["covered"]
     assert (b | ~a).all()
     assert list(a.index) == list(villages.index)
 

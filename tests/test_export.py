@@ -22,7 +22,7 @@ import layers
 from exports.spec import PROVINCE_PATH
 from layers.i18n import t
 from layers.rules import RULES, evaluate, facilities_for
-from tests.conftest import ARTIFACTS
+from tests.helpers import ARTIFACTS
 
 PT_PER_MM = 72 / 25.4
 

@@ -28,8 +28,7 @@ import rasterio
 import layers
 from geo import crs
 from store.ingest import IngestError, Limits, copy_raster, read_untrusted, source_layers
-from tests.conftest import write_tif
-from tests.helpers import copy_gpkg, revisions
+from tests.helpers import copy_gpkg, revisions, write_tif
 
 CLI = [sys.executable, "-m", "cli"]
 NAMES = ["东泉村", "西湖村", "红柳村"]

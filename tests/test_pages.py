@@ -12,8 +12,7 @@ from streamlit.testing.v1 import AppTest
 import layers
 from layers import targets
 from layers.rules import RULES, evaluate, evaluate_many
-from tests.conftest import ROOT
-from tests.helpers import log_in
+from tests.helpers import ROOT, log_in
 
 APP = str(ROOT / "app.py")
 
@@ -145,7 +144,7 @@ def test_coverage_page_figures_equal_the_engine(app, sent):
     assert int(county_table["Covered"].sum()) == int(result["covered"].sum())
     app.radio[0].set_value("network").run()
     assert not app.exception
-    along = evaluate_many([RULES["bus_2km"]], 2017, network_distance=True)
+    along = evaluate_many([RULES["bus_2km"]], 2017, along_roads=True)
     straight_only = int((along["straight_covered"] & ~along["covered"]).sum())
     assert f"Covered straight, not along roads: {straight_only}" in app.caption[0].value
     assert URL.findall(json.dumps(sent[-1], default=str)) == []

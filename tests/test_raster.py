@@ -9,7 +9,7 @@ import rasterio
 import shapely
 
 from geo.raster import covered_cells, hillshade, population_within, read_band
-from tests.conftest import write_tif
+from tests.helpers import write_tif
 
 CRS = "EPSG:4541"
 

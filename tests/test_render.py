@@ -13,7 +13,7 @@ import streamlit_folium
 
 import layers
 from layers import assets, render
-from tests.conftest import HOSTILE_NAMES
+from tests.helpers import HOSTILE_NAMES
 
 URL = re.compile(r"https?://[^\s\"'<>)]+")
 

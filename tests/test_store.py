@@ -310,7 +310,7 @@ def test_raster_imports_go_to_the_store_never_the_source_tree(demo_store, tmp_pa
     import numpy as np  # noqa: PLC0415
     import rasterio  # noqa: PLC0415
 
-    from tests.conftest import write_tif  # noqa: PLC0415
+    from tests.helpers import write_tif  # noqa: PLC0415
 
     path = copy_gpkg(demo_store, tmp_path / "s" / "demo.gpkg")
     shipped = settings.shipped_dir / "relief_dem.tif"

@@ -24,11 +24,11 @@ from ui import auth as auth
 from ui.cache import versioned
 from ui.text import md
 
-__all__ = ["LANG", "YEAR", "ensure_store", "layer", "sidebar", "tr"]
+__all__ = ["LANG", "YEAR", "ensure_store", "layer", "md", "sidebar", "tr"]
 
 LANG = "lang"
 YEAR = "year"
-YEARS = (2014, 2020)
+YEARS = (settings.baseline_year, settings.goal_year)
 
 
 def as_text(value: object) -> str:
@@ -159,7 +159,7 @@ def catalogue_table() -> pd.DataFrame:
             tr("theme"): spec.theme.value,
             tr("geometry"): spec.geometry.value,
             tr("features"): len(layer(spec.key)) if spec.key in stored else None,
-            tr("lead_bureau"): spec.bureau.name_zh if lang == "zh" else spec.bureau.name_en,
+            tr("lead_bureau"): spec.bureau.name(lang),
             tr("cooperating"): "; ".join(spec.cooperating),
             tr("synthetic"): tr("yes") if spec.synthetic else tr("no"),
             tr("source"): spec.source,
@@ -332,23 +332,23 @@ def _graph(year: int) -> RoadGraph:
 
 @versioned(max_entries=32)
 def coverage(
-    keys: list[str], year: int, within: dict[str, float], along_roads: bool
+    keys: list[str], year: int, within_m: dict[str, float], along_roads: bool
 ) -> pd.DataFrame:
     """Several rules evaluated together as of `year` (cached; see `evaluate_many`)."""
     return evaluate_many(
         [RULES[k] for k in keys],
         year,
-        within=dict(within),
-        network_distance=along_roads,
+        within_m=dict(within_m),
+        along_roads=along_roads,
         load=layer,
         graph=_graph(year) if along_roads else None,
     )
 
 
 @versioned(max_entries=32)
-def population(key: str, year: int, within: float) -> pd.DataFrame:
+def population(key: str, year: int, within_m: float) -> pd.DataFrame:
     """People within a rule's distance per county, from the population grid (cached)."""
-    return population_coverage(RULES[key], year, within=within, load=layer)
+    return population_coverage(RULES[key], year, within_m=within_m, load=layer)
 
 
 STATUS_COLOURS = {

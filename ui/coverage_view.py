@@ -1,0 +1,206 @@
+"""The Coverage page's views: controls, the map of covered and uncovered villages, tables."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+import layers
+import ui
+from geo.coverage import service_area, summarize
+from layers import render
+from layers.rules import RULES, facilities_for
+from layers.spec import Style
+
+__all__ = [
+    "CLASSES",
+    "contradictions",
+    "controls",
+    "draw",
+    "gap_table",
+    "people",
+    "service_areas",
+    "tables",
+    "why",
+]
+
+CLASSES = {  # how each kind of village is drawn
+    "covered": Style(color="#1a9641", radius=5, fill_opacity=0.9),
+    "straight_only": Style(color="#fdae61", radius=6, fill_opacity=0.95),
+    # drawn last, as rings: the covered villages under them stay visible
+    "uncovered": Style(
+        color="#d7191c", fill_color="#d7191c", radius=7, weight=2.5, fill_opacity=0.15
+    ),
+}
+SERVICE = Style(color="#2c7bb6", fill_opacity=0.12, weight=1)
+
+
+def controls(lang: str) -> tuple[list[str], dict[str, float], bool]:
+    """Rules, their distances and the measuring mode, from the page's widgets."""
+    keys = st.multiselect(
+        ui.tr("rules"),
+        list(RULES),
+        default=["bus_2km"],
+        format_func=lambda k: RULES[k].title(lang),
+        key="cov_rules",
+    )
+    within_m = {}
+    for key in keys:
+        rule = RULES[key]
+        if rule.is_distance:
+            default = int(rule.within_m or 0)
+            within_m[key] = float(
+                st.slider(
+                    ui.tr("within", rule=rule.title(lang)),
+                    100,
+                    max(4 * default, 1000),
+                    default,
+                    step=100,
+                    key=f"cov_within_{key}",
+                )
+            )
+    mode = st.radio(
+        ui.tr("mode"),
+        ["straight", "network"],
+        horizontal=True,
+        format_func=lambda m: ui.tr(f"mode_{m}"),
+        key="cov_mode",
+    )
+    return keys, within_m, mode == "network"
+
+
+def service_areas(keys: list[str], within_m: dict[str, float], year: int) -> gpd.GeoDataFrame:
+    """Return the service area of the first distance rule's facilities (empty if none)."""
+    key = next((k for k in keys if k in within_m), None)
+    if key is None:
+        return gpd.GeoDataFrame(geometry=[], crs=4326)
+    return service_area(facilities_for(RULES[key], year, ui.layer), within_m=within_m[key])
+
+
+def draw(villages: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> str | None:
+    """Map of the villages by class over the service areas; return a clicked village's code."""
+    fmap = render.base_map(villages.total_bounds)  # fitted to the villages, not the desert
+    render.relief_overlay(*ui.relief()).add_to(fmap)
+    groups = []
+    if not areas.empty:
+        groups.append(
+            render.feature_group(
+                layers.get_layer("prefecture"), areas, title=ui.tr("service_area"), style=SERVICE
+            )[0]
+        )
+    for name, style in CLASSES.items():
+        group, _ = render.feature_group(
+            layers.get_layer("villages"),
+            villages[villages["class"] == name],
+            title=ui.tr(name),
+            tooltip={"name_zh": ui.tr("name"), "code": ui.tr("code")},
+            style=style,
+        )
+        groups.append(group)
+    out = st_folium(
+        fmap,
+        key="coverage_map",
+        height=520,
+        use_container_width=True,
+        feature_group_to_add=groups,
+        returned_objects=["last_object_clicked"],
+    )
+    clicked = (out or {}).get("last_object_clicked")
+    return ui.village_at(villages, clicked["lat"], clicked["lng"]) if clicked else None
+
+
+def why(
+    code: str, result: pd.DataFrame, villages: gpd.GeoDataFrame, keys: list[str], lang: str
+) -> None:
+    """Why a village is (not) covered: its distances for every rule chosen."""
+    row = villages[villages["code"] == code]
+    i = row.index[0]
+    st.subheader(ui.tr("gap_why", name=ui.md(row["name_zh"].iloc[0])))
+    rows = []
+    for key in keys:
+        straight = result.get(f"{key}_distance_m")
+        along = result.get(f"{key}_network_m")
+        rows.append(
+            {
+                ui.tr("measure"): RULES[key].title(lang),
+                ui.tr("met"): ui.tr("yes") if result.loc[i, key] else ui.tr("no"),
+                ui.tr("straight_m"): None if straight is None else round(float(straight[i])),
+                ui.tr("network_m"): None
+                if along is None
+                else (ui.tr("unreachable") if pd.isna(along[i]) else str(round(float(along[i])))),
+            }
+        )
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+def tables(villages: gpd.GeoDataFrame, result: pd.DataFrame) -> None:
+    """Per county and per township: villages, poor villages and people covered."""
+    names = ui.county_names()
+    labels = {
+        "villages": ui.tr("villages_count"),
+        "covered": ui.tr("covered"),
+        "share": ui.tr("share"),
+        "poor_villages": ui.tr("poor_villages"),
+        "poor_covered": ui.tr("poor_covered"),
+        "people": ui.tr("population"),
+        "people_covered": ui.tr("people_covered"),
+    }
+    by_county = summarize(result["covered"], villages, by="county_code")
+    by_county.index = by_county.index.map(names)
+    st.subheader(ui.tr("by_county"))
+    st.bar_chart(by_county[["covered", "villages"]].rename(columns=labels), stack=False)
+    st.dataframe(by_county.rename(columns=labels), width="stretch")
+    st.subheader(ui.tr("by_township"))
+    by_town = summarize(result["covered"], villages, by="township")
+    st.dataframe(by_town.rename(columns=labels), width="stretch")
+
+
+def people(keys: list[str], within_m: dict[str, float], year: int) -> None:
+    """People within the distance per county, from the population grid (one distance rule)."""
+    single = [k for k in keys if k in within_m]
+    if len(single) != 1:
+        return
+    table = ui.population(single[0], year, within_m[single[0]])
+    table.index = table.index.map(ui.county_names())
+    st.subheader(ui.tr("people_covered"))
+    labels = {
+        "people": ui.tr("population"),
+        "people_covered": ui.tr("people_covered"),
+        "share": ui.tr("share"),
+    }
+    st.dataframe(table.rename(columns=labels), width="stretch")
+
+
+def contradictions(villages: gpd.GeoDataFrame, result: pd.DataFrame, lang: str) -> None:
+    """Villages whose own file disagrees with the map, and on which measures."""
+    flags = {
+        c: RULES[c.removesuffix("_contradiction")].title(lang)
+        for c in result.columns
+        if c.endswith("_contradiction")
+    }
+    if not flags:
+        return
+    st.subheader(ui.tr("contradictions"))
+    found = result[result[list(flags)].any(axis=1)]
+    which = found[list(flags)].apply(
+        lambda r: ", ".join(t for c, t in flags.items() if r[c]), axis=1
+    )
+    table = villages.loc[found.index, ["code", "name_zh", "county", "township"]]
+    st.dataframe(
+        ui.labelled(table).assign(**{ui.tr("measure"): which}), hide_index=True, width="stretch"
+    )
+
+
+def gap_table(villages: gpd.GeoDataFrame, result: pd.DataFrame, keys: list[str], year: int) -> None:
+    """Show the villages left out, with their distances, as a table and downloads."""
+    st.subheader(ui.tr("gap_list"))
+    gaps = villages[~result["covered"]]
+    if gaps.empty:
+        st.success(ui.tr("no_gaps"))
+        return
+    table = gaps[["code", "name_zh", "pinyin", "county", "township", "is_poor", "population"]]
+    table = pd.DataFrame(table.join(result.drop(columns=["covered", "straight_covered"])))
+    st.dataframe(ui.labelled(table), hide_index=True, width="stretch")
+    ui.downloads(table, gaps.geometry, f"gaps-{'-'.join(keys)}-{year}")
