@@ -22,7 +22,7 @@ def bureau_workbook(year: int, path: Path, *, load: Loader = layers.load, lang: 
     summary = gaps_by_bureau(year, load=load).reset_index()
     sheets = {t("summary", lang): summary}
     for rule in RULES.values():
-        name = rule.bureau.name_zh if lang == "zh" else rule.bureau.name_en
+        name = rule.bureau.name(lang)
         covered = evaluate(rule, year, load=load)["covered"]
         gaps = villages.loc[~covered, ["code", "name_zh", "county", "township", "is_poor"]]
         gaps = pd.DataFrame(gaps).assign(missing=rule.title(lang), deadline=rule.target_year)
