@@ -25,6 +25,7 @@ from exports._canvas import Canvas, Extent, fix_frame, halo_text, new_canvas, pl
 from exports._furniture import inset, legend, north_arrow, notes, scale_bar, sources, titles
 from exports.fonts import print_settings
 from exports.spec import CLASS_COLOURS, MapSpec, area, county_code, villages
+from geo.coverage import service_area
 from geo.raster import hillshade, read_band
 from layers.i18n import STRINGS, t
 from layers.rules import Loader, facilities_for
@@ -130,11 +131,11 @@ def _layers(c: Canvas, load: Loader) -> None:
 
 
 def _service_areas(c: Canvas, facilities: gpd.GeoDataFrame, within_m: float) -> None:
-    """Shade the area within `within_m` (straight line) of the facilities, in metres."""
-    if not c.crs.is_projected:
-        msg = f"service areas need a metric CRS, not {c.crs.name}"
-        raise ValueError(msg)
-    zone = gpd.GeoSeries([facilities.buffer(within_m).union_all()], crs=c.crs)
+    """Shade the area within `within_m` (straight line) of the facilities.
+
+    The Coverage page's computation: buffered in metres in a metric CRS, never in degrees.
+    """
+    zone = service_area(facilities, within_m=within_m).to_crs(c.crs)
     colour = "#4393c3"
     zone.plot(ax=c.ax, facecolor=colour, edgecolor=colour, alpha=0.18, lw=0.5, zorder=1)
     label = t("service_area_within", c.spec.lang, km=within_m / 1000)

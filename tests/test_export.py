@@ -260,7 +260,8 @@ def test_service_areas_on_request(demo_store, tmp_path):
         return int(((b - r > 15) & (b > g + 4)).sum())  # the light blue of the service areas
 
     assert shaded(service_areas=False) < 50
-    assert shaded(service_areas=True) > 1000
+    page = round(297 / 25.4 * 100) * round(210 / 25.4 * 100)
+    assert 1000 < shaded(service_areas=True) < 0.05 * page  # 2 km discs, not 2000 degrees
 
 
 def test_inset_locates_the_prefecture_in_gansu(city_pdf):
