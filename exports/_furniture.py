@@ -1,0 +1,159 @@
+"""Map furniture of the print map: scale bar, north arrow, inset, titles, legend, notes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+
+import geopandas as gpd
+import numpy as np
+from matplotlib.patches import Rectangle
+
+import layers
+from exports._canvas import Canvas
+from exports.spec import PROVINCE_PATH
+from layers.i18n import t
+from layers.rules import RULES, Loader
+
+__all__ = ["inset", "legend", "north_arrow", "notes", "scale_bar", "sources", "titles"]
+
+_SOURCES_CHAR_PT = 3.2  # average glyph width of 5.5 pt text, to wrap the sources block
+
+
+def scale_bar(c: Canvas) -> None:
+    """Draw a two-segment scale bar with a round length, bottom left, labelled in km."""
+    minx, miny, maxx, maxy = c.extent
+    raw = (maxx - minx) / 5
+    step = 10 ** np.floor(np.log10(raw))
+    length = max(n * step for n in (1, 2, 5) if n * step <= raw)
+    x0, y0 = minx + (maxx - minx) * 0.04, miny + (maxy - miny) * 0.05
+    h = (maxy - miny) * 0.008
+    for i, colour in enumerate(("black", "white")):
+        c.ax.add_patch(
+            Rectangle(
+                (x0 + i * length / 2, y0),
+                length / 2,
+                h,
+                facecolor=colour,
+                edgecolor="black",
+                lw=0.6,
+                zorder=7,  # over the place names
+            )
+        )
+    km = length / 1000
+    for frac, label in ((0, "0"), (0.5, f"{km / 2:g}"), (1, f"{km:g} km")):
+        c.ax.text(
+            x0 + frac * length,
+            y0 + 2.2 * h,
+            label,
+            ha="center",
+            va="bottom",
+            fontsize=7,
+            family=c.font,
+            zorder=7,  # over the place names
+        )
+
+
+def north_arrow(c: Canvas) -> None:
+    c.ax.annotate(
+        t("north", c.spec.lang),
+        xy=(0.95, 0.93),
+        xytext=(0.95, 0.83),
+        xycoords="axes fraction",
+        ha="center",
+        va="center",
+        fontsize=11,
+        family=c.font,
+        arrowprops={"facecolor": "black", "width": 3, "headwidth": 9},
+        zorder=6,
+    )
+
+
+def inset(c: Canvas, mapped: gpd.GeoDataFrame, load: Loader) -> None:
+    """Locate the mapped area, top right: the prefecture in Gansu, or the county in it."""
+    inset = c.fig.add_axes((0.80, 0.70, 0.17, 0.17))
+    counties = load("counties").to_crs(c.crs)
+    if c.spec.county is None:
+        context = gpd.read_file(PROVINCE_PATH, engine="pyogrio").to_crs(c.crs)
+        name = t("province", c.spec.lang)
+    else:
+        context = load("prefecture").to_crs(c.crs)
+        name = t("all_counties", c.spec.lang)
+    context.plot(ax=inset, facecolor="#f2f2f2", edgecolor="#666666", lw=0.5)
+    counties.plot(ax=inset, facecolor="none", edgecolor="#aaaaaa", lw=0.2)
+    mapped.to_crs(c.crs).plot(ax=inset, facecolor="#fdae61", edgecolor="#d7191c", lw=0.8)
+    inset.text(0.03, 0.97, name, transform=inset.transAxes, fontsize=6.5, family=c.font, va="top")
+    inset.set_xticks([])
+    inset.set_yticks([])
+    inset.set_xlabel("")
+    inset.set_ylabel("")
+
+
+def titles(c: Canvas, area_name: str) -> None:
+    spec = c.spec
+    rule = RULES[spec.rule].title(spec.lang) if spec.rule else t("villages", spec.lang)
+    title = spec.title or f"{area_name} · {rule}"
+    subtitle = t("export_subtitle", spec.lang, year=spec.year, rule=rule, area=area_name)
+    c.fig.text(0.03, 0.955, title, fontsize=16, family=c.font, va="center")
+    c.fig.text(0.03, 0.915, subtitle, fontsize=9, family=c.font, va="center", color="#444")
+
+
+def _ems(text: str) -> float:
+    """Rough width of `text` in ems: a CJK character is one, a Latin one about half."""
+    return sum(1.0 if ord(ch) >= 0x2E80 else 0.55 for ch in text)  # noqa: PLR2004
+
+
+def legend(c: Canvas) -> None:
+    """Draw the legend in the right column, its text small enough to fit the column."""
+    column_pt = (1 - 0.80 - 0.01) * c.fig.get_figwidth() * 72
+    widest = max((_ems(str(h.get_label())) for h in c.handles), default=0.0)
+    size = min(8.0, column_pt / (widest + 4.0))  # 4 ems: the symbol and the gaps beside it
+    c.fig.legend(
+        handles=c.handles,
+        loc="upper left",
+        bbox_to_anchor=(0.80, 0.66),
+        frameon=False,
+        prop={"family": c.font, "size": size},
+        title=t("legend", c.spec.lang),
+        title_fontproperties={"family": c.font, "size": 9},
+    )
+
+
+def sources(c: Canvas) -> None:
+    """List the source of every layer drawn, grouped by source, under the legend."""
+    by_source: dict[str, list[str]] = {}
+    for key in dict.fromkeys([*c.drawn, "relief"]):
+        layer_spec = layers.get_layer(key)
+        by_source.setdefault(layer_spec.source, []).append(layer_spec.title(c.spec.lang))
+    width = int(0.18 * c.fig.get_figwidth() * 72 / _SOURCES_CHAR_PT)
+    lines = [t("sources", c.spec.lang)]
+    for source, titles in by_source.items():
+        lines.extend(textwrap.wrap(f"{', '.join(titles)}: {source}", width, break_on_hyphens=False))
+    c.fig.text(
+        0.80, 0.10, "\n".join(lines), fontsize=5.5, family=c.font, color="#444444", va="bottom"
+    )
+
+
+def notes(c: Canvas) -> None:
+    """Write the sources, date, CRS and approval number at the foot, and any watermark."""
+    notes = t(
+        "export_notes",
+        c.spec.lang,
+        crs=c.crs.name,
+        date=dt.datetime.now(tz=dt.UTC).date().isoformat(),
+        approval=c.spec.approval or "________",
+    )
+    c.fig.text(0.03, 0.04, notes, fontsize=6.5, family=c.font, color="#444", va="bottom")
+    if c.spec.watermark:
+        c.fig.text(
+            0.42,
+            0.5,
+            c.spec.watermark,
+            fontsize=70,
+            family=c.font,
+            color="#d7191c",
+            alpha=0.12,
+            rotation=30,
+            ha="center",
+            va="center",
+        )

@@ -1,0 +1,103 @@
+"""The county atlas: one PDF with, per county, its map, its indicators and its gap list."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+
+import layers
+from exports.fonts import cjk_font, print_settings
+from exports.printmap import meeting_map
+from exports.spec import MapSpec, read_once
+from layers.i18n import t
+from layers.rules import RULES, Loader, evaluate
+from layers.targets import BASELINE, load_targets, progress, status
+
+__all__ = ["atlas"]
+
+
+def _table_page(spec: MapSpec, title: str, frame: pd.DataFrame, font: str) -> Figure:
+    fig = Figure(figsize=spec.inches, dpi=spec.dpi)
+    fig.text(0.05, 0.95, title, fontsize=13, family=font)
+    ax = fig.add_axes((0.05, 0.05, 0.9, 0.85))
+    ax.axis("off")
+    if frame.empty:
+        ax.text(0, 1, t("no_gaps", spec.lang), family=font, va="top")
+        return fig
+    table = ax.table(
+        cellText=frame.astype(str).to_numpy(),
+        colLabels=[str(c) for c in frame.columns],
+        loc="upper left",
+        cellLoc="left",
+    )
+    table.auto_set_font_size(False)  # noqa: FBT003
+    table.set_fontsize(7)
+    for cell in table.get_celld().values():
+        cell.get_text().set_fontfamily(font)
+    return fig
+
+
+def _indicators(spec: MapSpec, code: str, load: Loader) -> pd.DataFrame:
+    """Return the county's plan targets with their goal, deadline, current value and status."""
+    plan = [p for p in load_targets() if not p.counties or code in p.counties]
+    current = [progress(p, spec.year, load=load, county=code) for p in plan]
+    base = [progress(p, BASELINE, load=load, county=code) for p in plan]
+    return pd.DataFrame(
+        {
+            t("target", spec.lang): [p.title(spec.lang) for p in plan],
+            t("goal", spec.lang): [f"{p.value:g} {p.unit}" for p in plan],
+            t("deadline", spec.lang): [p.deadline for p in plan],
+            t("current", spec.lang): [round(c, 1) for c in current],
+            t("target_status", spec.lang): [
+                t("st_" + status(p, spec.year, c, b), spec.lang)
+                if p.kind in ("rule", "exit", "township")
+                else ""
+                for p, c, b in zip(plan, current, base, strict=True)
+            ],
+        }
+    )
+
+
+def _county_pages(spec: MapSpec, code: str, load: Loader, rows: int = 28) -> Iterator[Figure]:
+    """Yield a county's map, its indicators against targets, and its gap table (paged)."""
+    font = cjk_font()
+    yield meeting_map(replace(spec, county=code), load=load)
+    names = load("counties").set_index("code")["name_zh" if spec.lang == "zh" else "name_en"]
+    indicators = _indicators(spec, code, load)
+    yield _table_page(spec, f"{names[code]} · {t('page_targets', spec.lang)}", indicators, font)
+    villages = load("villages")
+    covered = evaluate(RULES[spec.rule or "bus_2km"], spec.year, load=load)["covered"]
+    gaps = villages[(villages["county_code"] == code) & ~covered]
+    gap_table = gaps[["code", "name_zh", "township", "population"]]
+    for start in range(0, max(len(gap_table), 1), rows):
+        yield _table_page(
+            spec,
+            f"{names[code]} · {t('gap_list', spec.lang)}",
+            gap_table.iloc[start : start + rows],
+            font,
+        )
+
+
+def atlas(
+    spec: MapSpec,
+    path: Path,
+    *,
+    counties: list[str] | None = None,
+    load: Loader = layers.load,
+    progress: Callable[[float], None] | None = None,
+) -> Path:
+    """Write one PDF with, per county, a map, its indicators against targets and its gaps."""
+    load = read_once(load)
+    codes = counties or list(load("counties").sort_values("code")["code"])
+    with print_settings(), PdfPages(path, metadata={"Creator": "Village Atlas"}) as pdf:
+        for i, code in enumerate(codes):
+            for page in _county_pages(spec, code, load):
+                pdf.savefig(page)
+            if progress is not None:
+                progress((i + 1) / len(codes))
+    return path

@@ -1,0 +1,116 @@
+"""What an export shows: the map specification, the area mapped and its villages."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+
+import layers
+from geo import settings
+from geo.status import poverty_status
+from layers.i18n import t
+from layers.rules import RULES, Loader, evaluate
+
+__all__ = [
+    "CLASS_COLOURS",
+    "PAPER_MM",
+    "PROVINCE_PATH",
+    "MapSpec",
+    "area",
+    "county_code",
+    "read_once",
+    "villages",
+]
+
+PROVINCE_PATH = settings.shipped_dir / "gansu.geojson"  # Gansu, for the print map's inset
+PAPER_MM = {"A4": (297.0, 210.0), "A3": (420.0, 297.0)}
+CLASS_COLOURS = {"covered": "#1a9641", "uncovered": "#d7191c"}
+_MM = 1 / 25.4
+
+
+@dataclass(frozen=True)
+class MapSpec:
+    """What a meeting map shows and how it is printed."""
+
+    year: int = 2017
+    rule: str | None = "bus_2km"
+    county: str | None = None
+    layers: tuple[str, ...] = ("counties", "roads")
+    size: str = "A4"
+    orientation: str = "landscape"
+    dpi: int = 200
+    lang: str = "zh"
+    title: str | None = None
+    watermark: str | None = None
+    approval: str = ""
+    service_areas: bool = False
+
+    def __post_init__(self) -> None:
+        """Check the options; raise `ValueError` listing what is wrong."""
+        problems = []
+        if self.size not in PAPER_MM:
+            problems.append(f"size must be A4 or A3, not {self.size!r}")
+        if self.orientation not in ("landscape", "portrait"):
+            problems.append(f"orientation must be landscape or portrait, not {self.orientation!r}")
+        if not 72 <= self.dpi <= 600:  # noqa: PLR2004
+            problems.append(f"dpi must be between 72 and 600, not {self.dpi}")
+        if self.rule is not None and self.rule not in RULES:
+            problems.append(f"unknown rule {self.rule!r}; valid: {', '.join(RULES)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def inches(self) -> tuple[float, float]:
+        """Paper width and height in inches."""
+        long, short = PAPER_MM[self.size]
+        w, h = (long, short) if self.orientation == "landscape" else (short, long)
+        return w * _MM, h * _MM
+
+
+def county_code(name: str, load: Loader = layers.load) -> str:
+    """Return the code of a county given by code, Chinese name, English name or pinyin.
+
+    Raises
+    ------
+    ValueError
+        If no county matches; the message lists the names.
+    """
+    counties = load("counties")
+    wanted = str(name).strip().lower()
+    candidates = [wanted, f"{wanted} county", f"{wanted} city", f"{wanted} district"]
+    for column in ("code", "name_zh", "name_en", "pinyin"):
+        found = counties[counties[column].str.lower().isin(candidates)]
+        if not found.empty:
+            return str(found["code"].iloc[0])
+    names = ", ".join(counties["name_en"])
+    msg = f"unknown county {name!r}; give a code or a name ({names})"
+    raise ValueError(msg)
+
+
+def area(spec: MapSpec, load: Loader) -> tuple[gpd.GeoDataFrame, str]:
+    """Return the area mapped (the county, or the prefecture) and its name."""
+    if spec.county is None:
+        return load("prefecture"), t("all_counties", spec.lang)
+    counties = load("counties")
+    match = counties[counties["code"] == county_code(spec.county, load)]
+    name = match["name_zh"].iloc[0] if spec.lang == "zh" else match["name_en"].iloc[0]
+    return match, str(name)
+
+
+def villages(spec: MapSpec, mapped: gpd.GeoDataFrame, load: Loader) -> gpd.GeoDataFrame:
+    """Return the villages inside `mapped`, with their status and (for a rule) their class."""
+    out = load("villages").copy()
+    out["status"] = poverty_status(out, spec.year)
+    if spec.rule is not None:
+        covered = evaluate(RULES[spec.rule], spec.year, load=load)["covered"]
+        out["class"] = np.where(covered, "covered", "uncovered")
+    inside = out.within(mapped.to_crs(out.crs).union_all())
+    return out[inside]
+
+
+def read_once(load: Loader) -> Loader:
+    """Wrap `load` so that an export reads each layer once, however many pages use it."""
+    return functools.cache(load)
