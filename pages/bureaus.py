@@ -8,6 +8,7 @@ import streamlit as st
 import ui
 from layers import BUREAUS
 from layers.rules import RULES, gap_list
+from ui.tables import downloads
 
 ui.page_guard()
 
@@ -58,4 +59,4 @@ if gaps.empty:
     st.success(ui.tr("no_gaps"))
 else:
     st.dataframe(gaps, hide_index=True, width="stretch")
-    ui.downloads(gaps, None, f"gaps-{bureau}-{year}")
+    downloads(gaps, None, f"gaps-{bureau}-{year}")

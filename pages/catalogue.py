@@ -3,8 +3,9 @@
 import streamlit as st
 
 import ui
+from ui.tables import catalogue_table
 
 ui.page_guard()
 
 st.title(ui.tr("page_catalogue"))
-st.dataframe(ui.catalogue_table(), width="stretch", hide_index=True)
+st.dataframe(catalogue_table(), width="stretch", hide_index=True)

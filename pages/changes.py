@@ -8,6 +8,7 @@ import streamlit as st
 import ui
 from geo.status import done_by
 from layers.rules import RULES
+from ui.tables import labelled
 
 ui.page_guard()
 
@@ -36,9 +37,7 @@ villages = ui.villages_as_of(end)
 exited = villages[done_by(villages["exit_year"], end) & ~done_by(villages["exit_year"], start)]
 st.subheader(f"{ui.tr('newly_exited')}: {len(exited)}")
 st.dataframe(
-    ui.labelled(
-        exited[["code", "name_zh", "county", "township", "planned_exit_year", "exit_year"]]
-    ),
+    labelled(exited[["code", "name_zh", "county", "township", "planned_exit_year", "exit_year"]]),
     hide_index=True,
     width="stretch",
 )

@@ -7,6 +7,7 @@ import streamlit as st
 import ui
 from geo.status import select_villages
 from ui.map_view import SELECTED, draw_map, legend, metadata, search, sidebar_controls
+from ui.village_view import village_file
 
 ui.page_guard()
 
@@ -22,6 +23,6 @@ st.fragment(draw_map)(year, basemap, shown, villages)
 legend(shown, lang)
 metadata(shown, lang)
 if st.session_state.get(SELECTED):
-    ui.village_file(st.session_state[SELECTED], year)
+    village_file(st.session_state[SELECTED], year)
 else:
     st.caption(ui.tr("click_hint"))

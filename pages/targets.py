@@ -7,6 +7,7 @@ import streamlit as st
 
 import ui
 from layers import targets
+from ui.tables import coloured_status, status_label
 
 ui.page_guard()
 
@@ -29,7 +30,7 @@ years = [str(y) for y in range(targets.BASELINE, year + 1)]
 table = pd.DataFrame(
     {
         ui.tr("target"): board.index.map(titles),
-        ui.tr("target_status"): board["status"].map(ui.status_label),
+        ui.tr("target_status"): board["status"].map(status_label),
         ui.tr("goal"): board["value"].astype(str) + " " + board["unit"],
         ui.tr("deadline"): board["deadline"],
         ui.tr("current"): board["current"],
@@ -42,8 +43,8 @@ table = pd.DataFrame(
 counts = board["status"].value_counts()
 columns = st.columns(4)
 for column, state in zip(columns, ("done", "on_track", "behind", "overdue"), strict=True):
-    column.metric(ui.status_label(state), int(counts.get(state, 0)))
-st.dataframe(ui.coloured_status(table, ui.tr("target_status")), hide_index=True, width="stretch")
+    column.metric(status_label(state), int(counts.get(state, 0)))
+st.dataframe(coloured_status(table, ui.tr("target_status")), hide_index=True, width="stretch")
 
 st.subheader(ui.tr("progress_by_year"))
 percent = board[board["unit"] == "%"]
@@ -57,7 +58,7 @@ key = st.selectbox(
 st.subheader(ui.tr("per_county", target=ui.md(titles[key])))
 per_county = ui.county_progress(key, year)
 per_county.index = per_county.index.map(ui.county_names())
-per_county["status"] = per_county["status"].map(ui.status_label)
+per_county["status"] = per_county["status"].map(status_label)
 st.bar_chart(per_county["current"])
 per_county = per_county.rename(
     columns={
@@ -66,4 +67,4 @@ per_county = per_county.rename(
         "status": ui.tr("target_status"),
     }
 )
-st.dataframe(ui.coloured_status(per_county, ui.tr("target_status")), width="stretch")
+st.dataframe(coloured_status(per_county, ui.tr("target_status")), width="stretch")

@@ -36,3 +36,18 @@ def test_cached_until_the_store_changes(demo_store, tmp_path, monkeypatch):
     assert _counted("a", 2016) == 3  # the edit changed the villages' revision
     assert _counted("a", 2016) == 3
     assert calls == [("a", 2016), ("a", 2017), ("a", 2016)]
+
+
+def test_a_click_picks_the_village_within_50_metres():
+    import geopandas as gpd  # noqa: PLC0415
+    import pyproj  # noqa: PLC0415
+
+    from ui import village_at  # noqa: PLC0415
+
+    villages = gpd.GeoDataFrame(
+        {"code": ["a", "b"]}, geometry=gpd.points_from_xy([96.0, 96.1], [40.0, 40.0]), crs=4326
+    )
+    geod = pyproj.Geod(ellps="WGS84")
+    for metres, expected in ((40.0, "a"), (60.0, None)):
+        lng, lat, _ = geod.fwd(96.0, 40.0, 30.0, metres)  # north-east of "a"
+        assert village_at(villages, lat, lng) == expected

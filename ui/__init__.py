@@ -7,11 +7,13 @@ from collections.abc import Callable
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 import streamlit as st
 
 import layers
 import store
 from geo import settings
+from geo.coverage import nearest_ecef
 from geo.errors import VillageAtlasError
 from geo.network import RoadGraph
 from geo.status import poverty_status
@@ -19,7 +21,6 @@ from layers import assets, render, targets
 from layers.basemaps import probe
 from layers.i18n import LANGUAGES, t
 from layers.rules import RULES, evaluate, evaluate_many, population_coverage, road_graph
-from store import tables
 from ui import auth as auth
 from ui.cache import versioned
 from ui.text import md
@@ -148,29 +149,6 @@ def year_slider() -> int:
     return int(st.session_state[YEAR])
 
 
-def catalogue_table() -> pd.DataFrame:
-    """One row per catalogue layer with its metadata, in the chosen language."""
-    lang = st.session_state.get(LANG, "en")
-    stored = set(the_store().list_layers())
-    rows = [
-        {
-            tr("layer"): spec.title(lang),
-            "key": spec.key,
-            tr("theme"): spec.theme.value,
-            tr("geometry"): spec.geometry.value,
-            tr("features"): len(layer(spec.key)) if spec.key in stored else None,
-            tr("lead_bureau"): spec.bureau.name(lang),
-            tr("cooperating"): "; ".join(spec.cooperating),
-            tr("synthetic"): tr("yes") if spec.synthetic else tr("no"),
-            tr("source"): spec.source,
-            tr("licence"): spec.licence,
-            tr("date"): spec.date,
-        }
-        for spec in layers.REGISTRY.values()
-    ]
-    return pd.DataFrame(rows)
-
-
 @st.cache_data(max_entries=4, show_spinner=False)
 def relief() -> tuple[np.ndarray, list[list[float]]]:
     """Return the relief image and its bounds (built once per process)."""
@@ -206,104 +184,6 @@ def basemap_reachable(url: str) -> bool:
 def lang() -> str:
     """Return the language chosen in the sidebar: ``"en"`` or ``"zh"``."""
     return str(st.session_state.get(LANG, "en"))
-
-
-def _kv(rows: dict[str, object]) -> None:
-    """Show a two-column key/value table; values shown as text, never as markup."""
-    frame = pd.DataFrame({tr("item"): list(rows), tr("value"): [str(v) for v in rows.values()]})
-    st.dataframe(frame, hide_index=True, width="stretch")
-
-
-def village_file(code: str, year: int) -> None:
-    """Show the plan's "five possessions" file of village `code`, measures as of `year`."""
-    villages = villages_as_of(year)
-    match = villages[villages["code"] == code]
-    if match.empty:
-        return
-    v = match.iloc[0]
-    st.subheader(tr("village_file", name=md(f"{v['name_zh']} ({v['pinyin']})")))
-    st.caption(
-        md(f"{v['code']} · {county_names().get(v['county_code'], '')} · {v['township']}")
-        + f" · {tr('status_' + str(v['status']))}"
-    )
-    left, right = st.columns(2)
-    with left:
-        st.markdown(f"**{tr('basic')}**")
-        _kv(
-            {
-                tr(k): v[k]
-                for k in (
-                    "households",
-                    "population",
-                    "poor_households",
-                    "poor_people",
-                    "main_industry",
-                    "cooperatives",
-                    "dangerous_houses",
-                )
-            }
-            | {tr("immigrant"): tr("yes") if v["is_immigrant"] else tr("no")}
-        )
-        st.markdown(f"**{tr('assistance')}**")
-        _kv({tr("unit"): v["assisting_unit"], tr("cadre"): v["cadre"]})
-    with right:
-        st.markdown(f"**{tr('problems')}**")
-        st.text(v["problems"])
-        st.markdown(f"**{tr('demands')}**")
-        st.text(v["demands"])
-        st.markdown(f"**{tr('exit_plan')}**")
-        if v["is_poor"]:
-            _kv(
-                {
-                    tr("planned_exit"): _year_text(v["planned_exit_year"]),
-                    tr("exit_year"): _year_text(v["exit_year"]),
-                }
-            )
-        else:
-            st.text(tr("not_registered_poor"))
-    st.markdown(f"**{tr('measures', year=year)}**")
-    rows = []
-    for key, result in measures(year).items():
-        row = result.loc[match.index[0]]
-        distance = row.get("distance_m")
-        rows.append(
-            {
-                tr("measure"): RULES[key].title(lang()),
-                tr("met"): tr("yes") if bool(row["covered"]) else tr("no"),
-                tr("distance"): None if distance is None or pd.isna(distance) else round(distance),
-                tr("lead_bureau"): RULES[key].bureau.name_zh
-                if lang() == "zh"
-                else RULES[key].bureau.name_en,
-            }
-        )
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-
-
-def _year_text(value: object) -> str:
-    return tr("not_yet") if value is None or pd.isna(value) else str(int(value))  # type: ignore[call-overload]
-
-
-def downloads(frame: pd.DataFrame, geometry: gpd.GeoSeries | None, name: str) -> None:
-    """Offer `frame` as CSV, Excel and (with `geometry`) GeoPackage downloads."""
-    formats = [
-        (".csv", "text/csv", "download_csv"),
-        (
-            ".xlsx",
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            "download_xlsx",
-        ),
-    ]
-    if geometry is not None:
-        formats.append((".gpkg", "application/geopackage+sqlite3", "download_gpkg"))
-    columns = st.columns(len(formats))
-    for column, (suffix, mime, label) in zip(columns, formats, strict=True):
-        column.download_button(
-            tr(label),
-            tables.table_bytes(frame, suffix, geometry=geometry),
-            file_name=f"{name}{suffix}",
-            mime=mime,
-            key=f"dl_{name}{suffix}",
-        )
 
 
 @versioned(max_entries=8, with_targets=True)
@@ -351,52 +231,13 @@ def population(key: str, year: int, within_m: float) -> pd.DataFrame:
     return population_coverage(RULES[key], year, within_m=within_m, load=layer)
 
 
-STATUS_COLOURS = {
-    "done": "#d9f0d3",
-    "on_track": "#d1e5f0",
-    "behind": "#fee0b6",
-    "overdue": "#f4a582",
-}
-
-
-def status_label(value: str) -> str:
-    """Return a target status in the chosen language."""
-    return tr("st_" + value) if value else ""
-
-
-def coloured_status(frame: pd.DataFrame, column: str) -> object:
-    """Return `frame` styled with each status cell in its colour (statuses as labels)."""
-    colours = {status_label(k): v for k, v in STATUS_COLOURS.items()}
-    return frame.style.format(precision=1).map(
-        lambda v: f"background-color: {colours.get(v, 'transparent')}", subset=[column]
-    )
-
-
-VILLAGE_LABELS = {
-    "code": "code",
-    "name_zh": "name",
-    "pinyin": "pinyin",
-    "county": "county",
-    "township": "township",
-    "is_poor": "poor_villages",
-    "population": "population",
-    "planned_exit_year": "planned_exit",
-    "exit_year": "exit_year",
-}
-
-
-def labelled(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return `frame` with its village columns named in the chosen language."""
-    return frame.rename(columns={c: tr(k) for c, k in VILLAGE_LABELS.items()})
-
-
-CLICK_DEGREES = 0.0006  # how near (about 50 m) a click must be to pick a village
+CLICK_METRES = 50.0  # how near a click must be to pick a village
 
 
 def village_at(villages: gpd.GeoDataFrame, lat: float, lng: float) -> str | None:
-    """Return the code of the village drawn at a clicked point (within about 50 m), if any."""
+    """Return the code of the village drawn at a clicked point (within 50 m), if any."""
     if villages.empty:
         return None
-    d = np.hypot(villages.geometry.x - lng, (villages.geometry.y - lat) * 1.3).to_numpy()
-    i = int(np.argmin(d))
-    return str(villages["code"].iloc[i]) if d[i] < CLICK_DEGREES else None
+    xy = shapely.get_coordinates(villages.to_crs(settings.storage_crs).geometry.to_numpy())
+    distance, index = nearest_ecef(np.array([[lng, lat]]), xy)
+    return str(villages["code"].iloc[int(index[0])]) if distance[0] <= CLICK_METRES else None

@@ -13,6 +13,7 @@ from geo.coverage import service_area, summarize
 from layers import render
 from layers.rules import RULES, facilities_for
 from layers.spec import Style
+from ui.tables import downloads, labelled
 
 __all__ = [
     "CLASSES",
@@ -189,7 +190,7 @@ def contradictions(villages: gpd.GeoDataFrame, result: pd.DataFrame, lang: str) 
     )
     table = villages.loc[found.index, ["code", "name_zh", "county", "township"]]
     st.dataframe(
-        ui.labelled(table).assign(**{ui.tr("measure"): which}), hide_index=True, width="stretch"
+        labelled(table).assign(**{ui.tr("measure"): which}), hide_index=True, width="stretch"
     )
 
 
@@ -202,5 +203,5 @@ def gap_table(villages: gpd.GeoDataFrame, result: pd.DataFrame, keys: list[str],
         return
     table = gaps[["code", "name_zh", "pinyin", "county", "township", "is_poor", "population"]]
     table = pd.DataFrame(table.join(result.drop(columns=["covered", "straight_covered"])))
-    st.dataframe(ui.labelled(table), hide_index=True, width="stretch")
-    ui.downloads(table, gaps.geometry, f"gaps-{'-'.join(keys)}-{year}")
+    st.dataframe(labelled(table), hide_index=True, width="stretch")
+    downloads(table, gaps.geometry, f"gaps-{'-'.join(keys)}-{year}")

@@ -1,0 +1,105 @@
+"""Tables for people: status colours, translated column names, downloads, the catalogue."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import streamlit as st
+
+import layers
+import ui
+from store import tables
+
+__all__ = [
+    "STATUS_COLOURS",
+    "catalogue_table",
+    "coloured_status",
+    "downloads",
+    "labelled",
+    "status_label",
+]
+
+
+STATUS_COLOURS = {
+    "done": "#d9f0d3",
+    "on_track": "#d1e5f0",
+    "behind": "#fee0b6",
+    "overdue": "#f4a582",
+}
+
+
+def status_label(value: str) -> str:
+    """Return a target status in the chosen language."""
+    return ui.tr("st_" + value) if value else ""
+
+
+def coloured_status(frame: pd.DataFrame, column: str) -> object:
+    """Return `frame` styled with each status cell in its colour (statuses as labels)."""
+    colours = {status_label(k): v for k, v in STATUS_COLOURS.items()}
+    return frame.style.format(precision=1).map(
+        lambda v: f"background-color: {colours.get(v, 'transparent')}", subset=[column]
+    )
+
+
+VILLAGE_LABELS = {
+    "code": "code",
+    "name_zh": "name",
+    "pinyin": "pinyin",
+    "county": "county",
+    "township": "township",
+    "is_poor": "poor_villages",
+    "population": "population",
+    "planned_exit_year": "planned_exit",
+    "exit_year": "exit_year",
+}
+
+
+def labelled(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return `frame` with its village columns named in the chosen language."""
+    return frame.rename(columns={c: ui.tr(k) for c, k in VILLAGE_LABELS.items()})
+
+
+def downloads(frame: pd.DataFrame, geometry: gpd.GeoSeries | None, name: str) -> None:
+    """Offer `frame` as CSV, Excel and (with `geometry`) GeoPackage downloads."""
+    formats = [
+        (".csv", "text/csv", "download_csv"),
+        (
+            ".xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "download_xlsx",
+        ),
+    ]
+    if geometry is not None:
+        formats.append((".gpkg", "application/geopackage+sqlite3", "download_gpkg"))
+    columns = st.columns(len(formats))
+    for column, (suffix, mime, label) in zip(columns, formats, strict=True):
+        column.download_button(
+            ui.tr(label),
+            tables.table_bytes(frame, suffix, geometry=geometry),
+            file_name=f"{name}{suffix}",
+            mime=mime,
+            key=f"dl_{name}{suffix}",
+        )
+
+
+def catalogue_table() -> pd.DataFrame:
+    """One row per catalogue layer with its metadata, in the chosen language."""
+    lang = ui.lang()
+    stored = set(ui.the_store().list_layers())
+    rows = [
+        {
+            ui.tr("layer"): spec.title(lang),
+            "key": spec.key,
+            ui.tr("theme"): spec.theme.value,
+            ui.tr("geometry"): spec.geometry.value,
+            ui.tr("features"): len(ui.layer(spec.key)) if spec.key in stored else None,
+            ui.tr("lead_bureau"): spec.bureau.name(lang),
+            ui.tr("cooperating"): "; ".join(spec.cooperating),
+            ui.tr("synthetic"): ui.tr("yes") if spec.synthetic else ui.tr("no"),
+            ui.tr("source"): spec.source,
+            ui.tr("licence"): spec.licence,
+            ui.tr("date"): spec.date,
+        }
+        for spec in layers.REGISTRY.values()
+    ]
+    return pd.DataFrame(rows)
