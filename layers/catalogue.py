@@ -165,6 +165,7 @@ CATALOGUE: tuple[LayerSpec, ...] = (
     ),
     _synthetic(
         key="roads",
+        by_zoom=True,
         year_column="year_built",
         title_en="Roads",
         title_zh="公路",

@@ -143,6 +143,8 @@ class LayerSpec(Titled):
     importable: bool = True
     #: Hover labels on the map: column -> translation key (empty: the layer's name column).
     tooltip: Mapping[str, str] = field(default_factory=dict)
+    #: Whether the map thins the layer by zoom (minor classes only close in, then by view).
+    by_zoom: bool = False
 
     def __post_init__(self) -> None:
         """Check the entry and freeze its column mapping; raise listing every problem."""

@@ -111,13 +111,24 @@ def _has_secrets() -> bool:
 
 
 def layer_data(
-    key: str, year: int, villages: gpd.GeoDataFrame, zoom: int, view: list[float] | None
+    key: str,
+    year: int,
+    filtered: dict[str, gpd.GeoDataFrame],
+    zoom: int,
+    view: list[float] | None,
 ) -> gpd.GeoDataFrame:
-    """Return the features of one layer to draw: villages filtered, roads by zoom, by year."""
-    if key == "villages":
-        return villages.assign(status_label=villages["status"].map(lambda s: ui.tr(f"status_{s}")))
-    gdf = ui.layer_as_of(key, year)
-    if key == "roads":
+    """Return the features of one layer to draw, as of `year` (`filtered` if given there).
+
+    A style category the tooltip shows gets its translated label (``<column>_label``);
+    a layer the catalogue thins by zoom is thinned.
+    """
+    spec = layers.get_layer(key)
+    gdf = filtered[key] if key in filtered else ui.layer_as_of(key, year)
+    column = spec.style.column
+    if column is not None and f"{column}_label" in spec.tooltip:
+        labels = gdf[column].map(lambda v: category_label(spec, str(v)))
+        gdf = gdf.assign(**{f"{column}_label": labels})
+    if spec.by_zoom:
         gdf = render.visible_roads(gdf, zoom, view)
     return gdf
 
@@ -158,7 +169,7 @@ def draw_map(year: int, basemap: str, shown: list[str], villages: gpd.GeoDataFra
     lang = ui.lang()
     for key in shown:
         spec = layers.get_layer(key)
-        gdf = layer_data(key, year, villages, zoom, view)
+        gdf = layer_data(key, year, {"villages": villages}, zoom, view)
         if shift:
             gdf = crs.to_chinese_system(gdf, "gcj02")
         group, dropped = render.feature_group(
