@@ -139,6 +139,14 @@ def _read_uri(path: Path) -> str:
     return uri
 
 
+def _write_uri(path: Path) -> str:
+    """Return the URI that opens `path` for writing and never creates it.
+
+    A store that vanished while the app had it open must not come back as an empty file.
+    """
+    return f"{path.absolute().as_uri()}?mode=rw"
+
+
 def _quick_check(path: Path) -> str | None:
     """Return None if `path` passes SQLite's quick check, else what it found."""
     try:
@@ -324,7 +332,9 @@ class GeoPackageStore(Store):
             raise StoreError(msg)
         try:
             if write:
-                db = sqlite3.connect(self.path, timeout=busy_seconds(), isolation_level=None)
+                db = sqlite3.connect(
+                    _write_uri(self.path), uri=True, timeout=busy_seconds(), isolation_level=None
+                )
             else:
                 db = sqlite3.connect(
                     _read_uri(self.path), uri=True, timeout=busy_seconds(), isolation_level=None
@@ -480,7 +490,9 @@ class GeoPackageStore(Store):
         _sweep(folder.glob("*.partial"))
         try:
             with (
-                contextlib.closing(sqlite3.connect(self.path, timeout=busy_seconds())) as source,
+                contextlib.closing(
+                    sqlite3.connect(_write_uri(self.path), uri=True, timeout=busy_seconds())
+                ) as source,
                 contextlib.closing(sqlite3.connect(partial)) as copy,
             ):
                 source.backup(copy)
@@ -614,7 +626,9 @@ def restore(backup: Path | str, path: Path | str) -> Path:
     try:
         with (
             contextlib.closing(sqlite3.connect(f"{backup.as_uri()}?mode=ro", uri=True)) as source,
-            contextlib.closing(sqlite3.connect(path, timeout=busy_seconds())) as live,
+            contextlib.closing(
+                sqlite3.connect(_write_uri(path), uri=True, timeout=busy_seconds())
+            ) as live,
         ):
             source.backup(live)
     except sqlite3.Error as exc:

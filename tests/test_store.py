@@ -385,3 +385,14 @@ def test_a_password_in_the_url_is_never_printed():
     assert done.returncode == 2
     assert "hunter22" not in done.stderr
     assert "password=***" in done.stderr
+
+
+def test_a_store_deleted_under_an_open_handle_is_not_recreated_empty(tmp_path):
+    path = tmp_path / "s.gpkg"
+    handle = store.create_store(path)
+    handle.replace_layers({"bus_stops": _points(3)}, who="t", source="a")
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    with pytest.raises(StoreError):
+        handle.replace_layers({"bus_stops": _points(2)}, who="t", source="b")
+    assert not path.exists()
