@@ -60,6 +60,7 @@ bench: system-deps $(VENV)/.test demo
 	$(BIN)/python benchmarks/map.py
 	$(BIN)/python benchmarks/exports.py
 	$(BIN)/python benchmarks/store.py
+	$(BIN)/python benchmarks/plan.py
 
 clean:
 	rm -rf $(VENV) data/demo.gpkg* data/demo-backups data/demo.rasters data/population.tif static/vendor
