@@ -596,7 +596,7 @@ def _plan_command(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def _store_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
-    """Add the commands that change or inspect the store: edit, history, store."""
+    """Add the commands that change or inspect the store: edit, history, store, users."""
     edit = sub.add_parser(
         "edit",
         help="change fields of one village, version-checked and audited",
@@ -631,6 +631,12 @@ def _store_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
         "restore BACKUP [--to STORE]. WHERE is a .gpkg path or a postgresql:// URL.",
     )
     sto.add_argument("action", choices=["init", "check", "copy", "backup", "restore"])
+    sto.add_argument(
+        "where", nargs="?", help="the store (default: VILLAGE_ATLAS_STORE or the demo)"
+    )
+    sto.add_argument("--to", help="copy: the target store; restore: the store to restore into")
+    _user_option(sto)
+    sto.set_defaults(func=_store_command)
     users = sub.add_parser(
         "users",
         help="accounts: add, passwd, disable, enable, list",
@@ -644,12 +650,6 @@ def _store_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     users.add_argument("--email", help="the e-mail a single sign-on server vouches for (optional)")
     _store_option(users)
     users.set_defaults(func=_users)
-    sto.add_argument(
-        "where", nargs="?", help="the store (default: VILLAGE_ATLAS_STORE or the demo)"
-    )
-    sto.add_argument("--to", help="copy: the target store; restore: the store to restore into")
-    _user_option(sto)
-    sto.set_defaults(func=_store_command)
 
 
 def _parser() -> argparse.ArgumentParser:
