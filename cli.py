@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import store as store_
     from layers import access as access_
+    from layers import scenarios as scenarios_
 
 __all__ = ["main"]
 
@@ -371,53 +372,87 @@ def _plan(args: argparse.Namespace) -> int:
 
 def _save_scenario(args: argparse.Namespace, rule: str, year: int, sites: object) -> None:
     """Store the chosen sites as a scenario owned by the acting account (planners, admins)."""
-    import json  # noqa: PLC0415
-
     from layers import access  # noqa: PLC0415
+    from layers.scenarios import Scenario  # noqa: PLC0415
 
     handle = _store(args)
     who = _acting(args, handle)
     if not access.may_edit_targets(who):
         msg = f"{who.name} may not save scenarios (planners and administrators may)"
         raise PermissionError(msg)
-    added = [[row.lon, row.lat] for row in sites.itertuples()]  # type: ignore[attr-defined]
-    changes = json.dumps({"added": added, "removed": [], "roads": []})
+    added = tuple((row.lon, row.lat) for row in sites.itertuples())  # type: ignore[attr-defined]
+    scenario = Scenario(args.save_scenario, rule, year, added)
     handle.save_scenario(
-        args.save_scenario, owner=who.name, rule=rule, base_year=year, changes=changes
+        scenario.name,
+        owner=who.name,
+        rule=rule,
+        base_year=year,
+        changes=scenario.changes_json(),
     )
-    print(f"saved scenario {args.save_scenario!r} ({len(added)} sites added)", file=sys.stderr)
+    print(f"saved scenario {scenario.name!r} ({len(added)} sites added)", file=sys.stderr)
+
+
+def _stored_scenario(handle: store_.Store, name: str | None) -> tuple[scenarios_.Scenario, str]:
+    """Return the stored scenario `name` and its owner; raise `KeyError` if there is none."""
+    from layers.scenarios import Scenario  # noqa: PLC0415
+
+    if not name:
+        raise ValueError("name the scenario (see `village-atlas scenario list`)")
+    stored = handle.scenarios()
+    match = stored[stored["name"] == name]
+    if match.empty:
+        raise KeyError(f"no scenario {name!r} (see `village-atlas scenario list`)")
+    row = match.iloc[0]
+    scenario = Scenario.from_record(row["name"], row["rule"], int(row["base_year"]), row["changes"])
+    return scenario, str(row["owner"])
 
 
 def _scenario(args: argparse.Namespace) -> int:
-    import json  # noqa: PLC0415
-
-    import geopandas as gpd  # noqa: PLC0415
-
     import layers  # noqa: PLC0415
-    from layers import planning  # noqa: PLC0415
-    from layers.rules import get_rule  # noqa: PLC0415
+    from layers import access, scenarios  # noqa: PLC0415
 
-    stored = _store(args).scenarios()
+    handle = _store(args)
     if args.action == "list":
-        stored.drop(columns="changes").to_csv(sys.stdout, index=False)
+        handle.scenarios().drop(columns="changes").to_csv(sys.stdout, index=False)
         return 0
-    match = stored[stored["name"] == args.name]
-    if match.empty:
-        raise KeyError(f"no scenario {args.name!r} (see `village-atlas scenario list`)")
-    row = match.iloc[0]
-    added = json.loads(row["changes"])["added"]
-    sites = gpd.GeoDataFrame(
-        geometry=gpd.points_from_xy([a[0] for a in added], [a[1] for a in added]), crs=4326
-    )
-    effect = planning.scenario_effect(
-        get_rule(row["rule"]),
-        int(row["base_year"]),
-        sites,
-        along_roads=args.network,
-        load=lambda key: layers.load(key, args.store),
-    )
-    effect.to_csv(sys.stdout)
+    scenario, owner = _stored_scenario(handle, args.name)
+
+    def load(key: str) -> object:
+        return layers.load(key, args.store)
+
+    if args.action == "show":
+        effect = scenarios.effect(scenario, load)
+        by = {"county": "county_code", "township": "township_code"}.get(args.by, args.by)
+        scenarios.summary(effect, by).to_csv(sys.stdout)
+    elif args.action == "export":
+        _export_scenario(args, scenario, owner, load)
+    else:  # delete
+        who = _acting(args, handle)
+        handle.delete_scenario(scenario.name, who=who.name, admin=access.may_manage_accounts(who))
+        print(f"deleted scenario {scenario.name!r}")
     return 0
+
+
+def _export_scenario(
+    args: argparse.Namespace, scenario: scenarios_.Scenario, owner: str, load: object
+) -> None:
+    """Write a scenario's workbook (.xlsx) or meeting map (.pdf, .png)."""
+    import exports  # noqa: PLC0415
+
+    if args.out is None or args.out.suffix.lower() not in (".xlsx", ".pdf", ".png"):
+        raise ValueError("`scenario export` needs --out ending in .xlsx, .pdf or .png")
+    if args.out.suffix.lower() == ".xlsx":
+        exports.scenario_workbook(scenario, args.out, load=load, lang=args.lang, owner=owner)  # type: ignore[arg-type]
+    else:
+        spec = exports.MapSpec(
+            rule=scenario.rule,
+            year=scenario.base_year,
+            county=args.county,
+            lang=args.lang,
+            service_areas=True,
+        )
+        exports.save_figure(exports.meeting_map(spec, load=load, scenario=scenario), args.out)  # type: ignore[arg-type]
+    print(f"wrote {args.out}")
 
 
 def _parse_value(text: str, kind: str) -> object:
@@ -582,14 +617,20 @@ def _plan_command(sub: argparse._SubParsersAction[_Parser]) -> None:
     _user_option(plan)
     scen = sub.add_parser(
         "scenario",
-        help="stored scenarios: list, or show what one changes per county",
-        description="show NAME prints, per county, villages newly covered, still uncovered, "
-        "poor villages and poor people newly covered.",
+        help="stored scenarios: list, show what one changes, export or delete one",
+        description="show NAME prints, per rule and county (or township or bureau), villages "
+        "newly covered, newly uncovered, still uncovered, poor villages and poor people newly "
+        "covered, straight line and (columns ending _roads) along roads. export NAME --out "
+        "writes its workbook (.xlsx) or meeting map (.pdf, .png).",
     )
-    scen.add_argument("action", choices=["list", "show"])
+    scen.add_argument("action", choices=["list", "show", "export", "delete"])
     scen.add_argument("name", nargs="?")
-    scen.add_argument("--network", action="store_true", help="measure along roads")
+    scen.add_argument("--by", default="county", choices=["county", "township", "bureau"])
+    scen.add_argument("--out", type=Path, help="export: .xlsx, .pdf or .png")
+    scen.add_argument("--county", help="export: a county's map instead of the city's")
+    scen.add_argument("--lang", default="zh", choices=["zh", "en"])
     _store_option(scen)
+    _user_option(scen)
     scen.set_defaults(func=_scenario)
     plan.add_argument("--out", type=Path, required=True, help=".gpkg, .geojson or .csv")
     plan.set_defaults(func=_plan)
@@ -748,7 +789,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")  # noqa: PTH123, SIM115 (silence the flush at exit)
         return 0
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        message = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
         print(f"error: {message}", file=sys.stderr)
         return 2
 

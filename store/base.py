@@ -550,6 +550,25 @@ class Store(abc.ABC):
             )
             self._event(run, owner, "scenario saved", name, rule)
 
+    def delete_scenario(self, name: str, *, who: str, admin: bool = False) -> None:
+        """Delete a scenario: its owner may, and an administrator (`admin`).
+
+        Raises
+        ------
+        KeyError
+            If there is no scenario of that name.
+        PermissionError
+            If `who` neither owns it nor is an administrator.
+        """
+        with self._write_sql() as run:
+            found = run("SELECT owner, rule FROM {p}va_scenarios WHERE name = ?", (name,))
+            if not found:
+                raise KeyError(f"no scenario {name!r} (see `village-atlas scenario list`)")
+            if found[0][0] != who and not admin:
+                raise PermissionError(f"scenario {name!r} belongs to {found[0][0]}")
+            run("DELETE FROM {p}va_scenarios WHERE name = ?", (name,))
+            self._event(run, who, "scenario deleted", name, str(found[0][1]))
+
     def scenarios(self) -> pd.DataFrame:
         """Return every stored scenario: name, owner, rule, base year, changes (JSON), when."""
         rows = self._read_sql(

@@ -181,10 +181,11 @@ def test_a_plan_saved_as_a_scenario_shows_its_effect_per_county(demo_store, tmp_
     assert "four stops,planner1,bus_2km,2017" in listed.stdout
     shown = cli("scenario", "show", "four stops", "--store", str(path))
     assert shown.returncode == 0, shown.stderr
-    effect = pd.read_csv(io.StringIO(shown.stdout), index_col=0)
+    effect = pd.read_csv(io.StringIO(shown.stdout), index_col=[0, 1]).loc["bus_2km"]
     assert effect.loc["total", "poor_people_newly_covered"] == objective
     assert effect.loc["total", "villages"] == 440
     assert effect.drop(index="total")["newly_covered"].sum() == effect.loc["total", "newly_covered"]
+    assert effect.loc["total", "newly_uncovered"] == 0  # adding sites never uncovers one
     missing = cli("scenario", "show", "nope", "--store", str(path))
     assert missing.returncode == 2
     assert "no scenario 'nope'" in missing.stderr
