@@ -351,6 +351,10 @@ def _plan(args: argparse.Namespace) -> int:
         sites = planning.candidates(args.candidates, year, spacing_m=args.spacing, load=load)
     else:
         sites = _read(args.candidates, None, "candidates")
+    if args.exclude:
+        sites = planning.excluding(sites, _read(args.exclude, None, "exclude"))
+        if sites.empty:
+            raise ValueError("every candidate lies in the exclusion areas")
     ask = planning.Ask(args.add, args.objective, args.weight, args.network, args.time_limit)
     chosen, solution = planning.plan_sites(rule, year, sites, ask, load=load)
     table = chosen.drop(columns="geometry")
@@ -607,6 +611,9 @@ def _plan_command(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="roads (points along them), townships (seats), villages, or a file of points",
     )
     plan.add_argument("--spacing", type=float, default=500.0, help="metres between road candidates")
+    plan.add_argument(
+        "--exclude", metavar="PATH", help="a file of polygons where no site may go (protected land)"
+    )
     plan.add_argument("--year", type=int, help="as of the end of this year (default: the rule's)")
     plan.add_argument("--time-limit", type=float, default=60.0, help="seconds for HiGHS")
     plan.add_argument(
