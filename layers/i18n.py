@@ -55,6 +55,114 @@ STRINGS = MappingProxyType(
         "yes": ("yes", "是"),
         "no": ("no", "否"),
         "page_map": ("Map", "地图"),
+        # -- the Planning page ---------------------------------------------------------------
+        "page_plan": ("Planning", "规划方案"),
+        "plan_intro": (
+            (
+                "A scenario is a named set of planned changes for one measure in the year on "
+                "the sidebar: sites added (drawn, uploaded or proposed by the optimiser), sites "
+                "removed and planned road links. It is saved on its own: the data do not change."
+            ),
+            (
+                "方案是某一措施在侧栏所选年份的一组规划变化：新增站点（在地图上绘制、上传文件或由优化器推荐）、"
+                "撤除站点和规划道路。方案单独保存，不改动现状数据。"
+            ),
+        ),
+        "plan_not_allowed": (
+            "Planning is for planners and administrators.",
+            "规划方案仅限规划人员和管理员使用。",
+        ),
+        "new_scenario": ("New scenario", "新方案"),
+        "scenario_name": ("Scenario name", "方案名称"),
+        "rule": ("Measure", "措施"),
+        "existing_sites": ("Existing sites", "现有站点"),
+        "draw_hint": (
+            "Draw with the tools at the top left: a marker adds a site, a line a planned road.",
+            "用左上角的工具绘制：标记为新增站点，折线为规划道路。",
+        ),
+        "take_drawn": (
+            "Add the {sites} drawn sites and {links} road links to the scenario",
+            "将绘制的{sites}个站点和{links}条道路加入方案",
+        ),
+        "remove_sites": ("Existing sites to remove", "拟撤除的现有站点"),
+        "none": ("none", "无"),
+        "upload_sites": (
+            "A file of sites (points) and road links (lines)",
+            "站点（点）和道路（线）文件",
+        ),
+        "take_file": ("Add the file's sites and links", "加入文件中的站点和道路"),
+        "optimiser": ("Best next sites (HiGHS)", "最优新增站点（HiGHS求解）"),
+        "how_many_sites": ("Sites to add (at most)", "新增站点数（上限）"),
+        "objective": ("Objective", "目标"),
+        "weight": ("Weight", "权重"),
+        "weight_poor_people": ("Poor people", "贫困人口"),
+        "weight_people": ("People", "人口"),
+        "weight_poor_villages": ("Poor villages", "贫困村"),
+        "weight_villages": ("Villages", "行政村"),
+        "candidates": ("Candidate sites", "候选站点"),
+        "candidates_roads": ("Along the roads", "沿道路"),
+        "candidates_townships": ("Township seats", "乡镇驻地"),
+        "candidates_villages": ("Village centres", "村庄"),
+        "spacing_m": ("Spacing along roads (m)", "沿路间距（米）"),
+        "time_limit": ("Time limit (s)", "求解时限（秒）"),
+        "along_roads": ("Along roads", "沿道路"),
+        "exclude_areas": (
+            "Areas where no site may go (polygons: protected land, sand)",
+            "禁止选址区域（面：保护地、沙地）",
+        ),
+        "propose": ("Propose sites", "推荐站点"),
+        "solved": (
+            "Objective {objective:g} · optimality gap {gap:.2%} · {method}",
+            "目标值 {objective:g} · 最优性差距 {gap:.2%} · {method}",
+        ),
+        "take_proposal": ("Add these {n} sites to the scenario", "将这{n}个站点加入方案"),
+        "no_sites_yet": ("No sites added yet.", "尚未新增站点。"),
+        "drop_sites": ("Sites to take out of the scenario", "从方案中移除的站点"),
+        "drop_them": ("Take {n} sites out", "移除{n}个站点"),
+        "effect": ("What the scenario changes", "方案效果"),
+        "group_by": ("Group by", "分组"),
+        "total": ("Total", "合计"),
+        "fx_villages": ("Villages", "行政村"),
+        "fx_newly_covered": ("Newly covered (straight)", "新覆盖（直线）"),
+        "fx_newly_uncovered": ("No longer covered (straight)", "不再覆盖（直线）"),
+        "fx_still_uncovered": ("Still uncovered (straight)", "仍未覆盖（直线）"),
+        "fx_poor_villages_newly_covered": (
+            "Poor villages newly covered (straight)",
+            "新覆盖贫困村（直线）",
+        ),
+        "fx_poor_people_newly_covered": (
+            "Poor people newly covered (straight)",
+            "新覆盖贫困人口（直线）",
+        ),
+        "fx_newly_covered_roads": ("Newly covered (along roads)", "新覆盖（沿道路）"),
+        "fx_newly_uncovered_roads": ("No longer covered (along roads)", "不再覆盖（沿道路）"),
+        "fx_still_uncovered_roads": ("Still uncovered (along roads)", "仍未覆盖（沿道路）"),
+        "fx_poor_villages_newly_covered_roads": (
+            "Poor villages newly covered (along roads)",
+            "新覆盖贫困村（沿道路）",
+        ),
+        "fx_poor_people_newly_covered_roads": (
+            "Poor people newly covered (along roads)",
+            "新覆盖贫困人口（沿道路）",
+        ),
+        "board_with_scenario": (
+            "The targets, as is and with the scenario",
+            "目标进展：现状与方案对比",
+        ),
+        "as_is": ("As is", "现状"),
+        "as_is_status": ("Status as is", "现状状态"),
+        "with_scenario": ("With the scenario", "实施方案后"),
+        "with_status": ("Status with the scenario", "方案后状态"),
+        "plan_read_only": (
+            "Only planners and administrators save scenarios.",
+            "仅规划人员和管理员可保存方案。",
+        ),
+        "save_scenario": ("Save the scenario", "保存方案"),
+        "scenario_saved": ("Saved scenario “{name}”.", "已保存方案“{name}”。"),
+        "delete_scenario": ("Delete the scenario", "删除方案"),
+        "scenario_deleted": ("Deleted scenario “{name}”.", "已删除方案“{name}”。"),
+        "prepare_exports": ("Prepare the map and workbook", "生成地图和工作簿"),
+        "download_pdf": ("Download the meeting map (PDF)", "下载会议用图（PDF）"),
         "basemap": ("Basemap", "底图"),
         "basemap_unreachable": (
             "{name} cannot be reached from this computer: showing the offline relief instead.",
