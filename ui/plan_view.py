@@ -184,16 +184,30 @@ def draw(scenario: Scenario) -> Scenario:
         returned_objects=["all_drawings"],
     )
     drawn = (out or {}).get("all_drawings") or []
-    points = [f["geometry"]["coordinates"] for f in drawn if f["geometry"]["type"] == "Point"]
-    lines = [f["geometry"]["coordinates"] for f in drawn if f["geometry"]["type"] == "LineString"]
+    points, lines = _new_drawings(scenario, drawn)
     st.caption(ui.tr("draw_hint"))
-    if drawn and st.button(ui.tr("take_drawn", sites=len(points), links=len(lines))):
+    if (points or lines) and st.button(ui.tr("take_drawn", sites=len(points), links=len(lines))):
         st.session_state[_ROUND] += 1
-        return scenario.replace(
-            added=[*scenario.added, *map(tuple, points)],
-            roads=[*scenario.roads, *([tuple(map(tuple, line)) for line in lines])],
-        )
+        return scenario.replace(added=[*scenario.added, *points], roads=[*scenario.roads, *lines])
     return scenario
+
+
+def _new_drawings(
+    scenario: Scenario, drawn: list[dict[str, dict[str, object]]]
+) -> tuple[list[tuple[float, float]], list[tuple[tuple[float, float], ...]]]:
+    """Return the drawn points and lines that the scenario does not hold yet."""
+    points, lines = [], []
+    for feature in drawn:
+        kind, xy = feature["geometry"].get("type"), feature["geometry"].get("coordinates")
+        if kind == "Point" and isinstance(xy, list):
+            point = (float(xy[0]), float(xy[1]))
+            if point not in scenario.added and point not in points:
+                points.append(point)
+        elif kind == "LineString" and isinstance(xy, list):
+            line = tuple((float(x), float(y)) for x, y in xy)
+            if line not in scenario.roads and line not in lines:
+                lines.append(line)
+    return points, lines
 
 
 def _overlay(scenario: Scenario, within_m: float) -> folium.FeatureGroup:
