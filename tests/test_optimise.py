@@ -189,3 +189,30 @@ def test_a_plan_saved_as_a_scenario_shows_its_effect_per_county(demo_store, tmp_
     missing = cli("scenario", "show", "nope", "--store", str(path))
     assert missing.returncode == 2
     assert "no scenario 'nope'" in missing.stderr
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # spopt 0.7 on PuLP 3's old API
+@pytest.mark.parametrize("seed", range(6))
+def test_max_cover_equals_spopt_on_the_same_distances(seed):
+    """spopt's MCLP (PuLP with CBC) on the same geodesic cost matrix reaches the same optimum."""
+    import pulp  # noqa: PLC0415
+    import pyproj  # noqa: PLC0415
+    from spopt.locate import MCLP  # noqa: PLC0415
+
+    rng = np.random.default_rng(seed)
+    demand = np.column_stack([rng.uniform(96.0, 96.3, 40), rng.uniform(40.0, 40.2, 40)])
+    sites = np.column_stack([rng.uniform(96.0, 96.3, 15), rng.uniform(40.0, 40.2, 15)])
+    d_lon, s_lon = np.meshgrid(demand[:, 0], sites[:, 0], indexing="ij")
+    d_lat, s_lat = np.meshgrid(demand[:, 1], sites[:, 1], indexing="ij")
+    _, _, cost = pyproj.Geod(ellps="WGS84").inv(d_lon, d_lat, s_lon, s_lat)
+    weights = rng.integers(0, 300, 40)
+    within, n_sites = 4000.0, 3
+    ours = max_cover(csr_matrix(cost <= within), weights.astype(float), n_sites)
+    theirs = MCLP.from_cost_matrix(cost, weights, within, p_facilities=n_sites)
+    theirs = theirs.solve(pulp.PULP_CBC_CMD(msg=False))
+    chosen = [j for j, var in enumerate(theirs.fac_vars) if var.value() > 0.5]
+    covered = (cost[:, chosen] <= within).any(axis=1)
+    assert ours.objective == pytest.approx(float(weights[covered].sum()))
+    assert ours.objective == pytest.approx(pulp.value(theirs.problem.objective))
+    assert _covered(csr_matrix(cost <= within), weights, ours.chosen) == ours.objective
+    assert pairs_within(demand, sites, within).toarray().tolist() == (cost <= within).tolist()
