@@ -35,6 +35,7 @@ __all__ = [
     "geojson",
     "relief_image",
     "relief_overlay",
+    "relief_url",
     "visible_roads",
 ]
 
@@ -260,10 +261,23 @@ def relief_image(path: Path, *, upsample: int = 8) -> tuple[np.ndarray, list[lis
     return rgb, [[south, west], [north, east]]
 
 
+def relief_url(rgb: np.ndarray, bounds: list[list[float]]) -> str:
+    """Return a relief image (from `relief_image`) in Web Mercator rows, as a PNG data URL.
+
+    What `folium.raster_layers.ImageOverlay` does to an array on every map; done once, the
+    overlay is a string to reuse.
+    """
+    (south, _), (north, _) = bounds
+    projected = folium.utilities.mercator_transform(rgb, (south, north), origin="upper")
+    return str(folium.utilities.image_to_url(projected, origin="upper"))
+
+
 def relief_overlay(
-    rgb: np.ndarray, bounds: list[list[float]], *, opacity: float = 0.7
+    image: np.ndarray | str, bounds: list[list[float]], *, opacity: float = 0.7
 ) -> folium.raster_layers.ImageOverlay:
-    """Return a relief image (from `relief_image`) as an inline overlay: no tiles, offline."""
+    """Return a relief image (from `relief_image`, or its `relief_url`) as an inline overlay."""
+    if not isinstance(image, str):
+        image = relief_url(image, bounds)
     return folium.raster_layers.ImageOverlay(
-        rgb, bounds=bounds, opacity=opacity, mercator_project=True, name="relief", zindex=1
+        image, bounds=bounds, opacity=opacity, name="relief", zindex=1
     )

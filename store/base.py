@@ -39,11 +39,26 @@ __all__ = [
     "check_columns",
     "check_values",
     "conflict",
+    "generation",
     "layer_checksum",
     "missing_layer",
+    "note_write",
     "now",
     "table_name",
 ]
+
+_writes = [0]  # write transactions committed by this process, any store
+
+
+def note_write() -> None:
+    """Count a committed write transaction (the backends call it after each commit)."""
+    _writes[0] += 1
+
+
+def generation() -> int:
+    """Return how many write transactions this process has committed: a cheap "changed?"."""
+    return _writes[0]
+
 
 #: Runs one query in a write transaction and returns its rows.
 Run = Callable[..., list[tuple[object, ...]]]

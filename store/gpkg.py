@@ -35,6 +35,7 @@ from store.base import (
     bump,
     busy_seconds,
     missing_layer,
+    note_write,
     table_name,
 )
 
@@ -352,6 +353,7 @@ class GeoPackageStore(Store):
             yield db
             if write:
                 db.execute("COMMIT")
+                note_write()
         except sqlite3.Error as exc:
             if db.in_transaction:
                 db.execute("ROLLBACK")
@@ -633,4 +635,5 @@ def restore(backup: Path | str, path: Path | str) -> Path:
             source.backup(live)
     except sqlite3.Error as exc:
         raise _explain(exc, str(path)) from exc
+    note_write()
     return path

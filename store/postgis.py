@@ -35,6 +35,7 @@ from store.base import (
     bump,
     busy_seconds,
     missing_layer,
+    note_write,
     table_name,
 )
 
@@ -258,10 +259,12 @@ class PostGISStore(Store):
         if not self.writable:
             msg = f"the store {self.location} is read-only: editing is unavailable"
             raise StoreError(msg)
-        with self._conn() as conn, conn.transaction():
-            conn.execute(f"SET LOCAL lock_timeout = '{int(busy_seconds() * 1000)}ms'")
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
-            yield conn
+        with self._conn() as conn:
+            with conn.transaction():
+                conn.execute(f"SET LOCAL lock_timeout = '{int(busy_seconds() * 1000)}ms'")
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+                yield conn
+            note_write()
 
     def _read_sql(self, query: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
         """Run a read query (see `Store._read_sql`)."""

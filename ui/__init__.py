@@ -149,10 +149,11 @@ def year_slider() -> int:
     return int(st.session_state[YEAR])
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
-def relief() -> tuple[np.ndarray, list[list[float]]]:
-    """Return the relief image and its bounds (built once per process)."""
-    return render.relief_image(layers.raster_path("relief"))
+@st.cache_resource(show_spinner=False)
+def relief() -> tuple[str, list[list[float]]]:
+    """Return the relief image (a PNG data URL) and its bounds (built once per process)."""
+    rgb, bounds = render.relief_image(layers.raster_path("relief"))
+    return render.relief_url(rgb, bounds), bounds
 
 
 @versioned(max_entries=16)
