@@ -33,6 +33,7 @@ __all__ = [
     "escape",
     "feature_group",
     "geojson",
+    "layer_geojson",
     "relief_image",
     "relief_overlay",
     "relief_url",
@@ -91,7 +92,12 @@ def geojson(
     for i, geom in enumerate(geoms):
         props = {c: (None if _missing(values[c][i]) else escape(values[c][i])) for c in columns}
         features.append(
-            {"type": "Feature", "properties": props, "geometry": shapely.geometry.mapping(geom)}
+            {
+                "type": "Feature",
+                "id": str(i),  # folium would add it to the dict (shared by cached pages)
+                "properties": props,
+                "geometry": shapely.geometry.mapping(geom),
+            }
         )
     return {"type": "FeatureCollection", "features": features}, dropped
 
@@ -125,9 +131,26 @@ def _style(kind: GeometryKind, style: Style, category: object = None) -> dict[st
     return options
 
 
-def feature_group(
+def layer_geojson(
     spec: LayerSpec,
     gdf: gpd.GeoDataFrame,
+    *,
+    tooltip: Mapping[str, str] | None = None,
+    style: Style | None = None,
+) -> tuple[dict[str, object], int]:
+    """Return the GeoJSON a `feature_group` draws (tooltip and style columns, escaped), dropped.
+
+    The costly half of drawing a layer: pages cache it, keyed on what it shows.
+    """
+    style = style or spec.style
+    column = style.column if style.column in gdf.columns else None
+    columns = list(dict.fromkeys([*(tooltip or {}), *([column] if column else [])]))
+    return geojson(gdf, columns)
+
+
+def feature_group(
+    spec: LayerSpec,
+    gdf: gpd.GeoDataFrame | dict[str, object],
     *,
     title: str,
     tooltip: Mapping[str, str] | None = None,
@@ -141,7 +164,8 @@ def feature_group(
     spec
         The layer's catalogue entry (style and geometry).
     gdf
-        The features, any CRS; `spec.style.column` (if any) picks each feature's colour.
+        The features, any CRS, or their `layer_geojson` already made (none dropped then);
+        `spec.style.column` (if any) picks each feature's colour.
     title
         The group's name (already in the user's language; escaped here).
     tooltip
@@ -153,12 +177,15 @@ def feature_group(
     """
     tooltip = dict(tooltip or {})
     style = style or spec.style
-    column = style.column if style.column in gdf.columns else None
-    columns = list(dict.fromkeys([*tooltip, *([column] if column else [])]))
-    data, dropped = geojson(gdf, columns)
+    if isinstance(gdf, dict):
+        data, dropped = gdf, 0
+    else:
+        data, dropped = layer_geojson(spec, gdf, tooltip=tooltip, style=style)
     group = folium.FeatureGroup(name=escape(title), show=show)
-    if not data["features"]:
+    features: list[dict[str, dict[str, object]]] = data["features"]  # type: ignore[assignment]
+    if not features:
         return group, dropped
+    column = style.column if style.column in features[0]["properties"] else None
 
     def style_of(feature: dict[str, dict[str, object]]) -> dict[str, object]:
         return _style(spec.geometry, style, feature["properties"].get(column) if column else None)

@@ -11,11 +11,12 @@ from streamlit_folium import st_folium
 import layers
 import ui
 from geo import crs
-from geo.status import search_villages
+from geo.status import search_villages, select_villages
 from layers import render
 from layers.basemaps import BASEMAPS, tile_url
 from layers.i18n import STRINGS
 from layers.spec import Theme
+from ui.cache import versioned
 
 __all__ = ["SELECTED", "draw_map", "legend", "metadata", "search", "sidebar_controls"]
 
@@ -153,7 +154,41 @@ def view_of(bounds: dict[str, dict[str, float]] | None) -> list[float] | None:
         return None
 
 
-def draw_map(year: int, basemap: str, shown: list[str], villages: gpd.GeoDataFrame) -> None:
+Filters = tuple[tuple[str, object], ...]
+
+
+@versioned(max_entries=128, shared=True)
+def layer_json(
+    key: str,
+    year: int,
+    filters: Filters,
+    zoom: int | None,
+    view: tuple[float, ...] | None,
+    shift: bool,
+    lang: str,
+) -> tuple[dict[str, object], int, dict[str, str]]:
+    """Return one layer's GeoJSON as drawn, the features dropped and its tooltip (cached).
+
+    Keyed on all it shows: the year, the village filters (villages only), the zoom and view
+    (layers thinned by zoom only), the GCJ-02 shift and the language of its labels.
+    """
+    del lang  # part of the key: labels and tooltips are in the session's language
+    spec = layers.get_layer(key)
+    filtered = {}
+    if key == "villages":
+        everything = ui.villages_as_of(year)
+        filtered[key] = everything[select_villages(everything, **dict(filters))]  # type: ignore[arg-type]
+    gdf = layer_data(key, year, filtered, zoom or 0, list(view) if view else None)
+    if shift:
+        gdf = crs.to_chinese_system(gdf, "gcj02")
+    tooltip = tooltip_for(key, gdf)
+    data, dropped = render.layer_geojson(spec, gdf, tooltip=tooltip)
+    return data, dropped, tooltip
+
+
+def draw_map(
+    year: int, basemap: str, shown: list[str], villages: gpd.GeoDataFrame, filters: Filters
+) -> None:
     """Draw the map and handle clicks; reruns alone (a fragment) when the map is used."""
     zoom = int(st.session_state.get("map_zoom", 7))
     view = st.session_state.get("map_view")
@@ -169,12 +204,17 @@ def draw_map(year: int, basemap: str, shown: list[str], villages: gpd.GeoDataFra
     lang = ui.lang()
     for key in shown:
         spec = layers.get_layer(key)
-        gdf = layer_data(key, year, {"villages": villages}, zoom, view)
-        if shift:
-            gdf = crs.to_chinese_system(gdf, "gcj02")
-        group, dropped = render.feature_group(
-            spec, gdf, title=spec.title(lang), tooltip=tooltip_for(key, gdf)
+        thinned = spec.by_zoom
+        data, dropped, tooltip = layer_json(
+            key,
+            year,
+            filters if key == "villages" else (),
+            zoom if thinned else None,
+            tuple(view) if thinned and view else None,
+            shift,
+            lang,
         )
+        group, _ = render.feature_group(spec, data, title=spec.title(lang), tooltip=tooltip)
         if dropped:
             st.warning(ui.tr("dropped", layer=spec.title(lang), count=dropped))
         groups.append(group)
