@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import geopandas as gpd
 import pandas as pd
 import streamlit as st
@@ -60,7 +62,10 @@ def labelled(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def downloads(frame: pd.DataFrame, geometry: gpd.GeoSeries | None, name: str) -> None:
-    """Offer `frame` as CSV, Excel and (with `geometry`) GeoPackage downloads."""
+    """Offer `frame` as CSV, Excel and (with `geometry`) GeoPackage downloads.
+
+    Each file is written when its button is clicked, not on every rerun of the page.
+    """
     formats = [
         (".csv", "text/csv", "download_csv"),
         (
@@ -75,7 +80,7 @@ def downloads(frame: pd.DataFrame, geometry: gpd.GeoSeries | None, name: str) ->
     for column, (suffix, mime, label) in zip(columns, formats, strict=True):
         column.download_button(
             ui.tr(label),
-            tables.table_bytes(frame, suffix, geometry=geometry),
+            functools.partial(tables.table_bytes, frame, suffix, geometry=geometry),
             file_name=f"{name}{suffix}",
             mime=mime,
             key=f"dl_{name}{suffix}",
