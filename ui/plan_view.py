@@ -12,6 +12,7 @@ from pathlib import Path
 import folium
 import folium.plugins
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 import streamlit as st
@@ -26,7 +27,7 @@ from geo.errors import NoCrsError, StoreError
 from layers import access, assets, planning, render, scenarios, targets
 from layers.rules import RULES, facilities_for
 from layers.scenarios import Scenario
-from layers.spec import Style
+from layers.spec import GeometryKind, Style
 from store import ingest
 from ui.cache import versioned
 from ui.text import md
@@ -132,15 +133,29 @@ def choose(lang: str, year: int) -> Scenario:
         return draft
 
 
-def _villages_by_class(scenario: Scenario) -> gpd.GeoDataFrame:
+@versioned(max_entries=16, shared=True)
+def _map_json(
+    name: str, rule: str, year: int, changes: str, lang: str
+) -> list[tuple[str, dict[str, object]]]:
+    """Return the GeoJSON of the counties, existing sites and each village class (cached)."""
+    del lang  # part of the key: the tooltips' language
+    scenario = Scenario.from_record(name, rule, year, changes)
     found = effect_of(scenario)
-    mine = found[found["rule"] == scenario.rule]
-    villages = ui.villages_as_of(scenario.base_year)
+    mine = found[found["rule"] == rule]
     before, after = mine["before"].to_numpy(), mine["after"].to_numpy()
-    villages["class"] = "uncovered"
-    villages.loc[after, "class"] = "covered"
-    villages.loc[after & ~before, "class"] = "newly_covered"
-    return villages
+    villages = ui.villages_as_of(year)
+    classes = np.where(after & ~before, "newly_covered", np.where(after, "covered", "uncovered"))
+    existing = facilities_for(RULES[rule], year, ui.layer)
+    tooltip = {"name_zh": ui.tr("name"), "code": ui.tr("code")}
+    spec = layers.get_layer("villages")
+    return [
+        ("counties", render.layer_geojson(layers.get_layer("counties"), ui.layer("counties"))[0]),
+        ("existing_sites", render.layer_geojson(spec, existing)[0]),
+        *(
+            (c, render.layer_geojson(spec, villages[classes == c], tooltip=tooltip, style=st_)[0])
+            for c, st_ in _CLASS_STYLES.items()
+        ),
+    ]
 
 
 def _drawing_tool() -> folium.plugins.Draw:
@@ -156,22 +171,22 @@ def _drawing_tool() -> folium.plugins.Draw:
 def draw(scenario: Scenario) -> Scenario:
     """Show the scenario's map; take drawn markers in as sites and lines as road links."""
     rule = RULES[scenario.rule]
-    villages = _villages_by_class(scenario)
-    fmap = render.base_map(villages.total_bounds)
+    fmap = render.base_map(ui.layer("villages").total_bounds)
     render.relief_overlay(*ui.relief()).add_to(fmap)
-    counties = layers.get_layer("counties")
-    render.feature_group(counties, ui.layer("counties"), title=ui.tr("counties"))[0].add_to(fmap)
-    existing = facilities_for(rule, scenario.base_year, ui.layer)
-    spec = layers.get_layer(existing["layer"].iloc[0]) if len(existing) else counties
-    render.feature_group(spec, existing, title=ui.tr("existing_sites"))[0].add_to(fmap)
-    for name, style in _CLASS_STYLES.items():
-        group, _ = render.feature_group(
-            layers.get_layer("villages"),
-            villages[villages["class"] == name],
-            title=ui.tr(name),
-            tooltip={"name_zh": ui.tr("name"), "code": ui.tr("code")},
-            style=style,
-        )
+    points = [k for k in rule.facilities if layers.get_layer(k).geometry is GeometryKind.POINT]
+    site_spec = layers.get_layer((points or list(rule.facilities))[0])  # markers for points
+    tooltip = {"name_zh": ui.tr("name"), "code": ui.tr("code")}
+    parts = _map_json(
+        scenario.name, scenario.rule, scenario.base_year, scenario.changes_json(), ui.lang()
+    )
+    for name, data in parts:
+        if name == "counties":
+            spec, style, tip = layers.get_layer("counties"), None, None
+        elif name == "existing_sites":
+            spec, style, tip = site_spec, None, None
+        else:
+            spec, style, tip = layers.get_layer("villages"), _CLASS_STYLES[name], tooltip
+        group, _ = render.feature_group(spec, data, title=ui.tr(name), tooltip=tip, style=style)
         group.add_to(fmap)
     _overlay(scenario, float(rule.within_m or 0)).add_to(fmap)
     _drawing_tool().add_to(fmap)
