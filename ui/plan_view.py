@@ -173,8 +173,10 @@ def draw(scenario: Scenario) -> Scenario:
     rule = RULES[scenario.rule]
     fmap = render.base_map(ui.layer("villages").total_bounds)
     render.relief_overlay(*ui.relief()).add_to(fmap)
-    points = [k for k in rule.facilities if layers.get_layer(k).geometry is GeometryKind.POINT]
-    site_spec = layers.get_layer((points or list(rule.facilities))[0])  # markers for points
+    point_layers = [
+        k for k in rule.facilities if layers.get_layer(k).geometry is GeometryKind.POINT
+    ]
+    site_spec = layers.get_layer((point_layers or list(rule.facilities))[0])
     tooltip = {"name_zh": ui.tr("name"), "code": ui.tr("code")}
     parts = _map_json(
         scenario.name, scenario.rule, scenario.base_year, scenario.changes_json(), ui.lang()
