@@ -24,7 +24,7 @@ import layers
 from exports._canvas import Canvas, Extent, fix_frame, halo_text, new_canvas, plot
 from exports._furniture import inset, legend, north_arrow, notes, scale_bar, sources, titles
 from exports.fonts import print_settings
-from exports.spec import CLASS_COLOURS, MapSpec, area, county_code, villages
+from exports.spec import CLASS_COLOURS, MapSpec, Reading, area, county_code, villages
 from geo.coverage import service_area
 from geo.raster import hillshade, read_band
 from layers.i18n import STRINGS, t
@@ -41,13 +41,15 @@ _CLASS_PREFIX = {"road_class": "road_"}  # category column -> its translation ke
 _MIN_LABEL_SHARE = 0.002  # label a polygon only if this share of the frame shows it
 
 
-def _dem_on_grid(crs: pyproj.CRS, extent: Extent, width: int) -> tuple[NDArray[np.float64], float]:
+def _dem_on_grid(
+    path: Path, crs: pyproj.CRS, extent: Extent, width: int
+) -> tuple[NDArray[np.float64], float]:
     """Return the DEM resampled by cubic splines onto a grid over `extent`, and its cell size.
 
     Every cell gets a value (the DEM's edge values extend outwards), so no band of missing
     relief shows along the frame, and the 0.2 degree cells do not show as blocks.
     """
-    dem, transform, src_crs = read_band(layers.raster_path("relief"))
+    dem, transform, src_crs = read_band(path)
     minx, miny, maxx, maxy = extent
     cell = (maxx - minx) / width
     height = max(round((maxy - miny) / cell), 1)
@@ -66,7 +68,7 @@ def _dem_on_grid(crs: pyproj.CRS, extent: Extent, width: int) -> tuple[NDArray[n
 
 def _relief(c: Canvas) -> None:
     """Draw the DEM's hillshade, resampled smoothly onto the map frame, as the background."""
-    dem, cell = _dem_on_grid(c.crs, c.extent, _RELIEF_WIDTH_PX)
+    dem, cell = _dem_on_grid(c.read.raster("relief"), c.crs, c.extent, _RELIEF_WIDTH_PX)
     shade = hillshade(dem, (cell, cell), z_factor=3.0)
     minx, _, maxx, maxy = c.extent
     c.ax.imshow(
@@ -260,19 +262,21 @@ def meeting_map(spec: MapSpec, *, load: Loader = layers.load) -> Figure:
     the spec asks); county names (and township names on a county map) over halos; a legend
     with symbols as drawn, counts per class and the source of each layer; scale bar, north
     arrow, an inset locating the area in Gansu (or the county in the prefecture), date, the
-    CRS, an optional watermark and the map approval number field.
+    CRS, an optional watermark and the map approval number field; and, when any layer it
+    was drawn from is synthetic demo data, a notice saying so (the store's record decides).
     """
-    mapped, area_name = area(spec, load)
-    c = new_canvas(spec, mapped)
+    read = Reading(load)
+    mapped, area_name = area(spec, read)
+    c = new_canvas(spec, mapped, read)
     _relief(c)
-    _layers(c, load)
-    _facilities(c, load)
-    _villages(c, mapped, load)
-    _labels(c, load)
+    _layers(c, read)
+    _facilities(c, read)
+    _villages(c, mapped, read)
+    _labels(c, read)
     fix_frame(c)
     scale_bar(c)
     north_arrow(c)
-    inset(c, mapped, load)
+    inset(c, mapped, read)
     titles(c, area_name)
     legend(c)
     sources(c)
