@@ -293,6 +293,10 @@ def _import(args: argparse.Namespace) -> int:
         report = importer.import_raster(
             Path(args.path), target.raster_dir() / spec.path, dry_run=args.dry_run
         )
+        if not args.dry_run:
+            target.record_origin(
+                spec.key, source=f"{Path(args.path).name} (imported)", who=who.name
+            )
     else:
         try:
             gdf, notes = ingest.read_untrusted(

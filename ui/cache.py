@@ -24,8 +24,9 @@ R = TypeVar("R")
 
 
 def token(*, with_targets: bool) -> str:
-    """Return the version of what the loaders read: layer revisions (and the targets file)."""
-    revisions = repr(sorted(store.open_store().revisions().items()))
+    """Return the version of what the loaders read: which store, its revisions, the targets."""
+    handle = store.open_store()
+    revisions = handle.location + repr(sorted(handle.revisions().items()))
     return revisions + (f"|{targets.TARGETS_PATH.stat().st_mtime_ns}" if with_targets else "")
 
 
