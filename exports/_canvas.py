@@ -14,8 +14,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from exports.fonts import cjk_font
-from exports.spec import MapSpec, Reading
+from exports.spec import MapSpec
 from geo.crs import metric_crs
+from layers.provenance import Reading
 from layers.rules import RULES, CoverageRule
 
 __all__ = ["Canvas", "Extent", "fix_frame", "halo_text", "new_canvas", "plot"]

@@ -13,8 +13,9 @@ from matplotlib.figure import Figure
 import layers
 from exports.fonts import cjk_font, print_settings
 from exports.printmap import meeting_map
-from exports.spec import MapSpec, Reading, read_once
+from exports.spec import MapSpec, read_once
 from layers.i18n import t
+from layers.provenance import Reading
 from layers.rules import RULES, Loader, evaluate
 from layers.targets import BASELINE, load_targets, progress, status
 

@@ -10,9 +10,10 @@ import folium
 from branca.element import Figure
 
 import layers
-from exports.spec import CLASS_COLOURS, MapSpec, Reading, area, villages
+from exports.spec import CLASS_COLOURS, MapSpec, area, villages
 from layers import assets, render
 from layers.i18n import t
+from layers.provenance import Reading
 from layers.rules import Loader
 
 __all__ = ["html_map", "standalone_html"]

@@ -24,10 +24,11 @@ import layers
 from exports._canvas import Canvas, Extent, fix_frame, halo_text, new_canvas, plot
 from exports._furniture import inset, legend, north_arrow, notes, scale_bar, sources, titles
 from exports.fonts import print_settings
-from exports.spec import CLASS_COLOURS, MapSpec, Reading, area, county_code, villages
+from exports.spec import CLASS_COLOURS, MapSpec, area, county_code, villages
 from geo.coverage import service_area
 from geo.raster import hillshade, read_band
 from layers.i18n import STRINGS, t
+from layers.provenance import Reading
 from layers.rules import Loader, facilities_for
 
 __all__ = ["meeting_map", "save_figure"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -12,18 +11,14 @@ import numpy as np
 import layers
 from geo import settings
 from geo.status import poverty_status
-from layers import provenance
 from layers.i18n import t
 from layers.rules import RULES, Loader, evaluate
-from store import Origin
-from store.tables import Note
 
 __all__ = [
     "CLASS_COLOURS",
     "PAPER_MM",
     "PROVINCE_PATH",
     "MapSpec",
-    "Reading",
     "area",
     "county_code",
     "read_once",
@@ -114,43 +109,6 @@ def villages(spec: MapSpec, mapped: gpd.GeoDataFrame, load: Loader) -> gpd.GeoDa
         out["class"] = np.where(covered, "covered", "uncovered")
     inside = out.within(mapped.to_crs(out.crs).union_all())
     return out[inside]
-
-
-class Reading:
-    """A loader that keeps where each layer it hands out came from: what an export is made of.
-
-    An export reads every layer through one; afterwards `origins` holds each layer read
-    (and each raster taken with `raster`), as the store records it, and `notice` and
-    `note` say whether synthetic demo data are among them.
-    """
-
-    def __init__(self, load: Loader) -> None:
-        """Wrap `load` (layers read by `layers.load` carry their origin)."""
-        self._load = load
-        self.origins: dict[str, Origin | None] = {}
-
-    def __call__(self, key: str) -> gpd.GeoDataFrame:
-        """Return layer `key` from the wrapped loader, noting where it came from."""
-        gdf = self._load(key)
-        self.origins.setdefault(key, layers.origin_of_frame(gdf))
-        return gdf
-
-    def raster(self, key: str) -> Path:
-        """Return the GeoTIFF of raster layer `key`, noting where it came from."""
-        self.origins.setdefault(key, layers.origin(key))
-        return layers.raster_path(key)
-
-    def synthetic(self) -> list[str]:
-        """Return the layers read so far that are synthetic demo data."""
-        return provenance.synthetic_layers(self.origins)
-
-    def notice(self, lang: str) -> str | None:
-        """Return the synthetic-data notice for what was read (None: nothing synthetic)."""
-        return provenance.notice(self.synthetic(), lang)
-
-    def note(self, lang: str) -> Note | None:
-        """Return the note a table made of what was read carries (None: nothing synthetic)."""
-        return provenance.note(self.origins, lang)
 
 
 def read_once(load: Loader) -> Loader:

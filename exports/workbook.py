@@ -7,8 +7,9 @@ from pathlib import Path
 import pandas as pd
 
 import layers
-from exports.spec import Reading, read_once
+from exports.spec import read_once
 from layers.i18n import t
+from layers.provenance import Reading
 from layers.rules import RULES, Loader, evaluate, gaps_by_bureau
 from store import tables
 

@@ -10,14 +10,18 @@ shipped relief).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import geopandas as gpd
 
 import layers
 from layers.i18n import t
-from layers.rules import CoverageRule
+from layers.rules import CoverageRule, Loader
 from store import Origin
 from store.tables import Note
 
 __all__ = [
+    "Reading",
     "catalogue_describes",
     "edits_text",
     "note",
@@ -145,3 +149,40 @@ def rule_layers(rule: CoverageRule, *, along_roads: bool = False) -> tuple[str, 
     """
     roads = ("roads",) if along_roads and rule.is_distance else ()
     return ("villages", *rule.facilities, *roads)
+
+
+class Reading:
+    """A loader that keeps where each layer it hands out came from: what an export is made of.
+
+    An export reads every layer through one; afterwards `origins` holds each layer read
+    (and each raster taken with `raster`), as the store records it, and `notice` and
+    `note` say whether synthetic demo data are among them.
+    """
+
+    def __init__(self, load: Loader) -> None:
+        """Wrap `load` (layers read by `layers.load` carry their origin)."""
+        self._load = load
+        self.origins: dict[str, Origin | None] = {}
+
+    def __call__(self, key: str) -> gpd.GeoDataFrame:
+        """Return layer `key` from the wrapped loader, noting where it came from."""
+        gdf = self._load(key)
+        self.origins.setdefault(key, layers.origin_of_frame(gdf))
+        return gdf
+
+    def raster(self, key: str) -> Path:
+        """Return the GeoTIFF of raster layer `key`, noting where it came from."""
+        self.origins.setdefault(key, layers.origin(key))
+        return layers.raster_path(key)
+
+    def synthetic(self) -> list[str]:
+        """Return the layers read so far that are synthetic demo data."""
+        return synthetic_layers(self.origins)
+
+    def notice(self, lang: str) -> str | None:
+        """Return the synthetic-data notice for what was read (None: nothing synthetic)."""
+        return notice(self.synthetic(), lang)
+
+    def note(self, lang: str) -> Note | None:
+        """Return the note a table made of what was read carries (None: nothing synthetic)."""
+        return note(self.origins, lang)

@@ -138,6 +138,23 @@ def test_bureau_workbook(kind, tmp_path):
         assert not [c for c in cells if "synthetic" in c.lower()]
 
 
+def test_planned_sites_from_the_command_line(kind, tmp_path):
+    out = tmp_path / "sites.csv"
+    done = cli(
+        "plan", "--rule", "bus_2km", "--add", "2", "--candidates", "villages", "--out", str(out)
+    )
+    assert done.returncode == 0, done.stderr
+    with out.open(encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert len(rows) == 3
+    if kind == "demo":
+        assert rows[0][-1] == "About the data"
+        assert [r[-1] for r in rows[1:]] == ["synthetic demo data"] * 2
+        assert "note: Synthetic demo data" in done.stderr
+    else:
+        assert "synthetic" not in out.read_text(encoding="utf-8") + done.stderr.lower()
+
+
 # --- the app ----------------------------------------------------------------------------------
 
 
