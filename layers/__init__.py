@@ -147,6 +147,7 @@ def origin(key: str, where: Path | str | None = None) -> store.Origin | None:
     if not path.is_file():
         return None
     tags = read_tags(path)
+    # the demo's grid says synthetic=yes; one built by an older version only said so in words
     synthetic = tags.get("synthetic") == "yes" or "synthetic demo" in tags.get("source", "")
     if imported.is_file():
         found = recorded or store.Origin(
