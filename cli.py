@@ -294,6 +294,10 @@ def _import(args: argparse.Namespace) -> int:
         report = importer.import_raster(
             Path(args.path), target.raster_dir() / spec.path, dry_run=args.dry_run
         )
+        if not args.dry_run:
+            target.record_origin(
+                spec.key, source=f"{Path(args.path).name} (imported)", who=who.name
+            )
     else:
         try:
             gdf, notes = ingest.read_untrusted(
@@ -333,6 +337,7 @@ def _import(args: argparse.Namespace) -> int:
 def _plan(args: argparse.Namespace) -> int:
     import layers  # noqa: PLC0415
     from layers import planning  # noqa: PLC0415
+    from layers.provenance import Reading  # noqa: PLC0415
     from layers.rules import get_rule  # noqa: PLC0415
     from store import tables  # noqa: PLC0415
 
@@ -344,8 +349,7 @@ def _plan(args: argparse.Namespace) -> int:
     year = args.year or rule.target_year
     where = args.store
 
-    def load(key: str) -> object:
-        return layers.load(key, where)
+    load = Reading(lambda key: layers.load(key, where))  # keeps where each layer came from
 
     if args.candidates in planning.CANDIDATES:
         sites = planning.candidates(args.candidates, year, spacing_m=args.spacing, load=load)
@@ -359,8 +363,14 @@ def _plan(args: argparse.Namespace) -> int:
     chosen, solution = planning.plan_sites(rule, year, sites, ask, load=load)
     table = chosen.drop(columns="geometry")
     tables.write_table(
-        table, args.out, geometry=None if args.out.suffix == ".csv" else chosen.geometry
+        table,
+        args.out,
+        geometry=None if args.out.suffix == ".csv" else chosen.geometry,
+        note=load.note("en"),
     )
+    notice = load.notice("en")
+    if notice is not None:
+        print(f"note: {notice}", file=sys.stderr)
     if args.save_scenario:
         _save_scenario(args, rule.key, year, chosen)
     for note in solution.notes:

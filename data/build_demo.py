@@ -49,6 +49,8 @@ _N_IMMIGRANT = 8
 _DEFAULT_SCHEDULE = ((2015,), (1.0,))
 _MAX_DRAWS = 200_000
 _EXTRA_UNITS = ("市人民医院", "市供电公司")
+#: Layers the demo takes from real data (the profile's boundaries); it generates the rest.
+_REAL = frozenset({"prefecture", "counties"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -740,8 +742,9 @@ def population_grid(
 
 
 def _write_population(
-    path: Path, grid: np.ndarray, transform: rasterio.Affine, crs_: pyproj.CRS
+    path: Path, grid: np.ndarray, transform: rasterio.Affine, crs_: pyproj.CRS, seed: int
 ) -> None:
+    """Write the population grid, tagged as synthetic demo data (the raster's own record)."""
     profile = {
         "driver": "GTiff",
         "width": grid.shape[1],
@@ -757,7 +760,17 @@ def _write_population(
     }
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(grid, 1)
-        dst.update_tags(units="people per cell", source="synthetic demo (data/build_demo.py)")
+        dst.update_tags(
+            units="people per cell",
+            source=_source("population", seed),
+            synthetic="yes",
+        )
+
+
+def _source(key: str, seed: int) -> str:
+    """Return what the store records as the source of a demo layer: the catalogue's words."""
+    text = layers.get_layer(key).source
+    return text if key in _REAL else f"{text} (seed {seed})"
 
 
 def _to_storage(
@@ -856,12 +869,12 @@ def build(
         path,
         _to_storage(metric_layers, metric),
         who="build-demo",
-        source=f"synthetic demo data (seed {seed})",
-        synthetic=True,
+        source={key: _source(key, seed) for key in metric_layers},
+        synthetic=set(metric_layers) - _REAL,
     )
     grid, transform = population_grid(vil, counties_m.total_bounds)
     pop_path = out_dir / "population.tif"
-    _write_population(pop_path, grid, transform, metric)
+    _write_population(pop_path, grid, transform, metric, seed)
     return {"store": path, "population": pop_path}
 
 

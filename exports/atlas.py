@@ -15,15 +15,21 @@ from exports.fonts import cjk_font, print_settings
 from exports.printmap import meeting_map
 from exports.spec import MapSpec, read_once
 from layers.i18n import t
+from layers.provenance import Reading
 from layers.rules import RULES, Loader, evaluate
 from layers.targets import BASELINE, load_targets, progress, status
 
 __all__ = ["atlas"]
 
 
-def _table_page(spec: MapSpec, title: str, frame: pd.DataFrame, font: str) -> Figure:
+def _table_page(
+    spec: MapSpec, title: str, frame: pd.DataFrame, font: str, notice: str | None
+) -> Figure:
+    """Draw a table page; `notice` (synthetic data in the table) goes at its foot."""
     fig = Figure(figsize=spec.inches, dpi=spec.dpi)
     fig.text(0.05, 0.95, title, fontsize=13, family=font)
+    if notice is not None:
+        fig.text(0.05, 0.02, notice, fontsize=7, family=font, color="#b2182b", wrap=True)
     ax = fig.add_axes((0.05, 0.05, 0.9, 0.85))
     ax.axis("off")
     if frame.empty:
@@ -64,14 +70,20 @@ def _indicators(spec: MapSpec, code: str, load: Loader) -> pd.DataFrame:
 
 
 def _county_pages(spec: MapSpec, code: str, load: Loader, rows: int = 28) -> Iterator[Figure]:
-    """Yield a county's map, its indicators against targets, and its gap table (paged)."""
+    """Yield a county's map, its indicators against targets, and its gap table (paged).
+
+    Each table says so at its foot when a layer it was made from is synthetic demo data.
+    """
     font = cjk_font()
     yield meeting_map(replace(spec, county=code), load=load)
-    names = load("counties").set_index("code")["name_zh" if spec.lang == "zh" else "name_en"]
-    indicators = _indicators(spec, code, load)
-    yield _table_page(spec, f"{names[code]} · {t('page_targets', spec.lang)}", indicators, font)
-    villages = load("villages")
-    covered = evaluate(RULES[spec.rule or "bus_2km"], spec.year, load=load)["covered"]
+    read = Reading(load)
+    names = read("counties").set_index("code")["name_zh" if spec.lang == "zh" else "name_en"]
+    indicators = _indicators(spec, code, read)
+    title = f"{names[code]} · {t('page_targets', spec.lang)}"
+    yield _table_page(spec, title, indicators, font, read.notice(spec.lang))
+    read = Reading(load)
+    villages = read("villages")
+    covered = evaluate(RULES[spec.rule or "bus_2km"], spec.year, load=read)["covered"]
     gaps = villages[(villages["county_code"] == code) & ~covered]
     gap_table = gaps[["code", "name_zh", "township", "population"]]
     for start in range(0, max(len(gap_table), 1), rows):
@@ -80,6 +92,7 @@ def _county_pages(spec: MapSpec, code: str, load: Loader, rows: int = 28) -> Ite
             f"{names[code]} · {t('gap_list', spec.lang)}",
             gap_table.iloc[start : start + rows],
             font,
+            read.notice(spec.lang),
         )
 
 

@@ -30,6 +30,7 @@ from exports.spec import CLASS_COLOURS, MapSpec, area, county_code, read_once, v
 from geo.coverage import service_area
 from geo.raster import hillshade, read_band
 from layers.i18n import STRINGS, t
+from layers.provenance import Reading
 from layers.rules import Loader, facilities_for
 from layers.scenarios import Scenario, apply
 
@@ -44,13 +45,15 @@ _CLASS_PREFIX = {"road_class": "road_"}  # category column -> its translation ke
 _MIN_LABEL_SHARE = 0.002  # label a polygon only if this share of the frame shows it
 
 
-def _dem_on_grid(crs: pyproj.CRS, extent: Extent, width: int) -> tuple[NDArray[np.float64], float]:
+def _dem_on_grid(
+    path: Path, crs: pyproj.CRS, extent: Extent, width: int
+) -> tuple[NDArray[np.float64], float]:
     """Return the DEM resampled by cubic splines onto a grid over `extent`, and its cell size.
 
     Every cell gets a value (the DEM's edge values extend outwards), so no band of missing
     relief shows along the frame, and the 0.2 degree cells do not show as blocks.
     """
-    dem, transform, src_crs = read_band(layers.raster_path("relief"))
+    dem, transform, src_crs = read_band(path)
     minx, miny, maxx, maxy = extent
     cell = (maxx - minx) / width
     height = max(round((maxy - miny) / cell), 1)
@@ -69,7 +72,7 @@ def _dem_on_grid(crs: pyproj.CRS, extent: Extent, width: int) -> tuple[NDArray[n
 
 def _relief(c: Canvas) -> None:
     """Draw the DEM's hillshade, resampled smoothly onto the map frame, as the background."""
-    dem, cell = _dem_on_grid(c.crs, c.extent, _RELIEF_WIDTH_PX)
+    dem, cell = _dem_on_grid(c.read.raster("relief"), c.crs, c.extent, _RELIEF_WIDTH_PX)
     shade = hillshade(dem, (cell, cell), z_factor=3.0)
     minx, _, maxx, maxy = c.extent
     c.ax.imshow(
@@ -314,30 +317,32 @@ def meeting_map(
     the spec asks); county names (and township names on a county map) over halos; a legend
     with symbols as drawn, counts per class and the source of each layer; scale bar, north
     arrow, an inset locating the area in Gansu (or the county in the prefecture), date, the
-    CRS, an optional watermark and the map approval number field.
+    CRS, an optional watermark and the map approval number field; and, when any layer it
+    was drawn from is synthetic demo data, a notice saying so (the store's record decides).
 
     With a `scenario`, the map shows its rule in its base year with the changes built: new
     sites (stars) and their service areas, removed sites, planned road links, and the
     villages the scenario newly covers in a class of their own.
     """
-    before: Loader | None = None
-    mapped, area_name = area(spec, load)
+    read = Reading(load)
+    drawn: Loader = read
+    mapped, area_name = area(spec, read)
     if scenario is not None:
-        before, load = read_once(load), read_once(apply(scenario, load))
+        drawn = read_once(apply(scenario, read))
         title = spec.title or f"{area_name} · {scenario.name}"
         spec = dataclasses.replace(spec, rule=scenario.rule, year=scenario.base_year, title=title)
-    c = new_canvas(spec, mapped)
+    c = new_canvas(spec, mapped, read)
     _relief(c)
-    _layers(c, load)
-    _facilities(c, before or load)  # the sites as they are; the scenario's drawn over them
+    _layers(c, drawn)
+    _facilities(c, read)  # the sites as they are; a scenario's are drawn over them
     if scenario is not None:
         _scenario(c, scenario)
-    _villages(c, mapped, load, before)
-    _labels(c, load)
+    _villages(c, mapped, drawn, read if scenario is not None else None)
+    _labels(c, read)
     fix_frame(c)
     scale_bar(c)
     north_arrow(c)
-    inset(c, mapped, load)
+    inset(c, mapped, read)
     titles(c, area_name)
     legend(c)
     sources(c)

@@ -13,6 +13,7 @@ from exports.spec import read_once
 from geo.crs import metric_crs
 from layers import scenarios
 from layers.i18n import t
+from layers.provenance import Reading
 from layers.rules import RULES, Loader, evaluate, gaps_by_bureau
 from store import tables
 
@@ -20,18 +21,22 @@ __all__ = ["bureau_workbook", "scenario_workbook"]
 
 
 def bureau_workbook(year: int, path: Path, *, load: Loader = layers.load, lang: str = "zh") -> Path:
-    """Write an .xlsx with a summary sheet and one sheet per lead bureau with its gap list."""
-    load = read_once(load)
-    villages = load("villages")
-    summary = gaps_by_bureau(year, load=load).reset_index()
+    """Write an .xlsx with a summary sheet and one sheet per lead bureau with its gap list.
+
+    When a layer it was made from is synthetic demo data, a first sheet says so and lists
+    the source of every layer (`store.tables.Note`).
+    """
+    read = Reading(read_once(load))
+    villages = read("villages")
+    summary = gaps_by_bureau(year, load=read).reset_index()
     sheets = {t("summary", lang): summary}
     for rule in RULES.values():
         name = rule.bureau.name(lang)
-        covered = evaluate(rule, year, load=load)["covered"]
+        covered = evaluate(rule, year, load=read)["covered"]
         gaps = villages.loc[~covered, ["code", "name_zh", "county", "township", "is_poor"]]
         gaps = pd.DataFrame(gaps).assign(missing=rule.title(lang), deadline=rule.target_year)
         sheets[name] = pd.concat([sheets.get(name, pd.DataFrame()), gaps], ignore_index=True)
-    return tables.write_workbook(sheets, path)
+    return tables.write_workbook(sheets, path, note=read.note(lang))
 
 
 def _links(scenario: scenarios.Scenario) -> pd.DataFrame:
@@ -66,9 +71,9 @@ def scenario_workbook(
     newly covers), the sites removed, the road links (length in km), and what the scenario
     changes per county and per township, straight line and along roads side by side.
     """
-    load = read_once(load)
+    read = Reading(read_once(load))
     rule = RULES[scenario.rule]
-    effect = scenarios.effect(scenario, load)
+    effect = scenarios.effect(scenario, read)
     about = pd.DataFrame(
         {
             "field": ["scenario", "rule", "base_year", "owner", "sites_added", "sites_removed",
@@ -81,10 +86,10 @@ def scenario_workbook(
     removed = pd.DataFrame(scenario.removed, columns=["layer", "lon", "lat"])
     sheets = {
         t("scenario", lang): about,
-        t("new_sites", lang): scenarios.site_table(scenario, load),
+        t("new_sites", lang): scenarios.site_table(scenario, read),
         t("removed_sites", lang): removed,
         t("planned_roads", lang): _links(scenario),
         t("by_county", lang): scenarios.summary(effect, "county_code").reset_index(),
         t("by_township", lang): scenarios.summary(effect, "township_code").reset_index(),
     }
-    return tables.write_workbook(sheets, path)
+    return tables.write_workbook(sheets, path, note=read.note(lang))

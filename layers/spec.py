@@ -132,7 +132,6 @@ class LayerSpec(Titled):
     source: str
     licence: str
     date: str
-    synthetic: bool = True
     description: str = ""
     path: str | None = None
     year_column: str | None = None

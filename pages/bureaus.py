@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from layers import BUREAUS
+from layers import BUREAUS, provenance
 from layers.rules import RULES, gap_list
 from ui.tables import downloads
 
@@ -59,4 +59,5 @@ if gaps.empty:
     st.success(ui.tr("no_gaps"))
 else:
     st.dataframe(gaps, hide_index=True, width="stretch")
-    downloads(gaps, None, f"gaps-{bureau}-{year}")
+    sources = [k for r in rules for k in provenance.rule_layers(r)]
+    downloads(gaps, None, f"gaps-{bureau}-{year}", sources)

@@ -37,4 +37,4 @@ if clicked:
 tables(villages, result)
 people(keys, within_m, year)
 contradictions(villages, result, lang)
-gap_table(villages, result, keys, year)
+gap_table(villages, result, keys, year, along_roads=along_roads)

@@ -48,8 +48,8 @@ def revisions() -> str:
 
 
 def token(*, with_targets: bool) -> str:
-    """Return the version of what the loaders read: layer revisions (and the targets file)."""
-    found = revisions()
+    """Return the version of what the loaders read: which store, its revisions, the targets."""
+    found = store.open_store().location + revisions()
     return found + (f"|{targets.TARGETS_PATH.stat().st_mtime_ns}" if with_targets else "")
 
 

@@ -10,7 +10,7 @@ from streamlit_folium import st_folium
 import layers
 import ui
 from geo.coverage import coverage_class, service_area, summarize
-from layers import render
+from layers import provenance, render
 from layers.rules import RULES, facilities_for
 from layers.spec import Style
 from ui.cache import versioned
@@ -228,7 +228,14 @@ def contradictions(villages: gpd.GeoDataFrame, result: pd.DataFrame, lang: str) 
     )
 
 
-def gap_table(villages: gpd.GeoDataFrame, result: pd.DataFrame, keys: list[str], year: int) -> None:
+def gap_table(
+    villages: gpd.GeoDataFrame,
+    result: pd.DataFrame,
+    keys: list[str],
+    year: int,
+    *,
+    along_roads: bool = False,
+) -> None:
     """Show the villages left out, with their distances, as a table and downloads."""
     st.subheader(ui.tr("gap_list"))
     gaps = villages[~result["covered"]]
@@ -238,4 +245,5 @@ def gap_table(villages: gpd.GeoDataFrame, result: pd.DataFrame, keys: list[str],
     table = gaps[["code", "name_zh", "pinyin", "county", "township", "is_poor", "population"]]
     table = pd.DataFrame(table.join(result.drop(columns=["covered", "straight_covered"])))
     st.dataframe(labelled(table), hide_index=True, width="stretch")
-    downloads(table, gaps.geometry, f"gaps-{'-'.join(keys)}-{year}")
+    sources = [k for r in keys for k in provenance.rule_layers(RULES[r], along_roads=along_roads)]
+    downloads(table, gaps.geometry, f"gaps-{'-'.join(keys)}-{year}", sources)

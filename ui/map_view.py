@@ -17,6 +17,7 @@ from layers.basemaps import BASEMAPS, tile_url
 from layers.i18n import STRINGS
 from layers.spec import Theme
 from ui.cache import versioned
+from ui.tables import origin_columns
 
 __all__ = ["SELECTED", "draw_map", "legend", "metadata", "search", "sidebar_controls"]
 
@@ -265,14 +266,15 @@ def legend(shown: list[str], lang: str) -> None:
 
 
 def metadata(shown: list[str], lang: str) -> None:
-    """Source, date, CRS, licence and lead bureau of every visible layer."""
+    """Say if the visible layers hold synthetic demo data; list their origin, CRS and bureau."""
+    notice = ui.synthetic_notice(shown)
+    if notice is not None:
+        st.caption(notice)
     rows = [
         {
             ui.tr("layer"): spec.title(lang),
-            ui.tr("source"): spec.source,
-            ui.tr("date"): spec.date,
+            **origin_columns(spec, lang),
             ui.tr("crs"): "EPSG:4326 (WGS84)",
-            ui.tr("licence"): spec.licence,
             ui.tr("lead_bureau"): spec.bureau.name(lang),
         }
         for spec in map(layers.get_layer, shown)
