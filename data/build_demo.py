@@ -34,6 +34,7 @@ from shapely import LineString, Point, Polygon
 
 import layers
 import store
+from data import scale
 from geo import settings
 from layers.profile import PROFILE, County, Profile, read_boundaries
 
@@ -798,11 +799,16 @@ def _units(profile: Profile) -> list[str]:
 
 
 def build(
-    out_dir: Path | None = None, *, seed: int = SEED, profile: Profile | None = None
+    out_dir: Path | None = None,
+    *,
+    seed: int = SEED,
+    profile: Profile | None = None,
+    grow_to: int | None = None,
 ) -> dict[str, Path]:
     """Build the demo store and population raster into `out_dir`; return their paths.
 
-    `profile` (default: the one the atlas serves) gives the counties and their boundaries.
+    `profile` (default: the one the atlas serves) gives the counties and their boundaries;
+    `grow_to` grows the demo to that many villages (`data.scale`), to measure at scale.
     """
     profile = profile or PROFILE
     out_dir = Path(out_dir or settings.data_dir)
@@ -864,6 +870,9 @@ def build(
         "land_improvement": _patches(rng, vil, ["saline_alkali", "hardened"], 0.4, (800, 2500)),
         **services,
     }
+    if grow_to is not None:
+        metric_layers = scale.grow(metric_layers, grow_to, rng)
+        vil = metric_layers["villages"]
     path = out_dir / "demo.gpkg"
     store.write_store(
         path,
