@@ -182,7 +182,10 @@ def test_a_scenario_exports_its_workbook_and_meeting_map(demo_store, tmp_path):
         made = cli("scenario", "export", "three", "--out", str(out), "--store", str(path))
         assert made.returncode == 0, made.stderr
     book = openpyxl.load_workbook(xlsx)
-    assert book.sheetnames == ["方案", "新增站点", "撤除站点", "规划道路", "分县统计", "分乡镇统计"]
+    assert book.sheetnames == [
+        "数据说明", "方案", "新增站点", "撤除站点", "规划道路", "分县统计", "分乡镇统计",
+    ]  # fmt: skip
+    assert "合成演示数据" in str(list(book["数据说明"].values))  # the demo is synthetic
     rows = list(book["新增站点"].values)
     assert len(rows) == 4
     header = rows[0]
