@@ -293,6 +293,7 @@ STRINGS = MappingProxyType(
         "to_year": ("To year", "截止年份"),
         "newly_covered": ("Newly covered", "新覆盖"),
         "new_sites": ("New sites", "新增站点"),
+        "n_villages": ("{n} villages (zoom in to see each)", "{n}个行政村（放大查看）"),
         "scenario": ("Scenario", "方案"),
         "removed_sites": ("Sites removed", "撤除站点"),
         "planned_roads": ("Planned road links", "规划道路"),

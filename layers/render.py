@@ -15,6 +15,7 @@ from pathlib import Path
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from branca.element import MacroElement
 from jinja2 import Template
@@ -27,12 +28,14 @@ from layers.assets import localize
 from layers.spec import GeometryKind, LayerSpec, Style
 
 __all__ = [
+    "POINTS_MAX",
     "ROAD_CLASSES_BY_ZOOM",
     "VIEW_ZOOM",
     "base_map",
     "escape",
     "feature_group",
     "geojson",
+    "grouped_points",
     "layer_geojson",
     "relief_image",
     "relief_overlay",
@@ -236,6 +239,72 @@ def visible_roads(
     minx, miny, maxx, maxy = view
     dx, dy = (maxx - minx) / 2, (maxy - miny) / 2  # half a view around it: smooth panning
     return roads.cx[minx - dx : maxx + dx, miny - dy : maxy + dy]
+
+
+#: Points drawn one by one at most; beyond this many in view they are grouped by zoom.
+POINTS_MAX = 2000
+_GROUP_PX = 24  # the grid a group stands for, in screen pixels
+
+
+def grouped_points(
+    gdf: gpd.GeoDataFrame,
+    zoom: int,
+    view: Sequence[float] | None = None,
+    *,
+    category: str,
+    label: str,
+    limit: int = POINTS_MAX,
+) -> gpd.GeoDataFrame:
+    """Return the points to draw at `zoom`: each one, or groups when there are too many.
+
+    With more than `limit` points, only those near the lon/lat `view` are kept (when there
+    is one); if still more than `limit`, one point stands for each cell of a grid about
+    24 screen pixels wide at `zoom`: at the mean position of its points, with `count`, their
+    most common `category` and `label` (a ``{n}`` template) as its name.
+
+    Examples
+    --------
+    >>> pts = gpd.GeoDataFrame({"status": ["poor", "poor", "exited"]}, crs=4326,
+    ...     geometry=gpd.points_from_xy([95.0, 95.001, 99.0], [40.0, 40.0, 40.0]))
+    >>> out = grouped_points(pts, 7, category="status", label="{n} villages", limit=2)
+    >>> out[["name_zh", "status", "count"]].values.tolist()
+    [['2 villages', 'poor', 2], ['1 villages', 'exited', 1]]
+    """
+    if len(gdf) <= limit:
+        return gdf
+    if view is not None:
+        minx, miny, maxx, maxy = view
+        dx, dy = (maxx - minx) / 2, (maxy - miny) / 2
+        gdf = gdf.cx[minx - dx : maxx + dx, miny - dy : maxy + dy]
+        if len(gdf) <= limit:
+            return gdf
+    xy = shapely.get_coordinates(gdf.to_crs(settings.display_crs).geometry.to_numpy())
+    width = 360.0 / 2**zoom / 256 * _GROUP_PX
+    height = width * float(np.cos(np.radians(np.mean(xy[:, 1]))))
+    cells = pd.DataFrame(
+        {
+            "cx": np.floor(xy[:, 0] / width).astype(np.int64),
+            "cy": np.floor(xy[:, 1] / height).astype(np.int64),
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            category: gdf[category].to_numpy(),
+        }
+    )
+    by = cells.groupby(["cx", "cy"], sort=False)
+    out = by.agg(x=("x", "mean"), y=("y", "mean"), count=("x", "size")).reset_index()
+    common = cells.groupby(["cx", "cy", category], sort=False).size().reset_index(name="n")
+    common = common.sort_values("n", ascending=False).drop_duplicates(["cx", "cy"])
+    out = out.merge(common[["cx", "cy", category]], on=["cx", "cy"], how="left")
+    return gpd.GeoDataFrame(
+        {
+            "name_zh": [label.format(n=n) for n in out["count"]],
+            "code": "",
+            category: out[category].to_numpy(),
+            "count": out["count"].to_numpy(),
+        },
+        geometry=gpd.points_from_xy(out["x"], out["y"]),
+        crs=settings.display_crs,
+    )
 
 
 def base_map(bounds: Sequence[float], *, height: str = "100%") -> folium.Map:

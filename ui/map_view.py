@@ -6,6 +6,7 @@ import folium
 import geopandas as gpd
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitInvalidLayoutContextError
 from streamlit_folium import st_folium
 
 import layers
@@ -171,7 +172,7 @@ def layer_json(
     """Return one layer's GeoJSON as drawn, the features dropped and its tooltip (cached).
 
     Keyed on all it shows: the year, the village filters (villages only), the zoom and view
-    (layers thinned by zoom only), the GCJ-02 shift and the language of its labels.
+    (layers thinned or grouped by zoom only), the GCJ-02 shift and the language of its labels.
     """
     del lang  # part of the key: labels and tooltips are in the session's language
     spec = layers.get_layer(key)
@@ -180,9 +181,13 @@ def layer_json(
         everything = ui.villages_as_of(year)
         filtered[key] = everything[select_villages(everything, **dict(filters))]  # type: ignore[arg-type]
     gdf = layer_data(key, year, filtered, zoom or 0, list(view) if view else None)
+    if key == "villages":  # too many to draw one by one: grouped by zoom
+        gdf = render.grouped_points(
+            gdf, zoom or 7, view, category="status", label=ui.tr("n_villages")
+        )
     if shift:
         gdf = crs.to_chinese_system(gdf, "gcj02")
-    tooltip = tooltip_for(key, gdf)
+    tooltip = tooltip_for(key, gdf) if "count" not in gdf else {"name_zh": ui.tr("villages")}
     data, dropped = render.layer_geojson(spec, gdf, tooltip=tooltip)
     return data, dropped, tooltip
 
@@ -205,7 +210,7 @@ def draw_map(
     lang = ui.lang()
     for key in shown:
         spec = layers.get_layer(key)
-        thinned = spec.by_zoom
+        thinned = spec.by_zoom or key == "villages"
         data, dropped, tooltip = layer_json(
             key,
             year,
@@ -234,7 +239,10 @@ def draw_map(
     seen = view_of((out or {}).get("bounds")) if now >= render.VIEW_ZOOM else None
     if now != zoom or seen != view:
         st.session_state["map_zoom"], st.session_state["map_view"] = now, seen
-        st.rerun(scope="fragment")
+        try:
+            st.rerun(scope="fragment")
+        except StreamlitInvalidLayoutContextError:  # a full run of the page, not the map's own
+            st.rerun()
     clicked = (out or {}).get("last_object_clicked")
     if clicked:
         code = ui.village_at(villages, clicked["lat"], clicked["lng"])
