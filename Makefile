@@ -71,6 +71,9 @@ bench: system-deps npm $(VENV)/.test demo
 	$(BIN)/python benchmarks/exports.py
 	$(BIN)/python benchmarks/store.py
 	$(BIN)/python benchmarks/plan.py
+	$(BIN)/python benchmarks/reruns.py
+	mkdir -p /tmp/va-10k && $(BIN)/village-atlas build-demo --villages 10000 --out /tmp/va-10k
+	VILLAGE_ATLAS_DATA=/tmp/va-10k $(BIN)/python benchmarks/reruns.py
 
 clean:
 	rm -rf $(VENV) data/demo.gpkg* data/demo-backups data/demo.rasters data/population.tif static/vendor

@@ -1,7 +1,7 @@
 """Server time per rerun when a user moves a widget, for every page (Streamlit AppTest).
 
     .venv/bin/python benchmarks/reruns.py                      # the store the app serves
-    VILLAGE_ATLAS_STORE=/tmp/big/demo.gpkg .venv/bin/python benchmarks/reruns.py
+    VILLAGE_ATLAS_DATA=/tmp/big .venv/bin/python benchmarks/reruns.py   # a grown demo
 
 Each page is opened, then each widget is moved back and forth: the first two moves warm
 the caches (what a user pays once), the median of the next six is the rerun a user feels.

@@ -119,14 +119,16 @@ def load(key: str, where: Path | str | None = None) -> gpd.GeoDataFrame:
     spec = get_layer(key)
     handle = store.open_store(where)
     gdf = coerce_columns(handle.read_layer(spec.key), spec.columns)
-    gdf.attrs[ORIGIN] = handle.origin(spec.key)
+    found = handle.origin(spec.key)
+    # a plain dict: Streamlit writes a frame's attrs as JSON when it shows the frame
+    gdf.attrs[ORIGIN] = None if found is None else dataclasses.asdict(found)
     return gdf
 
 
 def origin_of_frame(gdf: gpd.GeoDataFrame) -> store.Origin | None:
     """Return where a layer read by `load` came from (None: a frame `load` did not read)."""
     found = gdf.attrs.get(ORIGIN)
-    return found if isinstance(found, store.Origin) else None
+    return store.Origin(**found) if isinstance(found, dict) else None
 
 
 def origin(key: str, where: Path | str | None = None) -> store.Origin | None:
