@@ -271,7 +271,6 @@ STRINGS = MappingProxyType(
         "baseline": ("Baseline 2014", "2014年基数"),
         "current": ("Current", "当前"),
         "expected": ("Expected by now", "应达进度"),
-        "to_confirm": ("to confirm", "待核实"),
         "st_done": ("done", "已完成"),
         "st_on_track": ("on track", "按计划"),
         "st_behind": ("behind", "滞后"),
