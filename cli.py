@@ -136,6 +136,8 @@ def _targets(args: argparse.Namespace) -> int:
     from exports.spec import county_code, read_once  # noqa: PLC0415
     from geo import settings  # noqa: PLC0415
     from layers import targets  # noqa: PLC0415
+    from layers.clauses import Provenance  # noqa: PLC0415
+    from layers.i18n import t  # noqa: PLC0415
 
     first, last = settings.baseline_year, settings.goal_year
     if not first <= args.year <= last:
@@ -153,7 +155,9 @@ def _targets(args: argparse.Namespace) -> int:
         lead_key=board["lead"].to_numpy(),
         clause=[p.clause.cite() for p in shown],
     )
-    if args.format == "table":
+    if args.format == "table":  # for people: status and provenance in words
+        table["status"] = [t("st_" + s, args.lang) for s in table["status"]]
+        table["provenance"] = [Provenance(p).label(args.lang) for p in table["provenance"]]
         wide = ("title", "scope", "lead", "clause", "reason")
         _print_frame(table[[*_BOARD_COLUMNS, "reason"]], "table", wide=wide)
     else:
