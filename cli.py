@@ -824,7 +824,7 @@ def _store_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     users.set_defaults(func=_users)
 
 
-def _plan_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+def _board_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     """Add `rules`, `targets` (the board) and `bureaus` (every unit and what it leads)."""
     rules = sub.add_parser("rules", help="list the coverage rules, their scope and provenance")
     rules.set_defaults(func=_rules)
@@ -944,7 +944,7 @@ def _parser() -> argparse.ArgumentParser:
     imp.set_defaults(func=_import)
     _store_commands(sub)
     _plan_command(sub)
-    _plan_commands(sub)
+    _board_commands(sub)
     return parser
 
 
