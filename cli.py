@@ -74,7 +74,119 @@ def _rules(args: argparse.Namespace) -> int:
     for rule in RULES.values():
         within = f"{rule.within_m:g} m" if rule.within_m is not None else "attribute"
         bureau = rule.bureau.name_en
-        print(f"{rule.key:15} {within:10} by {rule.target_year}  {bureau}: {rule.title_en}")
+        print(
+            f"{rule.key:15} {within:10} by {rule.target_year}  {bureau}: {rule.title_en} "
+            f"[{rule.scope.value}; {rule.provenance.value}]"
+        )
+    return 0
+
+
+_BOARD_COLUMNS = (
+    "key", "title", "scope", "unit", "goal", "deadline", "current", "status", "lead",
+    "provenance", "clause",
+)  # fmt: skip
+_CONTROL = dict.fromkeys([*range(32), *range(127, 160)], "\ufffd")
+
+
+def _inert_text(value: object) -> object:
+    """Return text with control characters shown as U+FFFD (never an escape sequence)."""
+    return value.translate(_CONTROL) if isinstance(value, str) else value
+
+
+def _cell(value: object) -> str:
+    """Return a table cell: numbers without trailing zeros, nothing for a missing value."""
+    if isinstance(value, float):
+        return "" if value != value else f"{value:g}"  # noqa: PLR0124 (NaN)
+    return "" if value is None else str(value)
+
+
+def _print_frame(frame: object, form: str, wide: Sequence[str] = ()) -> None:
+    """Print `frame` as an aligned table, CSV (inert cells, every field quoted) or JSON.
+
+    In a table, the `wide` columns (long text) follow their row, one indented line each.
+    """
+    import json  # noqa: PLC0415
+
+    import pandas as pd  # noqa: PLC0415
+
+    from store import tables  # noqa: PLC0415
+
+    table: pd.DataFrame = frame.map(_inert_text)  # type: ignore[attr-defined]
+    table.columns = [str(_inert_text(c)) for c in table.columns]
+    if form == "csv":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(tables.table_bytes(table, ".csv"))
+        return
+    if form == "json":
+        records = json.loads(table.to_json(orient="records", force_ascii=False))
+        print(json.dumps(records, ensure_ascii=False, indent=1))
+        return
+    narrow = table.drop(columns=list(wide)).astype(object).map(_cell)
+    lines = narrow.to_string(index=False).splitlines()
+    print(lines[0])
+    for line, (_, row) in zip(lines[1:], table.iterrows(), strict=True):
+        print(line)
+        for column in wide:
+            if _cell(row[column]).strip():
+                print(f"    {column}: {_cell(row[column])}")
+
+
+def _targets(args: argparse.Namespace) -> int:
+    import layers  # noqa: PLC0415
+    from exports.spec import county_code, read_once  # noqa: PLC0415
+    from geo import settings  # noqa: PLC0415
+    from layers import targets  # noqa: PLC0415
+    from layers.clauses import Provenance  # noqa: PLC0415
+    from layers.i18n import t  # noqa: PLC0415
+
+    first, last = settings.baseline_year, settings.goal_year
+    if not first <= args.year <= last:
+        raise ValueError(f"--year must be a year from {first} to {last}, not {args.year}")
+    load = read_once(lambda key: layers.load(key, args.store))
+    county = None if args.county is None else county_code(args.county, load)
+    plan = {p.key: p for p in targets.load_targets()}
+    board = targets.board(tuple(plan.values()), args.year, load=load, county=county, history=False)
+    shown = [plan[key] for key in board.index]
+    table = board.reset_index().assign(
+        title=[p.title(args.lang) for p in shown],
+        scope=[p.scope_text(args.lang) for p in shown],
+        unit=[p.unit_text(args.lang) for p in shown],
+        lead=[p.lead_text(args.lang) for p in shown],
+        lead_key=board["lead"].to_numpy(),
+        clause=[p.clause.cite() for p in shown],
+    )
+    if args.format == "table":  # for people: status and provenance in words
+        table["status"] = [t("st_" + s, args.lang) for s in table["status"]]
+        table["provenance"] = [Provenance(p).label(args.lang) for p in table["provenance"]]
+        wide = ("title", "scope", "lead", "clause", "reason")
+        _print_frame(table[[*_BOARD_COLUMNS, "reason"]], "table", wide=wide)
+    else:
+        extra = ["reason", "lead_key", "cooperating", "schedule", "baseline", "expected"]
+        _print_frame(table[[*_BOARD_COLUMNS, *extra]], args.format)
+    return 0
+
+
+def _bureaus(args: argparse.Namespace) -> int:
+    import pandas as pd  # noqa: PLC0415
+
+    from layers import BUREAUS, targets  # noqa: PLC0415
+
+    roles = targets.responsibilities(targets.load_targets())
+    marked = roles["key"] + roles["provenance"].map(lambda p: "" if p == "plan" else f" ({p})")
+    rows = []
+    for unit in BUREAUS.values():
+        mine = roles["unit"] == unit.key
+        row: dict[str, object] = {"key": unit.key, "name_en": unit.name_en, "name_zh": unit.name_zh}
+        for record, role, column in (
+            ("target", "lead", "leads"),
+            ("target", "cooperating", "cooperates_on"),
+            ("rule", "lead", "leads_rules"),
+        ):
+            chosen = mine & (roles["record"] == record) & (roles["role"] == role)
+            row[column] = "; ".join(marked[chosen])
+        rows.append(row)
+    wide = ("leads", "cooperates_on", "leads_rules")
+    _print_frame(pd.DataFrame(rows), args.format, wide=wide if args.format == "table" else ())
     return 0
 
 
@@ -712,6 +824,34 @@ def _store_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     users.set_defaults(func=_users)
 
 
+def _board_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """Add `rules`, `targets` (the board) and `bureaus` (every unit and what it leads)."""
+    rules = sub.add_parser("rules", help="list the coverage rules, their scope and provenance")
+    rules.set_defaults(func=_rules)
+    formats = ["table", "csv", "json"]
+    tar = sub.add_parser(
+        "targets",
+        help="the targets board: every clause of the plan, its status and provenance",
+        description="One row per target: key, title, scope, unit, goal, deadline, current, "
+        "status, lead, provenance (plan, plan with a figure to confirm, or our assumption) "
+        "and the clause of the plan it comes from.",
+    )
+    tar.add_argument("--year", type=int, default=2017, help="as of the end of this year")
+    tar.add_argument("--county", help="a county code or name: its targets, measured in it")
+    tar.add_argument("--format", default="table", choices=formats)
+    tar.add_argument("--lang", default="en", choices=["en", "zh"])
+    _store_option(tar)
+    tar.set_defaults(func=_targets)
+    bur = sub.add_parser(
+        "bureaus",
+        help="every unit the plan names, with the targets it leads and cooperates on",
+        description="Keys marked (assumption) or (plan, figure to confirm) are not the plan's "
+        "own figures.",
+    )
+    bur.add_argument("--format", default="table", choices=formats)
+    bur.set_defaults(func=_bureaus)
+
+
 def _demo_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     """Add `build-demo`."""
     demo = sub.add_parser("build-demo", help="build the synthetic demo data set")
@@ -804,8 +944,7 @@ def _parser() -> argparse.ArgumentParser:
     imp.set_defaults(func=_import)
     _store_commands(sub)
     _plan_command(sub)
-    rules = sub.add_parser("rules", help="list the coverage rules")
-    rules.set_defaults(func=_rules)
+    _board_commands(sub)
     return parser
 
 

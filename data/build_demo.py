@@ -793,9 +793,10 @@ def _with_seats(towns: gpd.GeoDataFrame, to_m: pyproj.Transformer) -> gpd.GeoDat
 
 
 def _units(profile: Profile) -> list[str]:
-    """Assisting units of the village files: the bureaus, then the profile's others."""
+    """Assisting units of the village files: the demo's bureaus, then the profile's others."""
     extra = profile.demo_units or _EXTRA_UNITS
-    return [b.name_zh for b in profile.bureaus.values()] + list(extra)
+    keys = profile.demo_bureaus or tuple(profile.bureaus)
+    return [profile.bureaus[k].name_zh for k in keys] + list(extra)
 
 
 def build(

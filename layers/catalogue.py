@@ -216,7 +216,7 @@ CATALOGUE: tuple[LayerSpec, ...] = (
             categories={"trunk": "#08519c", "branch": "#6baed6"},
         ),
         bureau=BUREAUS["water"],
-        cooperating=("Municipal Poverty Alleviation Office", COUNTIES_COOPERATE),
+        cooperating=(_POOR, COUNTIES_COOPERATE),
         description="Channels built (works=new) or rebuilt (works=rebuilt), by year.",
     ),
     _demo(
@@ -229,7 +229,7 @@ CATALOGUE: tuple[LayerSpec, ...] = (
         columns={"name": "str", "capacity_m3_day": "float", "year_built": "year"},
         style=Style(color="#0571b0", radius=6, fill_opacity=1.0),
         bureau=BUREAUS["water"],
-        cooperating=("Municipal Poverty Alleviation Office", COUNTIES_COOPERATE),
+        cooperating=(_POOR, COUNTIES_COOPERATE),
     ),
     _demo(
         key="fibre_lines",
@@ -241,11 +241,7 @@ CATALOGUE: tuple[LayerSpec, ...] = (
         columns={"name": "str", "year_built": "year"},
         style=Style(color="#762a83", weight=1.5, dash_array="4 3"),
         bureau=BUREAUS["commerce"],
-        cooperating=(
-            "Municipal Industry and Information Commission",
-            "Municipal Postal Administration",
-            COUNTIES_COOPERATE,
-        ),
+        cooperating=(BUREAUS["industry_it"], BUREAUS["postal"], COUNTIES_COOPERATE),
     ),
     _demo(
         key="fibre_access_points",
@@ -257,11 +253,7 @@ CATALOGUE: tuple[LayerSpec, ...] = (
         columns={"name": "str", "village_code": "str", "year_built": "year"},
         style=Style(color="#9970ab", radius=3, fill_opacity=1.0),
         bureau=BUREAUS["commerce"],
-        cooperating=(
-            "Municipal Industry and Information Commission",
-            "Municipal Postal Administration",
-            COUNTIES_COOPERATE,
-        ),
+        cooperating=(BUREAUS["industry_it"], BUREAUS["postal"], COUNTIES_COOPERATE),
     ),
     _demo(
         key="power_lines",
@@ -273,7 +265,7 @@ CATALOGUE: tuple[LayerSpec, ...] = (
         columns={"name": "str", "voltage_kv": "float", "year_built": "year"},
         style=Style(color="#e08214", weight=1.5),
         bureau=BUREAUS["energy"],
-        cooperating=("Municipal Poverty Alleviation Office", COUNTIES_COOPERATE),
+        cooperating=(_POOR, COUNTIES_COOPERATE),
     ),
     _demo(
         key="forest_network",
@@ -294,7 +286,7 @@ CATALOGUE: tuple[LayerSpec, ...] = (
             },
         ),
         bureau=BUREAUS["forestry"],
-        cooperating=("Municipal Poverty Alleviation Office", COUNTIES_COOPERATE),
+        cooperating=(_POOR, COUNTIES_COOPERATE),
     ),
     _demo(
         key="land_improvement",
@@ -312,8 +304,8 @@ CATALOGUE: tuple[LayerSpec, ...] = (
         ),
         bureau=BUREAUS["land"],
         cooperating=(
-            "Municipal Bureau of Agriculture and Animal Husbandry",
-            "Municipal Agricultural Development Office",
+            BUREAUS["agriculture"],
+            BUREAUS["agricultural_development"],
             COUNTIES_COOPERATE,
         ),
     ),
@@ -327,7 +319,7 @@ CATALOGUE: tuple[LayerSpec, ...] = (
         columns={"name": "str", "operator": "str", "year_opened": "year"},
         style=Style(color="#c51b7d", radius=4, fill_opacity=1.0),
         bureau=BUREAUS["commerce"],
-        cooperating=("Municipal Postal Administration", COUNTIES_COOPERATE),
+        cooperating=(BUREAUS["postal"], COUNTIES_COOPERATE),
     ),
     _demo(
         key="schools",

@@ -128,7 +128,7 @@ class LayerSpec(Titled):
     columns: Mapping[str, str]
     style: Style
     bureau: Bureau
-    cooperating: tuple[str, ...]
+    cooperating: tuple[Bureau, ...]
     source: str
     licence: str
     date: str

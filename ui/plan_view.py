@@ -25,6 +25,7 @@ from geo import crs as geo_crs
 from geo.coverage import service_area
 from geo.errors import NoCrsError, StoreError
 from layers import access, assets, planning, render, scenarios, targets
+from layers.clauses import Provenance
 from layers.rules import RULES, facilities_for
 from layers.scenarios import Scenario
 from layers.spec import GeometryKind, Style
@@ -442,11 +443,15 @@ def board_side_by_side(scenario: Scenario, lang: str) -> None:
     year = scenario.base_year
     as_is = ui.board(year)
     with_it = _board(scenario.name, scenario.rule, year, scenario.changes_json())
-    titles = {t.key: t.title(lang) for t in ui.load_targets()}
+    plan = {t.key: t for t in ui.load_targets()}
     table = pd.DataFrame(
         {
-            ui.tr("target"): as_is.index.map(titles),
-            ui.tr("goal"): as_is["value"].astype(str) + " " + as_is["unit"],
+            ui.tr("target"): [plan[key].title(lang) for key in as_is.index],
+            ui.tr("goal"): [
+                "" if goal != goal else f"{goal:g} {plan[key].unit_text(lang)}"  # noqa: PLR0124
+                for key, goal in as_is["goal"].items()
+            ],
+            ui.tr("provenance"): [Provenance(p).label(lang) for p in as_is["provenance"]],
             ui.tr("as_is"): as_is["current"],
             ui.tr("as_is_status"): as_is["status"].map(lambda v: ui.tr("st_" + v) if v else ""),
             ui.tr("with_scenario"): with_it["current"],

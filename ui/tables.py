@@ -30,6 +30,7 @@ STATUS_COLOURS = {
     "on_track": "#d1e5f0",
     "behind": "#fee0b6",
     "overdue": "#f4a582",
+    "not_measured": "#f0f0f0",
 }
 
 
@@ -128,7 +129,7 @@ def catalogue_table() -> pd.DataFrame:
             ui.tr("geometry"): spec.geometry.value,
             ui.tr("features"): len(ui.layer(spec.key)) if spec.key in stored else None,
             ui.tr("lead_bureau"): spec.bureau.name(lang),
-            ui.tr("cooperating"): "; ".join(spec.cooperating),
+            ui.tr("cooperating"): "; ".join(unit.name(lang) for unit in spec.cooperating),
             **origin_columns(spec, lang),
         }
         for spec in layers.REGISTRY.values()
