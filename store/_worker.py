@@ -266,7 +266,9 @@ def _dbf_encoding(shp: Path, asked: str | None) -> tuple[str, list[str]]:
     return encoding, [] if raw.isascii() else [note]
 
 
-def _csv(path: Path, asked: str | None) -> tuple[gpd.GeoDataFrame, list[str]]:
+def _csv(
+    path: Path, asked: str | None, *, table: bool = False
+) -> tuple[gpd.GeoDataFrame, list[str]]:
     if asked:
         encoding, notes = asked, [f"text read as {asked} (as asked)"]
     else:
@@ -278,6 +280,9 @@ def _csv(path: Path, asked: str | None) -> tuple[gpd.GeoDataFrame, list[str]]:
         encoding, note = choose_encoding(raw, None, what="")
         notes = [] if raw.isascii() else [note]
         encoding = "utf-8-sig" if encoding == "UTF-8" else encoding
+    if table:  # blank cells are empty; "NA" or "null" stay text, for the checks to refuse
+        frame = pd.read_csv(path, encoding=encoding, dtype=str, keep_default_na=False)
+        return _plain_table(frame.replace("", None)), notes
     frame = pd.read_csv(path, encoding=encoding, dtype=str)
     return _points_from_table(frame), notes
 
@@ -287,10 +292,29 @@ def _gdal_encoding(encoding: str) -> str:
     return codecs.lookup(encoding).name.replace("_", "-")
 
 
+def _plain_table(frame: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Return a table without coordinates as a frame with an empty geometry column."""
+    return gpd.GeoDataFrame(frame, geometry=[None] * len(frame), crs=None)
+
+
+def _table(path: Path, encoding: str | None) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Read a CSV or XLSX table that has no coordinates (a household register), all as text."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        points, notes = _csv(path, encoding, table=True)
+        return points, notes
+    if suffix == ".xlsx":
+        return _plain_table(pd.read_excel(path, dtype=str)), []
+    msg = f"a table must be CSV or XLSX, not {suffix or 'a file without extension'}"
+    raise RefusedError(msg)
+
+
 def _read(request: dict[str, object]) -> tuple[gpd.GeoDataFrame, list[str]]:
     path = Path(str(request["path"]))
     suffix = path.suffix.lower()
     encoding = request.get("encoding")
+    if request.get("table"):
+        return _table(path, str(encoding) if encoding else None)
     if suffix in {".geojson", ".json"}:
         return _geojson(path)
     if suffix == ".csv":

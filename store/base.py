@@ -15,6 +15,7 @@ import hashlib
 import math
 import os
 import re
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
@@ -27,6 +28,15 @@ import pandas as pd
 import shapely
 
 from geo.errors import EditConflictError, StoreError
+from store.register import (
+    CLEANUPS,
+    EXIT_COLUMNS,
+    HOUSEHOLD_FIELDS,
+    REGISTER_KEY,
+    STEPS,
+    VILLAGE_COLUMNS,
+    Register,
+)
 
 __all__ = [
     "ACCOUNT_COLUMNS",
@@ -85,6 +95,30 @@ SHARED_TABLES = (
         "CREATE TABLE IF NOT EXISTS {p}va_scenarios (name TEXT PRIMARY KEY, owner TEXT NOT NULL, "
         "rule TEXT NOT NULL, base_year INTEGER NOT NULL, changes TEXT NOT NULL, at TEXT NOT NULL)"
     ),
+    # the poor-household register (`store.register`): counts per village, exits per year,
+    # hashed household rows, and the key their ID numbers are hashed with
+    (
+        "CREATE TABLE IF NOT EXISTS {p}va_register (village_code TEXT PRIMARY KEY, "
+        "households INTEGER NOT NULL, people INTEGER NOT NULL, identified INTEGER NOT NULL, "
+        + ", ".join(f"{s} TEXT" for s in STEPS)
+        + ", "
+        + ", ".join(f"{c} INTEGER NOT NULL" for c in CLEANUPS)
+        + ")"
+    ),
+    (
+        "CREATE TABLE IF NOT EXISTS {p}va_register_exits (village_code TEXT NOT NULL, "
+        "year INTEGER NOT NULL, households INTEGER NOT NULL, people INTEGER NOT NULL, "
+        "PRIMARY KEY (village_code, year))"
+    ),
+    (
+        "CREATE TABLE IF NOT EXISTS {p}va_households (id_hash TEXT PRIMARY KEY, "
+        "village_code TEXT NOT NULL, people INTEGER NOT NULL, "
+        + ", ".join(f"{s} TEXT" for s in STEPS)
+        + ", exit_year INTEGER, "
+        + ", ".join(f"{c} INTEGER NOT NULL" for c in CLEANUPS)
+        + ")"
+    ),
+    "CREATE TABLE IF NOT EXISTS {p}va_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 #: Columns of `Store.history`.
 AUDIT_COLUMNS = ["id", "at", "who", "code", "column", "old", "new", "version"]
@@ -598,7 +632,16 @@ class Store(abc.ABC):
         audit = source._read_sql(f"SELECT {_AUDIT_FIELDS} FROM {{p}}va_audit ORDER BY id")
         events = source._read_sql(f"SELECT {_EVENT_FIELDS} FROM {{p}}va_events ORDER BY id")
         origin = source.provenance().drop(columns="revision")
+        register = {
+            table: source._read_sql(f"SELECT {fields} FROM {{p}}{table}")
+            for table, fields in _REGISTER_TABLES.items()
+        }
         with self._write_sql() as run:
+            for table, fields in _REGISTER_TABLES.items():
+                if register[table]:
+                    run(f"DELETE FROM {{p}}{table}")
+                for row in register[table]:
+                    run(_insert(table, fields), row)
             for row in users:
                 run(_insert("va_users", _USER_FIELDS) + " ON CONFLICT (name) DO NOTHING", row)
             for row in audit:
@@ -676,6 +719,92 @@ class Store(abc.ABC):
         )
         return pd.DataFrame(rows, columns=["name", "owner", "rule", "base_year", "changes", "at"])
 
+    # -- the poor-household register --------------------------------------------------------
+
+    def household_key(self) -> bytes:
+        """Return this store's secret key for hashing household ID numbers (made on first use).
+
+        The key is 32 random bytes kept in the store (``va_secrets``), never shown or
+        exported: ID numbers are hashed with HMAC-SHA256 under it (`store.households`).
+        """
+        with self._write_sql() as run:
+            run(
+                "INSERT INTO {p}va_secrets (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO NOTHING",
+                (_HOUSEHOLD_KEY, secrets.token_hex(32)),
+            )
+            found = run("SELECT value FROM {p}va_secrets WHERE name = ?", (_HOUSEHOLD_KEY,))
+        return bytes.fromhex(str(found[0][0]))
+
+    def replace_register(
+        self,
+        register: Register,
+        *,
+        households: pd.DataFrame | None = None,
+        who: str,
+        source: str,
+        synthetic: bool = False,
+    ) -> None:
+        """Replace the whole register in one transaction: counts, exits and household rows.
+
+        `households` are rows of `HOUSEHOLD_FIELDS` whose ID numbers are already hashed
+        (`id_hash`, 64 hex digits); nothing else of them is written. Without it (the demo,
+        an aggregated register) the stored household rows are removed.
+
+        Raises
+        ------
+        ValueError
+            If a household row's `id_hash` is not a hash (a raw ID number is never stored).
+        """
+        rows = _household_rows(households)
+        villages = register.villages
+        with self._write_sql() as run:
+            for table in ("va_register", "va_register_exits", "va_households"):
+                run(f"DELETE FROM {{p}}{table}")
+            for code, row in villages.iterrows():
+                values = [_plain(row[c]) for c in VILLAGE_COLUMNS]
+                run(_insert("va_register", ", ".join(("village_code", *VILLAGE_COLUMNS))),
+                    (str(code), *values))  # fmt: skip
+            for row in register.exits[list(EXIT_COLUMNS)].itertuples(index=False):
+                run(_insert("va_register_exits", ", ".join(EXIT_COLUMNS)), tuple(map(_plain, row)))
+            for record in rows:
+                run(_insert("va_households", ", ".join(HOUSEHOLD_FIELDS)), record)
+            provenance = {
+                "rows": len(villages),
+                "source": source,
+                "who": who,
+                "synthetic": synthetic,
+            }
+            bump(run, REGISTER_KEY, provenance)
+            detail = f"{len(villages)} villages, {len(rows)} household rows (ID numbers hashed)"
+            self._event(run, who, "register replaced", source[:200], detail)
+
+    def register(self) -> Register:
+        """Return the aggregated register (empty when the store holds none): counts only."""
+        columns = ("village_code", *VILLAGE_COLUMNS)
+        rows = self._read_sql(
+            f"SELECT {', '.join(columns)} FROM {{p}}va_register ORDER BY village_code"
+        )
+        villages = pd.DataFrame(rows, columns=list(columns)).set_index("village_code")
+        for column in ("households", "people", "identified", *CLEANUPS):
+            villages[column] = villages[column].astype("int64")
+        for step in STEPS:
+            villages[step] = villages[step].astype(object).where(villages[step].notna(), None)
+        exits = pd.DataFrame(
+            self._read_sql(
+                f"SELECT {', '.join(EXIT_COLUMNS)} FROM {{p}}va_register_exits "
+                "ORDER BY village_code, year"
+            ),
+            columns=list(EXIT_COLUMNS),
+        )
+        exits = exits.astype({"year": "int64", "households": "int64", "people": "int64"})
+        return Register(villages=villages, exits=exits)
+
+    def household_rows(self) -> int:
+        """Return how many (hashed) household rows the store keeps: a count, never the rows."""
+        found = self._read_sql("SELECT COUNT(*) FROM {p}va_households")
+        return int(str(found[0][0])) if found else 0
+
     def undo(self, key: str, change_id: int, *, who: str, allowed: Mapping[str, str]) -> int:
         """Put back the old value of an audited change, as a new audited edit.
 
@@ -705,6 +834,28 @@ class Store(abc.ABC):
 
 
 _AUDIT = "SELECT id, at, who, code, col, old, new, version FROM {p}va_audit"
+_HOUSEHOLD_KEY = "household_key"
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+#: The register's tables and columns, copied with a store (`Store.copy_records_from`).
+_REGISTER_TABLES = {
+    "va_register": ", ".join(("village_code", *VILLAGE_COLUMNS)),
+    "va_register_exits": ", ".join(EXIT_COLUMNS),
+    "va_households": ", ".join(HOUSEHOLD_FIELDS),
+    "va_secrets": "name, value",
+}
+
+
+def _household_rows(households: pd.DataFrame | None) -> list[tuple[object, ...]]:
+    """Return household rows to store, checking that every ID number is hashed."""
+    if households is None:
+        return []
+    hashes = households["id_hash"].astype(str)
+    if not hashes.map(lambda h: bool(_HASH.match(h))).all():
+        raise ValueError("household rows must carry hashed ID numbers (`id_hash`), never raw ones")
+    frame = households[list(HOUSEHOLD_FIELDS)]
+    return [tuple(map(_plain, row)) for row in frame.itertuples(index=False)]
+
+
 _USER_FIELDS = "name, role, bureau, hash, disabled, failures, locked_until, created, email"
 _AUDIT_FIELDS = "at, who, code, col, old, new, version"
 _EVENT_FIELDS = "at, who, action, target, detail"

@@ -31,6 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 import geopandas as gpd
+import pandas as pd
 
 from geo.errors import IngestError
 from geo.raster import MAX_CELLS as READER_MAX_CELLS
@@ -41,6 +42,7 @@ __all__ = [
     "Limits",
     "copy_raster",
     "read_untrusted",
+    "read_untrusted_table",
     "sniff",
     "source_layers",
 ]
@@ -463,6 +465,40 @@ def read_untrusted(
         }
         notes = _run_worker(request, limits, path.name)
         return gpd.read_parquet(out), notes
+
+
+def read_untrusted_table(
+    path: Path | str, *, encoding: str | None = None, limits: Limits = LIMITS
+) -> tuple[pd.DataFrame, list[str]]:
+    """Read an uploaded CSV or XLSX table without coordinates safely: its rows as text, notes.
+
+    The file passes the same checks as any upload and is parsed in the limited child;
+    blank cells read as None. Nothing of it is kept once this returns.
+
+    Raises
+    ------
+    IngestError
+        If the file is refused or cannot be parsed; the message says why.
+    """
+    path = Path(path)
+    _check_encoding(encoding)
+    with _session(path, limits) as (kind, folder):
+        if kind not in {".csv", ".xlsx"}:
+            msg = f"{path.name} is not a table: use CSV or XLSX"
+            raise IngestError(msg)
+        out = folder / "out.parquet"
+        request = {
+            "path": str(path),
+            "out": str(out),
+            "encoding": encoding,
+            "table": True,
+            "max_features": limits.features,
+            "max_text": limits.text_chars,
+        }
+        notes = _run_worker(request, limits, path.name)
+        frame = pd.DataFrame(gpd.read_parquet(out)).drop(columns="geometry")
+        out.unlink()
+        return frame, notes
 
 
 def source_layers(path: Path | str, *, limits: Limits = LIMITS) -> list[str]:

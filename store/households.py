@@ -1,0 +1,356 @@
+"""Importing a household-level register: checked, ID numbers hashed, only counts derived.
+
+A household file (CSV or XLSX, one row per registered poor household) is hostile input:
+it is read in the limited child (`store.ingest`), checked as a whole, and refused with
+one line naming every kind of problem and the rows (never a cell's content). ID numbers
+are hashed with HMAC-SHA256 under the store's own secret key (`Store.household_key`)
+before anything is stored: a keyed hash, not a salted one, because an 18-digit resident
+ID number has so little entropy (region, birth date, sequence, check digit) that a plain
+or salted hash is reversed by trying every number, whereas without the key a hash that
+leaked out of the store cannot even be tested; and one key per store keeps the same
+household's hash the same from one import to the next (duplicates are found) while
+hashes of two stores cannot be linked. The raw file is never kept; the store receives
+the hashed rows and the register's counts, and lets only the counts out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from geo import settings
+from geo.errors import ImportRefusedError
+from store.base import Store
+from store.ingest import read_untrusted_table
+from store.register import CLEANUPS, HOUSEHOLD_FIELDS, STEPS, Register
+
+__all__ = [
+    "REQUIRED",
+    "SYNONYMS",
+    "Imported",
+    "aggregate",
+    "hash_id",
+    "import_households",
+    "prepare",
+    "valid_id",
+]
+
+#: Header spellings (English and Chinese) of each column of a household file.
+SYNONYMS = {
+    "id_number": ("id_number", "id", "身份证号", "身份证号码", "证件号码"),
+    "village_code": ("village_code", "village", "村代码", "行政村代码"),
+    "people": ("people", "人口", "家庭人口", "人数"),
+    "application": ("application", "农户申请", "申请"),
+    "group_review": ("group_review", "小组评议"),
+    "village_review": ("village_review", "村评议", "村民代表大会评议"),
+    "township_review": ("township_review", "乡镇审核"),
+    "county_approval": ("county_approval", "县审批"),
+    "publicity": ("publicity", "identified", "公示", "公告"),
+    "exit_year": ("exit_year", "脱贫年份"),
+    "clear_base": ("clear_base", "底数清"),
+    "clear_problems": ("clear_problems", "问题清"),
+    "clear_countermeasures": ("clear_countermeasures", "对策清"),
+    "clear_responsibility": ("clear_responsibility", "责任清"),
+    "clear_tasks": ("clear_tasks", "任务清"),
+}
+#: Columns every household file must have.
+REQUIRED = ("id_number", "village_code", "people")
+_ID = re.compile(r"^\d{17}[\dX]$")
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_CHECK = "10X98765432"
+_DATE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?: 00:00:00)?$")
+_YES = {"1", "yes", "y", "true", "是", "√"}
+_NO = {"0", "no", "n", "false", "否"}
+_MAX_PEOPLE = 30
+_FIRST_DAY, _LAST_DAY = "2013-01-01", f"{settings.goal_year}-12-31"
+_SHOWN = 4  # problems named in the one-line refusal
+
+
+def _normal_id(number: str) -> str:
+    return number.strip().upper()
+
+
+def valid_id(number: str) -> bool:
+    """Return whether `number` is a well-formed 18-character resident ID number.
+
+    Checks the form (17 digits and a digit or ``X``) and the ISO 7064 MOD 11-2 check digit.
+
+    Examples
+    --------
+    >>> valid_id("11010519491231002X"), valid_id("110105194912310021")
+    (True, False)
+    """
+    number = _normal_id(number)
+    if not _ID.match(number):
+        return False
+    total = sum(int(d) * w for d, w in zip(number[:17], _WEIGHTS, strict=True))
+    return _CHECK[total % 11] == number[17]
+
+
+def hash_id(number: str, key: bytes) -> str:
+    """Return the keyed hash (HMAC-SHA256, hex) of an ID number, as the store keeps it.
+
+    Examples
+    --------
+    >>> h = hash_id("11010519491231002x", b"k" * 32)
+    >>> len(h), h == hash_id(" 11010519491231002X", b"k" * 32), h == hash_id("x", b"k" * 32)
+    (64, True, False)
+    """
+    return hmac.new(key, _normal_id(number).encode(), hashlib.sha256).hexdigest()
+
+
+def _rows(mask: pd.Series) -> str:
+    """Return the file rows of `mask` (the header is row 1), a few then how many more."""
+    rows = [str(i + 2) for i in np.flatnonzero(mask.to_numpy())]
+    more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""  # noqa: PLR2004
+    return f"row{'s' if len(rows) > 1 else ''} {', '.join(rows[:3])}{more}"
+
+
+def _columns(frame: pd.DataFrame, found: list[str]) -> pd.DataFrame:
+    """Return the file's columns renamed to the register's fields (others dropped)."""
+    spelt: dict[object, str] = {}
+    for column in frame.columns:
+        name = str(column).strip().lower().replace(" ", "_").replace("-", "_")
+        field = next((f for f, names in SYNONYMS.items() if name in names), None)
+        if field is not None and field not in spelt.values():
+            spelt[column] = field
+    missing = [c for c in REQUIRED if c not in spelt.values()]
+    if missing:
+        found.append(
+            "missing column(s) " + ", ".join(f"`{c}`" for c in missing) + " (headers: "
+            + ", ".join(f"{f} or {n[-1]}" for f, n in SYNONYMS.items() if f in missing) + ")"
+        )  # fmt: skip
+    out = frame[list(spelt)].rename(columns=spelt)
+    for field in SYNONYMS:
+        if field not in out:
+            out[field] = None
+    return out.astype(object).where(out.notna(), None)
+
+
+def _text(column: pd.Series) -> pd.Series:
+    return column.map(lambda v: None if v is None else str(v).strip() or None)
+
+
+def _dates(column: pd.Series, name: str, found: list[str]) -> pd.Series:
+    """Return ISO dates (None when blank), noting rows that are not dates of the plan's time."""
+
+    def iso(value: str | None) -> str | None:
+        match = _DATE.match(value) if value is not None else None
+        if match is None:
+            return None
+        year, month, day = (int(g) for g in match.groups())
+        try:
+            text = pd.Timestamp(year=year, month=month, day=day).strftime("%Y-%m-%d")
+        except ValueError:
+            return None
+        return text if _FIRST_DAY <= text <= _LAST_DAY else None
+
+    text = _text(column)
+    out = text.map(iso)
+    bad = text.notna() & out.isna()
+    if bad.any():
+        found.append(
+            f"`{name}` must be a date YYYY-MM-DD from {_FIRST_DAY} to {_LAST_DAY} ({_rows(bad)})"
+        )
+    return out
+
+
+def _whole(column: pd.Series, name: str, low: int, high: int, found: list[str]) -> pd.Series:
+    """Return whole numbers in [low, high] (NA when blank), noting rows that are not."""
+    text = _text(column)
+    numbers = pd.to_numeric(text, errors="coerce")
+    ok = numbers.notna() & (numbers % 1 == 0) & numbers.between(low, high)
+    bad = text.notna() & ~ok
+    if bad.any():
+        found.append(f"`{name}` must be a whole number from {low} to {high} ({_rows(bad)})")
+    return numbers.where(ok).astype("Int64")
+
+
+def _flags(column: pd.Series, name: str, found: list[str]) -> pd.Series:
+    """Return 1/0 for yes/no (blank: 0, the file is not complete), noting what is neither."""
+    text = _text(column).map(lambda v: None if v is None else v.lower())
+    bad = text.notna() & ~text.isin(_YES | _NO)
+    if bad.any():
+        found.append(f"`{name}` must be 1/0, yes/no or 是/否 ({_rows(bad)})")
+    return text.isin(_YES).astype("int64")
+
+
+def _step_order(rows: pd.DataFrame, found: list[str]) -> None:
+    """Note households whose steps are out of the plan's order (a later step dated earlier)."""
+    for before, after in itertools.pairwise(STEPS):
+        both = rows[before].notna() & rows[after].notna()
+        wrong = both & (rows[after].astype(str) < rows[before].astype(str))
+        if wrong.any():
+            found.append(f"`{after}` is dated before `{before}` ({_rows(wrong)})")
+
+
+def prepare(frame: pd.DataFrame, *, key: bytes, villages: Iterable[str]) -> pd.DataFrame:
+    """Check a household file's rows and return them with ID numbers hashed (`id_hash`).
+
+    Parameters
+    ----------
+    frame
+        The file's rows, every cell as text (None: blank).
+    key
+        The store's secret key (`Store.household_key`).
+    villages
+        The village codes the store knows; every household must belong to one.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The `HOUSEHOLD_FIELDS` of each row; the ID number only as its keyed hash.
+
+    Raises
+    ------
+    ImportRefusedError
+        Listing, in one line, every kind of problem with the rows it is on (never a
+        cell's content: an ID number is not repeated back).
+    """
+    found: list[str] = []
+    if frame.empty:
+        raise ImportRefusedError("the file holds no household rows")
+    raw = _columns(frame, found)
+    if found:
+        raise ImportRefusedError(found[0])
+    ids = _text(raw["id_number"])
+    bad = ids.map(lambda v: v is None or not valid_id(v))
+    if bad.any():
+        found.append(f"`id_number` must be an 18-character resident ID number ({_rows(bad)})")
+    hashed = ids.map(lambda v: None if v is None else hash_id(v, key))
+    twice = hashed.notna() & hashed.duplicated(keep=False)
+    if twice.any():
+        found.append(f"the same ID number is on more than one row ({_rows(twice)})")
+    codes = _text(raw["village_code"])
+    unknown = ~codes.isin(set(villages))
+    if unknown.any():
+        found.append(f"`village_code` is not a village of the store ({_rows(unknown)})")
+    blank = _text(raw["people"]).isna()
+    if blank.any():
+        found.append(f"`people` is required ({_rows(blank)})")
+    people = _whole(raw["people"], "people", 1, _MAX_PEOPLE, found)
+    rows = pd.DataFrame({"id_hash": hashed, "village_code": codes, "people": people})
+    for step in STEPS:
+        rows[step] = _dates(raw[step], step, found)
+    _step_order(rows, found)
+    rows["exit_year"] = _whole(
+        raw["exit_year"], "exit_year", settings.baseline_year, settings.goal_year, found
+    )
+    for cleanup in CLEANUPS:
+        rows[cleanup] = _flags(raw[cleanup], cleanup, found)
+    if found:
+        shown = "; ".join(dict.fromkeys(found[:_SHOWN]))
+        more = f" (and {len(found) - _SHOWN} more problems)" if len(found) > _SHOWN else ""
+        raise ImportRefusedError(shown + more)
+    return rows[list(HOUSEHOLD_FIELDS)]
+
+
+def aggregate(households: pd.DataFrame) -> Register:
+    """Return the register's counts from household rows (with or without `id_hash`).
+
+    A step's date for a village is the day its last household reached it (None while some
+    household has not); `identified` counts the households publicised.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"village_code": ["a", "a", "b"], "people": [3, 4, 2],
+    ...     "exit_year": [2015, None, 2016], "application": ["2015-03-01"] * 3,
+    ...     "publicity": ["2015-05-02", "2015-06-20", None], "clear_base": [1, 0, 1]})
+    >>> reg = aggregate(rows)
+    >>> [str(v) for v in reg.villages.loc["a", ["households", "people", "publicity"]]]
+    ['2', '7', '2015-06-20']
+    >>> reg.exits.to_dict("records")[0]
+    {'village_code': 'a', 'year': 2015, 'households': 1, 'people': 3}
+    """
+    rows = households.copy()
+    for column in (*STEPS, *CLEANUPS, "exit_year"):
+        if column not in rows:
+            rows[column] = None if column in STEPS else (0 if column in CLEANUPS else pd.NA)
+    by = rows.groupby("village_code", sort=True)
+    villages = pd.DataFrame(
+        {
+            "households": by.size(),
+            "people": by["people"].sum().astype("int64"),
+            "identified": by["publicity"].count().astype("int64"),
+        }
+    )
+    for step in STEPS:
+        villages[step] = by[step].agg(lambda s: max(s) if s.notna().all() else None)
+        villages[step] = villages[step].astype(object).where(villages[step].notna(), None)
+    for cleanup in CLEANUPS:
+        villages[cleanup] = by[cleanup].sum().astype("int64")
+    villages.index.name = "village_code"
+    out = rows[rows["exit_year"].notna()].astype({"exit_year": "int64", "people": "int64"})
+    exits = (
+        out.groupby(["village_code", "exit_year"], sort=True)
+        .agg(households=("people", "size"), people=("people", "sum"))
+        .reset_index()
+        .rename(columns={"exit_year": "year"})
+    )
+    return Register(villages=villages, exits=exits.astype({"households": "int64"}))
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What an import of a household file stored: counts only."""
+
+    households: int
+    people: int
+    villages: int
+    exited: int
+    notes: tuple[str, ...] = ()
+
+    def lines(self) -> list[str]:
+        """Return the summary as lines of text."""
+        return [
+            (
+                f"{self.households} households ({self.people} people) in {self.villages} villages "
+                f"stored with ID numbers hashed; {self.exited} households exited"
+            ),
+            *self.notes,
+        ]
+
+
+def import_households(
+    path: Path | str, *, handle: Store, who: str, encoding: str | None = None
+) -> Imported:
+    """Import a household-level file into the store's register, replacing the register.
+
+    Raises
+    ------
+    IngestError
+        If the file is refused before its rows are read (size, type, parsing).
+    ImportRefusedError
+        If its rows do not pass the checks; nothing is stored.
+    """
+    path = Path(path)
+    frame, notes = read_untrusted_table(path, encoding=encoding)
+    known = handle.read_layer("villages")["code"].astype(str)
+    try:
+        rows = prepare(frame, key=handle.household_key(), villages=known)
+    except ImportRefusedError as exc:
+        msg = f"{path.name} was refused: {exc}"
+        raise ImportRefusedError(msg) from None
+    del frame  # the only copy of the raw ID numbers
+    register = aggregate(rows)
+    handle.replace_register(
+        register,
+        households=rows,
+        who=who,
+        source=f"{path.name} (imported household register, ID numbers hashed)",
+    )
+    return Imported(
+        households=len(rows),
+        people=int(rows["people"].sum()),
+        villages=len(register.villages),
+        exited=int(rows["exit_year"].notna().sum()),
+        notes=tuple(notes),
+    )
