@@ -507,6 +507,43 @@ STRINGS = MappingProxyType(
         "theme_land": ("Land", "国土"),
         "theme_services": ("Services", "公共服务"),
         "theme_industry": ("Industry", "产业"),
+        # the poor-household register (sections 2, 3 and 5 of the plan)
+        "step_application": ("Household application", "农户申请"),
+        "step_group_review": ("Group review", "小组评议"),
+        "step_village_review": ("Village review", "村评议"),
+        "step_township_review": ("Township review", "乡镇审核"),
+        "step_county_approval": ("County approval", "县审批"),
+        "step_publicity": ("Publicity", "公示公告"),
+        "cleanup_base": ("Clear base", "底数清"),
+        "cleanup_problems": ("Clear problems", "问题清"),
+        "cleanup_countermeasures": ("Clear countermeasures", "对策清"),
+        "cleanup_responsibility": ("Clear responsibility", "责任清"),
+        "cleanup_tasks": ("Clear tasks", "任务清"),
+        "register": ("Poor-household register", "贫困户建档立卡"),
+        "register_households": ("Poor households registered (2014)", "建档立卡贫困户（2014年）"),
+        "register_people": ("Poor people registered (2014)", "建档立卡贫困人口（2014年）"),
+        "register_identified": ("Households identified (publicised)", "已公示识别户数"),
+        "register_steps": (
+            "Five steps and one publicity: date reached (deadline {date})",
+            "五步一公示：完成日期（时限{date}）",
+        ),
+        "register_cleanups": ("Five clean-ups: complete files", "五清：档案完整户数"),
+        "register_late": ("after the deadline", "超过时限"),
+        "register_not_reached": ("not yet reached by every household", "尚未全部完成"),
+        "register_exits": (
+            "Households and people out of poverty, by year",
+            "分年度脱贫户数和人数",
+        ),
+        "households_out": ("Households out", "脱贫户数"),
+        "people_out": ("People out", "脱贫人数"),
+        "register_none": (
+            "No household register in the store.",
+            "数据库中没有贫困户建档立卡数据。",
+        ),
+        "register_late_villages": (
+            "Villages identified after the deadline",
+            "超过时限完成识别的村",
+        ),
     }
 )
 

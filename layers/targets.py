@@ -28,12 +28,14 @@ from geo import settings
 from geo.coverage import near_any, pairs_within
 from geo.errors import TargetsError
 from geo.status import done_by
+from layers import households
 from layers.bureaus import BUREAUS
 from layers.clauses import Clause, Provenance, Scope, scope_mask, scope_weight, weakest
 from layers.i18n import t
 from layers.profile import PROFILE
 from layers.rules import RULES, CoverageRule, Loader, evaluate
 from layers.spec import Bureau, Titled
+from store.register import Register
 
 __all__ = [
     "BASELINE",
@@ -83,6 +85,7 @@ _FIELDS = frozenset(
         "key", "title_en", "title_zh", "section", "clause", "kind", "scope", "among", "area",
         "counties", "value", "unit", "deadline", "schedule", "lead", "lead_named",
         "cooperating", "provenance", "reason", "rule", "layer", "classes", "within_m",
+        "register_provenance", "register_reason",
     }
 )  # fmt: skip
 
@@ -138,19 +141,32 @@ class Target(Titled):
     schedule: Mapping[int, float] = field(default_factory=dict)
     classes: tuple[str, ...] = ()
     within_m: float = 0.0
+    #: Provenance (and why) when the household register measures the target.
+    register_provenance: Provenance | None = None
+    register_reason: str = ""
 
     @property
     def measured(self) -> bool:
         """Whether the atlas measures the target (a ``clause`` is only recorded)."""
         return self.kind != "clause" and self.value is not None
 
-    def sources(self) -> tuple[Provenance, str]:
+    @property
+    def in_households(self) -> bool:
+        """Whether the target counts registered poor households or people (the register can)."""
+        return self.kind == "exit" and self.scope in (Scope.POOR_HOUSEHOLDS, Scope.POOR_PEOPLE)
+
+    def sources(self, *, register: bool = False) -> tuple[Provenance, str]:
         """Return the least sure of the target's, its rule's and its area's provenance, and why.
 
         A target whose own figure is the plan's but is measured by an assumed rule (a
         distance the plan does not give) is an assumption: the reasons say which part.
+        With `register` (the household register measures it), the target's provenance is
+        its `register_provenance`, if it has one.
         """
-        parts = [(self.provenance, self.reason)]
+        own = (self.provenance, self.reason)
+        if register and self.register_provenance is not None:
+            own = (self.register_provenance, self.register_reason)
+        parts = [own]
         if self.rule is not None:
             rule = RULES[self.rule]
             parts.append((rule.provenance, f"{rule.key}: {rule.reason}" if rule.reason else ""))
@@ -369,6 +385,7 @@ def _target(
     lead = _unit_key(entry.get("lead"), f"{where} `lead`", found)
     cooperating = _units(entry, where, found)
     provenance, reason = _provenance(entry, where, found)
+    by_register = _register_provenance(entry, scope, where, found)
     if len(found) > n:
         return None
     return Target(
@@ -392,7 +409,23 @@ def _target(
         schedule=schedule,
         classes=tuple(entry.get("classes", ())),
         within_m=float(entry.get("within_m", 0.0)),
+        register_provenance=by_register[0],
+        register_reason=by_register[1],
     )
+
+
+def _register_provenance(
+    entry: Mapping[str, object], scope: object, where: str, found: list[str]
+) -> tuple[Provenance | None, str]:
+    """Read how sure the target is when the household register measures it (if it says)."""
+    if "register_provenance" not in entry and "register_reason" not in entry:
+        return None, ""
+    if entry.get("kind") != "exit" or scope not in (Scope.POOR_HOUSEHOLDS, Scope.POOR_PEOPLE):
+        found.append(f"{where}: only an exit target of poor households or people has a register")
+        return None, ""
+    sub = {"provenance": entry.get("register_provenance")}
+    sub["reason"] = entry.get("register_reason", "")
+    return _provenance(sub, f"{where} (register)", found)
 
 
 def _area(entry: object, i: int, found: list[str]) -> FocusArea | None:
@@ -463,12 +496,21 @@ def load_targets(path: Path | None = None) -> tuple[Target, ...]:
 
 
 def _village_scope(
-    target: Target, villages: gpd.GeoDataFrame, load: Loader, county: str | None
+    target: Target,
+    villages: gpd.GeoDataFrame,
+    load: Loader,
+    county: str | None,
+    *,
+    poor_only: bool = True,
 ) -> tuple[pd.Series, pd.Series]:
-    """Return which villages the target counts, and what each counts for."""
+    """Return which villages the target counts, and what each counts for.
+
+    An exit counts poor villages only (`poor_only`), unless the register counts it: a
+    registered poor household may live in a village that is not a poor village.
+    """
     villages_of = target.among if target.scope.weight_column is not None else target.scope
     mask = scope_mask(villages, villages_of)
-    if target.kind == "exit":
+    if target.kind == "exit" and poor_only:
         mask &= villages["is_poor"].astype(bool)
     if target.area is not None:
         mask &= target.area.contains(villages, load).to_numpy()
@@ -536,8 +578,70 @@ def _seat_years(target: Target, county: str | None, load: Loader) -> pd.Series:
     return first.reindex(seats.index).astype("Float64")
 
 
+def _by_register(target: Target, register: Register) -> bool:
+    """Whether the household register measures the target (households or people exiting)."""
+    return target.in_households and target.measured and not register.empty
+
+
+def _register_codes(
+    target: Target, villages: gpd.GeoDataFrame, load: Loader, county: str | None
+) -> pd.Series:
+    """Return the codes of the villages whose registered households the target counts."""
+    mask, _ = _village_scope(target, villages, load, county, poor_only=False)
+    return villages.loc[mask, "code"].astype(str)
+
+
+def _register_shares(
+    target: Target, years: list[int], codes: pd.Series, register: Register
+) -> dict[int, float]:
+    """Percent of the registered poor households (or people) of `codes` out by each year."""
+    people = target.scope is Scope.POOR_PEOPLE
+    total = households.registered(register, codes)[people]
+    if total <= 0:
+        return dict.fromkeys(years, float("nan"))
+    return {y: households.out_by(register, y, codes)[people] / total * 100.0 for y in years}
+
+
+def _counts(target: Target, year: int, load: Loader, county: str | None, register: Register) -> str:
+    """Return an exit target's counts as of `year`: households and people out, villages out."""
+    if target.kind != "exit":
+        return ""
+    villages = load("villages")
+    mask, _ = _village_scope(target, villages, load, county)
+    out = int((mask & done_by(villages["exit_year"], year)).sum())
+    parts = []
+    if not register.empty:
+        codes = _register_codes(target, villages, load, county)
+        (h_out, p_out), (h_all, p_all) = (
+            households.out_by(register, year, codes),
+            households.registered(register, codes),
+        )
+        parts += [f"{h_out:,} of {h_all:,} households", f"{p_out:,} of {p_all:,} people"]
+    return "; ".join([*parts, f"{out:,} of {int(mask.sum()):,} poor villages"]) + " out"
+
+
+def _exit_shares(
+    target: Target,
+    years: list[int],
+    villages: gpd.GeoDataFrame,
+    load: Loader,
+    county: str | None,
+    register: Register | None,
+) -> dict[int, float]:
+    """Percent out by each year: of registered households or people, else of village weights."""
+    if register is not None and _by_register(target, register):
+        codes = _register_codes(target, villages, load, county)
+        return _register_shares(target, years, codes, register)
+    mask, weight = _village_scope(target, villages, load, county)
+    return {y: _share(done_by(villages["exit_year"], y), mask, weight) for y in years}
+
+
 def _measures(
-    target: Target, years: Iterable[int], load: Loader, county: str | None
+    target: Target,
+    years: Iterable[int],
+    load: Loader,
+    county: str | None,
+    register: Register | None = None,
 ) -> dict[int, float]:
     """Return the target's measure at the end of each of `years` (its scope found once)."""
     years = list(years)
@@ -553,19 +657,29 @@ def _measures(
             return dict.fromkeys(years, float("nan"))
         return {y: float(done_by(first, y).mean() * 100.0) for y in years}
     villages = load("villages")
-    mask, weight = _village_scope(target, villages, load, county)
     if target.kind == "exit":
-        return {y: _share(done_by(villages["exit_year"], y), mask, weight) for y in years}
+        return _exit_shares(target, years, villages, load, county, register)
+    mask, weight = _village_scope(target, villages, load, county)
     assert target.rule is not None  # noqa: S101 (checked when loaded)
     rule = RULES[target.rule]
     return {y: _share(evaluate(rule, y, load=load)["covered"], mask, weight) for y in years}
 
 
 def progress(
-    target: Target, year: int, *, load: Loader = layers.load, county: str | None = None
+    target: Target,
+    year: int,
+    *,
+    load: Loader = layers.load,
+    county: str | None = None,
+    register: Register | None = None,
 ) -> float:
-    """Return the target's measure at the end of `year` (percent, km or mu; NaN if none)."""
-    return _measures(target, (year,), load, county)[year]
+    """Return the target's measure at the end of `year` (percent, km or mu; NaN if none).
+
+    Exits of households and people are measured from the household `register` (default:
+    the store's) when it holds one; without it, by the exit years of the village file.
+    """
+    register = households.read_register() if register is None else register
+    return _measures(target, (year,), load, county, register)[year]
 
 
 def expected(target: Target, year: int, baseline: float) -> float:
@@ -615,12 +729,18 @@ def status(target: Target, year: int, current: float, baseline: float) -> str:
 
 
 def _row(
-    target: Target, year: int, load: Loader, county: str | None, *, history: bool
+    target: Target,
+    year: int,
+    load: Loader,
+    county: str | None,
+    *,
+    history: bool,
+    register: Register,
 ) -> dict[str, object]:
     years = range(BASELINE, year + 1) if history else sorted({BASELINE, year})
-    series = _measures(target, years, load, county)
+    series = _measures(target, years, load, county, register)
     baseline, current = series[BASELINE], series[year]
-    provenance, reason = target.sources()
+    provenance, reason = target.sources(register=_by_register(target, register))
     return {
         "key": target.key,
         "title": target.title_en,
@@ -634,6 +754,7 @@ def _row(
         "current": round(current, 1),
         "expected": round(expected(target, year, baseline), 1),
         "status": status(target, year, current, baseline),
+        "counts": _counts(target, year, load, county, register),
         "lead": target.lead.key,
         "lead_named": target.lead_named,
         "cooperating": "; ".join(u.key for u in target.cooperating),
@@ -651,30 +772,38 @@ def board(
     load: Loader = layers.load,
     county: str | None = None,
     history: bool = True,
+    register: Register | None = None,
 ) -> pd.DataFrame:
     """Return one row per target as of the end of `year`, indexed by key.
 
     Columns: `title`, `scope` and `unit` (in words), `goal`, `deadline`, `schedule`,
     `baseline` (2014), progress per year (with `history`), `current`, `expected`,
-    `status`, `lead` (unit key), `lead_named`, `cooperating` (unit keys), `provenance`
-    and `reason` (the least sure of the target's, its rule's and its area's), `section`
-    and `clause` (the plan's sentence). With `county`, only the targets that apply to
-    it, measured in it.
+    `status`, `counts` (an exit's households and people out of those registered, from the
+    household `register`, and its poor villages out), `lead` (unit key), `lead_named`,
+    `cooperating` (unit keys), `provenance` and `reason` (the least sure of the target's,
+    its rule's and its area's; a household exit measured by the register has the
+    provenance of that measure), `section` and `clause` (the plan's sentence). With
+    `county`, only the targets that apply to it, measured in it. The `register` defaults
+    to the store's (`households.read_register`).
     """
+    register = households.read_register() if register is None else register
     rows = [
-        _row(target, year, load, county, history=history)
+        _row(target, year, load, county, history=history, register=register)
         for target in targets
         if county is None or not target.counties or county in target.counties
     ]
     return pd.DataFrame(rows).set_index("key")
 
 
-def by_county(target: Target, year: int, *, load: Loader = layers.load) -> pd.DataFrame:
+def by_county(
+    target: Target, year: int, *, load: Loader = layers.load, register: Register | None = None
+) -> pd.DataFrame:
     """Return the target's progress per county it applies to, with each county's status."""
     counties = target.counties or tuple(load("counties").sort_values("code")["code"])
+    register = households.read_register() if register is None else register
     rows = []
     for code in counties:
-        measured = _measures(target, sorted({BASELINE, year}), load, code)
+        measured = _measures(target, sorted({BASELINE, year}), load, code, register)
         baseline, current = measured[BASELINE], measured[year]
         rows.append(
             {
