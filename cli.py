@@ -448,6 +448,23 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_households(args: argparse.Namespace) -> int:
+    from layers import access  # noqa: PLC0415
+    from store import households  # noqa: PLC0415
+
+    target = _store(args)
+    who = _acting(args, target)
+    if not access.may_import_register(who):
+        raise PermissionError(f"{who.name} may not import the household register")
+    done = households.import_households(
+        args.path, handle=target, who=who.name, encoding=args.encoding
+    )
+    for line in done.lines():
+        print(line)
+    print(f"replaced the household register of {target.location}")
+    return 0
+
+
 def _plan(args: argparse.Namespace) -> int:
     import layers  # noqa: PLC0415
     from layers import planning  # noqa: PLC0415
@@ -942,6 +959,15 @@ def _parser() -> argparse.ArgumentParser:
     _user_option(imp)
     imp.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
     imp.set_defaults(func=_import)
+    hh = sub.add_parser(
+        "import-households",
+        help="replace the poor-household register with a household file (ID numbers hashed)",
+    )
+    hh.add_argument("path", help="CSV or XLSX: id_number, village_code, people, steps, exit_year")
+    hh.add_argument("--encoding", help="text encoding of a CSV (GBK, GB18030, ...)")
+    _store_option(hh)
+    _user_option(hh)
+    hh.set_defaults(func=_import_households)
     _store_commands(sub)
     _plan_command(sub)
     _board_commands(sub)

@@ -105,6 +105,23 @@ def may_import(account: Account, key: str) -> bool:
     return spec.bureau.key == account.bureau and not others
 
 
+def may_import_register(account: Account) -> bool:
+    """Whether `account` may replace the poor-household register with a household file.
+
+    The Poverty Alleviation Office keeps the register ("one household, one card").
+
+    Examples
+    --------
+    >>> may_import_register(Account("a", Role.EDITOR, "poverty_office"))
+    True
+    >>> may_import_register(Account("a", Role.EDITOR, "transport"))
+    False
+    """
+    if account.role is Role.ADMIN:
+        return True
+    return account.role is Role.EDITOR and account.bureau == "poverty_office"
+
+
 def editable_for(account: Account, key: str) -> dict[str, str]:
     """Return the fields of layer `key` that `account` may edit -> their column type.
 

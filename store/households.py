@@ -135,15 +135,22 @@ def _columns(frame: pd.DataFrame, found: list[str]) -> pd.DataFrame:
     return out.astype(object).where(out.notna(), None)
 
 
+def _cell(value: object) -> str | None:
+    """Return a cell as stripped text, None when blank or missing."""
+    if value is None or (isinstance(value, float) and value != value):  # noqa: PLR0124 (NaN)
+        return None
+    return str(value).strip() or None
+
+
 def _text(column: pd.Series) -> pd.Series:
-    return column.map(lambda v: None if v is None else str(v).strip() or None)
+    return column.map(_cell).astype(object)
 
 
 def _dates(column: pd.Series, name: str, found: list[str]) -> pd.Series:
     """Return ISO dates (None when blank), noting rows that are not dates of the plan's time."""
 
-    def iso(value: str | None) -> str | None:
-        match = _DATE.match(value) if value is not None else None
+    def iso(value: object) -> str | None:
+        match = _DATE.match(value) if isinstance(value, str) else None
         if match is None:
             return None
         year, month, day = (int(g) for g in match.groups())
@@ -176,7 +183,7 @@ def _whole(column: pd.Series, name: str, low: int, high: int, found: list[str]) 
 
 def _flags(column: pd.Series, name: str, found: list[str]) -> pd.Series:
     """Return 1/0 for yes/no (blank: 0, the file is not complete), noting what is neither."""
-    text = _text(column).map(lambda v: None if v is None else v.lower())
+    text = _text(column).map(lambda v: v.lower() if isinstance(v, str) else None)
     bad = text.notna() & ~text.isin(_YES | _NO)
     if bad.any():
         found.append(f"`{name}` must be 1/0, yes/no or 是/否 ({_rows(bad)})")
