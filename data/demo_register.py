@@ -55,9 +55,9 @@ def _exit_years(
 def _steps(rng: Generator, n: int) -> dict[str, list[str | None]]:
     """Dates of the five steps and the publicity for a village's `n` households."""
     day = _START + dt.timedelta(days=int(rng.integers(10, 60)))
-    dates = {}
+    dates: dict[str, list[str | None]] = {}
     for step in STEPS:
-        dates[step] = [day.isoformat()] * n
+        dates[step] = [day.isoformat() for _ in range(n)]
         day += dt.timedelta(days=int(rng.integers(5, 15)))
     if n > 1 and rng.random() < 0.04:  # noqa: PLR2004 (a few households still under review)
         pending = rng.choice(n, min(n - 1, int(rng.integers(1, 4))), replace=False)

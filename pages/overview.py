@@ -4,6 +4,7 @@ import streamlit as st
 
 import ui
 from geo.status import poverty_status
+from ui.register_view import exits_by_year
 
 ui.page_guard()
 
@@ -37,3 +38,5 @@ table.columns = [
     ui.tr(k) for k in ("villages", "poor_villages", "still_poor", "population", "poor_people")
 ]
 st.dataframe(table, width="stretch")
+
+exits_by_year(year)

@@ -17,10 +17,11 @@ from geo.coverage import nearest_ecef
 from geo.errors import VillageAtlasError
 from geo.network import RoadGraph
 from geo.status import poverty_status
-from layers import assets, provenance, render, targets
+from layers import assets, households, provenance, render, targets
 from layers.basemaps import probe
 from layers.i18n import LANGUAGES, t
 from layers.rules import RULES, evaluate, evaluate_many, population_coverage, road_graph
+from store.register import Register
 from store.tables import Note
 from ui import auth as auth
 from ui.cache import versioned
@@ -63,6 +64,12 @@ def the_store() -> store.Store:
 def layer(key: str) -> gpd.GeoDataFrame:
     """Return vector layer `key` from the store (cached; each caller gets its own copy)."""
     return layers.load(key)
+
+
+@versioned(max_entries=4)
+def register() -> Register:
+    """Return the store's poor-household register, aggregated: counts only (cached)."""
+    return households.read_register()
 
 
 @versioned(max_entries=4)
@@ -231,14 +238,14 @@ def load_targets() -> tuple[targets.Target, ...]:
 @versioned(max_entries=16, with_targets=True)
 def board(year: int) -> pd.DataFrame:
     """Return the targets board as of `year` (cached; redone when data or targets change)."""
-    return targets.board(load_targets(), year, load=layer)
+    return targets.board(load_targets(), year, load=layer, register=register())
 
 
 @versioned(max_entries=32, with_targets=True)
 def county_progress(key: str, year: int) -> pd.DataFrame:
     """One target's progress per county as of `year` (cached)."""
     target = next(t for t in load_targets() if t.key == key)
-    return targets.by_county(target, year, load=layer)
+    return targets.by_county(target, year, load=layer, register=register())
 
 
 @versioned(max_entries=8, shared=True)

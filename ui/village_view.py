@@ -7,6 +7,7 @@ import streamlit as st
 
 import ui
 from layers.rules import RULES
+from ui.register_view import village_register
 from ui.text import md
 
 __all__ = ["village_file"]
@@ -67,6 +68,7 @@ def village_file(code: str, year: int) -> None:
             )
         else:
             st.text(ui.tr("not_registered_poor"))
+    village_register(code, year)
     st.markdown(f"**{ui.tr('measures', year=year)}**")
     rows = []
     for key, result in ui.measures(year).items():

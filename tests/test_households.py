@@ -1,0 +1,274 @@
+"""The poor-household register: demo counts, exits measured on the board, hashed imports."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import psycopg
+import pypdf
+import pytest
+from psycopg import sql
+
+import cli
+import layers
+import store
+from exports import MapSpec, bureau_workbook, html_map, meeting_map, save_figure
+from geo.errors import ImportRefusedError
+from geo.status import done_by
+from layers import households, targets
+from layers.clauses import Provenance
+from store import households as importer
+from store.postgis import SCHEMA
+from store.register import CLEANUPS, STEPS, Register
+from store.tables import table_bytes
+
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def resident_id(n: int) -> str:
+    """A well-formed resident ID number (region, birth date, serial, check digit)."""
+    body = f"620902{19600101 + n * 37:08d}{n % 1000:03d}"[:17]
+    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, _WEIGHTS, strict=True)) % 11]
+
+
+def household_file(codes: list[str], n: int = 30) -> pd.DataFrame:
+    """A household file: `n` households over `codes`, with steps, exits and clean-ups."""
+    rows = []
+    for i in range(n):
+        row = {
+            "身份证号": resident_id(i),
+            "村代码": codes[i % len(codes)],
+            "家庭人口": str(1 + i % 5),
+            "脱贫年份": "" if i % 7 == 0 else str(2015 + i % 3),
+        }
+        for k, step in enumerate(STEPS):
+            row[step] = f"2015-{3 + k // 2:02d}-{1 + (i % 9) + 10 * (k % 2):02d}"
+        for j, cleanup in enumerate(CLEANUPS):
+            row[cleanup] = "是" if (i + j) % 4 else "否"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    frame.to_csv(path, index=False)
+    return path
+
+
+# --- the demo register and the board ----------------------------------------------------------
+
+
+def test_demo_register_follows_the_villages(demo_store):
+    villages = layers.load("villages").set_index("code")
+    register = store.open_store(demo_store).register()
+    poor = villages[villages["poor_households"] > 0]
+    assert sorted(register.villages.index) == sorted(poor.index)
+    joined = register.villages.join(poor[["poor_households", "poor_people", "exit_year"]])
+    assert (joined["households"] == joined["poor_households"]).all()
+    assert (joined["people"] == joined["poor_people"]).all()
+    # a poor village that exited has all its households out by its exit year, none later
+    exits = register.exits.merge(villages[["exit_year", "is_poor"]], left_on="village_code",
+                                 right_index=True)  # fmt: skip
+    exited = exits[exits["is_poor"] & exits["exit_year"].notna()]
+    assert (exited["year"] <= exited["exit_year"]).all()
+    out = exited.groupby("village_code")["households"].sum()
+    assert (out == register.villages.loc[out.index, "households"]).all()
+    assert register.exits["year"].between(2015, 2017).all()
+    for cleanup in CLEANUPS:
+        assert (register.villages[cleanup] <= register.villages["households"]).all()
+    assert 0 < households.late(register).sum() < len(register.villages) * 0.2
+
+
+def _brute_force(target: targets.Target, year: int, register: Register, people: bool) -> float:
+    """Share out of the register, by a loop over its villages and exits."""
+    villages = layers.load("villages").set_index("code")
+    total = out = 0
+    for code, row in register.villages.iterrows():
+        v = villages.loc[code]
+        if target.counties and v["county_code"] not in target.counties:
+            continue
+        if target.among.value == "immigrant villages" and not v["is_immigrant"]:
+            continue
+        if target.among.value == "old villages" and (not v["is_poor"] or v["is_immigrant"]):
+            continue
+        total += row["people" if people else "households"]
+        for exit_row in register.exits.itertuples():
+            if exit_row.village_code == code and exit_row.year <= year:
+                out += exit_row.people if people else exit_row.households
+    return 100 * out / total
+
+
+@pytest.mark.parametrize("year", [2015, 2016, 2017])
+def test_board_exits_in_households_and_people_equal_a_brute_force(demo_store, year):
+    register = store.open_store(demo_store).register()
+    plan = targets.load_targets()
+    board = targets.board(plan, year, history=False)
+    measured = [t for t in plan if t.in_households]
+    assert {t.key for t in measured} >= {
+        "exit_poor_households",
+        "exit_poor_people",
+        "exit_suzhou_jinta",
+        "exit_immigrant",
+        "exit_yumen_guazhou_settled",
+    }
+    for target in measured:
+        people = target.scope.value == "poor people"
+        want = _brute_force(target, year, register, people)
+        assert board.loc[target.key, "current"] == pytest.approx(want, abs=0.05), target.key
+        assert board.loc[target.key, "provenance"] == target.register_provenance.value
+    counts = board.loc["exit_poor_people", "counts"]
+    out_h, out_p = households.out_by(register, year)
+    all_h, all_p = households.registered(register)
+    assert f"{out_h:,} of {all_h:,} households" in counts
+    assert f"{out_p:,} of {all_p:,} people" in counts
+    villages = layers.load("villages")
+    poor = villages["is_poor"].astype(bool)
+    out_v = int((poor & done_by(villages["exit_year"], year)).sum())
+    assert f"{out_v:,} of {int(poor.sum()):,} poor villages out" in counts
+
+
+def test_without_a_register_household_exits_are_our_assumption(demo_store):
+    plan = targets.load_targets()
+    board = targets.board(plan, 2017, history=False, register=Register())
+    row = board.loc["exit_poor_households"]
+    assert row["provenance"] == Provenance.ASSUMPTION.value
+    assert "households" not in row["counts"]
+    assert "poor villages out" in row["counts"]
+
+
+# --- importing a household file -----------------------------------------------------------------
+
+
+def _store_text(where: str) -> str:
+    """Everything a store holds, as text: the GeoPackage's bytes, or every PostGIS row."""
+    if not where.startswith("postgresql"):
+        blobs = [p.read_bytes() for p in Path(where).parent.glob(Path(where).name + "*")]
+        return b"".join(blobs).decode("latin-1")
+    found = []
+    with psycopg.connect(where) as conn:
+        tables = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (SCHEMA,)
+        ).fetchall()
+        for (table,) in tables:
+            query = sql.SQL("SELECT t::text FROM {}.{} t").format(
+                sql.Identifier(SCHEMA), sql.Identifier(table)
+            )
+            found += [str(r[0]) for r in conn.execute(query).fetchall()]
+    return "\n".join(found)
+
+
+def test_import_stores_counts_and_hashes_never_an_id_number(backend_store, tmp_path, capsys):
+    handle = store.open_store(backend_store, recheck=True)
+    codes = handle.read_layer("villages")["code"].head(4).tolist()
+    frame = household_file(codes)
+    path = write_csv(frame, tmp_path / "households.csv")
+    assert cli.main(["import-households", str(path), "--store", backend_store]) == 0
+    assert "30 households" in capsys.readouterr().out
+    register = handle.register()
+    assert sorted(register.villages.index) == sorted(codes)
+    people = frame["家庭人口"].astype(int)
+    for code in codes:
+        mine = frame["村代码"] == code
+        assert register.villages.loc[code, "households"] == mine.sum()
+        assert register.villages.loc[code, "people"] == people[mine].sum()
+        assert register.villages.loc[code, "publicity"] == frame.loc[mine, "publicity"].max()
+        assert (
+            register.villages.loc[code, "clear_base"]
+            == (frame.loc[mine, "clear_base"] == "是").sum()
+        )
+    exited = frame["脱贫年份"] != ""
+    assert register.exits["households"].sum() == exited.sum()
+    assert register.exits["people"].sum() == people[exited].sum()
+    assert handle.household_rows() == len(frame)
+    origin = handle.origin("household_register")
+    assert origin is not None and not origin.synthetic
+    text = _store_text(backend_store)
+    key = handle.household_key()
+    for number in frame["身份证号"]:
+        assert number not in text
+        assert importer.hash_id(number, key) in text  # kept, hashed, in the store only
+    assert not list(tmp_path.glob("va-ingest-*"))
+
+
+def test_reimport_replaces_the_register(backend_store, tmp_path):
+    handle = store.open_store(backend_store, recheck=True)
+    codes = handle.read_layer("villages")["code"].tolist()
+    first = write_csv(household_file(codes[:3], 12), tmp_path / "a.csv")
+    second = write_csv(household_file(codes[5:7], 5), tmp_path / "b.csv")
+    assert cli.main(["import-households", str(first), "--store", backend_store]) == 0
+    assert cli.main(["import-households", str(second), "--store", backend_store]) == 0
+    register = handle.register()
+    assert sorted(register.villages.index) == sorted(codes[5:7])
+    assert register.villages["households"].sum() == 5
+    assert handle.household_rows() == 5
+
+
+def test_a_bad_file_is_refused_in_one_line_and_changes_nothing(backend_store, tmp_path, capsys):
+    handle = store.open_store(backend_store, recheck=True)
+    before = handle.register()
+    frame = household_file(handle.read_layer("villages")["code"].head(2).tolist(), 6)
+    frame.loc[2, "身份证号"] = frame.loc[2, "身份证号"][:-1] + "0"  # a wrong check digit
+    frame.loc[3, "身份证号"] = frame.loc[4, "身份证号"]
+    frame.loc[5, "村代码"] = "=HYPERLINK(1)"
+    frame.loc[1, "group_review"] = "2014-01-01"  # before its application
+    path = write_csv(frame, tmp_path / "bad.csv")
+    assert cli.main(["import-households", str(path), "--store", backend_store]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("error: bad.csv was refused: ")
+    for part in ("row 4", "rows 5, 6", "`village_code`", "`group_review` is dated before"):
+        assert part in err
+    for number in frame["身份证号"]:
+        assert number[:12] not in err  # no ID number is repeated back
+    after = handle.register()
+    pd.testing.assert_frame_equal(after.villages, before.villages)
+    assert handle.household_rows() == 0
+
+
+def test_a_file_without_the_required_columns_is_refused(tmp_path):
+    frame = pd.DataFrame({"name": ["张三"], "village": ["620902100200"]})
+    with pytest.raises(ImportRefusedError, match=r"missing column.*`id_number`.*`people`"):
+        importer.prepare(frame, key=b"k" * 32, villages=["620902100200"])
+
+
+def test_an_excel_file_imports(demo_store, tmp_path):
+    from tests.helpers import copy_gpkg  # noqa: PLC0415
+
+    where = copy_gpkg(demo_store, tmp_path / "s" / "demo.gpkg")
+    handle = store.open_store(where, recheck=True)
+    frame = household_file(handle.read_layer("villages")["code"].head(2).tolist(), 4)
+    frame.to_excel(tmp_path / "households.xlsx", index=False)
+    done = importer.import_households(tmp_path / "households.xlsx", handle=handle, who="test")
+    assert done.households == 4
+    assert handle.register().villages["households"].sum() == 4
+
+
+def test_no_export_holds_an_id_number_raw_or_hashed(demo_store, tmp_path, monkeypatch):
+    from tests.helpers import copy_gpkg  # noqa: PLC0415
+
+    where = copy_gpkg(demo_store, tmp_path / "s" / "demo.gpkg")
+    monkeypatch.setenv("VILLAGE_ATLAS_STORE", str(where))
+    handle = store.open_store(where, recheck=True)
+    frame = household_file(handle.read_layer("villages")["code"].head(5).tolist())
+    path = write_csv(frame, tmp_path / "households.csv")
+    importer.import_households(path, handle=handle, who="test")
+    key = handle.household_key()
+    secrets = [*frame["身份证号"], *(importer.hash_id(n, key) for n in frame["身份证号"])]
+    secrets.append(key.hex())
+    villages = layers.load("villages")
+    outputs = {
+        "csv": table_bytes(villages.drop(columns="geometry"), ".csv").decode("utf-8"),
+        "gpkg": table_bytes(villages, ".gpkg", geometry=villages.geometry).decode("latin-1"),
+        "html": html_map(MapSpec(lang="en")),
+    }
+    book = bureau_workbook(2017, tmp_path / "w.xlsx", lang="en")
+    with zipfile.ZipFile(book) as z:
+        outputs["workbook"] = "".join(z.read(n).decode("utf-8") for n in z.namelist())
+    pdf = save_figure(meeting_map(MapSpec(lang="en", county="620924", dpi=72)), tmp_path / "m.pdf")
+    reader = pypdf.PdfReader(io.BytesIO(pdf.read_bytes()))
+    outputs["pdf"] = "".join(page.extract_text() for page in reader.pages)
+    for kind, text in outputs.items():
+        for secret in secrets:
+            assert secret not in text, kind
