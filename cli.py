@@ -135,7 +135,7 @@ def _targets(args: argparse.Namespace) -> int:
     import layers  # noqa: PLC0415
     from exports.spec import county_code, read_once  # noqa: PLC0415
     from geo import settings  # noqa: PLC0415
-    from layers import targets  # noqa: PLC0415
+    from layers import households, targets  # noqa: PLC0415
     from layers.clauses import Provenance  # noqa: PLC0415
     from layers.i18n import t  # noqa: PLC0415
 
@@ -145,7 +145,14 @@ def _targets(args: argparse.Namespace) -> int:
     load = read_once(lambda key: layers.load(key, args.store))
     county = None if args.county is None else county_code(args.county, load)
     plan = {p.key: p for p in targets.load_targets()}
-    board = targets.board(tuple(plan.values()), args.year, load=load, county=county, history=False)
+    board = targets.board(
+        tuple(plan.values()),
+        args.year,
+        load=load,
+        county=county,
+        history=False,
+        register=households.read_register(args.store),
+    )
     shown = [plan[key] for key in board.index]
     table = board.reset_index().assign(
         title=[p.title(args.lang) for p in shown],
@@ -154,14 +161,16 @@ def _targets(args: argparse.Namespace) -> int:
         lead=[p.lead_text(args.lang) for p in shown],
         lead_key=board["lead"].to_numpy(),
         clause=[p.clause.cite() for p in shown],
+        counts=[targets.counts_text(r, args.lang) for r in board.to_dict("records")],
     )
     if args.format == "table":  # for people: status and provenance in words
         table["status"] = [t("st_" + s, args.lang) for s in table["status"]]
         table["provenance"] = [Provenance(p).label(args.lang) for p in table["provenance"]]
-        wide = ("title", "scope", "lead", "clause", "reason")
-        _print_frame(table[[*_BOARD_COLUMNS, "reason"]], "table", wide=wide)
+        wide = ("title", "scope", "lead", "clause", "reason", "counts")
+        _print_frame(table[[*_BOARD_COLUMNS, "counts", "reason"]], "table", wide=wide)
     else:
         extra = ["reason", "lead_key", "cooperating", "schedule", "baseline", "expected"]
+        extra += ["counts", *targets.COUNT_COLUMNS]
         _print_frame(table[[*_BOARD_COLUMNS, *extra]], args.format)
     return 0
 

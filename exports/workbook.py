@@ -21,7 +21,7 @@ from layers.clauses import Provenance
 from layers.i18n import t
 from layers.provenance import Reading
 from layers.rules import RULES, Loader, evaluate, gap_list, gaps_by_bureau
-from layers.targets import board, load_targets
+from layers.targets import board, counts_text, load_targets
 from store import tables
 
 __all__ = ["bureau_workbook", "scenario_workbook"]
@@ -40,6 +40,7 @@ def _targets_sheet(year: int, load: Loader, lang: str) -> pd.DataFrame:
             t("goal", lang): rows["goal"].to_numpy(),
             t("deadline", lang): rows["deadline"].to_numpy(),
             t("current", lang): rows["current"].to_numpy(),
+            t("counts", lang): [counts_text(r, lang) for r in rows.to_dict("records")],
             t("target_status", lang): [t("st_" + s, lang) for s in rows["status"]],
             t("lead_bureau", lang): [p.lead_text(lang) for p in plan],
             t("provenance", lang): [Provenance(p).label(lang) for p in rows["provenance"]],

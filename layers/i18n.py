@@ -540,6 +540,10 @@ STRINGS = MappingProxyType(
             "No household register in the store.",
             "数据库中没有贫困户建档立卡数据。",
         ),
+        "counts": ("Out of poverty", "已脱贫"),
+        "counts_households": ("{out:,} of {of:,} households out", "{out:,}/{of:,}户脱贫"),
+        "counts_people": ("{out:,} of {of:,} people out", "{out:,}/{of:,}人脱贫"),
+        "counts_villages": ("{out:,} of {of:,} poor villages out", "{out:,}/{of:,}个贫困村退出"),
         "register_late_villages": (
             "Villages identified after the deadline",
             "超过时限完成识别的村",

@@ -39,6 +39,7 @@ from store.register import Register
 
 __all__ = [
     "BASELINE",
+    "COUNT_COLUMNS",
     "KINDS",
     "STATUSES",
     "TARGETS_PATH",
@@ -46,6 +47,7 @@ __all__ = [
     "Target",
     "board",
     "by_county",
+    "counts_text",
     "expected",
     "load_targets",
     "progress",
@@ -602,22 +604,54 @@ def _register_shares(
     return {y: households.out_by(register, y, codes)[people] / total * 100.0 for y in years}
 
 
-def _counts(target: Target, year: int, load: Loader, county: str | None, register: Register) -> str:
-    """Return an exit target's counts as of `year`: households and people out, villages out."""
+#: Board columns of an exit's counts: households, people and poor villages out, of how many.
+COUNT_COLUMNS = (
+    "out_households",
+    "of_households",
+    "out_people",
+    "of_people",
+    "out_villages",
+    "of_villages",
+)
+
+
+def _counts(
+    target: Target, year: int, load: Loader, county: str | None, register: Register
+) -> dict[str, int | None]:
+    """Return an exit target's counts as of `year`, each with how many there are.
+
+    Households and people out come from the register, when there is one; poor villages out
+    from the village file.
+    """
+    found: dict[str, int | None] = dict.fromkeys(COUNT_COLUMNS)
     if target.kind != "exit":
-        return ""
+        return found
     villages = load("villages")
     mask, _ = _village_scope(target, villages, load, county)
-    out = int((mask & done_by(villages["exit_year"], year)).sum())
-    parts = []
+    found["out_villages"] = int((mask & done_by(villages["exit_year"], year)).sum())
+    found["of_villages"] = int(mask.sum())
     if not register.empty:
         codes = _register_codes(target, villages, load, county)
-        (h_out, p_out), (h_all, p_all) = (
-            households.out_by(register, year, codes),
-            households.registered(register, codes),
-        )
-        parts += [f"{h_out:,} of {h_all:,} households", f"{p_out:,} of {p_all:,} people"]
-    return "; ".join([*parts, f"{out:,} of {int(mask.sum()):,} poor villages"]) + " out"
+        found["out_households"], found["out_people"] = households.out_by(register, year, codes)
+        found["of_households"], found["of_people"] = households.registered(register, codes)
+    return found
+
+
+def counts_text(row: Mapping[str, object], lang: str = "en") -> str:
+    """Return a board row's counts in words ("" when the row has none).
+
+    Examples
+    --------
+    >>> counts_text({"out_households": 9, "of_households": 12, "out_villages": 2,
+    ...              "of_villages": 3})
+    '9 of 12 households out; 2 of 3 poor villages out'
+    """
+    parts = []
+    for what in ("households", "people", "villages"):
+        out, of = row.get(f"out_{what}"), row.get(f"of_{what}")
+        if isinstance(out, int | float) and isinstance(of, int | float) and of == of:  # noqa: PLR0124
+            parts.append(t(f"counts_{what}", lang, out=int(out), of=int(of)))
+    return "; ".join(parts)
 
 
 def _exit_shares(
@@ -741,6 +775,7 @@ def _row(
     series = _measures(target, years, load, county, register)
     baseline, current = series[BASELINE], series[year]
     provenance, reason = target.sources(register=_by_register(target, register))
+    counts = _counts(target, year, load, county, register)
     return {
         "key": target.key,
         "title": target.title_en,
@@ -754,7 +789,8 @@ def _row(
         "current": round(current, 1),
         "expected": round(expected(target, year, baseline), 1),
         "status": status(target, year, current, baseline),
-        "counts": _counts(target, year, load, county, register),
+        **counts,
+        "counts": counts_text(counts),
         "lead": target.lead.key,
         "lead_named": target.lead_named,
         "cooperating": "; ".join(u.key for u in target.cooperating),
@@ -778,8 +814,9 @@ def board(
 
     Columns: `title`, `scope` and `unit` (in words), `goal`, `deadline`, `schedule`,
     `baseline` (2014), progress per year (with `history`), `current`, `expected`,
-    `status`, `counts` (an exit's households and people out of those registered, from the
-    household `register`, and its poor villages out), `lead` (unit key), `lead_named`,
+    `status`, `COUNT_COLUMNS` (an exit's households and people out and registered, from the
+    household `register`, and its poor villages out and in scope) and `counts` (them in
+    words), `lead` (unit key), `lead_named`,
     `cooperating` (unit keys), `provenance` and `reason` (the least sure of the target's,
     its rule's and its area's; a household exit measured by the register has the
     provenance of that measure), `section` and `clause` (the plan's sentence). With
@@ -792,7 +829,8 @@ def board(
         for target in targets
         if county is None or not target.counties or county in target.counties
     ]
-    return pd.DataFrame(rows).set_index("key")
+    frame = pd.DataFrame(rows).set_index("key")
+    return frame.astype(dict.fromkeys(COUNT_COLUMNS, "Int64"))
 
 
 def by_county(

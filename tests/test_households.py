@@ -272,3 +272,58 @@ def test_no_export_holds_an_id_number_raw_or_hashed(demo_store, tmp_path, monkey
     for kind, text in outputs.items():
         for secret in secrets:
             assert secret not in text, kind
+
+
+# --- the pages ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app(demo_store):
+    from streamlit.testing.v1 import AppTest  # noqa: PLC0415
+
+    from tests.helpers import ROOT  # noqa: PLC0415
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_overview_shows_households_and_people_out_per_year(app, demo_store):
+    register = store.open_store(demo_store).register()
+    app.switch_page("pages/overview.py").run()
+    assert not app.exception
+    metrics = {m.label: int(m.value) for m in app.metric}
+    assert (metrics["Households out"], metrics["People out"]) == households.out_by(register, 2017)
+    assert metrics["Poor households registered (2014)"] == register.villages["households"].sum()
+    per_year = next(f.value for f in app.dataframe if "2016" in map(str, f.value.columns))
+    assert (
+        per_year.loc["Households out", "2016"]
+        == households.exits_by_year(register).loc[2016, "households"]
+    )
+
+
+def test_the_village_file_shows_its_register(app, demo_store):
+    register = store.open_store(demo_store).register()
+    code = register.villages.index[3]
+    village = layers.load("villages").set_index("code").loc[code]
+    app.text_input[0].input(village["pinyin"].split()[0]).run()
+    app.selectbox[0].select(code).run()
+    assert not app.exception
+    shown = {}
+    for frame in app.dataframe:
+        if frame.value.shape[1] == 2:
+            shown.update(dict(frame.value.itertuples(index=False, name=None)))
+    row = register.villages.loc[code]
+    assert shown["Poor households registered (2014)"] == str(row["households"])
+    assert shown["Publicity"].startswith(str(row["publicity"]))
+    assert shown["Clear tasks"] == f"{row['clear_tasks']} / {row['households']}"
+
+
+def test_a_copied_store_keeps_the_register(backend_store, demo_store):
+    want = store.open_store(demo_store).register()
+    got = store.open_store(backend_store, recheck=True).register()
+    pd.testing.assert_frame_equal(got.villages, want.villages)
+    pd.testing.assert_frame_equal(got.exits, want.exits)
+    origin = store.open_store(backend_store).origin("household_register")
+    assert origin is not None and origin.synthetic

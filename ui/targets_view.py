@@ -14,7 +14,7 @@ import ui
 from layers import BUREAUS
 from layers.clauses import Provenance
 from layers.rules import RULES, CoverageRule
-from layers.targets import Target
+from layers.targets import Target, counts_text
 from ui.tables import status_label
 
 __all__ = ["gap_table", "provenance_label", "rules_table", "targets_table"]
@@ -42,6 +42,7 @@ def targets_table(plan: Sequence[Target], board: pd.DataFrame) -> pd.DataFrame:
             ui.tr("scope"): [p.scope_text(lang) for p in plan],
             ui.tr("deadline"): rows["deadline"].to_numpy(),
             ui.tr("current"): rows["current"].to_numpy(),
+            ui.tr("counts"): [counts_text(r, lang) for r in rows.to_dict("records")],
             ui.tr("expected"): rows["expected"].to_numpy(),
             ui.tr("baseline"): rows["baseline"].to_numpy(),
             ui.tr("provenance"): rows["provenance"].map(provenance_label).to_numpy(),
