@@ -626,7 +626,9 @@ class Store(abc.ABC):
     def copy_records_from(self, source: Store, *, who: str) -> None:
         """Copy `source`'s accounts, audit trail, event log and layer provenance into this store.
 
-        Accounts already here are kept as they are; audit and events are appended.
+        Accounts already here are kept as they are; audit and events are appended. The
+        household register (counts, hashed household rows and the key they were hashed
+        with) replaces this store's, if `source` holds one.
         """
         users = source._read_sql(f"SELECT {_USER_FIELDS} FROM {{p}}va_users")
         audit = source._read_sql(f"SELECT {_AUDIT_FIELDS} FROM {{p}}va_audit ORDER BY id")
@@ -637,9 +639,8 @@ class Store(abc.ABC):
             for table, fields in _REGISTER_TABLES.items()
         }
         with self._write_sql() as run:
-            for table, fields in _REGISTER_TABLES.items():
-                if register[table]:
-                    run(f"DELETE FROM {{p}}{table}")
+            for table, fields in _REGISTER_TABLES.items() if register["va_register"] else ():
+                run(f"DELETE FROM {{p}}{table}")
                 for row in register[table]:
                     run(_insert(table, fields), row)
             for row in users:
