@@ -541,6 +541,16 @@ STRINGS = MappingProxyType(
             "数据库中没有贫困户建档立卡数据。",
         ),
         "counts": ("Out of poverty", "已脱贫"),
+        "register_import": ("Household register", "贫困户建档立卡"),
+        "register_upload": (
+            "Household file, CSV or XLSX, one row per household (ID numbers hashed, file not kept)",
+            "贫困户文件（CSV或XLSX，每户一行；身份证号入库前即作哈希处理，文件不保留）",
+        ),
+        "register_replace": ("Replace the register", "替换建档立卡数据"),
+        "register_imported": (
+            "{households} households in {villages} villages imported, ID numbers hashed.",
+            "已导入{villages}个村{households}户，身份证号已哈希处理。",
+        ),
         "counts_households": ("{out:,} of {of:,} households out", "{out:,}/{of:,}户脱贫"),
         "counts_people": ("{out:,} of {of:,} people out", "{out:,}/{of:,}人脱贫"),
         "counts_villages": ("{out:,} of {of:,} poor villages out", "{out:,}/{of:,}个贫困村退出"),

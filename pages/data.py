@@ -10,12 +10,14 @@ import streamlit as st
 
 import ui
 from ui import edit_view, import_view
+from ui.register_view import register_import
 
 ui.page_guard()
 
 lang = ui.lang()
 st.title(ui.tr("page_data"))
 import_view.import_section(lang)
+register_import()
 st.subheader(ui.tr("edit_title"))
 villages = ui.layer("villages")
 labels = dict(

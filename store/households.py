@@ -327,9 +327,16 @@ class Imported:
 
 
 def import_households(
-    path: Path | str, *, handle: Store, who: str, encoding: str | None = None
+    path: Path | str,
+    *,
+    handle: Store,
+    who: str,
+    encoding: str | None = None,
+    name: str | None = None,
 ) -> Imported:
     """Import a household-level file into the store's register, replacing the register.
+
+    `name` is how messages and the register's origin name the file (default: its name).
 
     Raises
     ------
@@ -339,12 +346,13 @@ def import_households(
         If its rows do not pass the checks; nothing is stored.
     """
     path = Path(path)
+    name = name or path.name
     frame, notes = read_untrusted_table(path, encoding=encoding)
     known = handle.read_layer("villages")["code"].astype(str)
     try:
         rows = prepare(frame, key=handle.household_key(), villages=known)
     except ImportRefusedError as exc:
-        msg = f"{path.name} was refused: {exc}"
+        msg = f"{name} was refused: {exc}"
         raise ImportRefusedError(msg) from None
     del frame  # the only copy of the raw ID numbers
     register = aggregate(rows)
@@ -352,7 +360,7 @@ def import_households(
         register,
         households=rows,
         who=who,
-        source=f"{path.name} (imported household register, ID numbers hashed)",
+        source=f"{name} (imported household register, ID numbers hashed)",
     )
     return Imported(
         households=len(rows),

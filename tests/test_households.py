@@ -239,9 +239,13 @@ def test_an_excel_file_imports(demo_store, tmp_path):
     handle = store.open_store(where, recheck=True)
     frame = household_file(handle.read_layer("villages")["code"].head(2).tolist(), 4)
     frame.to_excel(tmp_path / "households.xlsx", index=False)
-    done = importer.import_households(tmp_path / "households.xlsx", handle=handle, who="test")
+    done = importer.import_households(
+        tmp_path / "households.xlsx", handle=handle, who="test", name="贫困户.xlsx"
+    )
     assert done.households == 4
     assert handle.register().villages["households"].sum() == 4
+    origin = handle.origin("household_register")
+    assert origin is not None and origin.source.startswith("贫困户.xlsx (imported")
 
 
 def test_no_export_holds_an_id_number_raw_or_hashed(demo_store, tmp_path, monkeypatch):
@@ -326,3 +330,9 @@ def test_a_copied_store_keeps_the_register(backend_store, demo_store):
     pd.testing.assert_frame_equal(got.exits, want.exits)
     origin = store.open_store(backend_store).origin("household_register")
     assert origin is not None and origin.synthetic
+
+
+def test_the_data_page_offers_the_register_import(app):
+    app.switch_page("pages/data.py").run()
+    assert not app.exception
+    assert "Household register" in [h.value for h in app.subheader]

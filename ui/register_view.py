@@ -6,13 +6,20 @@ day a village's last household reached each of the "five steps and one publicity
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
 import ui
-from layers import households
+from geo.errors import VillageAtlasError
+from layers import access, households
+from store import households as household_import
+from store import ingest
+from ui.text import md
 
-__all__ = ["exits_by_year", "village_register"]
+__all__ = ["exits_by_year", "register_import", "village_register"]
 
 
 def _kv(rows: dict[str, object]) -> None:
@@ -88,3 +95,34 @@ def exits_by_year(year: int) -> None:
         f"{ui.tr('register_late_villages')} "
         f"({households.IDENTIFY_DEADLINE.isoformat()}): {int(late.sum())} / {len(late)}"
     )
+
+
+def register_import() -> None:
+    """Replace the register with an uploaded household file (the Poverty Alleviation Office).
+
+    The upload is written to a private temporary folder under a fixed name, read like any
+    hostile file, and gone when this returns; only the counts and hashed rows are stored.
+    """
+    account = ui.auth.current()
+    if not access.may_import_register(account):
+        return
+    st.subheader(ui.tr("register_import"))
+    upload = st.file_uploader(ui.tr("register_upload"), key="register_upload", type=["csv", "xlsx"])
+    if upload is None or not st.button(ui.tr("register_replace"), key="register_confirm"):
+        return
+    if upload.size > ingest.LIMITS.file_bytes:
+        st.error(ui.tr("too_big", mb=ingest.LIMITS.file_bytes // 2**20))
+        return
+    name = Path(str(upload.name)).name[:200]
+    suffix = ".xlsx" if name.lower().endswith(".xlsx") else ".csv"
+    with tempfile.TemporaryDirectory(prefix="va-register-") as folder:
+        path = Path(folder) / f"households{suffix}"
+        path.write_bytes(upload.getvalue())
+        try:
+            done = household_import.import_households(
+                path, handle=ui.the_store(), who=account.name, name=name
+            )
+        except (OSError, ValueError, VillageAtlasError) as exc:
+            st.error(md(str(exc).splitlines()[0]))
+            return
+    st.success(ui.tr("register_imported", households=done.households, villages=done.villages))
