@@ -10,10 +10,18 @@ do not connect. A village with no path gets an empty distance.
 Lengths are planar in the metric CRS chosen from the data's extent, divided by
 the transverse Mercator point scale at each segment, so they agree with the
 ellipsoid to about 1e-6.
+
+Routing runs on the contracted graph: its nodes are the junctions and dead ends
+(vertices where other than two segments meet; one vertex of a ring that meets no
+other road), and each chain of segments between two of them is one edge as long as
+the chain. The segments are kept for snapping: a point snapped onto a segment is at
+a known distance along its chain from each of the chain's two ends.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -30,21 +38,26 @@ from geo import settings
 from geo.crs import metric_crs, require_crs, tm_point_scale
 
 __all__ = [
+    "GRAPH_FORMAT",
     "RoadGraph",
     "Snap",
     "build_graph",
     "filter_roads",
+    "graph_from_arrays",
+    "graph_to_arrays",
     "network_distance",
     "reach_along_roads",
     "snap",
 ]
 
 _MIN_WEIGHT = 1e-9  # scipy's csgraph drops explicit zeros: keep zero-length joins as edges
+#: Version of the array layout written by `graph_to_arrays` (read back only if equal).
+GRAPH_FORMAT = 1
 
 
 @dataclass(frozen=True)
 class RoadGraph:
-    """A road network as an undirected graph in a metric CRS.
+    """A road network in a metric CRS: segments for snapping, junctions for routing.
 
     Attributes
     ----------
@@ -53,9 +66,10 @@ class RoadGraph:
     to_metric
         Lon/lat (storage CRS) to `crs`.
     nodes
-        (n, 2) node coordinates; vertices closer than the tolerance are one node.
+        (n, 2) vertex coordinates; vertices closer than the tolerance are one vertex.
     seg_a, seg_b
-        Node index at each end of every straight segment.
+        Vertex index at each end of every straight segment (zero-length segments are
+        left out, except on a road that is nothing else).
     seg_length
         True length of every segment in metres.
     pieces
@@ -65,9 +79,22 @@ class RoadGraph:
         The segment each piece belongs to.
     piece_m
         The longest piece, in metres.
+    seg_edge
+        The contracted edge (chain) each segment belongs to.
+    seg_from_a
+        Distance along its edge from the edge's first junction to the segment's `seg_a`.
+    seg_sign
+        +1 where walking the segment from `seg_a` to `seg_b` moves away from the edge's
+        first junction, -1 where it moves towards it.
+    junctions
+        (j,) vertex index of every routing node: junctions, dead ends, one vertex per ring.
+    edge_a, edge_b
+        Junction index (into `junctions`) at each end of every edge.
+    edge_length
+        True length of every edge in metres (the sum of its segments).
     matrix
-        (n + 1, n + 1) sparse adjacency with the shortest segment between two nodes;
-        the last row and column are free for a virtual source.
+        (j + 1, j + 1) sparse adjacency of the junctions with the shortest edge between
+        two of them; the last row and column are free for a virtual source.
     """
 
     crs: pyproj.CRS
@@ -79,6 +106,13 @@ class RoadGraph:
     pieces: cKDTree
     piece_segment: NDArray[np.intp]
     piece_m: float
+    seg_edge: NDArray[np.intp]
+    seg_from_a: NDArray[np.float64]
+    seg_sign: NDArray[np.float64]
+    junctions: NDArray[np.intp]
+    edge_a: NDArray[np.intp]
+    edge_b: NDArray[np.intp]
+    edge_length: NDArray[np.float64]
     matrix: csr_matrix
 
 
@@ -89,6 +123,19 @@ class Snap:
     segment: NDArray[np.intp]
     t: NDArray[np.float64]
     distance: NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class _Chains:
+    """The contraction of a segment graph: see the matching `RoadGraph` attributes."""
+
+    seg_edge: NDArray[np.intp]
+    seg_from_a: NDArray[np.float64]
+    seg_sign: NDArray[np.float64]
+    junctions: NDArray[np.intp]
+    edge_a: NDArray[np.intp]
+    edge_b: NDArray[np.intp]
+    edge_length: NDArray[np.float64]
 
 
 def filter_roads(
@@ -157,32 +204,132 @@ def _pieces(
     return cKDTree(mid), segment
 
 
-def build_graph(
-    roads: gpd.GeoDataFrame,
-    *,
-    crs: pyproj.CRS | None = None,
-    tolerance: float = 0.5,
-    piece_m: float = 200.0,
-) -> RoadGraph:
-    """Build the graph of `roads` (LineStrings or MultiLineStrings, any CRS).
+# -- contraction: chains of pass-through vertices become one edge ----------------------------
+#
+# Each segment s has two arcs: s runs seg_a -> seg_b, S + s runs back. An arc "leaves"
+# the segment end with its own number (end s is seg_a's end, end S + s is seg_b's end) and
+# "arrives" at the other one, (arc + S) mod 2S. At a pass-through vertex (exactly two
+# segment ends) the arc arriving through one end continues as the arc leaving the other.
+# List ranking by pointer jumping then gives every arc the length left to the junction it
+# runs into, and which arc arrives there: both in O(S log S), without walking the chains.
 
-    Parameters
-    ----------
-    roads
-        The road lines.
-    crs
-        The metric CRS to work in; default: chosen from the roads' extent.
-    tolerance
-        Vertices closer than this (metres) are one node.
-    piece_m
-        Length of the pieces indexed for snapping (a speed setting; results are exact).
 
-    Raises
-    ------
-    ValueError
-        If `roads` holds no line.
+def _proper(a: NDArray[np.intp], b: NDArray[np.intp], n: int) -> NDArray[np.bool_]:
+    """Segments to keep: not zero-length, or the only thing at their vertex."""
+    proper = a != b
+    on_proper = np.zeros(n, dtype=bool)
+    on_proper[a[proper]] = True
+    on_proper[b[proper]] = True
+    return np.asarray(proper | ~on_proper[a], dtype=bool)
+
+
+def _successors(ends: NDArray[np.intp], n: int, junction: NDArray[np.bool_]) -> NDArray[np.intp]:
+    """Return the arc each arc continues as through a pass-through vertex (-1: a junction)."""
+    two_s = len(ends)
+    degree = np.bincount(ends, minlength=n)
+    order = np.argsort(ends, kind="stable")
+    first = np.cumsum(degree) - degree
+    through = np.flatnonzero((degree == 2) & ~junction)  # noqa: PLR2004 (pass-through)
+    e1, e2 = order[first[through]], order[first[through] + 1]
+    succ = np.full(two_s, -1, dtype=np.intp)
+    half = two_s // 2
+    succ[(e1 + half) % two_s] = e2
+    succ[(e2 + half) % two_s] = e1
+    return succ
+
+
+def _jump(
+    succ: NDArray[np.intp],
+    rest: NDArray[np.float64],
+    last: NDArray[np.intp],
+    arcs: NDArray[np.intp],
+) -> NDArray[np.intp]:
+    """Pointer-jump `arcs` to the ends of their chains, in place; return the arcs on rings.
+
+    On return `rest[x]` is the length from arc x's start to the junction it runs into
+    and `last[x]` the arc arriving there. A chain of m arcs takes ceil(log2 m) rounds;
+    arcs still going after that many rounds for the longest possible chain run round a
+    ring with no junction.
     """
-    require_crs(roads, "roads")
+    active = arcs[succ[arcs] >= 0]
+    for _ in range(math.ceil(math.log2(max(len(succ), 2))) + 1):
+        if len(active) == 0:
+            break
+        nxt = succ[active]
+        rest[active] += rest[nxt]
+        last[active] = last[nxt]
+        succ[active] = succ[nxt]
+        active = active[succ[active] >= 0]
+    return active
+
+
+def _ring_vertices(
+    ring_arcs: NDArray[np.intp], succ0: NDArray[np.intp], ends: NDArray[np.intp]
+) -> NDArray[np.intp]:
+    """Return the lowest vertex of every ring (a closed chain that meets no junction)."""
+    half = len(ends) // 2
+    segments = np.unique(ring_arcs % half)
+    local = np.full(half, -1, dtype=np.intp)
+    local[segments] = np.arange(len(segments))
+    following = local[succ0[segments] % half]  # the next segment round the ring
+    m = len(segments)
+    links = coo_matrix((np.ones(m), (np.arange(m), following)), shape=(m, m))
+    _, ring = connected_components(links, directed=False)
+    lowest = np.full(ring.max() + 1, np.iinfo(np.intp).max, dtype=np.intp)
+    np.minimum.at(lowest, ring, np.minimum(ends[segments], ends[segments + half]))
+    return lowest
+
+
+def _contract(
+    n: int, a: NDArray[np.intp], b: NDArray[np.intp], length: NDArray[np.float64]
+) -> _Chains:
+    """Contract the segments a-b (of n vertices) into edges between junctions."""
+    half = len(a)
+    ends = np.concatenate([a, b]).astype(np.intp)
+    junction = np.bincount(ends, minlength=n) != 2  # noqa: PLR2004 (dead ends and junctions)
+    succ = _successors(ends, n, junction)
+    succ0 = succ.copy()
+    rest = np.concatenate([length, length])
+    last = np.arange(2 * half, dtype=np.intp)
+    rings = _jump(succ, rest, last, np.arange(2 * half, dtype=np.intp))
+    if len(rings):
+        junction[_ring_vertices(rings, succ0, ends)] = True
+        arcs = np.unique(np.concatenate([rings % half, rings % half + half]))
+        succ[arcs] = succ0[arcs]
+        succ[arcs[junction[ends[(arcs + half) % (2 * half)]]]] = -1  # arriving at a ring's node
+        rest[arcs] = np.concatenate([length, length])[arcs]
+        last[arcs] = arcs
+        _jump(succ, rest, last, arcs)
+    last_f, last_b = last[:half], last[half:]
+    key = np.minimum(last_f, last_b)  # one of the two arcs arriving at the chain's ends
+    seg_edge, key_arc = pd.factorize(key)
+    n_edges = len(key_arc)
+    other_arc = np.empty(n_edges, dtype=np.intp)
+    other_arc[seg_edge] = np.maximum(last_f, last_b)
+    total = rest[:half] + rest[half:] - length
+    edge_length = np.empty(n_edges)
+    edge_length[seg_edge] = total
+    arriving = np.concatenate([other_arc, np.asarray(key_arc, dtype=np.intp)])
+    vertex, junction_of = np.unique(ends[(arriving + half) % (2 * half)], return_inverse=True)
+    forward = last_f == key  # seg_a -> seg_b runs towards the edge's second junction
+    return _Chains(
+        seg_edge=np.asarray(seg_edge, dtype=np.intp),
+        seg_from_a=np.maximum(np.where(forward, total - rest[:half], rest[:half]), 0.0),
+        seg_sign=np.where(forward, 1.0, -1.0),
+        junctions=vertex.astype(np.intp),
+        edge_a=junction_of[:n_edges].astype(np.intp),
+        edge_b=junction_of[n_edges:].astype(np.intp),
+        edge_length=edge_length,
+    )
+
+
+_Segments = tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]
+
+
+def _segments(
+    roads: gpd.GeoDataFrame, crs: pyproj.CRS | None, tolerance: float
+) -> tuple[pyproj.CRS, NDArray[np.float64], _Segments]:
+    """Return the metric CRS, the vertices, and each segment's two vertices and true length."""
     lines = roads.to_crs(settings.storage_crs).geometry.to_numpy()
     if (shapely.get_type_id(lines) != 1).any():
         lines = shapely.get_parts(lines)
@@ -200,11 +347,24 @@ def build_graph(
     end = start + 1
     planar = np.hypot(*(xy[end] - xy[start]).T)
     length = planar / tm_point_scale((xy[start, 0] + xy[end, 0]) / 2.0)
-    pieces, piece_segment = _pieces(xy[start], xy[end], piece_m)
     a, b = node_of[start], node_of[end]
+    keep = _proper(a, b, len(nodes))
+    return crs, nodes, (a[keep], b[keep], length[keep])
+
+
+def _assemble(
+    crs: pyproj.CRS,
+    nodes: NDArray[np.float64],
+    segments: _Segments,
+    chains: _Chains,
+    piece_m: float,
+) -> RoadGraph:
+    """Return the `RoadGraph` of these parts (deriving the snapping index and adjacency)."""
+    a, b, length = segments
+    pieces, piece_segment = _pieces(nodes[a], nodes[b], piece_m)
     return RoadGraph(
         crs=crs,
-        to_metric=to_metric,
+        to_metric=pyproj.Transformer.from_crs(settings.storage_crs, crs, always_xy=True),
         nodes=nodes,
         seg_a=a,
         seg_b=b,
@@ -212,8 +372,166 @@ def build_graph(
         pieces=pieces,
         piece_segment=piece_segment,
         piece_m=piece_m,
-        matrix=_adjacency(len(nodes), a, b, length),
+        seg_edge=chains.seg_edge,
+        seg_from_a=chains.seg_from_a,
+        seg_sign=chains.seg_sign,
+        junctions=chains.junctions,
+        edge_a=chains.edge_a,
+        edge_b=chains.edge_b,
+        edge_length=chains.edge_length,
+        matrix=_adjacency(len(chains.junctions), chains.edge_a, chains.edge_b, chains.edge_length),
     )
+
+
+def build_graph(
+    roads: gpd.GeoDataFrame,
+    *,
+    crs: pyproj.CRS | None = None,
+    tolerance: float = 0.5,
+    piece_m: float = 200.0,
+) -> RoadGraph:
+    """Build the graph of `roads` (LineStrings or MultiLineStrings, any CRS).
+
+    Parameters
+    ----------
+    roads
+        The road lines.
+    crs
+        The metric CRS to work in; default: chosen from the roads' extent.
+    tolerance
+        Vertices closer than this (metres) are one vertex.
+    piece_m
+        Length of the pieces indexed for snapping (a speed setting; results are exact).
+
+    Raises
+    ------
+    ValueError
+        If `roads` holds no line.
+
+    Examples
+    --------
+    A road of three vertices and a spur from its middle: three edges, four junctions.
+
+    >>> roads = gpd.GeoDataFrame(geometry=[
+    ...     shapely.LineString([(95.0, 40.0), (95.01, 40.0), (95.02, 40.0), (95.03, 40.0)]),
+    ...     shapely.LineString([(95.01, 40.0), (95.01, 40.01)])], crs=4326)
+    >>> graph = build_graph(roads)
+    >>> len(graph.seg_a), len(graph.edge_a), len(graph.junctions)
+    (4, 3, 4)
+    """
+    require_crs(roads, "roads")
+    crs, nodes, segments = _segments(roads, crs, tolerance)
+    return _assemble(crs, nodes, segments, _contract(len(nodes), *segments), piece_m)
+
+
+# -- (de)serialisation: plain arrays, for a cache on disk ------------------------------------
+
+_ARRAYS = {
+    "nodes": (np.float64, 2),
+    "seg_a": (np.intp, 1),
+    "seg_b": (np.intp, 1),
+    "seg_length": (np.float64, 1),
+    "seg_edge": (np.intp, 1),
+    "seg_from_a": (np.float64, 1),
+    "seg_sign": (np.float64, 1),
+    "junctions": (np.intp, 1),
+    "edge_a": (np.intp, 1),
+    "edge_b": (np.intp, 1),
+    "edge_length": (np.float64, 1),
+}
+
+
+def graph_to_arrays(graph: RoadGraph) -> dict[str, NDArray[np.generic]]:
+    """Return `graph` as plain arrays (no objects): what `graph_from_arrays` reads back.
+
+    The snapping index and the adjacency matrix are left out: they are rebuilt.
+
+    Examples
+    --------
+    >>> road = gpd.GeoDataFrame(geometry=[shapely.LineString([(95, 40), (95.1, 40)])], crs=4326)
+    >>> graph = build_graph(road)
+    >>> again = graph_from_arrays(graph_to_arrays(graph))
+    >>> bool(again.edge_length[0] == graph.edge_length[0]), again.crs == graph.crs
+    (True, True)
+    """
+    arrays: dict[str, NDArray[np.generic]] = {
+        name: np.asarray(getattr(graph, name)) for name in _ARRAYS
+    }
+    arrays["crs"] = np.array(graph.crs.to_wkt())
+    arrays["piece_m"] = np.array(graph.piece_m)
+    arrays["format"] = np.array(GRAPH_FORMAT)
+    return arrays
+
+
+def _checked(arrays: Mapping[str, NDArray[np.generic]]) -> dict[str, NDArray[np.generic]]:
+    """Return the graph's arrays cast, or raise listing every way they are not a graph's."""
+    problems = [f"`{name}` is missing" for name in (*_ARRAYS, "crs", "piece_m", "format")
+                if name not in arrays]  # fmt: skip
+    if problems:
+        raise ValueError("not a road graph: " + "; ".join(problems))
+    if arrays["format"].shape != () or int(arrays["format"]) != GRAPH_FORMAT:
+        raise ValueError(f"not a road graph of format {GRAPH_FORMAT}")
+    out: dict[str, NDArray[np.generic]] = {}
+    for name, (dtype, ndim) in _ARRAYS.items():
+        value = arrays[name]
+        if value.ndim != ndim or not np.can_cast(value.dtype, dtype, casting="same_kind"):
+            problems.append(f"`{name}` is not a {ndim}-d array of {np.dtype(dtype).name}")
+        else:
+            out[name] = value.astype(dtype, copy=False)
+    if problems:
+        raise ValueError("not a road graph: " + "; ".join(problems))
+    return out
+
+
+def _consistent(g: Mapping[str, NDArray[np.generic]]) -> list[str]:
+    """Return every way the arrays of a graph contradict each other."""
+    n_seg, n_edge, n_node = len(g["seg_a"]), len(g["edge_a"]), len(g["nodes"])
+    n_junction = len(g["junctions"])
+    problems = [
+        f"`{name}` has {len(g[name])} rows, not {size}"
+        for names, size in (
+            (("seg_b", "seg_length", "seg_edge", "seg_from_a", "seg_sign"), n_seg),
+            (("edge_b", "edge_length"), n_edge),
+        )
+        for name in names
+        if len(g[name]) != size
+    ]
+    for name, size in (
+        ("seg_a", n_node), ("seg_b", n_node), ("junctions", n_node), ("seg_edge", n_edge),
+        ("edge_a", n_junction), ("edge_b", n_junction),
+    ):  # fmt: skip
+        if len(g[name]) and (g[name].min() < 0 or g[name].max() >= size):
+            problems.append(f"`{name}` points outside 0..{size - 1}")
+    lengths = np.concatenate([g["seg_length"], g["edge_length"], g["seg_from_a"]])
+    if n_seg == 0 or not (np.isfinite(lengths).all() and (lengths >= 0).all()):
+        problems.append("lengths are missing, negative or not finite")
+    return problems
+
+
+def graph_from_arrays(arrays: Mapping[str, NDArray[np.generic]]) -> RoadGraph:
+    """Return the `RoadGraph` that `graph_to_arrays` turned into `arrays`.
+
+    Raises
+    ------
+    ValueError
+        If `arrays` are not a road graph of this format (missing, inconsistent, or
+        out-of-range arrays; the message lists every problem).
+    """
+    g = _checked(arrays)
+    problems = _consistent(g)
+    try:
+        crs = pyproj.CRS.from_wkt(str(arrays["crs"]))
+        piece_m = float(arrays["piece_m"])
+    except (pyproj.exceptions.CRSError, TypeError, ValueError) as exc:
+        problems.append(f"bad `crs` or `piece_m` ({exc})")
+    if problems or not piece_m > 0:
+        raise ValueError("not a road graph: " + "; ".join(problems or ["`piece_m` <= 0"]))
+    chains = _Chains(**{name: g[name] for name in _Chains.__dataclass_fields__})  # type: ignore[arg-type]
+    segments = (g["seg_a"], g["seg_b"], g["seg_length"])
+    return _assemble(crs, g["nodes"], segments, chains, piece_m)  # type: ignore[arg-type]
+
+
+# -- snapping --------------------------------------------------------------------------------
 
 
 def _foot(
@@ -282,35 +600,63 @@ def snap(graph: RoadGraph, points: gpd.GeoDataFrame) -> Snap:
     return Snap(segment=seg, t=t, distance=planar / tm_point_scale(mid_x))
 
 
-def _from_sources(graph: RoadGraph, sources: Snap) -> NDArray[np.float64]:
-    """Shortest distance from the nearest source (access leg included) to every node."""
-    n = len(graph.nodes)
-    length = graph.seg_length[sources.segment]
-    cols = np.concatenate([graph.seg_a[sources.segment], graph.seg_b[sources.segment]])
-    weights = np.concatenate(
-        [
-            sources.distance + sources.t * length,
-            sources.distance + (1.0 - sources.t) * length,
-        ]
-    )
+# -- shortest paths on the contracted graph --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _OnEdge:
+    """Snapped points on the contracted graph: their edge and how far along it they are."""
+
+    edge: NDArray[np.intp]
+    from_a: NDArray[np.float64]  # along the edge from its first junction
+    from_b: NDArray[np.float64]  # along the edge from its second junction
+    leg: NDArray[np.float64]  # the access leg
+
+
+def _on_edges(graph: RoadGraph, snapped: Snap) -> _OnEdge:
+    """Return where snapped points sit along the edges of the contracted graph."""
+    seg = snapped.segment
+    edge = graph.seg_edge[seg]
+    total = graph.edge_length[edge]
+    along = graph.seg_from_a[seg] + graph.seg_sign[seg] * snapped.t * graph.seg_length[seg]
+    from_a = np.clip(along, 0.0, total)
+    return _OnEdge(edge=edge, from_a=from_a, from_b=total - from_a, leg=snapped.distance)
+
+
+def _from_sources(graph: RoadGraph, sources: _OnEdge) -> NDArray[np.float64]:
+    """Shortest distance from the nearest source (access leg included) to every junction."""
+    n = len(graph.junctions)
+    cols = np.concatenate([graph.edge_a[sources.edge], graph.edge_b[sources.edge]])
+    weights = np.concatenate([sources.leg + sources.from_a, sources.leg + sources.from_b])
     source_edges = _lightest(np.full(len(cols), n), cols, weights, n + 1)
     dist = dijkstra(graph.matrix + source_edges, directed=True, indices=n)
     return np.asarray(dist[:n], dtype=np.float64)
 
 
-def _same_segment(graph: RoadGraph, targets: Snap, sources: Snap) -> NDArray[np.float64]:
-    """Distance along a shared segment from a source to each target on it (inf if none)."""
-    out = np.full(len(targets.segment), np.inf)
-    src = pd.DataFrame({"segment": sources.segment, "t_s": sources.t, "leg": sources.distance})
-    tgt = pd.DataFrame({"segment": targets.segment, "t": targets.t, "row": np.arange(len(out))})
-    both = tgt.merge(src, on="segment")
-    if both.empty:
-        return out
-    length = graph.seg_length[both["segment"].to_numpy()]
-    both["d"] = both["leg"] + np.abs(both["t"] - both["t_s"]) * length
-    best = both.groupby("row")["d"].min()
-    out[best.index.to_numpy()] = best.to_numpy()
-    return out
+def _same_edge(targets: _OnEdge, sources: _OnEdge) -> NDArray[np.float64]:
+    """Distance along a shared edge from the nearest source on it to each target (inf if none).
+
+    One sweep each way along every edge (sorted by position): the best source behind a
+    target minimises ``leg - position``, the best ahead ``leg + position``.
+    """
+    n_t = len(targets.edge)
+    frame = pd.DataFrame(
+        {
+            "edge": np.concatenate([targets.edge, sources.edge]),
+            "at": np.concatenate([targets.from_a, sources.from_a]),
+            "behind": np.concatenate([np.full(n_t, np.inf), sources.leg - sources.from_a]),
+            "ahead": np.concatenate([np.full(n_t, np.inf), sources.leg + sources.from_a]),
+            "row": np.arange(n_t + len(sources.edge)),
+        }
+    )
+    frame = frame[frame["edge"].isin(sources.edge)].sort_values(["edge", "at"], kind="stable")
+    by_edge = frame.groupby("edge", sort=False)
+    behind = by_edge["behind"].cummin().to_numpy() + frame["at"].to_numpy()
+    ahead = frame.iloc[::-1].groupby("edge", sort=False)["ahead"].cummin().to_numpy()[::-1]
+    best = np.minimum(behind, ahead - frame["at"].to_numpy())
+    out = np.full(n_t + len(sources.edge), np.inf)
+    out[frame["row"].to_numpy()] = best
+    return out[:n_t]
 
 
 def network_distance(
@@ -332,15 +678,15 @@ def network_distance(
     )
     if villages.empty:
         return out
-    targets, sources = snap(graph, villages), snap(graph, facilities)
+    targets = _on_edges(graph, snap(graph, villages))
+    sources = _on_edges(graph, snap(graph, facilities))
     node_dist = _from_sources(graph, sources)
-    length = graph.seg_length[targets.segment]
-    via_a = node_dist[graph.seg_a[targets.segment]] + targets.t * length
-    via_b = node_dist[graph.seg_b[targets.segment]] + (1.0 - targets.t) * length
-    along = np.minimum(np.minimum(via_a, via_b), _same_segment(graph, targets, sources))
-    total = targets.distance + along
+    via_a = node_dist[graph.edge_a[targets.edge]] + targets.from_a
+    via_b = node_dist[graph.edge_b[targets.edge]] + targets.from_b
+    along = np.minimum(np.minimum(via_a, via_b), _same_edge(targets, sources))
+    total = targets.leg + along
     out["network_distance_m"] = np.where(np.isfinite(total), total, np.nan)
-    out["snap_distance_m"] = targets.distance
+    out["snap_distance_m"] = targets.leg
     return out
 
 
@@ -355,39 +701,36 @@ def reach_along_roads(
     """Return the boolean (village x site) matrix of pairs at most `within_m` apart along roads.
 
     The distance is the engine's (`network_distance`): access leg + path + access leg.
-    Each site's paths come from Dijkstra bounded by `within_m`, run from both ends of the
-    segment it snaps onto, a batch of sites at a time: never a dense distance matrix
-    of every site to every node.
+    Each site's paths come from Dijkstra bounded by `within_m`, run from both junctions
+    of the edge it snaps onto, a batch of sites at a time: never a dense distance
+    matrix of every site to every junction.
     """
-    targets, sources = snap(graph, villages), snap(graph, sites)
-    length_t = graph.seg_length[targets.segment]
-    ends_t = np.column_stack([graph.seg_a[targets.segment], graph.seg_b[targets.segment]])
-    offset_t = np.column_stack([targets.t * length_t, (1.0 - targets.t) * length_t])
+    targets, sources = _on_edges(graph, snap(graph, villages)), _on_edges(graph, snap(graph, sites))
+    ends_t = np.column_stack([graph.edge_a[targets.edge], graph.edge_b[targets.edge]])
     rows, cols = [], []
-    n = len(graph.nodes)
+    n = len(graph.junctions)
     for first in range(0, len(sites), batch):
         block = np.arange(first, min(first + batch, len(sites)))
-        block = block[sources.distance[block] <= within_m]
+        block = block[sources.leg[block] <= within_m]
         if len(block) == 0:
             continue
-        seg = sources.segment[block]
-        length_s = graph.seg_length[seg]
-        starts = np.concatenate([graph.seg_a[seg], graph.seg_b[seg]])
+        edge = sources.edge[block]
+        starts = np.concatenate([graph.edge_a[edge], graph.edge_b[edge]])
         from_node = dijkstra(graph.matrix, directed=True, indices=starts, limit=within_m)[:, :n]
         half = len(block)
         for k, site in enumerate(block):
-            lead_a = sources.distance[site] + sources.t[site] * length_s[k]
-            lead_b = sources.distance[site] + (1.0 - sources.t[site]) * length_s[k]
+            lead_a = sources.leg[site] + sources.from_a[site]
+            lead_b = sources.leg[site] + sources.from_b[site]
             node = np.minimum(lead_a + from_node[k], lead_b + from_node[half + k])
             along = np.minimum(
-                node[ends_t[:, 0]] + offset_t[:, 0], node[ends_t[:, 1]] + offset_t[:, 1]
+                node[ends_t[:, 0]] + targets.from_a, node[ends_t[:, 1]] + targets.from_b
             )
-            same = targets.segment == seg[k]
+            same = targets.edge == edge[k]
             along[same] = np.minimum(
                 along[same],
-                sources.distance[site] + np.abs(targets.t[same] - sources.t[site]) * length_t[same],
+                sources.leg[site] + np.abs(targets.from_a[same] - sources.from_a[site]),
             )
-            hit = np.flatnonzero(targets.distance + along <= within_m)
+            hit = np.flatnonzero(targets.leg + along <= within_m)
             rows.append(hit)
             cols.append(np.full(len(hit), site))
     row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.intp)
