@@ -201,7 +201,9 @@ def _pieces(
     first = np.repeat(np.cumsum(count) - count, count)
     t = (np.arange(len(segment)) - first + 0.5) / count[segment]
     mid = start[segment] + t[:, None] * (end - start)[segment]
-    return cKDTree(mid), segment
+    # a sliding-midpoint tree with larger leaves: built three times faster than the default
+    # and queried faster, for points that lie along lines
+    return cKDTree(mid, leafsize=32, balanced_tree=False, compact_nodes=False), segment
 
 
 # -- contraction: chains of pass-through vertices become one edge ----------------------------
@@ -388,7 +390,7 @@ def build_graph(
     *,
     crs: pyproj.CRS | None = None,
     tolerance: float = 0.5,
-    piece_m: float = 200.0,
+    piece_m: float | None = None,
 ) -> RoadGraph:
     """Build the graph of `roads` (LineStrings or MultiLineStrings, any CRS).
 
@@ -402,6 +404,7 @@ def build_graph(
         Vertices closer than this (metres) are one vertex.
     piece_m
         Length of the pieces indexed for snapping (a speed setting; results are exact).
+        Default: the median segment length, within 100-200 m.
 
     Raises
     ------
@@ -421,6 +424,9 @@ def build_graph(
     """
     require_crs(roads, "roads")
     crs, nodes, segments = _segments(roads, crs, tolerance)
+    if piece_m is None:
+        planar = np.hypot(*(nodes[segments[1]] - nodes[segments[0]]).T)
+        piece_m = float(np.clip(np.median(planar), 100.0, 200.0))
     return _assemble(crs, nodes, segments, _contract(len(nodes), *segments), piece_m)
 
 
@@ -454,9 +460,13 @@ def graph_to_arrays(graph: RoadGraph) -> dict[str, NDArray[np.generic]]:
     >>> bool(again.edge_length[0] == graph.edge_length[0]), again.crs == graph.crs
     (True, True)
     """
-    arrays: dict[str, NDArray[np.generic]] = {
-        name: np.asarray(getattr(graph, name)) for name in _ARRAYS
-    }
+    arrays: dict[str, NDArray[np.generic]] = {}
+    for name in _ARRAYS:
+        value = np.asarray(getattr(graph, name))
+        if value.dtype.kind == "i" and (value.size == 0 or value.max() < 2**31):
+            value = value.astype(np.int32)  # half the bytes on disk; read back as intp
+        arrays[name] = value
+    arrays["seg_sign"] = graph.seg_sign.astype(np.int8)
     arrays["crs"] = np.array(graph.crs.to_wkt())
     arrays["piece_m"] = np.array(graph.piece_m)
     arrays["format"] = np.array(GRAPH_FORMAT)
@@ -538,13 +548,17 @@ def _foot(
     graph: RoadGraph, p: NDArray[np.float64], seg: NDArray[np.intp]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Position (0-1) of the nearest point of segment `seg` to `p`, and the planar distance."""
-    a, b = graph.nodes[graph.seg_a[seg]], graph.nodes[graph.seg_b[seg]]
-    ab = b - a
-    denom = np.einsum("...j,...j->...", ab, ab)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = np.where(denom > 0, np.einsum("...j,...j->...", p - a, ab) / denom, 0.0)
-    t = np.clip(t, 0.0, 1.0)
-    return t, np.hypot(*np.moveaxis(p - (a + t[..., None] * ab), -1, 0))
+    x, y = graph.nodes[:, 0], graph.nodes[:, 1]
+    a, b = graph.seg_a[seg], graph.seg_b[seg]
+    ax, ay = x[a], y[a]
+    dx, dy = x[b] - ax, y[b] - ay
+    wx, wy = p[..., 0] - ax, p[..., 1] - ay
+    denom = dx * dx + dy * dy
+    t = np.divide(wx * dx + wy * dy, denom, out=np.zeros_like(denom), where=denom > 0)
+    np.clip(t, 0.0, 1.0, out=t)
+    wx -= t * dx
+    wy -= t * dy
+    return t, np.hypot(wx, wy)
 
 
 def _nearest_among(
@@ -563,8 +577,23 @@ def _nearest_among(
     return candidates[rows, best], best_dist, certain
 
 
+def _spatial_order(p: NDArray[np.float64]) -> NDArray[np.intp]:
+    """Return an order of the points along a Z-order curve: near points come together.
+
+    KD-tree queries and the look-ups that follow them run several times faster on
+    points in this order than on points in random order (the tree stays in cache).
+    """
+    if len(p) == 0:
+        return np.zeros(0, dtype=np.intp)
+    low, span = p.min(axis=0), max(float(np.ptp(p, axis=0).max()), 1e-9)
+    cell = ((p - low) / span * 65535.0).astype(np.uint64)
+    for shift, mask in ((8, 0x00FF00FF), (4, 0x0F0F0F0F), (2, 0x33333333), (1, 0x55555555)):
+        cell = (cell | (cell << np.uint64(shift))) & np.uint64(mask)  # spread the bits apart
+    return np.argsort(cell[:, 0] | (cell[:, 1] << np.uint64(1)), kind="stable")
+
+
 def _nearest_segments(
-    graph: RoadGraph, p: NDArray[np.float64], k: int = 8, rounds: int = 2
+    graph: RoadGraph, p: NDArray[np.float64], k: int = 8, rounds: int = 3
 ) -> NDArray[np.intp]:
     """Index of the nearest segment to each point, exactly.
 
@@ -572,21 +601,26 @@ def _nearest_segments(
     settled when no piece farther away could hold a nearer segment. The few points left
     (far from every road) search a ball of the certain radius.
     """
+    order = _spatial_order(p)
+    p = p[order]
     seg = np.empty(len(p), dtype=np.intp)
     todo = np.arange(len(p))
+    dist = np.zeros(0)
     for _ in range(rounds):
         found, dist, certain = _nearest_among(graph, p[todo], min(k, graph.pieces.n))
         seg[todo] = found
         todo, dist = todo[~certain], dist[~certain]
-        k *= 8
+        k *= 3
         if len(todo) == 0:
-            return seg
+            break
     for i, d in zip(todo, dist, strict=True):
         ball = graph.pieces.query_ball_point(p[i], d + graph.piece_m / 2.0)
         near = np.unique(graph.piece_segment[ball])
         _, dists = _foot(graph, np.broadcast_to(p[i], (len(near), 2)), near)
         seg[i] = near[dists.argmin()]
-    return seg
+    out = np.empty_like(seg)
+    out[order] = seg
+    return out
 
 
 def snap(graph: RoadGraph, points: gpd.GeoDataFrame) -> Snap:
@@ -626,10 +660,22 @@ def _on_edges(graph: RoadGraph, snapped: Snap) -> _OnEdge:
 def _from_sources(graph: RoadGraph, sources: _OnEdge) -> NDArray[np.float64]:
     """Shortest distance from the nearest source (access leg included) to every junction."""
     n = len(graph.junctions)
-    cols = np.concatenate([graph.edge_a[sources.edge], graph.edge_b[sources.edge]])
-    weights = np.concatenate([sources.leg + sources.from_a, sources.leg + sources.from_b])
-    source_edges = _lightest(np.full(len(cols), n), cols, weights, n + 1)
-    dist = dijkstra(graph.matrix + source_edges, directed=True, indices=n)
+    lead = np.full(n, np.inf)  # the virtual source's edge to each junction
+    np.minimum.at(lead, graph.edge_a[sources.edge], sources.leg + sources.from_a)
+    np.minimum.at(lead, graph.edge_b[sources.edge], sources.leg + sources.from_b)
+    to = np.flatnonzero(np.isfinite(lead))
+    matrix = graph.matrix  # its last row is empty: append the source's edges there
+    indptr = matrix.indptr.copy()
+    indptr[-1] += len(to)
+    with_source = csr_matrix(
+        (
+            np.concatenate([matrix.data, np.maximum(lead[to], _MIN_WEIGHT)]),
+            np.concatenate([matrix.indices, to]),
+            indptr,
+        ),
+        shape=matrix.shape,
+    )
+    dist = dijkstra(with_source, directed=True, indices=n)
     return np.asarray(dist[:n], dtype=np.float64)
 
 
