@@ -332,7 +332,7 @@ def _import(args: argparse.Namespace) -> int:
 def _plan(args: argparse.Namespace) -> int:
     import layers  # noqa: PLC0415
     from layers import planning  # noqa: PLC0415
-    from layers.rules import get_rule  # noqa: PLC0415
+    from layers.rules import get_rule, road_graph  # noqa: PLC0415
     from store import tables  # noqa: PLC0415
 
     if args.add < 1:
@@ -351,7 +351,8 @@ def _plan(args: argparse.Namespace) -> int:
     else:
         sites = _read(args.candidates, None, "candidates")
     ask = planning.Ask(args.add, args.objective, args.weight, args.network, args.time_limit)
-    chosen, solution = planning.plan_sites(rule, year, sites, ask, load=load)
+    graph = road_graph(year, load, cache_in=_store(args)) if args.network else None
+    chosen, solution = planning.plan_sites(rule, year, sites, ask, load=load, graph=graph)
     table = chosen.drop(columns="geometry")
     tables.write_table(
         table, args.out, geometry=None if args.out.suffix == ".csv" else chosen.geometry
@@ -395,7 +396,7 @@ def _scenario(args: argparse.Namespace) -> int:
 
     import layers  # noqa: PLC0415
     from layers import planning  # noqa: PLC0415
-    from layers.rules import get_rule  # noqa: PLC0415
+    from layers.rules import get_rule, road_graph  # noqa: PLC0415
 
     stored = _store(args).scenarios()
     if args.action == "list":
@@ -409,12 +410,18 @@ def _scenario(args: argparse.Namespace) -> int:
     sites = gpd.GeoDataFrame(
         geometry=gpd.points_from_xy([a[0] for a in added], [a[1] for a in added]), crs=4326
     )
+
+    def load(key: str) -> gpd.GeoDataFrame:
+        return layers.load(key, args.store)
+
+    year = int(row["base_year"])
     effect = planning.scenario_effect(
         get_rule(row["rule"]),
-        int(row["base_year"]),
+        year,
         sites,
         along_roads=args.network,
-        load=lambda key: layers.load(key, args.store),
+        load=load,
+        graph=road_graph(year, load, cache_in=_store(args)) if args.network else None,
     )
     effect.to_csv(sys.stdout)
     return 0
