@@ -475,8 +475,8 @@ def graph_to_arrays(graph: RoadGraph) -> dict[str, NDArray[np.generic]]:
 
 def _checked(arrays: Mapping[str, NDArray[np.generic]]) -> dict[str, NDArray[np.generic]]:
     """Return the graph's arrays cast, or raise listing every way they are not a graph's."""
-    problems = [f"`{name}` is missing" for name in (*_ARRAYS, "crs", "piece_m", "format")
-                if name not in arrays]  # fmt: skip
+    needed = (*_ARRAYS, "crs", "piece_m", "format")
+    problems = [f"`{name}` is missing" for name in needed if name not in arrays]
     if problems:
         raise ValueError("not a road graph: " + "; ".join(problems))
     if arrays["format"].shape != () or int(arrays["format"]) != GRAPH_FORMAT:
@@ -515,6 +515,10 @@ def _consistent(g: Mapping[str, NDArray[np.generic]]) -> list[str]:
     lengths = np.concatenate([g["seg_length"], g["edge_length"], g["seg_from_a"]])
     if n_seg == 0 or not (np.isfinite(lengths).all() and (lengths >= 0).all()):
         problems.append("lengths are missing, negative or not finite")
+    if g["nodes"].shape[1:] != (2,) or not np.isfinite(g["nodes"]).all():
+        problems.append("`nodes` are not finite (x, y) pairs")
+    if not np.isin(g["seg_sign"], (-1.0, 1.0)).all():
+        problems.append("`seg_sign` holds other values than -1 and 1")
     return problems
 
 

@@ -392,3 +392,5 @@ def test_arrays_that_are_not_a_graph_are_refused():
         graph_from_arrays({**arrays, "format": np.array(GRAPH_FORMAT + 1)})
     with pytest.raises(ValueError, match="bad `crs`"):
         graph_from_arrays({**arrays, "crs": np.array("not a crs")})
+    with pytest.raises(ValueError, match=r"`nodes` are not finite \(x, y\) pairs"):
+        graph_from_arrays({**arrays, "nodes": arrays["nodes"][:, :1]})
