@@ -195,12 +195,15 @@ def _pieces(
     start: NDArray[np.float64], end: NDArray[np.float64], piece_m: float
 ) -> tuple[cKDTree, NDArray[np.intp]]:
     """Midpoints of pieces at most `piece_m` long along every segment, and their segment."""
-    planar = np.hypot(*(end - start).T)
-    count = np.maximum(np.ceil(planar / piece_m), 1).astype(np.intp)
+    delta = end - start
+    count = np.maximum(np.ceil(np.hypot(delta[:, 0], delta[:, 1]) / piece_m), 1).astype(np.intp)
     segment = np.repeat(np.arange(len(start)), count)
-    first = np.repeat(np.cumsum(count) - count, count)
-    t = (np.arange(len(segment)) - first + 0.5) / count[segment]
-    mid = start[segment] + t[:, None] * (end - start)[segment]
+    if len(segment) == len(start):  # every segment is one piece
+        mid = start + 0.5 * delta
+    else:
+        step = np.arange(len(segment)) - np.repeat(np.cumsum(count) - count, count)
+        t = (step + 0.5) / np.repeat(count, count)
+        mid = np.repeat(start, count, axis=0) + t[:, None] * np.repeat(delta, count, axis=0)
     # a sliding-midpoint tree with larger leaves: built three times faster than the default
     # and queried faster, for points that lie along lines
     return cKDTree(mid, leafsize=32, balanced_tree=False, compact_nodes=False), segment
@@ -360,10 +363,14 @@ def _assemble(
     segments: _Segments,
     chains: _Chains,
     piece_m: float,
+    matrix: csr_matrix | None = None,
 ) -> RoadGraph:
-    """Return the `RoadGraph` of these parts (deriving the snapping index and adjacency)."""
+    """Return the `RoadGraph` of these parts (the adjacency derived too unless given)."""
     a, b, length = segments
     pieces, piece_segment = _pieces(nodes[a], nodes[b], piece_m)
+    if matrix is None:
+        n = len(chains.junctions)
+        matrix = _adjacency(n, chains.edge_a, chains.edge_b, chains.edge_length)
     return RoadGraph(
         crs=crs,
         to_metric=pyproj.Transformer.from_crs(settings.storage_crs, crs, always_xy=True),
@@ -381,7 +388,7 @@ def _assemble(
         edge_a=chains.edge_a,
         edge_b=chains.edge_b,
         edge_length=chains.edge_length,
-        matrix=_adjacency(len(chains.junctions), chains.edge_a, chains.edge_b, chains.edge_length),
+        matrix=matrix,
     )
 
 
@@ -444,13 +451,16 @@ _ARRAYS = {
     "edge_a": (np.intp, 1),
     "edge_b": (np.intp, 1),
     "edge_length": (np.float64, 1),
+    "adj_indptr": (np.intp, 1),
+    "adj_indices": (np.intp, 1),
+    "adj_data": (np.float64, 1),
 }
 
 
 def graph_to_arrays(graph: RoadGraph) -> dict[str, NDArray[np.generic]]:
     """Return `graph` as plain arrays (no objects): what `graph_from_arrays` reads back.
 
-    The snapping index and the adjacency matrix are left out: they are rebuilt.
+    The snapping index is left out: it is rebuilt (the KD-tree is an object).
 
     Examples
     --------
@@ -461,8 +471,13 @@ def graph_to_arrays(graph: RoadGraph) -> dict[str, NDArray[np.generic]]:
     (True, True)
     """
     arrays: dict[str, NDArray[np.generic]] = {}
+    stored = {
+        "adj_indptr": graph.matrix.indptr,
+        "adj_indices": graph.matrix.indices,
+        "adj_data": graph.matrix.data,
+    }
     for name in _ARRAYS:
-        value = np.asarray(getattr(graph, name))
+        value = np.asarray(stored[name] if name in stored else getattr(graph, name))
         if value.dtype.kind == "i" and (value.size == 0 or value.max() < 2**31):
             value = value.astype(np.int32)  # half the bytes on disk; read back as intp
         arrays[name] = value
@@ -519,7 +534,25 @@ def _consistent(g: Mapping[str, NDArray[np.generic]]) -> list[str]:
         problems.append("`nodes` are not finite (x, y) pairs")
     if not np.isin(g["seg_sign"], (-1.0, 1.0)).all():
         problems.append("`seg_sign` holds other values than -1 and 1")
-    return problems
+    return problems + _adjacency_problems(g, n_junction)
+
+
+def _adjacency_problems(g: Mapping[str, NDArray[np.generic]], n: int) -> list[str]:
+    """Return every way the stored adjacency is not an (n + 1)-square CSR matrix of lengths."""
+    indptr, indices = g["adj_indptr"], g["adj_indices"]
+    data = np.asarray(g["adj_data"], dtype=np.float64)
+    if (
+        len(indptr) != n + 2
+        or indptr[0] != 0
+        or indptr[-1] != len(indices)
+        or indptr[-2] != indptr[-1]  # the virtual source's row stays empty
+        or len(data) != len(indices)
+        or (np.diff(indptr) < 0).any()
+        or (len(indices) and (indices.min() < 0 or indices.max() >= n))
+        or not (np.isfinite(data).all() and (data > 0).all())
+    ):
+        return ["the adjacency is not a matrix of the junctions' edge lengths"]
+    return []
 
 
 def graph_from_arrays(arrays: Mapping[str, NDArray[np.generic]]) -> RoadGraph:
@@ -542,7 +575,9 @@ def graph_from_arrays(arrays: Mapping[str, NDArray[np.generic]]) -> RoadGraph:
         raise ValueError("not a road graph: " + "; ".join(problems or ["`piece_m` <= 0"]))
     chains = _Chains(**{name: g[name] for name in _Chains.__dataclass_fields__})  # type: ignore[arg-type]
     segments = (g["seg_a"], g["seg_b"], g["seg_length"])
-    return _assemble(crs, g["nodes"], segments, chains, piece_m)  # type: ignore[arg-type]
+    n = len(g["junctions"]) + 1
+    matrix = csr_matrix((g["adj_data"], g["adj_indices"], g["adj_indptr"]), shape=(n, n))
+    return _assemble(crs, g["nodes"], segments, chains, piece_m, matrix)  # type: ignore[arg-type]
 
 
 # -- snapping --------------------------------------------------------------------------------

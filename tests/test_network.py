@@ -394,3 +394,7 @@ def test_arrays_that_are_not_a_graph_are_refused():
         graph_from_arrays({**arrays, "crs": np.array("not a crs")})
     with pytest.raises(ValueError, match=r"`nodes` are not finite \(x, y\) pairs"):
         graph_from_arrays({**arrays, "nodes": arrays["nodes"][:, :1]})
+    with pytest.raises(ValueError, match="adjacency is not a matrix"):
+        graph_from_arrays({**arrays, "adj_indices": arrays["adj_indices"] + 1})
+    with pytest.raises(ValueError, match="adjacency is not a matrix"):
+        graph_from_arrays({**arrays, "adj_data": -arrays["adj_data"]})
