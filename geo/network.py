@@ -159,16 +159,16 @@ def filter_roads(
 
 
 def _merge_nodes(xy: NDArray[np.float64], tolerance: float) -> NDArray[np.intp]:
-    """Label vertices so that any two within `tolerance` metres share a label."""
-    inverse, uniques = pd.factorize(xy[:, 0] + 1j * xy[:, 1])  # exact duplicates, by hashing
-    exact = np.column_stack([uniques.real, uniques.imag])
-    pairs = cKDTree(exact).query_pairs(tolerance, output_type="ndarray")
-    if len(pairs) == 0:
-        return np.asarray(inverse, dtype=np.intp)
-    n = len(exact)
+    """Label vertices so that any two within `tolerance` metres share a label.
+
+    Labels run from 0 in the order the vertices first appear.
+    """
+    tree = cKDTree(xy, leafsize=32, balanced_tree=False, compact_nodes=False)
+    pairs = tree.query_pairs(tolerance, output_type="ndarray")  # exact copies are pairs too
+    n = len(xy)
     links = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     _, labels = connected_components(links, directed=False)
-    return np.asarray(labels[inverse], dtype=np.intp)
+    return np.asarray(labels, dtype=np.intp)
 
 
 def _lightest(
@@ -231,9 +231,12 @@ def _proper(a: NDArray[np.intp], b: NDArray[np.intp], n: int) -> NDArray[np.bool
 def _successors(ends: NDArray[np.intp], n: int, junction: NDArray[np.bool_]) -> NDArray[np.intp]:
     """Return the arc each arc continues as through a pass-through vertex (-1: a junction)."""
     two_s = len(ends)
-    degree = np.bincount(ends, minlength=n)
-    order = np.argsort(ends, kind="stable")
-    first = np.cumsum(degree) - degree
+    # the segment ends grouped by vertex (a counting sort: scipy's COO to CSR conversion)
+    by_vertex = csr_matrix(
+        (np.ones(two_s, dtype=np.int8), (ends, np.arange(two_s))), shape=(n, two_s)
+    )
+    order, first = by_vertex.indices, by_vertex.indptr[:-1]
+    degree = np.diff(by_vertex.indptr)
     through = np.flatnonzero((degree == 2) & ~junction)  # noqa: PLR2004 (pass-through)
     e1, e2 = order[first[through]], order[first[through] + 1]
     succ = np.full(two_s, -1, dtype=np.intp)
@@ -293,11 +296,11 @@ def _contract(
     ends = np.concatenate([a, b]).astype(np.intp)
     junction = np.bincount(ends, minlength=n) != 2  # noqa: PLR2004 (dead ends and junctions)
     succ = _successors(ends, n, junction)
-    succ0 = succ.copy()
     rest = np.concatenate([length, length])
     last = np.arange(2 * half, dtype=np.intp)
     rings = _jump(succ, rest, last, np.arange(2 * half, dtype=np.intp))
     if len(rings):
+        succ0 = _successors(ends, n, junction)  # the jumps overwrote it
         junction[_ring_vertices(rings, succ0, ends)] = True
         arcs = np.unique(np.concatenate([rings % half, rings % half + half]))
         succ[arcs] = succ0[arcs]
