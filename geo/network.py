@@ -667,8 +667,17 @@ def _nearest_segments(
 
 def snap(graph: RoadGraph, points: gpd.GeoDataFrame) -> Snap:
     """Snap points (any CRS) onto the nearest point of the nearest road segment."""
+    return _snap_metric(graph, _metric(graph, points))
+
+
+def _metric(graph: RoadGraph, points: gpd.GeoDataFrame) -> NDArray[np.float64]:
+    """Return the (n, 2) coordinates of points (any CRS) in the graph's metric CRS."""
     lonlat = shapely.get_coordinates(points.to_crs(settings.storage_crs).geometry.to_numpy())
-    p = np.column_stack(graph.to_metric.transform(lonlat[:, 0], lonlat[:, 1]))
+    return np.column_stack(graph.to_metric.transform(lonlat[:, 0], lonlat[:, 1]))
+
+
+def _snap_metric(graph: RoadGraph, p: NDArray[np.float64]) -> Snap:
+    """Snap points given in the graph's metric CRS (see `snap`)."""
     seg = _nearest_segments(graph, p)
     t, planar = _foot(graph, p, seg)
     a_x, b_x = graph.nodes[graph.seg_a[seg], 0], graph.nodes[graph.seg_b[seg], 0]
@@ -697,6 +706,22 @@ def _on_edges(graph: RoadGraph, snapped: Snap) -> _OnEdge:
     along = graph.seg_from_a[seg] + graph.seg_sign[seg] * snapped.t * graph.seg_length[seg]
     from_a = np.clip(along, 0.0, total)
     return _OnEdge(edge=edge, from_a=from_a, from_b=total - from_a, leg=snapped.distance)
+
+
+def _both_on_edges(
+    graph: RoadGraph, targets: gpd.GeoDataFrame, sources: gpd.GeoDataFrame
+) -> tuple[_OnEdge, _OnEdge]:
+    """Snap targets and sources in one search (one spatial order for both) onto the edges."""
+    xy_t = _metric(graph, targets)
+    both = _on_edges(graph, _snap_metric(graph, np.concatenate([xy_t, _metric(graph, sources)])))
+    n = len(xy_t)
+    parts = [
+        _OnEdge(
+            edge=both.edge[cut], from_a=both.from_a[cut], from_b=both.from_b[cut], leg=both.leg[cut]
+        )
+        for cut in (slice(None, n), slice(n, None))
+    ]
+    return parts[0], parts[1]
 
 
 def _from_sources(graph: RoadGraph, sources: _OnEdge) -> NDArray[np.float64]:
@@ -766,8 +791,7 @@ def network_distance(
     )
     if villages.empty:
         return out
-    targets = _on_edges(graph, snap(graph, villages))
-    sources = _on_edges(graph, snap(graph, facilities))
+    targets, sources = _both_on_edges(graph, villages, facilities)
     node_dist = _from_sources(graph, sources)
     via_a = node_dist[graph.edge_a[targets.edge]] + targets.from_a
     via_b = node_dist[graph.edge_b[targets.edge]] + targets.from_b
@@ -793,7 +817,7 @@ def reach_along_roads(
     of the edge it snaps onto, a batch of sites at a time: never a dense distance
     matrix of every site to every junction.
     """
-    targets, sources = _on_edges(graph, snap(graph, villages)), _on_edges(graph, snap(graph, sites))
+    targets, sources = _both_on_edges(graph, villages, sites)
     ends_t = np.column_stack([graph.edge_a[targets.edge], graph.edge_b[targets.edge]])
     rows, cols = [], []
     n = len(graph.junctions)
