@@ -586,10 +586,10 @@ def graph_from_arrays(arrays: Mapping[str, NDArray[np.generic]]) -> RoadGraph:
 # -- snapping --------------------------------------------------------------------------------
 
 
-def _foot(
+def _foot_squared(
     graph: RoadGraph, p: NDArray[np.float64], seg: NDArray[np.intp]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Position (0-1) of the nearest point of segment `seg` to `p`, and the planar distance."""
+    """Position (0-1) of the nearest point of segment `seg` to `p`, and its squared distance."""
     x, y = graph.nodes[:, 0], graph.nodes[:, 1]
     a, b = graph.seg_a[seg], graph.seg_b[seg]
     ax, ay = x[a], y[a]
@@ -600,7 +600,15 @@ def _foot(
     np.clip(t, 0.0, 1.0, out=t)
     wx -= t * dx
     wy -= t * dy
-    return t, np.hypot(wx, wy)
+    return t, wx * wx + wy * wy
+
+
+def _foot(
+    graph: RoadGraph, p: NDArray[np.float64], seg: NDArray[np.intp]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Position (0-1) of the nearest point of segment `seg` to `p`, and the planar distance."""
+    t, squared = _foot_squared(graph, p, seg)
+    return t, np.sqrt(squared)
 
 
 def _nearest_among(
@@ -610,10 +618,10 @@ def _nearest_among(
     reach, idx = graph.pieces.query(p, k=k, workers=-1)
     reach, idx = reach.reshape(len(p), k), idx.reshape(len(p), k)
     candidates = graph.piece_segment[np.minimum(idx, graph.pieces.n - 1)]
-    _, dist = _foot(graph, p[:, None, :], candidates)
-    best = dist.argmin(axis=1)
+    _, squared = _foot_squared(graph, p[:, None, :], candidates)
+    best = squared.argmin(axis=1)
     rows = np.arange(len(p))
-    best_dist = dist[rows, best]
+    best_dist = np.sqrt(squared[rows, best])
     # a segment with no piece among the k nearest is at least reach[k] - piece_m / 2 away
     certain = (best_dist <= reach[:, -1] - graph.piece_m / 2.0) | (k >= graph.pieces.n)
     return candidates[rows, best], best_dist, certain
