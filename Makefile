@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint bench demo install install-test system-deps fonts clean
+.PHONY: run test lint bench demo install install-test system-deps fonts clean npm
 
 $(VENV)/.app: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,16 @@ $(VENV)/.test: $(VENV)/.app
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
+# Leaflet.draw, from the npm registry as package-lock.json pins it (Debian's npm if missing).
+node_modules/.package-lock.json: package.json package-lock.json
+	@if ! command -v npm >/dev/null 2>&1; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq npm; \
+	fi
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+
+npm: node_modules/.package-lock.json
+
 install: $(VENV)/.app
 install-test: $(VENV)/.test
 
@@ -25,7 +35,7 @@ data/demo.gpkg: $(VENV)/.app data/build_demo.py data/profiles/jiuquan/profile.to
 
 demo: data/demo.gpkg
 
-run: fonts demo
+run: fonts npm demo
 	$(BIN)/streamlit run app.py
 
 # A CJK font for Chinese text in exported maps (Debian's fonts-wqy-microhei).
@@ -52,15 +62,18 @@ lint: $(VENV)/.test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: system-deps $(VENV)/.test demo lint
+test: system-deps npm $(VENV)/.test demo lint
 	$(BIN)/python -m pytest
 
-bench: system-deps $(VENV)/.test demo
+bench: system-deps npm $(VENV)/.test demo
 	$(BIN)/python benchmarks/coverage.py
 	$(BIN)/python benchmarks/map.py
 	$(BIN)/python benchmarks/exports.py
 	$(BIN)/python benchmarks/store.py
 	$(BIN)/python benchmarks/plan.py
+	$(BIN)/python benchmarks/reruns.py
+	mkdir -p /tmp/va-10k && $(BIN)/village-atlas build-demo --villages 10000 --out /tmp/va-10k
+	VILLAGE_ATLAS_DATA=/tmp/va-10k $(BIN)/python benchmarks/reruns.py
 
 clean:
 	rm -rf $(VENV) data/demo.gpkg* data/demo-backups data/demo.rasters data/population.tif static/vendor

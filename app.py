@@ -21,6 +21,7 @@ pages = [
     st.Page("pages/map.py", title=ui.tr("page_map"), icon=":material/map:", default=True),
     st.Page("pages/coverage.py", title=ui.tr("page_coverage"), icon=":material/radar:"),
     st.Page("pages/targets.py", title=ui.tr("page_targets"), icon=":material/flag:"),
+    st.Page("pages/plan.py", title=ui.tr("page_plan"), icon=":material/add_location_alt:"),
     st.Page("pages/bureaus.py", title=ui.tr("page_bureaus"), icon=":material/apartment:"),
     st.Page("pages/changes.py", title=ui.tr("page_changes"), icon=":material/compare_arrows:"),
     st.Page("pages/export.py", title=ui.tr("page_export"), icon=":material/download:"),

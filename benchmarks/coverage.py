@@ -292,6 +292,7 @@ def main() -> None:
     along_roads(100_000, 300_000, 10_000, polylines=True, cache=True)
     population(100_000, with_buffer=True)
     population(1_000_000, with_buffer=False)
+    population(100_000, 10_000, with_buffer=False)  # 100M cells, read in bands: bounded memory
 
 
 if __name__ == "__main__":

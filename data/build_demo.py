@@ -34,6 +34,7 @@ from shapely import LineString, Point, Polygon
 
 import layers
 import store
+from data import scale
 from geo import settings
 from layers.profile import PROFILE, County, Profile, read_boundaries
 
@@ -49,6 +50,8 @@ _N_IMMIGRANT = 8
 _DEFAULT_SCHEDULE = ((2015,), (1.0,))
 _MAX_DRAWS = 200_000
 _EXTRA_UNITS = ("市人民医院", "市供电公司")
+#: Layers the demo takes from real data (the profile's boundaries); it generates the rest.
+_REAL = frozenset({"prefecture", "counties"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -740,8 +743,9 @@ def population_grid(
 
 
 def _write_population(
-    path: Path, grid: np.ndarray, transform: rasterio.Affine, crs_: pyproj.CRS
+    path: Path, grid: np.ndarray, transform: rasterio.Affine, crs_: pyproj.CRS, seed: int
 ) -> None:
+    """Write the population grid, tagged as synthetic demo data (the raster's own record)."""
     profile = {
         "driver": "GTiff",
         "width": grid.shape[1],
@@ -757,7 +761,17 @@ def _write_population(
     }
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(grid, 1)
-        dst.update_tags(units="people per cell", source="synthetic demo (data/build_demo.py)")
+        dst.update_tags(
+            units="people per cell",
+            source=_source("population", seed),
+            synthetic="yes",
+        )
+
+
+def _source(key: str, seed: int) -> str:
+    """Return what the store records as the source of a demo layer: the catalogue's words."""
+    text = layers.get_layer(key).source
+    return text if key in _REAL else f"{text} (seed {seed})"
 
 
 def _to_storage(
@@ -779,17 +793,23 @@ def _with_seats(towns: gpd.GeoDataFrame, to_m: pyproj.Transformer) -> gpd.GeoDat
 
 
 def _units(profile: Profile) -> list[str]:
-    """Assisting units of the village files: the bureaus, then the profile's others."""
+    """Assisting units of the village files: the demo's bureaus, then the profile's others."""
     extra = profile.demo_units or _EXTRA_UNITS
-    return [b.name_zh for b in profile.bureaus.values()] + list(extra)
+    keys = profile.demo_bureaus or tuple(profile.bureaus)
+    return [profile.bureaus[k].name_zh for k in keys] + list(extra)
 
 
 def build(
-    out_dir: Path | None = None, *, seed: int = SEED, profile: Profile | None = None
+    out_dir: Path | None = None,
+    *,
+    seed: int = SEED,
+    profile: Profile | None = None,
+    grow_to: int | None = None,
 ) -> dict[str, Path]:
     """Build the demo store and population raster into `out_dir`; return their paths.
 
-    `profile` (default: the one the atlas serves) gives the counties and their boundaries.
+    `profile` (default: the one the atlas serves) gives the counties and their boundaries;
+    `grow_to` grows the demo to that many villages (`data.scale`), to measure at scale.
     """
     profile = profile or PROFILE
     out_dir = Path(out_dir or settings.data_dir)
@@ -851,17 +871,20 @@ def build(
         "land_improvement": _patches(rng, vil, ["saline_alkali", "hardened"], 0.4, (800, 2500)),
         **services,
     }
+    if grow_to is not None:
+        metric_layers = scale.grow(metric_layers, grow_to, rng)
+        vil = metric_layers["villages"]
     path = out_dir / "demo.gpkg"
     store.write_store(
         path,
         _to_storage(metric_layers, metric),
         who="build-demo",
-        source=f"synthetic demo data (seed {seed})",
-        synthetic=True,
+        source={key: _source(key, seed) for key in metric_layers},
+        synthetic=set(metric_layers) - _REAL,
     )
     grid, transform = population_grid(vil, counties_m.total_bounds)
     pop_path = out_dir / "population.tif"
-    _write_population(pop_path, grid, transform, metric)
+    _write_population(pop_path, grid, transform, metric, seed)
     return {"store": path, "population": pop_path}
 
 

@@ -12,7 +12,7 @@ from exports.fonts import cjk_font
 from exports.html import html_map, standalone_html
 from exports.printmap import meeting_map, save_figure
 from exports.spec import PAPER_MM, MapSpec, county_code
-from exports.workbook import bureau_workbook
+from exports.workbook import bureau_workbook, scenario_workbook
 
 __all__ = [
     "PAPER_MM",
@@ -24,5 +24,6 @@ __all__ = [
     "html_map",
     "meeting_map",
     "save_figure",
+    "scenario_workbook",
     "standalone_html",
 ]

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from exports.fonts import cjk_font
 from exports.spec import MapSpec
 from geo.crs import metric_crs
+from layers.provenance import Reading
 from layers.rules import RULES, CoverageRule
 
 __all__ = ["Canvas", "Extent", "fix_frame", "halo_text", "new_canvas", "plot"]
@@ -25,7 +26,10 @@ Extent = tuple[float, float, float, float]
 
 @dataclass
 class Canvas:
-    """What every drawing step shares: the figure, the map axes, its CRS, extent and font."""
+    """What every drawing step shares: the figure, the map axes, its CRS, extent and font.
+
+    `read` is the loader every step reads layers through; it keeps their origins.
+    """
 
     spec: MapSpec
     fig: Figure
@@ -33,6 +37,7 @@ class Canvas:
     crs: pyproj.CRS
     extent: Extent
     font: str
+    read: Reading
     handles: list[Artist] = field(default_factory=list)
     drawn: list[str] = field(default_factory=list)
 
@@ -58,7 +63,7 @@ class Canvas:
         return None if self.spec.rule is None else RULES[self.spec.rule]
 
 
-def new_canvas(spec: MapSpec, mapped: gpd.GeoDataFrame) -> Canvas:
+def new_canvas(spec: MapSpec, mapped: gpd.GeoDataFrame, read: Reading) -> Canvas:
     """Set up the figure and the map axes over `mapped`, padded, in its metric CRS."""
     crs = metric_crs(mapped.to_crs(4326).total_bounds)
     fig = Figure(figsize=spec.inches, dpi=spec.dpi)
@@ -66,7 +71,7 @@ def new_canvas(spec: MapSpec, mapped: gpd.GeoDataFrame) -> Canvas:
     minx, miny, maxx, maxy = mapped.to_crs(crs).total_bounds
     pad = 0.04 * max(maxx - minx, maxy - miny)
     extent = (minx - pad, miny - pad, maxx + pad, maxy + pad)
-    return Canvas(spec, fig, ax, crs, extent, cjk_font())
+    return Canvas(spec, fig, ax, crs, extent, cjk_font(), read)
 
 
 def fix_frame(c: Canvas) -> None:

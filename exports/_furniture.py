@@ -12,12 +12,14 @@ from matplotlib.patches import Rectangle
 import layers
 from exports._canvas import Canvas
 from exports.spec import PROVINCE_PATH
+from layers import provenance
 from layers.i18n import t
 from layers.rules import RULES, Loader
 
 __all__ = ["inset", "legend", "north_arrow", "notes", "scale_bar", "sources", "titles"]
 
 _SOURCES_CHAR_PT = 3.2  # average glyph width of 5.5 pt text, to wrap the sources block
+_NOTICE_CHAR_PT = 5.0  # average glyph width of 7 pt text (CJK is wider), to wrap the notice
 
 
 def scale_bar(c: Canvas) -> None:
@@ -120,11 +122,14 @@ def legend(c: Canvas) -> None:
 
 
 def sources(c: Canvas) -> None:
-    """List the source of every layer drawn, grouped by source, under the legend."""
+    """List the source of every layer drawn, grouped by source, under the legend.
+
+    A layer's source is what the store records for it (`layers.provenance.source_text`).
+    """
     by_source: dict[str, list[str]] = {}
     for key in dict.fromkeys([*c.drawn, "relief"]):
-        layer_spec = layers.get_layer(key)
-        by_source.setdefault(layer_spec.source, []).append(layer_spec.title(c.spec.lang))
+        source = provenance.source_text(key, c.read.origins.get(key))
+        by_source.setdefault(source, []).append(layers.get_layer(key).title(c.spec.lang))
     width = int(0.18 * c.fig.get_figwidth() * 72 / _SOURCES_CHAR_PT)
     lines = [t("sources", c.spec.lang)]
     for source, titles in by_source.items():
@@ -135,7 +140,11 @@ def sources(c: Canvas) -> None:
 
 
 def notes(c: Canvas) -> None:
-    """Write the sources, date, CRS and approval number at the foot, and any watermark."""
+    """Write the date, CRS and approval number at the foot, and any watermark.
+
+    Above them, when any layer the map was made from is synthetic demo data, a notice
+    naming those layers.
+    """
     notes = t(
         "export_notes",
         c.spec.lang,
@@ -144,6 +153,18 @@ def notes(c: Canvas) -> None:
         approval=c.spec.approval or "________",
     )
     c.fig.text(0.03, 0.04, notes, fontsize=6.5, family=c.font, color="#444", va="bottom")
+    notice = c.read.notice(c.spec.lang)
+    if notice is not None:
+        width = int(0.76 * c.fig.get_figwidth() * 72 / _NOTICE_CHAR_PT)
+        c.fig.text(
+            0.03,
+            0.062,
+            "\n".join(textwrap.wrap(notice, width, break_on_hyphens=False)),
+            fontsize=7,
+            family=c.font,
+            color="#b2182b",
+            va="bottom",
+        )
     if c.spec.watermark:
         c.fig.text(
             0.42,

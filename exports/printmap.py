@@ -7,12 +7,14 @@ the canvas they share is in `_canvas`, the scale bar, inset, legend and notes in
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyproj
+import shapely
 from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -24,11 +26,13 @@ import layers
 from exports._canvas import Canvas, Extent, fix_frame, halo_text, new_canvas, plot
 from exports._furniture import inset, legend, north_arrow, notes, scale_bar, sources, titles
 from exports.fonts import print_settings
-from exports.spec import CLASS_COLOURS, MapSpec, area, county_code, villages
+from exports.spec import CLASS_COLOURS, MapSpec, area, county_code, read_once, villages
 from geo.coverage import service_area
 from geo.raster import hillshade, read_band
 from layers.i18n import STRINGS, t
+from layers.provenance import Reading
 from layers.rules import Loader, facilities_for
+from layers.scenarios import Scenario, apply
 
 __all__ = ["meeting_map", "save_figure"]
 
@@ -41,13 +45,15 @@ _CLASS_PREFIX = {"road_class": "road_"}  # category column -> its translation ke
 _MIN_LABEL_SHARE = 0.002  # label a polygon only if this share of the frame shows it
 
 
-def _dem_on_grid(crs: pyproj.CRS, extent: Extent, width: int) -> tuple[NDArray[np.float64], float]:
+def _dem_on_grid(
+    path: Path, crs: pyproj.CRS, extent: Extent, width: int
+) -> tuple[NDArray[np.float64], float]:
     """Return the DEM resampled by cubic splines onto a grid over `extent`, and its cell size.
 
     Every cell gets a value (the DEM's edge values extend outwards), so no band of missing
     relief shows along the frame, and the 0.2 degree cells do not show as blocks.
     """
-    dem, transform, src_crs = read_band(layers.raster_path("relief"))
+    dem, transform, src_crs = read_band(path)
     minx, miny, maxx, maxy = extent
     cell = (maxx - minx) / width
     height = max(round((maxy - miny) / cell), 1)
@@ -66,7 +72,7 @@ def _dem_on_grid(crs: pyproj.CRS, extent: Extent, width: int) -> tuple[NDArray[n
 
 def _relief(c: Canvas) -> None:
     """Draw the DEM's hillshade, resampled smoothly onto the map frame, as the background."""
-    dem, cell = _dem_on_grid(c.crs, c.extent, _RELIEF_WIDTH_PX)
+    dem, cell = _dem_on_grid(c.read.raster("relief"), c.crs, c.extent, _RELIEF_WIDTH_PX)
     shade = hillshade(dem, (cell, cell), z_factor=3.0)
     minx, _, maxx, maxy = c.extent
     c.ax.imshow(
@@ -185,13 +191,62 @@ def _facilities(c: Canvas, load: Loader) -> None:
         c.drawn.append(key)
 
 
-def _villages(c: Canvas, mapped: gpd.GeoDataFrame, load: Loader) -> None:
+def _scenario(c: Canvas, scenario: Scenario) -> None:
+    """Draw a scenario's new sites with their service areas, removed sites and road links."""
+    within_m = float(c.rule.within_m or 0) if c.rule else 0.0
+    lang = c.spec.lang
+    if scenario.roads:
+        links = gpd.GeoSeries(
+            [shapely.LineString(line) for line in scenario.roads], crs=4326
+        ).to_crs(c.crs)
+        links.plot(ax=c.ax, color="#7b3294", lw=1.6, ls="--", zorder=2.6)
+        label = f"{t('planned_roads', lang)} ({len(links)})"
+        c.handles.append(Line2D([], [], color="#7b3294", lw=1.6, ls="--", label=label))
+    if scenario.removed:
+        gone = gpd.GeoSeries(shapely.points([r[1:] for r in scenario.removed]), crs=4326).to_crs(
+            c.crs
+        )
+        gone.plot(ax=c.ax, color="#555555", marker="x", markersize=30, lw=1.2, zorder=3.7)
+        label = f"{t('removed_sites', lang)} ({len(gone)})"
+        c.handles.append(
+            Line2D([], [], marker="x", ls="", color="#555555", markersize=6, label=label)
+        )
+    if scenario.added:
+        sites = gpd.GeoDataFrame(
+            geometry=shapely.points(np.asarray(scenario.added, dtype=float)), crs=4326
+        )
+        zone = service_area(sites, within_m=within_m).to_crs(c.crs)
+        zone.plot(ax=c.ax, facecolor="none", edgecolor="#e66101", lw=0.8, ls="--", zorder=2.7)
+        plot(
+            sites.to_crs(c.crs),
+            c.ax,
+            color="#e66101",
+            marker="*",
+            markersize=90,
+            edgecolor="white",
+            lw=0.4,
+            zorder=3.8,
+        )
+        label = f"{t('new_sites', lang)} ({len(sites)})"
+        c.handles.append(
+            Line2D(
+                [], [], marker="*", ls="", color="#e66101", markersize=10,
+                markeredgecolor="white", label=label,
+            )
+        )  # fmt: skip
+
+
+def _villages(
+    c: Canvas, mapped: gpd.GeoDataFrame, load: Loader, before: Loader | None = None
+) -> None:
     """Draw the villages by coverage class (a rule) or poverty status, counted in the legend."""
-    shown = villages(c.spec, mapped, load).to_crs(c.crs)
+    shown = villages(c.spec, mapped, load, before=before).to_crs(c.crs)
     column = "class" if c.spec.rule else "status"
     palette = CLASS_COLOURS if c.spec.rule else layers.get_layer("villages").style.categories
     for value, colour in palette.items():
         subset = shown[shown[column] == value]
+        if value == "newly_covered" and before is None:
+            continue
         plot(
             subset,
             c.ax,
@@ -253,26 +308,41 @@ def _labels(c: Canvas, load: Loader) -> None:
     _label_polygons(c, counties, counties["name_zh" if zh else "name_en"], (10, "#222222"))
 
 
-def meeting_map(spec: MapSpec, *, load: Loader = layers.load) -> Figure:
+def meeting_map(
+    spec: MapSpec, *, load: Loader = layers.load, scenario: Scenario | None = None
+) -> Figure:
     """Draw a meeting map: layers and rule over the relief, with every map furniture.
 
     Title and subtitle (rule, year, area); the rule's facilities (and their service areas if
     the spec asks); county names (and township names on a county map) over halos; a legend
     with symbols as drawn, counts per class and the source of each layer; scale bar, north
     arrow, an inset locating the area in Gansu (or the county in the prefecture), date, the
-    CRS, an optional watermark and the map approval number field.
+    CRS, an optional watermark and the map approval number field; and, when any layer it
+    was drawn from is synthetic demo data, a notice saying so (the store's record decides).
+
+    With a `scenario`, the map shows its rule in its base year with the changes built: new
+    sites (stars) and their service areas, removed sites, planned road links, and the
+    villages the scenario newly covers in a class of their own.
     """
-    mapped, area_name = area(spec, load)
-    c = new_canvas(spec, mapped)
+    read = Reading(load)
+    drawn: Loader = read
+    mapped, area_name = area(spec, read)
+    if scenario is not None:
+        drawn = read_once(apply(scenario, read))
+        title = spec.title or f"{area_name} · {scenario.name}"
+        spec = dataclasses.replace(spec, rule=scenario.rule, year=scenario.base_year, title=title)
+    c = new_canvas(spec, mapped, read)
     _relief(c)
-    _layers(c, load)
-    _facilities(c, load)
-    _villages(c, mapped, load)
-    _labels(c, load)
+    _layers(c, drawn)
+    _facilities(c, read)  # the sites as they are; a scenario's are drawn over them
+    if scenario is not None:
+        _scenario(c, scenario)
+    _villages(c, mapped, drawn, read if scenario is not None else None)
+    _labels(c, read)
     fix_frame(c)
     scale_bar(c)
     north_arrow(c)
-    inset(c, mapped, load)
+    inset(c, mapped, read)
     titles(c, area_name)
     legend(c)
     sources(c)

@@ -27,7 +27,7 @@ __all__ = [
 
 PROVINCE_PATH = settings.shipped_dir / "gansu.geojson"  # Gansu, for the print map's inset
 PAPER_MM = {"A4": (297.0, 210.0), "A3": (420.0, 297.0)}
-CLASS_COLOURS = {"covered": "#1a9641", "uncovered": "#d7191c"}
+CLASS_COLOURS = {"covered": "#1a9641", "newly_covered": "#2c7bb6", "uncovered": "#d7191c"}
 _MM = 1 / 25.4
 
 
@@ -100,13 +100,22 @@ def area(spec: MapSpec, load: Loader) -> tuple[gpd.GeoDataFrame, str]:
     return match, str(name)
 
 
-def villages(spec: MapSpec, mapped: gpd.GeoDataFrame, load: Loader) -> gpd.GeoDataFrame:
-    """Return the villages inside `mapped`, with their status and (for a rule) their class."""
+def villages(
+    spec: MapSpec, mapped: gpd.GeoDataFrame, load: Loader, *, before: Loader | None = None
+) -> gpd.GeoDataFrame:
+    """Return the villages inside `mapped`, with their status and (for a rule) their class.
+
+    With `before` (the store as is, while `load` reads a scenario) the class tells villages
+    the scenario newly covers (``newly_covered``) from those covered already.
+    """
     out = load("villages").copy()
     out["status"] = poverty_status(out, spec.year)
     if spec.rule is not None:
         covered = evaluate(RULES[spec.rule], spec.year, load=load)["covered"]
         out["class"] = np.where(covered, "covered", "uncovered")
+        if before is not None:
+            was = evaluate(RULES[spec.rule], spec.year, load=before)["covered"]
+            out.loc[covered & ~was, "class"] = "newly_covered"
     inside = out.within(mapped.to_crs(out.crs).union_all())
     return out[inside]
 

@@ -28,6 +28,7 @@ __all__ = [
     "bd09_to_gcj02",
     "bd09_to_wgs84",
     "from_chinese_system",
+    "gauss_kruger_crs",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
     "metric_crs",
@@ -253,6 +254,28 @@ def _gauss_kruger_zone(minx: float, maxx: float) -> int | None:
     return None
 
 
+def gauss_kruger_crs(lon: float) -> pyproj.CRS:
+    """Return the CGCS2000 3-degree Gauss-Kruger zone (no zone prefix) whose meridian is nearest.
+
+    Raises
+    ------
+    ValueError
+        If `lon` lies outside China's zones (central meridians 75E to 135E).
+
+    Examples
+    --------
+    >>> gauss_kruger_crs(97.4).to_epsg()
+    4541
+    >>> gauss_kruger_crs(94.6).name
+    'CGCS2000 / 3-degree Gauss-Kruger CM 96E'
+    """
+    cm = 3 * round(float(lon) / 3.0)
+    if not (math.isfinite(lon) and _GK_FIRST_CM <= cm <= _GK_LAST_CM):
+        msg = f"longitude {lon} is outside the CGCS2000 Gauss-Kruger zones (75E to 135E)"
+        raise ValueError(msg)
+    return pyproj.CRS.from_epsg(_GK_FIRST_EPSG + (cm - _GK_FIRST_CM) // 3)
+
+
 def metric_crs(bounds: ArrayLike) -> pyproj.CRS:
     """Choose a metric working CRS for data with lon/lat `bounds` (minx, miny, maxx, maxy).
 
@@ -272,7 +295,7 @@ def metric_crs(bounds: ArrayLike) -> pyproj.CRS:
         raise ValueError("`bounds` must be finite longitude/latitude values")
     cm = _gauss_kruger_zone(minx, maxx)
     if cm is not None:
-        return pyproj.CRS.from_epsg(_GK_FIRST_EPSG + (cm - _GK_FIRST_CM) // 3)
+        return gauss_kruger_crs(cm)
     lon_0 = round((minx + maxx) / 2.0, 2)
     conversion = TransverseMercatorConversion(
         latitude_natural_origin=0.0,

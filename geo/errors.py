@@ -16,6 +16,7 @@ __all__ = [
     "StoreBusyError",
     "StoreDamagedError",
     "StoreError",
+    "TargetsError",
     "UnknownLayerError",
     "VillageAtlasError",
 ]
@@ -35,6 +36,10 @@ class SchemaError(ValueError, VillageAtlasError):
 
 class ProfileError(ValueError, VillageAtlasError):
     """A city profile is missing or wrong; the message lists every problem."""
+
+
+class TargetsError(ProfileError):
+    """A targets file (part of the city profile) is wrong; the message lists every problem."""
 
 
 class UnknownLayerError(KeyError, VillageAtlasError):

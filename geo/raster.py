@@ -17,13 +17,25 @@ import rasterio
 import shapely
 from numpy.typing import NDArray
 from rasterio.features import rasterize
+from rasterio.windows import Window
 from scipy import ndimage
 
 from geo.crs import require_crs
 
-__all__ = ["MAX_CELLS", "covered_cells", "hillshade", "population_within", "read_band"]
+__all__ = [
+    "BAND_CELLS",
+    "MAX_CELLS",
+    "MAX_WINDOWED_CELLS",
+    "covered_cells",
+    "hillshade",
+    "population_within",
+    "read_band",
+    "read_tags",
+]
 
 MAX_CELLS = 200_000_000  # the largest raster read at once (imports are capped to it)
+MAX_WINDOWED_CELLS = 4_000_000_000  # the largest raster read band by band
+BAND_CELLS = 4_000_000  # cells per band: about 100 MB of working arrays
 
 
 def read_band(path: Path) -> tuple[NDArray[np.float64], rasterio.Affine, rasterio.crs.CRS]:
@@ -45,6 +57,12 @@ def read_band(path: Path) -> tuple[NDArray[np.float64], rasterio.Affine, rasteri
         if src.nodata is not None and not np.isnan(src.nodata):
             band[band == src.nodata] = np.nan
         return band, src.transform, src.crs
+
+
+def read_tags(path: Path) -> dict[str, str]:
+    """Return a GeoTIFF's dataset tags (its own metadata: units, source, ...)."""
+    with rasterio.open(path) as src:
+        return {str(k): str(v) for k, v in src.tags().items()}
 
 
 def covered_cells(
@@ -87,6 +105,26 @@ def covered_cells(
     return np.asarray(covered, dtype=bool)
 
 
+def _down(transform: rasterio.Affine, rows: int) -> rasterio.Affine:
+    """Return the transform of the raster starting `rows` rows further down."""
+    t = transform
+    return rasterio.Affine(t.a, t.b, t.c + t.b * rows, t.d, t.e, t.f + t.e * rows)
+
+
+def _bands(height: int, rows: int, halo: int) -> list[tuple[int, int, int, int]]:
+    """Return (first, stop) rows of each band and of its window with `halo` rows either side.
+
+    Examples
+    --------
+    >>> _bands(10, 4, 1)
+    [(0, 4, 0, 5), (4, 8, 3, 9), (8, 10, 7, 10)]
+    """
+    return [
+        (r, min(r + rows, height), max(r - halo, 0), min(r + rows + halo, height))
+        for r in range(0, height, rows)
+    ]
+
+
 def population_within(
     raster: Path,
     facilities: gpd.GeoDataFrame,
@@ -94,8 +132,13 @@ def population_within(
     *,
     zones: gpd.GeoDataFrame | None = None,
     zone_key: str = "code",
+    band_cells: int = BAND_CELLS,
 ) -> pd.DataFrame:
     """Return the people living within `within_m` metres of a facility, per zone.
+
+    The raster is read in bands of whole rows (about `band_cells` cells each), each with a
+    halo of rows as deep as the distance, so memory stays bounded however large the raster
+    is; the answer is the same as in one piece.
 
     Parameters
     ----------
@@ -109,6 +152,8 @@ def population_within(
         Polygons to summarize by (for example counties); default: one zone, ``all``.
     zone_key
         The zones' identifying column.
+    band_cells
+        Cells per band read at once.
 
     Returns
     -------
@@ -116,31 +161,49 @@ def population_within(
         Indexed by zone: `people`, `people_covered`, `share`.
     """
     require_crs(facilities, "facilities")
-    pop, transform, crs = read_band(raster)
-    if not crs.is_projected:
-        msg = f"{raster} is in a geographic CRS: reproject it to a metric CRS first"
-        raise ValueError(msg)
-    pop = np.nan_to_num(pop, nan=0.0)
-    if zones is None:
-        zone_of = np.ones(pop.shape, dtype="int32")
-        labels = ["all"]
-    else:
-        zone_of = rasterize(
-            ((g, i + 1) for i, g in enumerate(zones.to_crs(crs).geometry.to_numpy())),
-            out_shape=pop.shape,
-            transform=transform,
-            fill=0,
-            dtype="int32",
-        )
-        labels = list(zones[zone_key])
-    geoms = facilities.to_crs(crs).geometry
-    covered = covered_cells(pop.shape, transform, geoms, within_m, candidates=pop > 0)
+    labels = ["all"] if zones is None else list(zones[zone_key])
     n = len(labels) + 1
-    people = np.bincount(zone_of.ravel(), weights=pop.ravel(), minlength=n)[1:]
-    reached = np.bincount(zone_of.ravel(), weights=(pop * covered).ravel(), minlength=n)[1:]
-    out = pd.DataFrame({"people": people, "people_covered": reached}, index=pd.Index(labels))
+    people, reached = np.zeros(n), np.zeros(n)
+    with rasterio.open(raster) as src:
+        if src.crs is None:
+            raise ValueError(f"{raster} has no CRS: set one before using it")
+        if not src.crs.is_projected:
+            msg = f"{raster} is in a geographic CRS: reproject it to a metric CRS first"
+            raise ValueError(msg)
+        if src.width * src.height > MAX_WINDOWED_CELLS:
+            msg = f"{raster} has {src.width} x {src.height} cells: more than this tool reads"
+            raise ValueError(msg)
+        geoms = facilities.to_crs(src.crs).geometry
+        areas = None if zones is None else zones.to_crs(src.crs).geometry.to_numpy()
+        halo = int(np.ceil((within_m + np.hypot(src.res[0], src.res[1])) / src.res[1])) + 1
+        rows = max(1, band_cells // max(src.width, 1))
+        for first, stop, top, bottom in _bands(src.height, rows, halo):
+            window = Window(0, top, src.width, bottom - top)
+            transform = _down(src.transform, top)
+            pop = src.read(1, window=window).astype("float64")
+            if src.nodata is not None and not np.isnan(src.nodata):
+                pop[pop == src.nodata] = np.nan
+            pop = np.nan_to_num(pop, nan=0.0)
+            covered = covered_cells(pop.shape, transform, geoms, within_m, candidates=pop > 0)
+            inner = slice(first - top, stop - top)
+            pop, covered = pop[inner], covered[inner]
+            if areas is None:
+                zone_of = np.ones(pop.shape, dtype="int32")
+            else:
+                zone_of = rasterize(
+                    ((g, i + 1) for i, g in enumerate(areas)),
+                    out_shape=pop.shape,
+                    transform=_down(src.transform, first),
+                    fill=0,
+                    dtype="int32",
+                )
+            people += np.bincount(zone_of.ravel(), weights=pop.ravel(), minlength=n)
+            reached += np.bincount(zone_of.ravel(), weights=(pop * covered).ravel(), minlength=n)
+    out = pd.DataFrame(
+        {"people": people[1:], "people_covered": reached[1:]}, index=pd.Index(labels)
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["share"] = np.where(people > 0, reached / people, np.nan)
+        out["share"] = np.where(out["people"] > 0, out["people_covered"] / out["people"], np.nan)
     return out
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from pathlib import Path
 from types import MappingProxyType
 
@@ -10,6 +12,7 @@ import geopandas as gpd
 import store
 from geo import settings
 from geo.errors import SchemaError, UnknownLayerError
+from geo.raster import read_tags
 from geo.validate import coerce_columns, schema_problems
 from layers.bureaus import BUREAUS
 from layers.catalogue import CATALOGUE
@@ -17,6 +20,7 @@ from layers.spec import Bureau, GeometryKind, LayerSpec, Style, Theme
 
 __all__ = [
     "BUREAUS",
+    "ORIGIN",
     "REGISTRY",
     "Bureau",
     "GeometryKind",
@@ -27,12 +31,16 @@ __all__ = [
     "editable_fields",
     "get_layer",
     "load",
+    "origin",
+    "origin_of_frame",
     "problems",
     "raster_path",
     "validate",
 ]
 
 REGISTRY = MappingProxyType({spec.key: spec for spec in CATALOGUE})
+#: Key of a loaded layer's ``attrs`` under which `load` puts where the layer came from.
+ORIGIN = "origin"
 
 
 def get_layer(key: str) -> LayerSpec:
@@ -103,9 +111,66 @@ def editable_fields(key: str, bureau: str | None = None) -> dict[str, str]:
 
 
 def load(key: str, where: Path | str | None = None) -> gpd.GeoDataFrame:
-    """Read vector layer `key` from the store (default: the configured one), cast to its schema."""
+    """Read vector layer `key` from the store (default: the configured one), cast to its schema.
+
+    The frame carries where the layer came from (`origin`) in ``attrs[ORIGIN]``, so whatever
+    is made from it can say so (`origin_of_frame`).
+    """
     spec = get_layer(key)
-    return coerce_columns(store.open_store(where).read_layer(spec.key), spec.columns)
+    handle = store.open_store(where)
+    gdf = coerce_columns(handle.read_layer(spec.key), spec.columns)
+    found = handle.origin(spec.key)
+    # a plain dict: Streamlit writes a frame's attrs as JSON when it shows the frame
+    gdf.attrs[ORIGIN] = None if found is None else dataclasses.asdict(found)
+    return gdf
+
+
+def origin_of_frame(gdf: gpd.GeoDataFrame) -> store.Origin | None:
+    """Return where a layer read by `load` came from (None: a frame `load` did not read)."""
+    found = gdf.attrs.get(ORIGIN)
+    return store.Origin(**found) if isinstance(found, dict) else None
+
+
+def origin(key: str, where: Path | str | None = None) -> store.Origin | None:
+    """Return where layer `key` came from, as the store (or a raster file itself) records it.
+
+    A vector layer: the store's record (`Store.origin`). A raster: the store's record of
+    its import when the store holds an imported file, else the tags of the file in use
+    (the demo's population grid is tagged ``synthetic=yes``). None: nothing records it,
+    and the catalogue's description (`LayerSpec.source`) stands.
+    """
+    spec = get_layer(key)
+    handle = store.open_store(where)
+    recorded = handle.origin(spec.key)
+    if not spec.is_raster or spec.path is None:
+        return recorded
+    imported = handle.raster_dir() / spec.path
+    path = imported if imported.is_file() else raster_path(key, _raster_folder(spec))
+    if not path.is_file():
+        return None
+    tags = read_tags(path)
+    # the demo's grid says synthetic=yes; one built by an older version only said so in words
+    synthetic = tags.get("synthetic") == "yes" or "synthetic demo" in tags.get("source", "")
+    if imported.is_file():
+        found = recorded or store.Origin(
+            layer=spec.key, source=f"{spec.path} (imported)", synthetic=False, at=_mtime(path)
+        )
+        return dataclasses.replace(found, synthetic=found.synthetic or synthetic)
+    if not synthetic:
+        return None
+    source = tags.get("source") or spec.source
+    return store.Origin(layer=spec.key, source=source, synthetic=True, at=_mtime(path))
+
+
+def _raster_folder(spec: LayerSpec) -> Path:
+    """Return the folder of a raster that was not imported: shipped, or the demo's data."""
+    return settings.shipped_dir if spec.shipped else settings.data_dir
+
+
+def _mtime(path: Path) -> str:
+    """Return a file's modification time as ISO 8601 UTC, to the second."""
+    stamp = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)
+    return stamp.isoformat(timespec="seconds")
 
 
 def as_of(key: str, gdf: gpd.GeoDataFrame, year: int) -> gpd.GeoDataFrame:

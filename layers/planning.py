@@ -26,7 +26,15 @@ from geo.optimise import Solution, max_cover, pairs_within, set_cover
 from geo.status import done_by
 from layers.rules import CoverageRule, Loader, facilities_for, road_graph
 
-__all__ = ["CANDIDATES", "WEIGHTS", "Ask", "candidates", "plan_sites", "scenario_effect"]
+__all__ = [
+    "CANDIDATES",
+    "WEIGHTS",
+    "Ask",
+    "candidates",
+    "excluding",
+    "plan_sites",
+    "scenario_effect",
+]
 
 #: Demand weights: name -> weight of each village.
 WEIGHTS: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
@@ -79,6 +87,30 @@ def candidates(
         )
     msg = f"unknown candidates {kind!r}: use one of {', '.join(CANDIDATES)} or a file"
     raise ValueError(msg)
+
+
+def excluding(sites: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return the candidate `sites` outside every polygon of `areas` (protected land, sand).
+
+    Raises
+    ------
+    ValueError
+        If `areas` has no coordinate reference system or holds no polygon.
+
+    Examples
+    --------
+    >>> sites = gpd.GeoDataFrame(geometry=gpd.points_from_xy([96.0, 96.5], [40.0, 40.0]), crs=4326)
+    >>> box = gpd.GeoDataFrame(geometry=[shapely.box(95.9, 39.9, 96.1, 40.1)], crs=4326)
+    >>> excluding(sites, box).geometry.x.tolist()
+    [96.5]
+    """
+    if areas.crs is None:
+        raise ValueError("the exclusion areas have no coordinate reference system")
+    polygons = areas[areas.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if polygons.empty:
+        raise ValueError("the exclusion file holds no polygons")
+    zone = shapely.union_all(polygons.to_crs(sites.crs).geometry.make_valid().to_numpy())
+    return sites[~sites.intersects(zone)]
 
 
 @dataclass(frozen=True)

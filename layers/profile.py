@@ -45,7 +45,8 @@ __all__ = [
     "read_boundaries",
 ]
 
-#: Bureaus the plan's rules and the layer catalogue name: every profile must have them.
+#: Units the plan's rules and the layer catalogue name (as lead or cooperating): every
+#: profile must have them. Its targets file may name any other unit of its `[[bureaus]]`.
 REQUIRED_BUREAUS = (
     "poverty_office",
     "transport",
@@ -57,6 +58,10 @@ REQUIRED_BUREAUS = (
     "education",
     "construction",
     "agriculture",
+    "industry_it",
+    "postal",
+    "agricultural_development",
+    "counties",
 )
 _NAMES = ("code", "name_zh", "name_en", "pinyin")
 
@@ -125,6 +130,7 @@ class Profile:
     targets_path: Path
     bureaus: Mapping[str, Bureau]
     demo_units: tuple[str, ...] = ()
+    demo_bureaus: tuple[str, ...] = ()
     demo_roads: tuple[DemoRoad, ...] = ()
 
     @property
@@ -301,6 +307,10 @@ def _bureaus(doc: Mapping[str, object], found: list[str]) -> dict[str, Bureau]:
             continue
         n = len(found)
         key, en, zh = (_get(table, k, str, where, found) for k in ("key", "name_en", "name_zh"))
+        blank = [
+            k for k, v in (("name_en", en), ("name_zh", zh)) if isinstance(v, str) and not v.strip()
+        ]
+        found += [f"{where}: `{k}` must not be empty" for k in blank]
         if key in out:
             found.append(f"{where}: key {key!r} is used twice")
         elif len(found) == n:
@@ -331,17 +341,24 @@ def _counties(
     return tuple(counties)
 
 
+def _names(demo: Mapping[str, object], key: str, found: list[str]) -> tuple[str, ...]:
+    """Return ``demo[key]`` as a tuple of text, or note that it must be a list of text."""
+    names = demo.get(key, [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        found.append(f"`demo.{key}` must be a list of names")
+        return ()
+    return tuple(names)
+
+
 def _demo(
     doc: Mapping[str, object], found: list[str]
-) -> tuple[tuple[str, ...], tuple[DemoRoad, ...]]:
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[DemoRoad, ...]]:
     demo = doc.get("demo", {})
     if not isinstance(demo, dict):
         found.append("`demo` must be a table")
-        return (), ()
-    units = demo.get("units", [])
-    if not isinstance(units, list) or not all(isinstance(u, str) for u in units):
-        found.append("`demo.units` must be a list of names")
-        units = []
+        return (), (), ()
+    units = _names(demo, "units", found)
+    bureaus = _names(demo, "bureaus", found)
     roads = []
     raw = demo.get("roads", [])
     for i, road in enumerate(raw if isinstance(raw, list) else [raw]):
@@ -358,7 +375,7 @@ def _demo(
         if len(found) == n:
             waypoints = tuple((p[0], p[1]) for p in points if p is not None)
             roads.append(DemoRoad(str(name), str(klass), int(year), waypoints))  # type: ignore[call-overload]
-    return tuple(units), tuple(roads)
+    return units, bureaus, tuple(roads)
 
 
 def load_profile(folder: Path | str) -> Profile:
@@ -383,7 +400,10 @@ def load_profile(folder: Path | str) -> Profile:
     metric = _metric(doc, found)
     targets = _get(doc, "targets", str, "profile", found)
     bureaus = _bureaus(doc, found)
-    units, roads = _demo(doc, found)
+    units, demo_bureaus, roads = _demo(doc, found)
+    strangers = [k for k in demo_bureaus if k not in bureaus]
+    if strangers:
+        found.append("`demo.bureaus` names units not in `[[bureaus]]`: " + ", ".join(strangers))
     targets_path = folder / str(targets)
     if targets is not None and not targets_path.is_file():
         found.append(f"`targets` names {targets_path}, which does not exist")
@@ -400,6 +420,7 @@ def load_profile(folder: Path | str) -> Profile:
         targets_path=targets_path,
         bureaus=MappingProxyType(bureaus),
         demo_units=units,
+        demo_bureaus=demo_bureaus,
         demo_roads=roads,
     )
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from branca.element import MacroElement
 from jinja2 import Template
@@ -27,14 +28,18 @@ from layers.assets import localize
 from layers.spec import GeometryKind, LayerSpec, Style
 
 __all__ = [
+    "POINTS_MAX",
     "ROAD_CLASSES_BY_ZOOM",
     "VIEW_ZOOM",
     "base_map",
     "escape",
     "feature_group",
     "geojson",
+    "grouped_points",
+    "layer_geojson",
     "relief_image",
     "relief_overlay",
+    "relief_url",
     "visible_roads",
 ]
 
@@ -90,7 +95,12 @@ def geojson(
     for i, geom in enumerate(geoms):
         props = {c: (None if _missing(values[c][i]) else escape(values[c][i])) for c in columns}
         features.append(
-            {"type": "Feature", "properties": props, "geometry": shapely.geometry.mapping(geom)}
+            {
+                "type": "Feature",
+                "id": str(i),  # folium would add it to the dict (shared by cached pages)
+                "properties": props,
+                "geometry": shapely.geometry.mapping(geom),
+            }
         )
     return {"type": "FeatureCollection", "features": features}, dropped
 
@@ -124,9 +134,26 @@ def _style(kind: GeometryKind, style: Style, category: object = None) -> dict[st
     return options
 
 
-def feature_group(
+def layer_geojson(
     spec: LayerSpec,
     gdf: gpd.GeoDataFrame,
+    *,
+    tooltip: Mapping[str, str] | None = None,
+    style: Style | None = None,
+) -> tuple[dict[str, object], int]:
+    """Return the GeoJSON a `feature_group` draws (tooltip and style columns, escaped), dropped.
+
+    The costly half of drawing a layer: pages cache it, keyed on what it shows.
+    """
+    style = style or spec.style
+    column = style.column if style.column in gdf.columns else None
+    columns = list(dict.fromkeys([*(tooltip or {}), *([column] if column else [])]))
+    return geojson(gdf, columns)
+
+
+def feature_group(
+    spec: LayerSpec,
+    gdf: gpd.GeoDataFrame | dict[str, object],
     *,
     title: str,
     tooltip: Mapping[str, str] | None = None,
@@ -140,7 +167,8 @@ def feature_group(
     spec
         The layer's catalogue entry (style and geometry).
     gdf
-        The features, any CRS; `spec.style.column` (if any) picks each feature's colour.
+        The features, any CRS, or their `layer_geojson` already made (none dropped then);
+        `spec.style.column` (if any) picks each feature's colour.
     title
         The group's name (already in the user's language; escaped here).
     tooltip
@@ -152,12 +180,15 @@ def feature_group(
     """
     tooltip = dict(tooltip or {})
     style = style or spec.style
-    column = style.column if style.column in gdf.columns else None
-    columns = list(dict.fromkeys([*tooltip, *([column] if column else [])]))
-    data, dropped = geojson(gdf, columns)
+    if isinstance(gdf, dict):
+        data, dropped = gdf, 0
+    else:
+        data, dropped = layer_geojson(spec, gdf, tooltip=tooltip, style=style)
     group = folium.FeatureGroup(name=escape(title), show=show)
-    if not data["features"]:
+    features: list[dict[str, dict[str, object]]] = data["features"]  # type: ignore[assignment]
+    if not features:
         return group, dropped
+    column = style.column if style.column in features[0]["properties"] else None
 
     def style_of(feature: dict[str, dict[str, object]]) -> dict[str, object]:
         return _style(spec.geometry, style, feature["properties"].get(column) if column else None)
@@ -210,6 +241,72 @@ def visible_roads(
     return roads.cx[minx - dx : maxx + dx, miny - dy : maxy + dy]
 
 
+#: Points drawn one by one at most; beyond this many in view they are grouped by zoom.
+POINTS_MAX = 2000
+_GROUP_PX = 24  # the grid a group stands for, in screen pixels
+
+
+def grouped_points(
+    gdf: gpd.GeoDataFrame,
+    zoom: int,
+    view: Sequence[float] | None = None,
+    *,
+    category: str,
+    label: str,
+    limit: int = POINTS_MAX,
+) -> gpd.GeoDataFrame:
+    """Return the points to draw at `zoom`: each one, or groups when there are too many.
+
+    With more than `limit` points, only those near the lon/lat `view` are kept (when there
+    is one); if still more than `limit`, one point stands for each cell of a grid about
+    24 screen pixels wide at `zoom`: at the mean position of its points, with `count`, their
+    most common `category` and `label` (a ``{n}`` template) as its name.
+
+    Examples
+    --------
+    >>> pts = gpd.GeoDataFrame({"status": ["poor", "poor", "exited"]}, crs=4326,
+    ...     geometry=gpd.points_from_xy([95.0, 95.001, 99.0], [40.0, 40.0, 40.0]))
+    >>> out = grouped_points(pts, 7, category="status", label="{n} villages", limit=2)
+    >>> out[["name_zh", "status", "count"]].values.tolist()
+    [['2 villages', 'poor', 2], ['1 villages', 'exited', 1]]
+    """
+    if len(gdf) <= limit:
+        return gdf
+    if view is not None:
+        minx, miny, maxx, maxy = view
+        dx, dy = (maxx - minx) / 2, (maxy - miny) / 2
+        gdf = gdf.cx[minx - dx : maxx + dx, miny - dy : maxy + dy]
+        if len(gdf) <= limit:
+            return gdf
+    xy = shapely.get_coordinates(gdf.to_crs(settings.display_crs).geometry.to_numpy())
+    width = 360.0 / 2**zoom / 256 * _GROUP_PX
+    height = width * float(np.cos(np.radians(np.mean(xy[:, 1]))))
+    cells = pd.DataFrame(
+        {
+            "cx": np.floor(xy[:, 0] / width).astype(np.int64),
+            "cy": np.floor(xy[:, 1] / height).astype(np.int64),
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            category: gdf[category].to_numpy(),
+        }
+    )
+    by = cells.groupby(["cx", "cy"], sort=False)
+    out = by.agg(x=("x", "mean"), y=("y", "mean"), count=("x", "size")).reset_index()
+    common = cells.groupby(["cx", "cy", category], sort=False).size().reset_index(name="n")
+    common = common.sort_values("n", ascending=False).drop_duplicates(["cx", "cy"])
+    out = out.merge(common[["cx", "cy", category]], on=["cx", "cy"], how="left")
+    return gpd.GeoDataFrame(
+        {
+            "name_zh": [label.format(n=n) for n in out["count"]],
+            "code": "",
+            category: out[category].to_numpy(),
+            "count": out["count"].to_numpy(),
+        },
+        geometry=gpd.points_from_xy(out["x"], out["y"]),
+        crs=settings.display_crs,
+    )
+
+
 def base_map(bounds: Sequence[float], *, height: str = "100%") -> folium.Map:
     """Return an offline map fitted to lon/lat `bounds`, canvas renderer, no tiles.
 
@@ -260,10 +357,23 @@ def relief_image(path: Path, *, upsample: int = 8) -> tuple[np.ndarray, list[lis
     return rgb, [[south, west], [north, east]]
 
 
+def relief_url(rgb: np.ndarray, bounds: list[list[float]]) -> str:
+    """Return a relief image (from `relief_image`) in Web Mercator rows, as a PNG data URL.
+
+    What `folium.raster_layers.ImageOverlay` does to an array on every map; done once, the
+    overlay is a string to reuse.
+    """
+    (south, _), (north, _) = bounds
+    projected = folium.utilities.mercator_transform(rgb, (south, north), origin="upper")
+    return str(folium.utilities.image_to_url(projected, origin="upper"))
+
+
 def relief_overlay(
-    rgb: np.ndarray, bounds: list[list[float]], *, opacity: float = 0.7
+    image: np.ndarray | str, bounds: list[list[float]], *, opacity: float = 0.7
 ) -> folium.raster_layers.ImageOverlay:
-    """Return a relief image (from `relief_image`) as an inline overlay: no tiles, offline."""
+    """Return a relief image (from `relief_image`, or its `relief_url`) as an inline overlay."""
+    if not isinstance(image, str):
+        image = relief_url(image, bounds)
     return folium.raster_layers.ImageOverlay(
-        rgb, bounds=bounds, opacity=opacity, mercator_project=True, name="relief", zindex=1
+        image, bounds=bounds, opacity=opacity, name="relief", zindex=1
     )

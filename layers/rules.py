@@ -24,6 +24,7 @@ from geo.coverage import coverage
 from geo.errors import UnknownLayerError
 from geo.status import done_by, year_of
 from layers.bureaus import BUREAUS
+from layers.clauses import Clause, Provenance, Scope, scope_mask
 from layers.spec import Bureau, Titled
 from store import derived
 
@@ -74,6 +75,15 @@ class CoverageRule(Titled):
         measure itself (attribute rules).
     flag_counts
         Distance rules: a village whose own file records the service is covered too.
+    scope
+        Which villages the clause asks about (gaps count only there); a household or
+        people scope takes in every village.
+    clause
+        The plan's clause the rule measures (required unless the rule is an assumption).
+    cooperating
+        The units the clause names as cooperating.
+    provenance, reason
+        Whether the measure (distance, deadline, lead) is the plan's or ours, and why.
     """
 
     key: str
@@ -87,14 +97,27 @@ class CoverageRule(Titled):
     facility_year: str | None = None
     village_column: str | None = None
     flag_counts: bool = False
+    scope: Scope = Scope.ALL_VILLAGES
+    clause: Clause | None = None
+    cooperating: tuple[Bureau, ...] = ()
+    provenance: Provenance = Provenance.PLAN
+    reason: str = ""
 
     def __post_init__(self) -> None:
-        """Check that a rule is either a distance rule or an attribute rule, completely."""
+        """Check the rule completely; raise `ValueError` listing every problem."""
+        problems = []
         if self.within_m is None and (self.facilities or self.village_column is None):
-            msg = f"attribute rule {self.key!r} needs a `village_column` and no facilities"
-            raise ValueError(msg)
+            problems.append("an attribute rule needs a `village_column` and no facilities")
         if self.within_m is not None and not self.facilities:
-            msg = f"distance rule {self.key!r} needs `facilities`"
+            problems.append("a distance rule needs `facilities`")
+        if self.scope not in _RULE_SCOPES:
+            problems.append(f"`scope` must be one of {', '.join(s.value for s in _RULE_SCOPES)}")
+        if self.provenance is Provenance.PLAN and self.clause is None:
+            problems.append("a rule from the plan needs its `clause`")
+        if self.provenance is not Provenance.PLAN and not self.reason.strip():
+            problems.append(f"a rule marked {self.provenance.value!r} needs its `reason`")
+        if problems:
+            msg = f"rule {self.key!r}: " + "; ".join(problems)
             raise ValueError(msg)
 
     @property
@@ -102,8 +125,37 @@ class CoverageRule(Titled):
         """Whether the rule measures a distance to facilities."""
         return self.within_m is not None
 
+    def in_scope(self, villages: pd.DataFrame) -> pd.Series:
+        """Return which villages the rule's clause asks about (where its gaps count)."""
+        return scope_mask(villages, self.scope)
+
+
+#: Scopes a coverage rule may have: its gaps are villages.
+_RULE_SCOPES = tuple(s for s in Scope if s.is_village_set and s is not Scope.FOCUS_AREA) + tuple(
+    s for s in Scope if s.weight_column is not None
+)
+
 
 _HARD = ("asphalt", "cement")
+_COUNTIES = (BUREAUS["counties"],)
+_WITH_POVERTY_OFFICE = (BUREAUS["poverty_office"], BUREAUS["counties"])
+_ROADS_7_2 = Clause(
+    "7(2)",
+    "By 217, the city will realize the national provincial highway in every township, the "
+    "asphalt (cement) road in every village, the bus in every village, and the bus within 2 "
+    "kilometers of the city radius;",
+)
+_EXPRESS_7_6 = Clause(
+    "7(6)", "By 217, express delivery services will basically cover poor villages."
+)
+_BROADBAND_7_6 = Clause(
+    "7(6)",
+    'According to the "Implementation Plan for Accurate Poverty Alleviation E-commerce Support '
+    'Plan", we will speed up the construction of broadband networks in immigrant villages, '
+    "promote the entry of optical cables into villages and households, and achieve full coverage "
+    "of broadband information networks in poor villages by the end of 217.",
+)
+_E_COMMERCE_UNITS = (BUREAUS["industry_it"], BUREAUS["postal"], BUREAUS["counties"])
 _RULES = (
     CoverageRule(
         "bus_2km",
@@ -114,6 +166,22 @@ _RULES = (
         within_m=2000,
         facilities=("bus_stops",),
         village_column="bus_year",
+        clause=_ROADS_7_2,
+        cooperating=_COUNTIES,
+        provenance=Provenance.ASSUMPTION,
+        reason="A map measure, not the plan's: the plan asks for a bus service in every village "
+        "(rule bus_service) and gives no distance to a stop; a stop within 2 km is our reading "
+        'of a village served. Its "2 kilometers of the city radius" is the city bus, not this.',
+    ),
+    CoverageRule(
+        "bus_service",
+        "Bus service in the village",
+        "村通客车",
+        BUREAUS["transport"],
+        2017,
+        village_column="bus_year",
+        clause=_ROADS_7_2,
+        cooperating=_COUNTIES,
     ),
     CoverageRule(
         "express_5km",
@@ -124,6 +192,23 @@ _RULES = (
         within_m=5000,
         facilities=("express_outlets",),
         village_column="express_year",
+        scope=Scope.POOR_VILLAGES,
+        clause=_EXPRESS_7_6,
+        cooperating=_E_COMMERCE_UNITS,
+        provenance=Provenance.ASSUMPTION,
+        reason="A map measure, not the plan's: the plan gives no distance; an outlet within "
+        "5 km is our reading of a poor village covered by express delivery.",
+    ),
+    CoverageRule(
+        "express_service",
+        "Express delivery service in the village",
+        "快递服务到村",
+        BUREAUS["commerce"],
+        2017,
+        village_column="express_year",
+        scope=Scope.POOR_VILLAGES,
+        clause=_EXPRESS_7_6,
+        cooperating=_E_COMMERCE_UNITS,
     ),
     CoverageRule(
         "school_3km",
@@ -133,6 +218,16 @@ _RULES = (
         2017,
         within_m=3000,
         facilities=("schools",),
+        clause=Clause(
+            "8",
+            "Implement standardized primary and secondary school construction projects, "
+            "improve the conditions for running schools in rural areas, and consolidate",
+        ),
+        cooperating=_COUNTIES,
+        provenance=Provenance.ASSUMPTION,
+        reason="The plan sets no distance and no date for schools, and its text breaks off in "
+        "section 8 before naming a unit: a school within 3 km, the 2017 deadline (the end of "
+        "the plan period) and the Education Bureau as lead are ours.",
     ),
     CoverageRule(
         "fibre_1km",
@@ -143,6 +238,12 @@ _RULES = (
         within_m=1000,
         facilities=("fibre_lines", "fibre_access_points"),
         village_column="broadband_year",
+        scope=Scope.POOR_VILLAGES,
+        clause=_BROADBAND_7_6,
+        cooperating=_E_COMMERCE_UNITS,
+        provenance=Provenance.ASSUMPTION,
+        reason="A map measure, not the plan's: the plan asks for broadband in every poor "
+        "village (rule broadband) and gives no distance; fibre within 1 km is ours.",
     ),
     CoverageRule(
         "hardened_road",
@@ -156,6 +257,11 @@ _RULES = (
         facility_year="year_hardened",
         village_column="hardened_road_year",
         flag_counts=True,
+        clause=_ROADS_7_2,
+        cooperating=_COUNTIES,
+        provenance=Provenance.ASSUMPTION,
+        reason='The plan asks for an asphalt (cement) road "in every village" and gives no '
+        "distance: a hardened road within 500 m, or the village file's record of one, is ours.",
     ),
     CoverageRule(
         "tap_water",
@@ -164,9 +270,30 @@ _RULES = (
         BUREAUS["water"],
         2017,
         village_column="tap_water_year",
+        scope=Scope.HOUSEHOLDS,
+        clause=Clause(
+            "7(1)",
+            "In 217, all households will be connected to safe drinking water, and the rural safe "
+            "drinking water penetration rate will reach 1%.",
+        ),
+        cooperating=_WITH_POVERTY_OFFICE,
     ),
     CoverageRule(
-        "power", "Power supply", "通动力电", BUREAUS["energy"], 2017, village_column="power_year"
+        "power",
+        "Power supply",
+        "通动力电",
+        BUREAUS["energy"],
+        2017,
+        village_column="power_year",
+        scope=Scope.POOR_VILLAGES,
+        clause=Clause(
+            "7(4)",
+            'According to the "Implementation Plan of Power and Electricity Coverage Support '
+            'Plan for Accurate Poverty Alleviation in Poor Villages", we will speed up the '
+            "upgrading of rural power grids and ensure the normal supply of lighting and power for "
+            "poor villages and poor households.",
+        ),
+        cooperating=_WITH_POVERTY_OFFICE,
     ),
     CoverageRule(
         "broadband",
@@ -175,6 +302,9 @@ _RULES = (
         BUREAUS["commerce"],
         2017,
         village_column="broadband_year",
+        scope=Scope.POOR_VILLAGES,
+        clause=_BROADBAND_7_6,
+        cooperating=_E_COMMERCE_UNITS,
     ),
     CoverageRule(
         "cooperative",
@@ -183,6 +313,15 @@ _RULES = (
         BUREAUS["agriculture"],
         2017,
         village_column="cooperative_year",
+        scope=Scope.POOR_VILLAGES,
+        clause=Clause(
+            "6(5)",
+            "By 217, at least one farmer's professional cooperative organization or one mutual "
+            "fund association will be established in each poor village, so as to basically "
+            "realize the full coverage of poor farmers' participation in various new business "
+            "entities.",
+        ),
+        cooperating=(BUREAUS["land"], BUREAUS["poverty_office"], BUREAUS["counties"]),
     ),
     CoverageRule(
         "safe_housing",
@@ -191,6 +330,14 @@ _RULES = (
         BUREAUS["construction"],
         2017,
         village_column="safe_housing_year",
+        clause=Clause(
+            "7(3)",
+            'According to the provincial "Implementation Plan on the Support Plan for the '
+            'Renovation of Dangerous Houses in Rural Areas for Accurate Poverty Alleviation", we '
+            "will speed up the renovation of dilapidated houses for immigrants and eliminate "
+            "dangerous houses in rural areas by 217.",
+        ),
+        cooperating=_WITH_POVERTY_OFFICE,
     ),
 )
 
@@ -355,8 +502,8 @@ def population_coverage(
 
 
 GAP_COLUMNS = [
-    "code", "name_zh", "county_code", "township", "rule", "bureau", "deadline", "days_overdue",
-    "is_poor",
+    "code", "name_zh", "county_code", "township", "rule", "bureau", "scope", "deadline",
+    "days_overdue", "is_poor", "provenance",
 ]  # fmt: skip
 
 
@@ -367,19 +514,21 @@ def gap_list(
     *,
     rules: Sequence[CoverageRule] | None = None,
 ) -> pd.DataFrame:
-    """Return one row per open gap (a village a rule leaves out) as of the end of `year`.
+    """Return one row per open gap (a village in a rule's scope it leaves out) as of `year`.
 
     The one place gaps are listed: the Bureaus page, `gaps_by_bureau` and the workbook
-    all read it. `measures` maps each rule's key to its `evaluate` result.
+    all read it. `measures` maps each rule's key to its `evaluate` result. A rule whose
+    clause names poor villages has gaps in poor villages only.
 
     Columns: `code`, `name_zh`, `county_code`, `township`, `rule`, `bureau` (key),
-    `deadline` (the rule's target year), `days_overdue` (0 before the deadline) and
-    `is_poor`.
+    `scope`, `deadline` (the rule's target year), `days_overdue` (0 before the deadline),
+    `is_poor` and `provenance` (of the rule: the plan's measure or our assumption).
     """
     as_of = dt.date(year, 12, 31)
     parts = []
     for rule in rules if rules is not None else RULES.values():
-        missing = villages[~measures[rule.key]["covered"].to_numpy(dtype=bool)]
+        uncovered = ~measures[rule.key]["covered"].to_numpy(dtype=bool)
+        missing = villages[uncovered & rule.in_scope(villages).to_numpy(dtype=bool)]
         parts.append(
             pd.DataFrame(
                 {
@@ -389,9 +538,11 @@ def gap_list(
                     "township": missing["township"],
                     "rule": rule.key,
                     "bureau": rule.bureau.key,
+                    "scope": rule.scope.value,
                     "deadline": rule.target_year,
                     "days_overdue": max((as_of - dt.date(rule.target_year, 12, 31)).days, 0),
                     "is_poor": missing["is_poor"].astype(bool),
+                    "provenance": rule.provenance.value,
                 },
                 columns=GAP_COLUMNS,
             )
@@ -404,8 +555,10 @@ def gap_list(
 def gaps_by_bureau(year: int, *, load: Loader = layers.load) -> pd.DataFrame:
     """Return, per lead bureau, its rules and its open gaps (village x rule) as of `year`.
 
-    Columns: `rules` (their keys), `checks` (villages x rules), `gaps`, `poor_gaps`
-    (gaps in registered poor villages) and `share_of_gaps` (of the city's open gaps).
+    Each rule checks the villages of its scope only. Columns: `rules` (their keys),
+    `assumptions` (those of them that are our measure, not the plan's), `checks`
+    (villages in scope x rules), `gaps`, `poor_gaps` (gaps in registered poor villages)
+    and `share_of_gaps` (of the city's open gaps).
     """
     villages = load("villages")
     measures = {key: evaluate(rule, year, load=load) for key, rule in RULES.items()}
@@ -414,13 +567,18 @@ def gaps_by_bureau(year: int, *, load: Loader = layers.load) -> pd.DataFrame:
         {
             "bureau": [rule.bureau.name_en for rule in RULES.values()],
             "rule": list(RULES),
-            "checks": len(villages),
+            "assumption": [
+                rule.key if rule.provenance is Provenance.ASSUMPTION else ""
+                for rule in RULES.values()
+            ],
+            "checks": [int(rule.in_scope(villages).sum()) for rule in RULES.values()],
             "gaps": [int((gaps["rule"] == key).sum()) for key in RULES],
             "poor_gaps": [int(((gaps["rule"] == key) & gaps["is_poor"]).sum()) for key in RULES],
         }
     )
     table = per_rule.groupby("bureau", sort=True).agg(
         rules=("rule", ", ".join),
+        assumptions=("assumption", lambda keys: ", ".join(k for k in keys if k)),
         checks=("checks", "sum"),
         gaps=("gaps", "sum"),
         poor_gaps=("poor_gaps", "sum"),

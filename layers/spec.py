@@ -128,11 +128,10 @@ class LayerSpec(Titled):
     columns: Mapping[str, str]
     style: Style
     bureau: Bureau
-    cooperating: tuple[str, ...]
+    cooperating: tuple[Bureau, ...]
     source: str
     licence: str
     date: str
-    synthetic: bool = True
     description: str = ""
     path: str | None = None
     year_column: str | None = None

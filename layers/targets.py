@@ -1,16 +1,22 @@
-"""Targets of the plan: read from the office's `targets.toml`, measured year by year.
+"""Targets of the plan: one record per clause, read from the office's `targets.toml`.
+
+Each target names its clause (section and sentence), what its goal counts (`Scope`),
+its unit, deadline and schedule, its lead and cooperating units (keys of the profile's
+units) and its provenance. Measured targets are measured year by year; a target of kind
+``clause`` is recorded but not measured (the atlas has no data for it yet).
 
 A target's status as of a year: ``done`` when it is met; ``overdue`` when its deadline
 has passed unmet; otherwise ``on_track`` if progress is at least what the plan's time
 limits ask by then (its schedule, or a straight line from the 2014 baseline to the
-goal at the deadline) and ``behind`` if not.
+goal at the deadline) and ``behind`` if not; ``not_measured`` when nothing measures it.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,30 +25,91 @@ import pandas as pd
 
 import layers
 from geo import settings
-from geo.coverage import nearest_distance
+from geo.coverage import near_any, pairs_within
+from geo.errors import TargetsError
 from geo.status import done_by
 from layers.bureaus import BUREAUS
+from layers.clauses import Clause, Provenance, Scope, scope_mask, scope_weight, weakest
+from layers.i18n import t
 from layers.profile import PROFILE
-from layers.rules import RULES, Loader, evaluate
+from layers.rules import RULES, CoverageRule, Loader, evaluate
 from layers.spec import Bureau, Titled
 
 __all__ = [
     "BASELINE",
+    "KINDS",
+    "STATUSES",
     "TARGETS_PATH",
+    "FocusArea",
     "Target",
     "board",
     "by_county",
     "expected",
     "load_targets",
     "progress",
+    "responsibilities",
     "status",
 ]
 
 #: The targets file: ``VILLAGE_ATLAS_TARGETS`` if set, else the one the city profile names.
 TARGETS_PATH = Path(os.environ.get("VILLAGE_ATLAS_TARGETS", PROFILE.targets_path))
 BASELINE = settings.baseline_year
-_KINDS = ("rule", "exit", "length", "area", "township")
-_SCOPES = ("all", "poor", "immigrant", "settled")
+#: Kinds of target: how each is measured (``clause``: recorded, not measured).
+KINDS = ("rule", "exit", "seats", "length", "area", "clause")
+#: Every status a target can have, in the order the board counts them.
+STATUSES = ("done", "on_track", "behind", "overdue", "not_measured")
+#: The unit each measured kind is in.
+_UNITS = {"rule": "%", "exit": "%", "seats": "%", "length": "km", "area": "mu"}
+#: What a focus area is drawn around.
+_NEAR = ("immigrant villages", "city seat")
+#: Scopes each measured kind accepts.
+_KIND_SCOPES: Mapping[str, tuple[Scope, ...]] = {
+    "rule": tuple(s for s in Scope if s not in (Scope.TOWNSHIPS, Scope.COUNTIES, Scope.CITY)),
+    "exit": (
+        Scope.POOR_VILLAGES,
+        Scope.IMMIGRANT_VILLAGES,
+        Scope.OLD_VILLAGES,
+        Scope.POOR_HOUSEHOLDS,
+        Scope.POOR_PEOPLE,
+    ),
+    "seats": (Scope.TOWNSHIPS, Scope.COUNTIES),
+    "length": (Scope.CITY, Scope.FOCUS_AREA),
+    "area": (Scope.CITY, Scope.FOCUS_AREA),
+    "clause": tuple(Scope),
+}
+_AMONG = (Scope.ALL_VILLAGES, Scope.POOR_VILLAGES, Scope.IMMIGRANT_VILLAGES, Scope.OLD_VILLAGES)
+_FIELDS = frozenset(
+    {
+        "key", "title_en", "title_zh", "section", "clause", "kind", "scope", "among", "area",
+        "counties", "value", "unit", "deadline", "schedule", "lead", "lead_named",
+        "cooperating", "provenance", "reason", "rule", "layer", "classes", "within_m",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class FocusArea(Titled):
+    """An area the plan singles out, drawn within `within_m` of the villages or seat it names."""
+
+    key: str
+    title_en: str
+    title_zh: str
+    near: str
+    within_m: float
+    provenance: Provenance
+    reason: str
+
+    def anchors(self, load: Loader) -> gpd.GeoDataFrame:
+        """Return what the area is drawn around: the immigrant villages, or the city's seat."""
+        if self.near == "immigrant villages":
+            villages = load("villages")
+            return villages.loc[villages["is_immigrant"].astype(bool), ["geometry"]]
+        lon, lat = PROFILE.city.seat
+        return gpd.GeoDataFrame(geometry=gpd.points_from_xy([lon], [lat]), crs=settings.storage_crs)
+
+    def contains(self, gdf: gpd.GeoDataFrame, load: Loader) -> pd.Series:
+        """Return which features of `gdf` lie in the area (pass within `within_m`)."""
+        return near_any(gdf, self.anchors(load), within_m=self.within_m)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,159 +120,452 @@ class Target(Titled):
     title_en: str
     title_zh: str
     kind: str
-    value: float
+    value: float | None
     deadline: int
-    bureau: Bureau
-    cooperating: tuple[str, ...] = ()
-    source: str = ""
+    lead: Bureau
+    clause: Clause
+    scope: Scope = Scope.ALL_VILLAGES
+    among: Scope = Scope.ALL_VILLAGES
+    unit: str = "%"
+    cooperating: tuple[Bureau, ...] = ()
+    provenance: Provenance = Provenance.PLAN
+    reason: str = ""
+    lead_named: bool = True
     rule: str | None = None
     layer: str | None = None
-    villages: str = "all"
+    area: FocusArea | None = None
     counties: tuple[str, ...] = ()
     schedule: Mapping[int, float] = field(default_factory=dict)
-    unit: str = "%"
-    to_confirm: bool = False
     classes: tuple[str, ...] = ()
     within_m: float = 0.0
 
+    @property
+    def measured(self) -> bool:
+        """Whether the atlas measures the target (a ``clause`` is only recorded)."""
+        return self.kind != "clause" and self.value is not None
 
-def _problems(entry: dict[str, object], i: int) -> list[str]:
-    where = f"target {i + 1} ({entry.get('key', '?')})"
-    problems = [
-        f"{where}: missing `{k}`"
-        for k in ("key", "title_en", "title_zh", "kind", "value", "deadline", "bureau")
-        if k not in entry
-    ]
-    kind = entry.get("kind")
-    if kind not in _KINDS:
-        problems.append(f"{where}: `kind` must be one of {', '.join(_KINDS)}")
-    if kind == "rule" and entry.get("rule") not in RULES:
-        problems.append(f"{where}: `rule` must be one of {', '.join(RULES)}")
-    if kind == "township" and not (entry.get("classes") and entry.get("within_m")):
-        problems.append(f"{where}: a township target needs road `classes` and `within_m`")
-    if kind in ("length", "area") and entry.get("layer") not in layers.REGISTRY:
-        problems.append(f"{where}: `layer` must be a catalogue layer")
-    if entry.get("bureau") not in BUREAUS:
-        problems.append(f"{where}: `bureau` must be one of {', '.join(BUREAUS)}")
-    if entry.get("villages", "all") not in _SCOPES:
-        problems.append(f"{where}: `villages` must be one of {', '.join(_SCOPES)}")
-    if not isinstance(entry.get("value"), int | float) or not isinstance(
-        entry.get("deadline"), int
-    ):
-        problems.append(f"{where}: `value` must be a number and `deadline` a year")
-    return problems
+    def sources(self) -> tuple[Provenance, str]:
+        """Return the least sure of the target's, its rule's and its area's provenance, and why.
+
+        A target whose own figure is the plan's but is measured by an assumed rule (a
+        distance the plan does not give) is an assumption: the reasons say which part.
+        """
+        parts = [(self.provenance, self.reason)]
+        if self.rule is not None:
+            rule = RULES[self.rule]
+            parts.append((rule.provenance, f"{rule.key}: {rule.reason}" if rule.reason else ""))
+        if self.area is not None:
+            parts.append((self.area.provenance, f"{self.area.title_en}: {self.area.reason}"))
+        return weakest(*(p for p, _ in parts)), " | ".join(r for _, r in parts if r)
+
+    def scope_text(self, lang: str = "en") -> str:
+        """Return what the goal counts, in words: "poor households of immigrant villages"."""
+        text = self.scope.label(lang)
+        if self.scope.weight_column is not None and self.among is not Scope.ALL_VILLAGES:
+            text = t("scope_among", lang, what=text, villages=self.among.label(lang))
+        if self.area is not None:
+            text = f"{text}: {self.area.title(lang)}"
+        if self.counties:
+            text += f" ({', '.join(PROFILE.county(c).name(lang) for c in self.counties)})"
+        return text
+
+    def unit_text(self, lang: str = "en") -> str:
+        """Return the unit in words: "% of poor households", "km", "mu"."""
+        if self.unit == "%":
+            noun = self.scope.label(lang)
+            if self.scope is Scope.FOCUS_AREA:
+                noun = t("scope_villages_in_area", lang)
+            return t("percent_of", lang, what=noun)
+        if self.unit in ("km", "mu"):
+            return t("unit_" + self.unit, lang)
+        return self.unit
+
+    def lead_text(self, lang: str = "en") -> str:
+        """Return the lead unit's name, marked when the plan does not name it."""
+        name = self.lead.name(lang)
+        return name if self.lead_named else t("lead_assumed", lang, name=name)
 
 
-def load_targets(path: Path | None = None) -> tuple[Target, ...]:
-    """Read and check the targets file; raise `ValueError` listing every problem.
+# --- reading and checking the file -------------------------------------------------------
 
-    Raises
-    ------
-    ValueError
-        If the file is not valid TOML or any target is incomplete or wrong.
-    """
-    path = Path(path or TARGETS_PATH)
+
+def _text(entry: Mapping[str, object], key: str, where: str, found: list[str]) -> str:
+    value = entry.get(key)
+    if not isinstance(value, str) or not value.strip():
+        found.append(f"{where}: `{key}` must be non-empty text")
+        return ""
+    return value
+
+
+def _choice(
+    entry: Mapping[str, object],
+    key: str,
+    kinds: type[Scope | Provenance],
+    where: str,
+    found: list[str],
+    default: Scope | Provenance | None = None,
+) -> Scope | Provenance | None:
+    raw = entry.get(key)
+    if raw is None and default is not None:
+        return default
     try:
-        entries = tomllib.loads(path.read_text(encoding="utf-8")).get("target", [])
-    except tomllib.TOMLDecodeError as exc:
-        msg = f"{path} is not valid TOML: {exc}"
-        raise ValueError(msg) from exc
-    problems = [p for i, entry in enumerate(entries) for p in _problems(entry, i)]
-    keys = [e.get("key") for e in entries]
-    problems += [
-        f"target key {k!r} is used twice" for k in sorted({k for k in keys if keys.count(k) > 1})
-    ]
-    if problems:
-        raise ValueError(f"{path} has problems:\n- " + "\n- ".join(problems))
-    return tuple(
-        Target(
-            **{
-                k: v
-                for k, v in e.items()
-                if k not in {"bureau", "cooperating", "counties", "schedule", "classes"}
-            },
-            bureau=BUREAUS[e["bureau"]],
-            cooperating=tuple(e.get("cooperating", ())),
-            counties=tuple(e.get("counties", ())),
-            classes=tuple(e.get("classes", ())),
-            schedule={int(y): float(v) for y, v in e.get("schedule", {}).items()},
-        )
-        for e in entries
+        return kinds(raw)
+    except ValueError:
+        allowed = " | ".join(member.value for member in kinds)
+        found.append(f"{where}: `{key}` must be one of {allowed}, not {raw!r}")
+        return None
+
+
+def _unit_key(raw: object, where: str, found: list[str]) -> Bureau | None:
+    if isinstance(raw, str) and raw in BUREAUS:
+        return BUREAUS[raw]
+    found.append(
+        f"{where}: unit {raw!r} is not a unit key; use one of {', '.join(BUREAUS)} "
+        "(see `village-atlas bureaus`)"
+    )
+    return None
+
+
+def _units(entry: Mapping[str, object], where: str, found: list[str]) -> tuple[Bureau, ...]:
+    raw = entry.get("cooperating", [])
+    if not isinstance(raw, list):
+        found.append(f"{where}: `cooperating` must be a list of unit keys")
+        return ()
+    units = [_unit_key(u, f"{where} `cooperating`", found) for u in raw]
+    return tuple(u for u in units if u is not None)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _goal(entry: Mapping[str, object], kind: object, where: str, found: list[str]) -> float | None:
+    """Return the goal (None when a clause gives none), noting what is wrong with it."""
+    value = entry.get("value")
+    if value is None:
+        if kind != "clause":
+            found.append(f"{where}: missing `value` (the goal)")
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        found.append(f"{where}: `value` must be a number, not {value!r}")
+        return None
+    if entry.get("unit", _UNITS.get(str(kind))) == "%" and not 0 < value <= 100:  # noqa: PLR2004
+        found.append(f"{where}: `value` is a percentage: it must be in (0, 100]")
+    return float(value)
+
+
+def _dates(
+    entry: Mapping[str, object], kind: object, where: str, found: list[str]
+) -> tuple[int, dict[int, float]]:
+    """Return the deadline and the schedule, noting what is wrong with them."""
+    years = range(BASELINE + 1, settings.goal_year + 1)
+    deadline = entry.get("deadline")
+    if not isinstance(deadline, int) or isinstance(deadline, bool) or deadline not in years:
+        found.append(f"{where}: `deadline` must be a year from {years[0]} to {years[-1]}")
+        deadline = 0
+    schedule = entry.get("schedule", {})
+    steps: dict[int, float] = {}
+    if not isinstance(schedule, dict) or not all(
+        str(y).isdigit() and int(y) in years and _number(v) for y, v in schedule.items()
+    ):
+        found.append(f"{where}: `schedule` must map years of the plan to percents")
+    else:
+        steps = {int(y): float(v) for y, v in schedule.items()}
+    if steps and kind not in ("exit", "rule", "seats"):
+        found.append(f"{where}: only a percentage target (rule, exit, seats) has a `schedule`")
+    return deadline, steps
+
+
+def _unit(entry: Mapping[str, object], kind: object, where: str, found: list[str]) -> str:
+    expected = _UNITS.get(str(kind))
+    unit = entry.get("unit", expected)
+    if not isinstance(unit, str) or not unit.strip():
+        found.append(f"{where}: `unit` must say what the goal counts")
+        return ""
+    if expected is not None and unit != expected:
+        found.append(f"{where}: a {kind} target is measured in {expected!r}, not {unit!r}")
+    return unit
+
+
+def _kind_fields(entry: Mapping[str, object], kind: object, where: str, found: list[str]) -> None:
+    """Note what the kind needs and lacks: a rule, a layer, road classes and a distance."""
+    if kind not in KINDS:
+        found.append(f"{where}: `kind` must be one of {', '.join(KINDS)}, not {kind!r}")
+    if kind == "rule" and entry.get("rule") not in RULES:
+        found.append(f"{where}: `rule` must be one of {', '.join(RULES)}")
+    if kind in ("length", "area") and entry.get("layer") not in layers.REGISTRY:
+        found.append(f"{where}: `layer` must be a catalogue layer")
+    classes, within = entry.get("classes"), entry.get("within_m")
+    if kind == "seats" and not (
+        isinstance(classes, list) and classes and _number(within) and float(within) > 0  # type: ignore[arg-type]
+    ):
+        found.append(f"{where}: a seats target needs road `classes` and `within_m` > 0")
+    counties = entry.get("counties", [])
+    if not isinstance(counties, list) or any(c not in PROFILE.codes() for c in counties):
+        found.append(f"{where}: `counties` must be codes of {', '.join(PROFILE.codes())}")
+    stray = sorted(set(entry) - _FIELDS)
+    if stray:
+        found.append(f"{where}: unknown fields {', '.join(stray)} (the header lists the fields)")
+
+
+def _scope_fits(
+    entry: Mapping[str, object],
+    kind: object,
+    scope: Scope | None,
+    among: Scope | None,
+    where: str,
+    found: list[str],
+) -> None:
+    if scope is not None and str(kind) in _KIND_SCOPES and scope not in _KIND_SCOPES[str(kind)]:
+        allowed = " | ".join(s.value for s in _KIND_SCOPES[str(kind)])
+        article = "an" if str(kind)[0] in "aeiou" else "a"
+        found.append(f"{where}: `scope` of {article} {kind} target must be one of {allowed}")
+    if "among" in entry and (scope is None or scope.weight_column is None):
+        found.append(f"{where}: `among` goes with a household or people scope only")
+    if among is not None and among not in _AMONG:
+        found.append(f"{where}: `among` must be one of {' | '.join(s.value for s in _AMONG)}")
+    if (scope is Scope.FOCUS_AREA) != ("area" in entry):
+        found.append(f"{where}: a focus area scope, and only it, names an `area`")
+
+
+def _provenance(
+    entry: Mapping[str, object], where: str, found: list[str]
+) -> tuple[Provenance | None, str]:
+    provenance = _choice(entry, "provenance", Provenance, where, found)
+    reason = entry.get("reason", "")
+    if not isinstance(reason, str):
+        found.append(f"{where}: `reason` must be text")
+        reason = ""
+    unsure = isinstance(provenance, Provenance) and provenance is not Provenance.PLAN
+    if unsure and not reason.strip():
+        found.append(f"{where}: provenance {provenance.value!r} needs its `reason`")  # type: ignore[union-attr]
+    if not isinstance(entry.get("lead_named", True), bool):
+        found.append(f"{where}: `lead_named` must be true or false")
+    return provenance if isinstance(provenance, Provenance) else None, reason
+
+
+def _target(
+    entry: object, i: int, areas: Mapping[str, FocusArea], found: list[str]
+) -> Target | None:
+    """Return entry `i` as a `Target`, or None after noting every problem it has."""
+    if not isinstance(entry, dict):
+        found.append(f"target {i + 1}: must be a table ([[target]])")
+        return None
+    where = f"target {i + 1} ({entry.get('key', '?')})"
+    n = len(found)
+    texts = {k: _text(entry, k, where, found) for k in ("key", "title_en", "title_zh")}
+    section, sentence = _text(entry, "section", where, found), _text(entry, "clause", where, found)
+    kind = entry.get("kind")
+    _kind_fields(entry, kind, where, found)
+    scope = _choice(entry, "scope", Scope, where, found)
+    among = _choice(entry, "among", Scope, where, found, default=Scope.ALL_VILLAGES)
+    _scope_fits(entry, kind, scope, among, where, found)  # type: ignore[arg-type]
+    area = areas.get(str(entry.get("area")))
+    if "area" in entry and area is None:
+        found.append(f"{where}: `area` must be one of the [[area]] keys: {', '.join(areas)}")
+    value = _goal(entry, kind, where, found)
+    deadline, schedule = _dates(entry, kind, where, found)
+    unit = _unit(entry, kind, where, found)
+    lead = _unit_key(entry.get("lead"), f"{where} `lead`", found)
+    cooperating = _units(entry, where, found)
+    provenance, reason = _provenance(entry, where, found)
+    if len(found) > n:
+        return None
+    return Target(
+        **texts,
+        kind=str(kind),
+        value=value,
+        deadline=deadline,
+        lead=lead,  # type: ignore[arg-type]
+        clause=Clause(section, sentence),
+        scope=scope,  # type: ignore[arg-type]
+        among=among,  # type: ignore[arg-type]
+        unit=unit,
+        cooperating=cooperating,
+        provenance=provenance,  # type: ignore[arg-type]
+        reason=reason,
+        lead_named=bool(entry.get("lead_named", True)),
+        rule=entry.get("rule"),
+        layer=entry.get("layer"),
+        area=area,
+        counties=tuple(entry.get("counties", ())),
+        schedule=schedule,
+        classes=tuple(entry.get("classes", ())),
+        within_m=float(entry.get("within_m", 0.0)),
     )
 
 
-def _village_mask(target: Target, villages: pd.DataFrame, county: str | None) -> pd.Series:
-    mask = pd.Series(data=True, index=villages.index)
-    scope = target.villages
-    if scope in ("poor", "immigrant", "settled") or target.kind == "exit":
+def _area(entry: object, i: int, found: list[str]) -> FocusArea | None:
+    if not isinstance(entry, dict):
+        found.append(f"area {i + 1}: must be a table ([[area]])")
+        return None
+    where = f"area {i + 1} ({entry.get('key', '?')})"
+    n = len(found)
+    texts = {k: _text(entry, k, where, found) for k in ("key", "title_en", "title_zh")}
+    if entry.get("near") not in _NEAR:
+        found.append(f"{where}: `near` must be one of {' | '.join(_NEAR)}")
+    within = entry.get("within_m")
+    if not _number(within) or float(within) <= 0:  # type: ignore[arg-type]
+        found.append(f"{where}: `within_m` must be a distance in metres > 0")
+    provenance, reason = _provenance(entry, where, found)
+    if len(found) > n:
+        return None
+    return FocusArea(
+        **texts,
+        near=str(entry["near"]),
+        within_m=float(within),  # type: ignore[arg-type]
+        provenance=provenance,  # type: ignore[arg-type]
+        reason=reason,
+    )
+
+
+def _twice(keys: list[object], what: str) -> list[str]:
+    return [
+        f"{what} key {k!r} is used twice"
+        for k in sorted({str(k) for k in keys if keys.count(k) > 1})
+    ]
+
+
+def load_targets(path: Path | None = None) -> tuple[Target, ...]:
+    """Read and check the targets file; raise `TargetsError` listing every problem.
+
+    Raises
+    ------
+    TargetsError
+        If the file cannot be read, is not valid TOML, or any target or area is
+        incomplete or wrong (a `ValueError`, as every error of the city profile).
+    """
+    path = Path(path or TARGETS_PATH)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"{path} is not valid TOML: {exc}"
+        raise TargetsError(msg) from exc
+    except OSError as exc:
+        msg = f"{path} cannot be read: {exc}"
+        raise TargetsError(msg) from exc
+    found: list[str] = []
+    raw_areas, entries = doc.get("area", []), doc.get("target", [])
+    if not isinstance(raw_areas, list) or not isinstance(entries, list) or not entries:
+        found.append("the file must hold [[target]] tables (and may hold [[area]] tables)")
+        raw_areas, entries = [], []
+    read = [_area(a, i, found) for i, a in enumerate(raw_areas)]
+    areas = {a.key: a for a in read if a is not None}
+    plan = [_target(e, i, areas, found) for i, e in enumerate(entries)]
+    found += _twice([a.get("key") for a in raw_areas if isinstance(a, dict)], "area")
+    found += _twice([e.get("key") for e in entries if isinstance(e, dict)], "target")
+    if found:
+        raise TargetsError(f"{path} has problems:\n- " + "\n- ".join(found))
+    return tuple(p for p in plan if p is not None)
+
+
+# --- measuring -----------------------------------------------------------------------------
+
+
+def _village_scope(
+    target: Target, villages: gpd.GeoDataFrame, load: Loader, county: str | None
+) -> tuple[pd.Series, pd.Series]:
+    """Return which villages the target counts, and what each counts for."""
+    villages_of = target.among if target.scope.weight_column is not None else target.scope
+    mask = scope_mask(villages, villages_of)
+    if target.kind == "exit":
         mask &= villages["is_poor"].astype(bool)
-    if scope == "immigrant":
-        mask &= villages["is_immigrant"].astype(bool)
-    if scope == "settled":
-        mask &= ~villages["is_immigrant"].astype(bool)
+    if target.area is not None:
+        mask &= target.area.contains(villages, load).to_numpy()
     if target.counties:
         mask &= villages["county_code"].isin(target.counties)
     if county is not None:
         mask &= villages["county_code"] == county
-    return mask
+    return mask, scope_weight(villages, target.scope)
 
 
-def _works(target: Target, year: int, load: Loader, county: str | None) -> float:
-    """Km of channels or mu of projects built from 2015 to the end of `year`."""
+def _share(met: pd.Series, mask: pd.Series, weight: pd.Series) -> float:
+    """Percent of the weight in `mask` that is `met` (NaN when the scope is empty)."""
+    total = float(weight[mask].sum())
+    if not mask.any() or total <= 0:
+        return float("nan")
+    return float(weight[mask & met.astype(bool)].sum()) / total * 100.0
+
+
+def _works(target: Target, load: Loader, county: str | None) -> gpd.GeoDataFrame:
+    """Return the layer's works in scope (and in `county`) built since 2015, of every year."""
     assert target.layer is not None  # noqa: S101 (checked when loaded)
     gdf = load(target.layer)
-    built = gdf[(gdf["year_built"] >= BASELINE + 1) & done_by(gdf["year_built"], year)]
-    if county is not None:
-        built = _in_county(built, county, load)
-    column = "length_km" if target.kind == "length" else "area_mu"
-    return float(built[column].sum())
+    built = gdf[gdf["year_built"].astype("Float64").fillna(0) >= BASELINE + 1]
+    for codes in (target.counties, (county,) if county is not None else ()):
+        if codes:
+            built = _in_counties(built, tuple(codes), load)
+    if target.area is not None and not built.empty:
+        built = built[target.area.contains(built, load).to_numpy()]
+    return built
 
 
-def _in_county(gdf: gpd.GeoDataFrame, county: str, load: Loader) -> gpd.GeoDataFrame:
+def _in_counties(gdf: gpd.GeoDataFrame, codes: tuple[str, ...], load: Loader) -> gpd.GeoDataFrame:
     if "county_code" in gdf.columns:
-        return gdf[gdf["county_code"] == county]
-    area = load("counties").set_index("code").geometry[county]
+        return gdf[gdf["county_code"].isin(codes)]
+    counties = load("counties")
+    area = counties[counties["code"].isin(codes)].geometry.union_all()
     return gdf[gdf.geometry.representative_point().within(area)]
 
 
-def _townships_reached(target: Target, year: int, load: Loader, county: str | None) -> float:
-    """Share (percent) of township seats within `within_m` of a road of the target's classes."""
-    towns = load("townships")
-    if target.counties:
-        towns = towns[towns["county_code"].isin(target.counties)]
+def _seats(target: Target, county: str | None, load: Loader) -> gpd.GeoDataFrame:
+    """Township seats (from the townships layer) or county seats (from the profile)."""
+    if target.scope is Scope.TOWNSHIPS:
+        towns = load("townships")
+        codes, lon, lat = towns["county_code"], towns["seat_lon"], towns["seat_lat"]
+    else:
+        codes = pd.Series([c.code for c in PROFILE.counties])
+        lon = pd.Series([c.seat[0] for c in PROFILE.counties])
+        lat = pd.Series([c.seat[1] for c in PROFILE.counties])
+    keep = codes.isin(target.counties) if target.counties else codes.notna()
     if county is not None:
-        towns = towns[towns["county_code"] == county]
-    roads = load("roads")
-    roads = roads[roads["road_class"].isin(target.classes) & done_by(roads["year_built"], year)]
-    if towns.empty:
-        return float("nan")
-    if roads.empty:
-        return 0.0
-    seats = gpd.GeoDataFrame(
-        geometry=gpd.points_from_xy(towns["seat_lon"], towns["seat_lat"]), crs=towns.crs
+        keep &= codes == county
+    return gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy(lon[keep], lat[keep]), crs=settings.storage_crs
     )
-    distance = nearest_distance(seats, roads)["distance_m"]
-    return float((distance <= target.within_m).mean() * 100.0)
+
+
+def _seat_years(target: Target, county: str | None, load: Loader) -> pd.Series:
+    """Return the year each seat first had a road of the target's classes within `within_m`."""
+    seats = _seats(target, county, load).reset_index(drop=True)
+    roads = load("roads")
+    roads = roads[roads["road_class"].isin(target.classes)]
+    pairs = pairs_within(seats, roads, within_m=target.within_m)
+    built = roads["year_built"].astype("Float64").reindex(pairs["anchor"]).to_numpy()
+    first = pd.Series(built, index=pairs["feature"].to_numpy()).groupby(level=0).min()
+    return first.reindex(seats.index).astype("Float64")
+
+
+def _measures(
+    target: Target, years: Iterable[int], load: Loader, county: str | None
+) -> dict[int, float]:
+    """Return the target's measure at the end of each of `years` (its scope found once)."""
+    years = list(years)
+    if not target.measured:
+        return dict.fromkeys(years, float("nan"))
+    if target.kind in ("length", "area"):
+        works = _works(target, load, county)
+        column = works["length_km" if target.kind == "length" else "area_mu"]
+        return {y: float(column[done_by(works["year_built"], y)].sum()) for y in years}
+    if target.kind == "seats":
+        first = _seat_years(target, county, load)
+        if first.empty:
+            return dict.fromkeys(years, float("nan"))
+        return {y: float(done_by(first, y).mean() * 100.0) for y in years}
+    villages = load("villages")
+    mask, weight = _village_scope(target, villages, load, county)
+    if target.kind == "exit":
+        return {y: _share(done_by(villages["exit_year"], y), mask, weight) for y in years}
+    assert target.rule is not None  # noqa: S101 (checked when loaded)
+    rule = RULES[target.rule]
+    return {y: _share(evaluate(rule, y, load=load)["covered"], mask, weight) for y in years}
 
 
 def progress(
     target: Target, year: int, *, load: Loader = layers.load, county: str | None = None
 ) -> float:
     """Return the target's measure at the end of `year` (percent, km or mu; NaN if none)."""
-    if target.kind in ("length", "area"):
-        return _works(target, year, load, county)
-    if target.kind == "township":
-        return _townships_reached(target, year, load, county)
-    villages = load("villages")
-    mask = _village_mask(target, villages, county)
-    if not mask.any():
-        return float("nan")
-    if target.kind == "exit":
-        met = done_by(villages["exit_year"], year)
-    else:
-        assert target.rule is not None  # noqa: S101 (checked when loaded)
-        met = evaluate(RULES[target.rule], year, load=load)["covered"]
-    return float(met[mask].mean() * 100.0)
+    return _measures(target, (year,), load, county)[year]
 
 
 def expected(target: Target, year: int, baseline: float) -> float:
@@ -213,14 +573,17 @@ def expected(target: Target, year: int, baseline: float) -> float:
 
     Examples
     --------
-    >>> t = Target("x", "x", "x", "rule", 100, 2017, BUREAUS["water"])
+    >>> c = Clause("7(1)", "In 217, all households will be connected to safe drinking water.")
+    >>> t = Target("x", "x", "x", "rule", 100, 2017, BUREAUS["water"], c)
     >>> expected(t, 2015, 40.0), expected(t, 2019, 40.0)
     (60.0, 100)
-    >>> s = Target("y", "y", "y", "exit", 100, 2016, BUREAUS["water"],
+    >>> s = Target("y", "y", "y", "exit", 100, 2016, BUREAUS["water"], c,
     ...            schedule={2015: 70, 2016: 100})
     >>> expected(s, 2014, 0.0), expected(s, 2015, 0.0)
     (0.0, 70)
     """
+    if target.value is None or not target.measured:
+        return float("nan")
     if target.schedule:
         due = [v for y, v in target.schedule.items() if y <= year]
         return max(due) if due else baseline
@@ -231,14 +594,19 @@ def expected(target: Target, year: int, baseline: float) -> float:
 
 
 def status(target: Target, year: int, current: float, baseline: float) -> str:
-    """Return ``done``, ``overdue``, ``on_track`` or ``behind`` as of the end of `year`.
+    """Return ``done``, ``overdue``, ``on_track``, ``behind`` or ``not_measured`` as of `year`.
 
     Examples
     --------
-    >>> t = Target("x", "x", "x", "rule", 100, 2017, BUREAUS["water"])
+    >>> c = Clause("7(1)", "In 217, all households will be connected to safe drinking water.")
+    >>> t = Target("x", "x", "x", "rule", 100, 2017, BUREAUS["water"], c)
     >>> [status(t, y, c, 40) for y, c in ((2015, 61), (2015, 55), (2017, 99), (2016, 100))]
     ['on_track', 'behind', 'overdue', 'done']
+    >>> status(t, 2017, float("nan"), 40)
+    'not_measured'
     """
+    if target.value is None or not target.measured or math.isnan(current):
+        return "not_measured"
     if current >= target.value - 1e-9:
         return "done"
     if year >= target.deadline:
@@ -246,28 +614,58 @@ def status(target: Target, year: int, current: float, baseline: float) -> str:
     return "on_track" if current >= expected(target, year, baseline) - 1e-9 else "behind"
 
 
-def board(targets: tuple[Target, ...], year: int, *, load: Loader = layers.load) -> pd.DataFrame:
-    """Return one row per target: goal, deadline, bureau, baseline, progress by year, status."""
-    rows = []
-    for target in targets:
-        series = {y: progress(target, y, load=load) for y in range(BASELINE, year + 1)}
-        baseline, current = series[BASELINE], series[year]
-        rows.append(
-            {
-                "key": target.key,
-                "value": target.value,
-                "unit": target.unit,
-                "deadline": target.deadline,
-                "bureau": target.bureau.key,
-                "cooperating": "; ".join(target.cooperating),
-                "baseline": round(baseline, 1),
-                **{str(y): round(v, 1) for y, v in series.items()},
-                "current": round(current, 1),
-                "expected": round(expected(target, year, baseline), 1),
-                "status": status(target, year, current, baseline),
-                "to_confirm": target.to_confirm,
-            }
-        )
+def _row(
+    target: Target, year: int, load: Loader, county: str | None, *, history: bool
+) -> dict[str, object]:
+    years = range(BASELINE, year + 1) if history else sorted({BASELINE, year})
+    series = _measures(target, years, load, county)
+    baseline, current = series[BASELINE], series[year]
+    provenance, reason = target.sources()
+    return {
+        "key": target.key,
+        "title": target.title_en,
+        "scope": target.scope_text(),
+        "unit": target.unit_text(),
+        "goal": target.value,
+        "deadline": target.deadline,
+        "schedule": "; ".join(f"{y}: {v:g}" for y, v in sorted(target.schedule.items())),
+        "baseline": round(baseline, 1),
+        **({str(y): round(v, 1) for y, v in series.items()} if history else {}),
+        "current": round(current, 1),
+        "expected": round(expected(target, year, baseline), 1),
+        "status": status(target, year, current, baseline),
+        "lead": target.lead.key,
+        "lead_named": target.lead_named,
+        "cooperating": "; ".join(u.key for u in target.cooperating),
+        "provenance": provenance.value,
+        "reason": reason,
+        "section": target.clause.section,
+        "clause": target.clause.text,
+    }
+
+
+def board(
+    targets: tuple[Target, ...],
+    year: int,
+    *,
+    load: Loader = layers.load,
+    county: str | None = None,
+    history: bool = True,
+) -> pd.DataFrame:
+    """Return one row per target as of the end of `year`, indexed by key.
+
+    Columns: `title`, `scope` and `unit` (in words), `goal`, `deadline`, `schedule`,
+    `baseline` (2014), progress per year (with `history`), `current`, `expected`,
+    `status`, `lead` (unit key), `lead_named`, `cooperating` (unit keys), `provenance`
+    and `reason` (the least sure of the target's, its rule's and its area's), `section`
+    and `clause` (the plan's sentence). With `county`, only the targets that apply to
+    it, measured in it.
+    """
+    rows = [
+        _row(target, year, load, county, history=history)
+        for target in targets
+        if county is None or not target.counties or county in target.counties
+    ]
     return pd.DataFrame(rows).set_index("key")
 
 
@@ -276,16 +674,50 @@ def by_county(target: Target, year: int, *, load: Loader = layers.load) -> pd.Da
     counties = target.counties or tuple(load("counties").sort_values("code")["code"])
     rows = []
     for code in counties:
-        baseline = progress(target, BASELINE, load=load, county=code)
-        current = progress(target, year, load=load, county=code)
+        measured = _measures(target, sorted({BASELINE, year}), load, code)
+        baseline, current = measured[BASELINE], measured[year]
         rows.append(
             {
                 "county": code,
                 "baseline": round(baseline, 1),
                 "current": round(current, 1),
                 "status": status(target, year, current, baseline)
-                if target.kind in ("rule", "exit", "township")
+                if target.kind in ("rule", "exit", "seats", "clause")
                 else "",
             }
         )
     return pd.DataFrame(rows).set_index("county")
+
+
+def responsibilities(
+    plan: Iterable[Target], rules: Iterable[CoverageRule] | None = None
+) -> pd.DataFrame:
+    """Return one row per unit and record (target, then coverage rule) it leads or cooperates on.
+
+    Columns: `unit` (key), `role` (``lead`` or ``cooperating``), `record` (``target`` or
+    ``rule``), `key`, `title_en`, `title_zh` and `provenance` (for a target, the least
+    sure of its own, its rule's and its area's).
+    """
+    rows = []
+    records: list[tuple[str, Target | CoverageRule]] = [("target", p) for p in plan]
+    records += [("rule", r) for r in (RULES.values() if rules is None else rules)]
+    for kind, record in records:
+        if isinstance(record, Target):
+            lead, provenance = record.lead, record.sources()[0]
+        else:
+            lead, provenance = record.bureau, record.provenance
+        roles = [("lead", lead)] + [("cooperating", u) for u in record.cooperating]
+        rows += [
+            {
+                "unit": unit.key,
+                "role": role,
+                "record": kind,
+                "key": record.key,
+                "title_en": record.title_en,
+                "title_zh": record.title_zh,
+                "provenance": provenance.value,
+            }
+            for role, unit in roles
+        ]
+    columns = ["unit", "role", "record", "key", "title_en", "title_zh", "provenance"]
+    return pd.DataFrame(rows, columns=columns)

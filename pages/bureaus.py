@@ -1,62 +1,66 @@
-"""Bureau view: a lead bureau's measures, its gap list with deadlines, and its share of gaps."""
+"""Bureau view: every unit the plan names, the targets it leads and cooperates on, its gaps."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 import ui
-from layers import BUREAUS
+from layers import BUREAUS, provenance, targets
 from layers.rules import RULES, gap_list
-from ui.tables import downloads
+from ui.tables import coloured_status, downloads
+from ui.targets_view import gap_table, rules_table, targets_table
 
 ui.page_guard()
 
 lang = ui.lang()
 year = ui.year_slider()
 st.title(ui.tr("page_bureaus"))
-leading = sorted({r.bureau.key for r in RULES.values()})
 bureau = st.selectbox(
     ui.tr("bureau"),
-    leading,
+    list(BUREAUS),
     key="bureau_pick",
     format_func=lambda k: BUREAUS[k].name(lang),
 )
+try:
+    plan = ui.load_targets()
+    board = ui.board(year)
+except ValueError as exc:
+    st.error(ui.tr("targets_error", error=ui.md(exc)))
+    st.stop()
+roles = targets.responsibilities(plan)
+mine = roles[(roles["unit"] == bureau) & (roles["record"] == "target")]
+st.caption(ui.tr("assumption_note"))
+for role, heading in (("lead", "leads"), ("cooperating", "cooperates")):
+    st.subheader(ui.tr(heading))
+    keys = set(mine.loc[mine["role"] == role, "key"])
+    chosen = [p for p in plan if p.key in keys]
+    if chosen:
+        table = targets_table(chosen, board)
+        st.dataframe(
+            coloured_status(table, ui.tr("target_status")), hide_index=True, width="stretch"
+        )
+    else:
+        st.caption(ui.tr("none_listed"))
+
 rules = [r for r in RULES.values() if r.bureau.key == bureau]
-st.subheader(ui.tr("its_measures"))
-st.dataframe(
-    pd.DataFrame(
-        {
-            ui.tr("measure"): [r.title(lang) for r in rules],
-            ui.tr("deadline"): [r.target_year for r in rules],
-        }
-    ),
-    hide_index=True,
-    width="stretch",
-)
+st.subheader(ui.tr("rules_it_leads"))
+if not rules:
+    st.info(ui.tr("no_village_measure"))
+    st.stop()
+st.dataframe(rules_table(rules), hide_index=True, width="stretch")
 
 measures = ui.measures(year)
-found = gap_list(ui.villages_as_of(year), measures, year, rules=rules)
-gaps = pd.DataFrame(
-    {
-        ui.tr("code"): found["code"],
-        ui.tr("name"): found["name_zh"],
-        ui.tr("county"): found["county_code"].map(ui.county_names()),
-        ui.tr("township"): found["township"],
-        ui.tr("missing"): found["rule"].map(lambda k: RULES[k].title(lang)),
-        ui.tr("deadline"): found["deadline"],
-        ui.tr("days_overdue"): found["days_overdue"],
-        ui.tr("col_poor"): found["is_poor"],
-    }
-)
-city_gaps = sum(int((~m["covered"]).sum()) for m in measures.values())
-share = len(gaps) / city_gaps if city_gaps else 0.0
+villages = ui.villages_as_of(year)
+found = gap_list(villages, measures, year, rules=rules)
+city_gaps = len(gap_list(villages, measures, year))
 left, right = st.columns(2)
-left.metric(ui.tr("open_gaps"), len(gaps))
-right.metric(ui.tr("share_of_gaps"), f"{share:.1%}")
+left.metric(ui.tr("open_gaps"), len(found))
+right.metric(ui.tr("share_of_gaps"), f"{len(found) / city_gaps if city_gaps else 0.0:.1%}")
 st.subheader(ui.tr("gap_list"))
-if gaps.empty:
+if found.empty:
     st.success(ui.tr("no_gaps"))
 else:
+    gaps = gap_table(found)
     st.dataframe(gaps, hide_index=True, width="stretch")
-    downloads(gaps, None, f"gaps-{bureau}-{year}")
+    sources = [k for r in rules for k in provenance.rule_layers(r)]
+    downloads(gaps, None, f"gaps-{bureau}-{year}", sources)

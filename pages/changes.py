@@ -7,6 +7,7 @@ import streamlit as st
 
 import ui
 from geo.status import done_by
+from layers.clauses import Provenance
 from layers.rules import RULES
 from ui.tables import labelled
 
@@ -20,20 +21,23 @@ end = right.selectbox(
     ui.tr("to_year"), list(range(start + 1, 2021)), index=min(1, 2020 - start - 1), key="chg_to"
 )
 before, after = ui.measures(start), ui.measures(end)
+villages = ui.villages_as_of(end)
 rows = []
 for key, rule in RULES.items():
     was, now = before[key]["covered"], after[key]["covered"]
+    scope = rule.in_scope(villages)  # a clause that names poor villages counts there only
     rows.append(
         {
             ui.tr("measure"): rule.title(lang),
-            ui.tr("newly_covered"): int((now & ~was).sum()),
-            ui.tr("still_uncovered"): int((~now).sum()),
+            ui.tr("scope"): rule.scope.label(lang),
+            ui.tr("newly_covered"): int((now & ~was & scope).sum()),
+            ui.tr("still_uncovered"): int((~now & scope).sum()),
             ui.tr("deadline"): rule.target_year,
+            ui.tr("provenance"): rule.provenance.label(lang),
         }
     )
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
-villages = ui.villages_as_of(end)
 exited = villages[done_by(villages["exit_year"], end) & ~done_by(villages["exit_year"], start)]
 st.subheader(f"{ui.tr('newly_exited')}: {len(exited)}")
 st.dataframe(
@@ -54,7 +58,8 @@ st.dataframe(
             ui.tr("target"): missed.index.map(titles),
             ui.tr("deadline"): missed["deadline"],
             ui.tr("current"): missed["current"],
-            ui.tr("goal"): missed["value"],
+            ui.tr("goal"): missed["goal"],
+            ui.tr("provenance"): missed["provenance"].map(lambda p: Provenance(p).label(lang)),
         }
     ),
     hide_index=True,

@@ -5,15 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from geo.coverage import coverage_class
 from ui.coverage_view import (
     CLASSES,
+    classified,
     contradictions,
     controls,
     draw,
     gap_table,
     people,
-    service_areas,
     tables,
     why,
 )
@@ -26,10 +25,10 @@ st.title(ui.tr("page_coverage"))
 keys, within_m, along_roads = controls(lang)
 if not keys:
     st.stop()
-villages = ui.villages_as_of(year)
+what = (tuple(keys), year, tuple(sorted(within_m.items())), along_roads)
+villages = classified(what)
 result = ui.coverage(keys, year, within_m, along_roads)
-villages = villages.join(coverage_class(result["covered"], result["straight_covered"]))
-clicked = draw(villages, service_areas(keys, within_m, year))
+clicked = draw(villages, what)
 st.caption(
     " · ".join(f"{ui.tr(name)}: {int((villages['class'] == name).sum())}" for name in CLASSES)
 )
@@ -38,4 +37,4 @@ if clicked:
 tables(villages, result)
 people(keys, within_m, year)
 contradictions(villages, result, lang)
-gap_table(villages, result, keys, year)
+gap_table(villages, result, keys, year, along_roads=along_roads)

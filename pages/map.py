@@ -19,7 +19,7 @@ villages = everything[select_villages(everything, **filters)]  # type: ignore[ar
 
 st.title(ui.tr("page_map"))
 search(everything)
-st.fragment(draw_map)(year, basemap, shown, villages)
+st.fragment(draw_map)(year, basemap, shown, villages, tuple(sorted(filters.items())))
 legend(shown, lang)
 metadata(shown, lang)
 if st.session_state.get(SELECTED):

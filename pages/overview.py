@@ -9,7 +9,9 @@ ui.page_guard()
 
 st.title(ui.tr("app_title"))
 st.caption(ui.tr("app_tagline"))
-st.info(ui.tr("synthetic_banner"))
+notice = ui.synthetic_notice()
+if notice is not None:
+    st.info(notice)
 year = ui.year_slider()
 
 villages = ui.layer("villages")

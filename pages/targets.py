@@ -1,13 +1,13 @@
-"""Targets board: every target of the plan, its progress by year and its status."""
+"""Targets board: every clause of the plan, its progress by year, status and provenance."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 import ui
 from layers import targets
 from ui.tables import coloured_status, status_label
+from ui.targets_view import targets_table
 
 ui.page_guard()
 
@@ -18,37 +18,23 @@ try:
     plan = ui.load_targets()
     board = ui.board(year)
 except ValueError as exc:
-    st.error(ui.tr("targets_error", error=exc))
+    st.error(ui.tr("targets_error", error=ui.md(exc)))
     st.stop()
-st.caption(ui.tr("targets_file", path=targets.TARGETS_PATH.name))
+st.caption(ui.tr("targets_file", path=ui.md(targets.TARGETS_PATH.name)))
 
-titles = {
-    t.key: t.title(lang) + (f" ({ui.tr('to_confirm')})" if t.to_confirm else "") for t in plan
-}
-bureaus = {t.key: t.bureau.name(lang) for t in plan}
-years = [str(y) for y in range(targets.BASELINE, year + 1)]
-table = pd.DataFrame(
-    {
-        ui.tr("target"): board.index.map(titles),
-        ui.tr("target_status"): board["status"].map(status_label),
-        ui.tr("goal"): board["value"].astype(str) + " " + board["unit"],
-        ui.tr("deadline"): board["deadline"],
-        ui.tr("current"): board["current"],
-        ui.tr("expected"): board["expected"],
-        ui.tr("baseline"): board["baseline"],
-        ui.tr("lead_bureau"): board.index.map(bureaus),
-        ui.tr("cooperating"): board["cooperating"],
-    }
-)
 counts = board["status"].value_counts()
-columns = st.columns(4)
-for column, state in zip(columns, ("done", "on_track", "behind", "overdue"), strict=True):
+columns = st.columns(len(targets.STATUSES))
+for column, state in zip(columns, targets.STATUSES, strict=True):
     column.metric(status_label(state), int(counts.get(state, 0)))
+st.caption(ui.tr("assumption_note"))
+table = targets_table(plan, board)
 st.dataframe(coloured_status(table, ui.tr("target_status")), hide_index=True, width="stretch")
 
 st.subheader(ui.tr("progress_by_year"))
-percent = board[board["unit"] == "%"]
-chart = percent[years].T.rename(columns=titles)
+titles = {t.key: t.title(lang) for t in plan if t.measured}
+years = [str(y) for y in range(targets.BASELINE, year + 1)]
+percent = [t.key for t in plan if t.measured and t.unit == "%"]
+chart = board.loc[percent, years].T.rename(columns=titles)
 chart.index.name = ui.tr("year")
 st.line_chart(chart)
 

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 import geopandas as gpd
 
 from geo import settings
-from store.base import Change, Store, layer_checksum
+from store.base import Change, Origin, Store, layer_checksum
 
 __all__ = [
     "Change",
+    "Origin",
     "Store",
     "backup",
     "copy_store",
@@ -97,12 +99,14 @@ def write_store(
     layers: Mapping[str, gpd.GeoDataFrame],
     *,
     who: str,
-    source: str,
-    synthetic: bool = False,
+    source: str | Mapping[str, str],
+    synthetic: bool | AbstractSet[str] = False,
 ) -> Store:
     """Write `layers` into the store at `where` in one transaction, creating the store if absent.
 
     For building a store on purpose (the demo, a test); the app and CLI only ever open one.
+    `source` and `synthetic` are recorded for every layer, or per layer (see
+    `Store.replace_layers`).
     """
     where = str(where)
     handle = (

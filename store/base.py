@@ -17,6 +17,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,20 +31,39 @@ from geo.errors import EditConflictError, StoreError
 __all__ = [
     "ACCOUNT_COLUMNS",
     "AUDIT_COLUMNS",
+    "LAYER_RECORD_COLUMNS",
     "PROVENANCE",
     "SHARED_TABLES",
     "Change",
+    "Origin",
     "Store",
     "bump",
     "busy_seconds",
     "check_columns",
     "check_values",
     "conflict",
+    "generation",
     "layer_checksum",
     "missing_layer",
+    "note_write",
     "now",
+    "origin_of",
     "table_name",
+    "upgrade_layer_records",
 ]
+
+_writes = [0]  # write transactions committed by this process, any store
+
+
+def note_write() -> None:
+    """Count a committed write transaction (the backends call it after each commit)."""
+    _writes[0] += 1
+
+
+def generation() -> int:
+    """Return how many write transactions this process has committed: a cheap "changed?"."""
+    return _writes[0]
+
 
 #: Runs one query in a write transaction and returns its rows.
 Run = Callable[..., list[tuple[object, ...]]]
@@ -113,6 +133,38 @@ class Change:
     old: object
     new: object
     version: int
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a stored layer came from, as the store records it (`Store.origin`).
+
+    Attributes
+    ----------
+    layer
+        The layer's key.
+    source
+        What was written: ``"villages.geojson (imported)"``, the demo build's description of
+        its generated data, ``"copied from ..."``.
+    synthetic
+        Whether the rows are synthetic demo data (generated, not real records).
+    who, at
+        Who wrote the layer, and when (UTC, ISO 8601); None if the store never said.
+    rows
+        How many features were written (None for a raster, or if the store never said).
+    edits, edited_at, edited_by
+        Record edits since the layer was written: how many, the last one's time and author.
+    """
+
+    layer: str
+    source: str
+    synthetic: bool
+    who: str | None = None
+    at: str | None = None
+    rows: int | None = None
+    edits: int = 0
+    edited_at: str | None = None
+    edited_by: str | None = None
 
 
 def check_values(changes: Mapping[str, object], allowed: Mapping[str, str]) -> None:
@@ -213,13 +265,15 @@ class Store(abc.ABC):
         layers: Mapping[str, gpd.GeoDataFrame],
         *,
         who: str,
-        source: str,
-        synthetic: bool = False,
+        source: str | Mapping[str, str],
+        synthetic: bool | AbstractSet[str] = False,
     ) -> None:
         """Replace (or add) each layer in one transaction: readers see all old or all new.
 
         Rows of a layer with a ``code`` column keep their edit version (plus one), so a
-        form opened before the import reports a conflict instead of overwriting it.
+        form opened before the import reports a conflict instead of overwriting it. The
+        store records where each layer came from (`origin_of`): `source` for all, or per
+        layer; `synthetic` for all, or the set of layers that are synthetic demo data.
         """
 
     @abc.abstractmethod
@@ -232,10 +286,61 @@ class Store(abc.ABC):
         return {str(k): int(str(v)) for k, v in rows}
 
     def provenance(self) -> pd.DataFrame:
-        """Return one row per layer: revision, rows, source, who, when, synthetic or not."""
-        rows = self._read_sql(f"SELECT {', '.join(PROVENANCE)} FROM {{p}}va_layers ORDER BY layer")
-        frame = pd.DataFrame(rows, columns=PROVENANCE)
-        return frame.assign(synthetic=frame["synthetic"].astype(bool))
+        """Return one row per layer: revision, rows, source, who, when, synthetic, edits since.
+
+        A store written before a column existed reads it as empty (edits as 0).
+        """
+        known = set(self._table_columns("va_layers"))
+        present = [c for c in PROVENANCE if c in known]
+        rows = (
+            self._read_sql(f"SELECT {', '.join(present)} FROM {{p}}va_layers ORDER BY layer")
+            if "layer" in known
+            else []
+        )
+        frame = pd.DataFrame(rows, columns=present)
+        for column in PROVENANCE:
+            if column not in frame:
+                frame[column] = 0 if column in ("edits", "synthetic") else None
+        frame = frame[PROVENANCE]
+        return frame.assign(
+            rows=pd.to_numeric(frame["rows"]).astype("Int64"),
+            synthetic=frame["synthetic"].fillna(0).astype(bool),
+            edits=frame["edits"].fillna(0).astype(int),
+        )
+
+    def origins(self) -> dict[str, Origin]:
+        """Return where each layer recorded in the store came from, by layer key."""
+        found: dict[str, Origin] = {}
+        for row in self.provenance().to_dict("records"):
+            found[str(row["layer"])] = Origin(
+                layer=str(row["layer"]),
+                source=_or_none(row["source"]) or "",
+                synthetic=bool(row["synthetic"]),
+                who=_or_none(row["who"]),
+                at=_or_none(row["at"]),
+                rows=None if _or_none(row["rows"]) is None else int(str(row["rows"])),
+                edits=int(row["edits"]),
+                edited_at=_or_none(row["edited_at"]),
+                edited_by=_or_none(row["edited_by"]),
+            )
+        return found
+
+    def origin(self, key: str) -> Origin | None:
+        """Return where layer `key` came from (None: the store holds no record of it)."""
+        return self.origins().get(key)
+
+    def record_origin(self, key: str, *, source: str, who: str, synthetic: bool = False) -> None:
+        """Record where a layer kept beside the store came from (an imported raster).
+
+        Vector layers are recorded by `replace_layers` as they are written; this also
+        raises the layer's revision, so what was drawn from the old file is redrawn.
+        """
+        with self._write_sql() as run:
+            bump(
+                run,
+                table_name(key),
+                {"rows": None, "source": source, "who": who, "synthetic": synthetic},
+            )
 
     def current(self, key: str, code: str, columns: list[str]) -> tuple[dict[str, object], int]:
         """Return a record's values for `columns` and its version.
@@ -314,7 +419,7 @@ class Store(abc.ABC):
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (stamp, who, code, column, _text(before), _text(changes[column]), new_version),
                 )
-            bump(run, table)
+            bump(run, table, edited_by=who)
         return new_version
 
     def history(self, code: str | None = None, limit: int = 200) -> pd.DataFrame:
@@ -501,9 +606,7 @@ class Store(abc.ABC):
         users = source._read_sql(f"SELECT {_USER_FIELDS} FROM {{p}}va_users")
         audit = source._read_sql(f"SELECT {_AUDIT_FIELDS} FROM {{p}}va_audit ORDER BY id")
         events = source._read_sql(f"SELECT {_EVENT_FIELDS} FROM {{p}}va_events ORDER BY id")
-        origin = source._read_sql(
-            "SELECT rows, source, who, at, synthetic, layer FROM {p}va_layers"
-        )
+        origin = source.provenance().drop(columns="revision")
         with self._write_sql() as run:
             for row in users:
                 run(_insert("va_users", _USER_FIELDS) + " ON CONFLICT (name) DO NOTHING", row)
@@ -511,12 +614,9 @@ class Store(abc.ABC):
                 run(_insert("va_audit", _AUDIT_FIELDS), row)
             for row in events:
                 run(_insert("va_events", _EVENT_FIELDS), row)
-            for rows, src, by, at, synthetic, layer in origin:
-                run(
-                    "UPDATE {p}va_layers SET rows = ?, source = ?, who = ?, at = ?, synthetic = ? "
-                    "WHERE layer = ?",
-                    (rows, src, by, at, bool(synthetic), layer),
-                )
+            for record in origin.to_dict("records"):
+                values = {k: _plain(v) for k, v in record.items()}
+                run(_COPY_ORIGIN, tuple(values[c] for c in _COPIED))
             self._event(run, who, "store copied", source.location, "")
 
     @staticmethod
@@ -558,6 +658,25 @@ class Store(abc.ABC):
                 (name, owner, rule, base_year, changes, now()),
             )
             self._event(run, owner, "scenario saved", name, rule)
+
+    def delete_scenario(self, name: str, *, who: str, admin: bool = False) -> None:
+        """Delete a scenario: its owner may, and an administrator (`admin`).
+
+        Raises
+        ------
+        KeyError
+            If there is no scenario of that name.
+        PermissionError
+            If `who` neither owns it nor is an administrator.
+        """
+        with self._write_sql() as run:
+            found = run("SELECT owner, rule FROM {p}va_scenarios WHERE name = ?", (name,))
+            if not found:
+                raise KeyError(f"no scenario {name!r} (see `village-atlas scenario list`)")
+            if found[0][0] != who and not admin:
+                raise PermissionError(f"scenario {name!r} belongs to {found[0][0]}")
+            run("DELETE FROM {p}va_scenarios WHERE name = ?", (name,))
+            self._event(run, who, "scenario deleted", name, str(found[0][1]))
 
     def scenarios(self) -> pd.DataFrame:
         """Return every stored scenario: name, owner, rule, base year, changes (JSON), when."""
@@ -607,7 +726,75 @@ def _insert(table: str, fields: str) -> str:
 
 
 #: Columns of `Store.provenance`.
-PROVENANCE = ["layer", "revision", "rows", "source", "who", "at", "synthetic"]
+PROVENANCE = [
+    "layer",
+    "revision",
+    "rows",
+    "source",
+    "who",
+    "at",
+    "synthetic",
+    "edits",
+    "edited_at",
+    "edited_by",
+]
+#: Columns of ``va_layers`` added after the first stores were written: name -> portable type.
+LAYER_RECORD_COLUMNS = {
+    "edits": "INTEGER NOT NULL DEFAULT 0",
+    "edited_at": "TEXT",
+    "edited_by": "TEXT",
+}
+_COPIED = [c for c in PROVENANCE if c != "revision"]
+_COPY_ORIGIN = (
+    f"INSERT INTO {{p}}va_layers (revision, {', '.join(_COPIED)}) "
+    f"VALUES (1, {', '.join('?' * len(_COPIED))}) ON CONFLICT (layer) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _COPIED if c != "layer")
+)
+
+
+def upgrade_layer_records(run: Run, columns: list[str]) -> None:
+    """Add the columns of `LAYER_RECORD_COLUMNS` that a store's ``va_layers`` lacks.
+
+    `columns` are the table's columns now; runs in the write transaction that upgrades.
+    """
+    for name, kind in LAYER_RECORD_COLUMNS.items():
+        if name not in columns:
+            run(f"ALTER TABLE {{p}}va_layers ADD COLUMN {name} {kind}")
+
+
+def origin_of(
+    table: str, source: str | Mapping[str, str], synthetic: bool | AbstractSet[str]
+) -> tuple[str, bool]:
+    """Return the source and synthetic flag `replace_layers` records for `table`.
+
+    Examples
+    --------
+    >>> origin_of("roads", "demo", {"roads"})
+    ('demo', True)
+    >>> origin_of("counties", {"counties": "boundaries"}, {"roads"})
+    ('boundaries', False)
+    """
+    text = source if isinstance(source, str) else source[table]
+    flag = synthetic if isinstance(synthetic, bool) else table in synthetic
+    return text, flag
+
+
+def _or_none(value: object) -> str | None:
+    """Return a stored value as text, None when it is missing."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return str(value)
+
+
+def _plain(value: object) -> object:
+    """Return a value read into a DataFrame as a plain Python value for a query (None: NaN)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def _quoted(columns: list[str]) -> str:
@@ -620,10 +807,17 @@ def _changes(run: Run, code: str, version: int) -> list[Change]:
     return [Change(*row) for row in rows]  # type: ignore[arg-type]
 
 
-def bump(run: Run, table: str, provenance: Mapping[str, object] | None = None) -> None:
-    """Raise a layer's revision; an import also records where the layer came from.
+def bump(
+    run: Run,
+    table: str,
+    provenance: Mapping[str, object] | None = None,
+    *,
+    edited_by: str | None = None,
+) -> None:
+    """Raise a layer's revision; a write also records where the layer came from.
 
-    `provenance` holds ``rows``, ``source``, ``who`` and ``synthetic``.
+    `provenance` holds ``rows``, ``source``, ``who`` and ``synthetic``; recording it
+    starts the count of edits again. `edited_by`: an edit by that person, counted.
     """
     run(
         "INSERT INTO {p}va_layers (layer, revision) VALUES (?, 1) "
@@ -632,8 +826,8 @@ def bump(run: Run, table: str, provenance: Mapping[str, object] | None = None) -
     )
     if provenance is not None:
         run(
-            "UPDATE {p}va_layers SET rows = ?, source = ?, who = ?, at = ?, synthetic = ? "
-            "WHERE layer = ?",
+            "UPDATE {p}va_layers SET rows = ?, source = ?, who = ?, at = ?, synthetic = ?, "
+            "edits = 0, edited_at = NULL, edited_by = NULL WHERE layer = ?",
             (
                 provenance["rows"],
                 provenance["source"],
@@ -642,6 +836,12 @@ def bump(run: Run, table: str, provenance: Mapping[str, object] | None = None) -
                 bool(provenance["synthetic"]),
                 table,
             ),
+        )
+    elif edited_by is not None:
+        run(
+            "UPDATE {p}va_layers SET edits = edits + 1, edited_at = ?, edited_by = ? "
+            "WHERE layer = ?",
+            (now(), edited_by, table),
         )
 
 

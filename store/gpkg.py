@@ -19,6 +19,7 @@ import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 import geopandas as gpd
@@ -35,7 +36,10 @@ from store.base import (
     bump,
     busy_seconds,
     missing_layer,
+    note_write,
+    origin_of,
     table_name,
+    upgrade_layer_records,
 )
 
 __all__ = ["GeoPackageStore", "backups", "restore"]
@@ -46,7 +50,8 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS va_meta (key TEXT PRIMARY KEY, value TEXT)",
     (
         "CREATE TABLE IF NOT EXISTS va_layers (layer TEXT PRIMARY KEY, revision INTEGER NOT NULL, "
-        "rows INTEGER, source TEXT, who TEXT, at TEXT, synthetic INTEGER NOT NULL DEFAULT 0)"
+        "rows INTEGER, source TEXT, who TEXT, at TEXT, synthetic INTEGER NOT NULL DEFAULT 0, "
+        "edits INTEGER NOT NULL DEFAULT 0, edited_at TEXT, edited_by TEXT)"
     ),
     (
         "CREATE TABLE IF NOT EXISTS va_audit (id INTEGER PRIMARY KEY AUTOINCREMENT, "
@@ -59,7 +64,7 @@ _TABLES = (
     *_SCHEMA,
     *(s.format(p="", id="id INTEGER PRIMARY KEY AUTOINCREMENT") for s in SHARED_TABLES),
 )
-_SCHEMA_VERSION = "3"
+_SCHEMA_VERSION = "4"  # 4: va_layers counts the edits since a layer was written
 _GPKG_CORE = (
     (
         "CREATE TABLE gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY, "
@@ -352,6 +357,7 @@ class GeoPackageStore(Store):
             yield db
             if write:
                 db.execute("COMMIT")
+                note_write()
         except sqlite3.Error as exc:
             if db.in_transaction:
                 db.execute("ROLLBACK")
@@ -372,6 +378,7 @@ class GeoPackageStore(Store):
                 return
         for statement in _TABLES:
             db.execute(statement)
+        upgrade_layer_records(_runner(db), _columns(db, "va_layers"))
         db.execute("INSERT OR REPLACE INTO va_meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
 
     def _read_sql(self, query: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
@@ -444,8 +451,8 @@ class GeoPackageStore(Store):
         layers: Mapping[str, gpd.GeoDataFrame],
         *,
         who: str,
-        source: str,
-        synthetic: bool = False,
+        source: str | Mapping[str, str],
+        synthetic: bool | AbstractSet[str] = False,
     ) -> None:
         """Replace each layer inside one transaction of the live file (see module docstring)."""
         tables = {table_name(k): gdf for k, gdf in layers.items()}
@@ -467,12 +474,8 @@ class GeoPackageStore(Store):
             with self._db(write=True, attach=scratch) as db:
                 for table, gdf in tables.items():
                     _transplant(db, table)
-                    origin = {
-                        "rows": len(gdf),
-                        "source": source,
-                        "who": who,
-                        "synthetic": synthetic,
-                    }
+                    text, flag = origin_of(table, source, synthetic)
+                    origin = {"rows": len(gdf), "source": text, "who": who, "synthetic": flag}
                     bump(_runner(db), table, origin)
 
     def backup(self) -> Path:
@@ -637,4 +640,5 @@ def restore(backup: Path | str, path: Path | str) -> Path:
             source.backup(live)
     except sqlite3.Error as exc:
         raise _explain(exc, str(path)) from exc
+    note_write()
     return path

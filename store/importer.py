@@ -213,8 +213,12 @@ def _clean_geometries(
 
 
 def _keep_kind(gdf: gpd.GeoDataFrame, kinds: frozenset[str], report: Report) -> gpd.GeoDataFrame:
-    """Keep the geometries of the layer's kind (parts of collections too); list the rest."""
-    parts = gdf.explode(index_parts=False)
+    """Keep the geometries of the layer's kind (parts of collections too); list the rest.
+
+    A line or polygon feature keeps every part of the kind, as one feature (a township
+    with an exclave stays one township, with its code once); a point feature its first.
+    """
+    parts = gdf.reset_index(drop=True).explode(index_parts=False)
     ok = parts.geom_type.isin(kinds)
     if (~ok).any():
         report.dropped.append(
@@ -222,7 +226,15 @@ def _keep_kind(gdf: gpd.GeoDataFrame, kinds: frozenset[str], report: Report) -> 
             f"({', '.join(sorted(set(parts.geom_type[~ok])))})"
         )
     parts = parts[ok]
-    return parts[~parts.index.duplicated()] if "Point" in kinds else parts
+    out = parts[~parts.index.duplicated()].copy()
+    if "Point" not in kinds and len(out) < len(parts):
+        multi = shapely.multipolygons if "Polygon" in kinds else shapely.multilinestrings
+        whole = parts.geometry.groupby(level=0).agg(
+            lambda g: g.iloc[0] if len(g) == 1 else multi(g.to_numpy())
+        )
+        out.geometry = whole.loc[out.index].to_numpy()
+    out.index = gdf.index[out.index]
+    return out
 
 
 #: How people spell true and false in tables (compared without case or spaces).

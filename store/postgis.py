@@ -16,6 +16,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -35,7 +36,10 @@ from store.base import (
     bump,
     busy_seconds,
     missing_layer,
+    note_write,
+    origin_of,
     table_name,
+    upgrade_layer_records,
 )
 
 __all__ = ["PostGISStore", "redact"]
@@ -43,13 +47,14 @@ __all__ = ["PostGISStore", "redact"]
 SCHEMA = "village_atlas"
 SRID = 4326
 _LOCK = 7_310_431  # the advisory lock every writer takes
+_SCHEMA_VERSION = "2"  # 2: va_layers counts the edits since a layer was written
 _SCHEMA_SQL = (
     "CREATE TABLE IF NOT EXISTS {s}.va_meta (key text PRIMARY KEY, value text)",
     (
         "CREATE TABLE IF NOT EXISTS {s}.va_layers (layer text PRIMARY KEY, "
         "revision bigint NOT NULL, "
         "rows bigint, source text, who text, at text, synthetic boolean NOT NULL DEFAULT false, "
-        "dtypes jsonb)"
+        "dtypes jsonb, edits integer NOT NULL DEFAULT 0, edited_at text, edited_by text)"
     ),
     (
         "CREATE TABLE IF NOT EXISTS {s}.va_audit (id bigserial PRIMARY KEY, at text NOT NULL, "
@@ -167,6 +172,7 @@ class PostGISStore(Store):
         self.url = url
         self.location = redact(url)
         self._shared_ready = False
+        self._upgraded = False
         self._local = threading.local()
         self._lock = threading.Lock()
         self._open: list[psycopg.Connection[tuple[object, ...]]] = []
@@ -226,8 +232,8 @@ class PostGISStore(Store):
                 for shared in _SHARED:
                     conn.execute(sql.SQL(shared))
                 conn.execute(
-                    sql.SQL("INSERT INTO {}.va_meta VALUES ('schema', '1')").format(
-                        sql.Identifier(SCHEMA)
+                    sql.SQL("INSERT INTO {}.va_meta VALUES ('schema', {})").format(
+                        sql.Identifier(SCHEMA), sql.Literal(_SCHEMA_VERSION)
                     )
                 )
         except psycopg.Error as exc:
@@ -258,10 +264,23 @@ class PostGISStore(Store):
         if not self.writable:
             msg = f"the store {self.location} is read-only: editing is unavailable"
             raise StoreError(msg)
-        with self._conn() as conn, conn.transaction():
-            conn.execute(f"SET LOCAL lock_timeout = '{int(busy_seconds() * 1000)}ms'")
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
-            yield conn
+        with self._conn() as conn:
+            with conn.transaction():
+                conn.execute(f"SET LOCAL lock_timeout = '{int(busy_seconds() * 1000)}ms'")
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+                if not self._upgraded:
+                    self._upgrade(conn)
+                yield conn
+            note_write()
+
+    def _upgrade(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
+        """Bring a store written by an older version up to date (under the write lock)."""
+        run = _runner(conn)
+        if run("SELECT value FROM {p}va_meta WHERE key = 'schema'") != [(_SCHEMA_VERSION,)]:
+            upgrade_layer_records(run, self._columns(conn, "va_layers"))
+            run("DELETE FROM {p}va_meta WHERE key = 'schema'")
+            run("INSERT INTO {p}va_meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
+        self._upgraded = True
 
     def _read_sql(self, query: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
         """Run a read query (see `Store._read_sql`)."""
@@ -358,15 +377,16 @@ class PostGISStore(Store):
         layers: Mapping[str, gpd.GeoDataFrame],
         *,
         who: str,
-        source: str,
-        synthetic: bool = False,
+        source: str | Mapping[str, str],
+        synthetic: bool | AbstractSet[str] = False,
     ) -> None:
         """Replace each layer in one transaction (see `Store.replace_layers`)."""
         tables = {table_name(k): gdf for k, gdf in layers.items()}
         with self._write() as conn:
             for table, gdf in tables.items():
                 dtypes = self._replace(conn, table, gdf.to_crs(settings.storage_crs))
-                origin = {"rows": len(gdf), "source": source, "who": who, "synthetic": synthetic}
+                text, flag = origin_of(table, source, synthetic)
+                origin = {"rows": len(gdf), "source": text, "who": who, "synthetic": flag}
                 bump(_runner(conn), table, origin)
                 conn.execute(
                     sql.SQL("UPDATE {} SET dtypes = %s WHERE layer = %s").format(

@@ -5,12 +5,36 @@ from __future__ import annotations
 import csv
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 
-__all__ = ["table_bytes", "write_table", "write_workbook"]
+__all__ = ["Note", "table_bytes", "write_table", "write_workbook"]
+
+
+@dataclass(frozen=True)
+class Note:
+    """What a table written for people says about its data (that it is synthetic, say).
+
+    How each format carries it, so that tools reading the data are not tripped up:
+
+    * CSV: a last column headed `title` holding `label` on every row (no comment line,
+      which spreadsheets and ``read_csv`` would take for data);
+    * Excel: a first sheet named `title` with `lines`, one per row;
+    * GeoPackage: the layer's description (``gpkg_contents.description``) is `text`;
+    * GeoJSON: a top-level ``description`` member holding `text`.
+    """
+
+    title: str
+    label: str
+    lines: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        """The note's lines as one paragraph."""
+        return " ".join(self.lines)
 
 
 _TABLE_FORMATS = {".csv", ".geojson", ".json", ".gpkg", ".xlsx"}
@@ -29,18 +53,26 @@ def _sheet_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def write_workbook(sheets: Mapping[str, pd.DataFrame], path: Path | str) -> Path:
+def write_workbook(
+    sheets: Mapping[str, pd.DataFrame], path: Path | str, *, note: Note | None = None
+) -> Path:
     """Write one sheet per frame to an .xlsx file; text from data never becomes a formula.
 
     Any cell whose text starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
     return is stored as text (with Excel's quote prefix), so a hostile
-    ``=HYPERLINK(...)`` stays inert; numbers stay numbers.
+    ``=HYPERLINK(...)`` stays inert; numbers stay numbers. A `note` comes first, as a
+    sheet of its own.
     """
     from openpyxl import Workbook  # noqa: PLC0415 (only for .xlsx)
 
     book = Workbook()
     book.remove(book.active)
     taken: set[str] = set()
+    if note is not None:
+        about = book.create_sheet(_sheet_name(note.title, taken))
+        for line in note.lines:
+            about.append([_cell(line)])
+        about.column_dimensions["A"].width = 100
     for name, frame in sheets.items():
         sheet = book.create_sheet(_sheet_name(str(name), taken))
         sheet.append([str(c) for c in frame.columns])
@@ -68,11 +100,14 @@ def _inert(value: object) -> object:
     return value
 
 
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+def _write_csv(frame: pd.DataFrame, path: Path, note: Note | None = None) -> None:
     """Write a CSV safe to open in a spreadsheet: inert text, every field quoted.
 
-    Quoting every field keeps a carriage return or line break inside its cell.
+    Quoting every field keeps a carriage return or line break inside its cell. A `note`
+    is a last column (see `Note`).
     """
+    if note is not None:
+        frame = frame.assign(**{note.title: note.label})
     safe = frame.map(_inert)
     safe.columns = [_inert(str(c)) for c in frame.columns]
     safe.to_csv(path, index=False, quoting=csv.QUOTE_ALL)
@@ -98,13 +133,18 @@ def _is_missing(value: object) -> bool:
 
 
 def write_table(
-    frame: pd.DataFrame, path: Path | str, *, geometry: gpd.GeoSeries | None = None
+    frame: pd.DataFrame,
+    path: Path | str,
+    *,
+    geometry: gpd.GeoSeries | None = None,
+    note: Note | None = None,
 ) -> Path:
     """Write `frame` as .csv, .xlsx, or (with `geometry`) .geojson / .gpkg.
 
     Spreadsheet cells whose text starts with ``=``, ``+``, ``-``, ``@``, a tab or a
     carriage return are stored as text, never as formulas: with a leading quote in a
-    CSV (whose every field is quoted), with Excel's quote prefix in a workbook.
+    CSV (whose every field is quoted), with Excel's quote prefix in a workbook. A `note`
+    goes where each format keeps one (see `Note`).
 
     Raises
     ------
@@ -117,22 +157,28 @@ def write_table(
         msg = f"cannot write {path.name}: use .csv, .xlsx, .geojson or .gpkg"
         raise ValueError(msg)
     if suffix == ".csv":
-        _write_csv(frame, path)
+        _write_csv(frame, path, note)
     elif suffix == ".xlsx":
-        write_workbook({"data": frame}, path)
+        write_workbook({"data": frame}, path, note=note)
     else:
         if geometry is None:
             msg = f"cannot write {path.name}: a map format needs geometries"
             raise ValueError(msg)
         gdf = gpd.GeoDataFrame(frame, geometry=geometry.to_numpy(), crs=geometry.crs)
         driver = "GPKG" if suffix == ".gpkg" else "GeoJSON"
-        gdf.to_file(path, driver=driver, engine="pyogrio")
+        options = {} if note is None else {"DESCRIPTION": note.text}
+        gdf.to_file(path, driver=driver, engine="pyogrio", layer_options=options)
     return path
 
 
 def table_bytes(
-    frame: pd.DataFrame, suffix: str, *, geometry: gpd.GeoSeries | None = None
+    frame: pd.DataFrame,
+    suffix: str,
+    *,
+    geometry: gpd.GeoSeries | None = None,
+    note: Note | None = None,
 ) -> bytes:
     """Return `frame` written as a `suffix` file (see `write_table`), for a download."""
     with tempfile.TemporaryDirectory() as folder:
-        return write_table(frame, Path(folder) / f"table{suffix}", geometry=geometry).read_bytes()
+        out = write_table(frame, Path(folder) / f"table{suffix}", geometry=geometry, note=note)
+        return out.read_bytes()

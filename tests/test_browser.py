@@ -277,3 +277,84 @@ def test_coverage_map_fits_the_villages_and_keeps_covered_ones_visible(app_url, 
     red = _pixels_near(shot, (0xD7, 0x19, 0x1C))  # uncovered: rings on top
     assert green > 500, green
     assert red > 500, red
+
+
+def _settle(page) -> None:
+    """Wait until one map shows for 3 s in a row: the map drawn afresh has replaced the old."""
+    steady = 0
+    for _ in range(60):
+        steady = steady + 1 if page.locator(MAP_FRAME).count() == 1 else 0
+        if steady == 3:
+            return
+        page.wait_for_timeout(1000)
+    raise AssertionError("the Planning map never settled")
+
+
+def test_planning_draws_a_site_offline_and_takes_in_an_uploaded_file(
+    app_url, offline_page, tmp_path
+):
+    """Leaflet.draw comes from this machine; a drawn marker and a file's points become sites."""
+    page, log = offline_page
+    _open(page, app_url, "Map")
+    page.get_by_role("link", name="Planning").click()
+    page.get_by_text("Best next sites (HiGHS)", exact=True).wait_for(timeout=60_000)
+    frame = _map_frame(page)
+    frame.locator(".leaflet-draw-draw-marker").wait_for(timeout=60_000)
+    village = _loneliest_village()
+    page.wait_for_timeout(1500)
+    frame.locator(".leaflet-draw-draw-marker").click()
+    x, y = _in_map(
+        page,
+        "([lat, lng]) => { const p = map_div.latLngToContainerPoint([lat, lng]);"
+        " return [p.x, p.y]; }",
+        [village.geometry.y, village.geometry.x],
+    )
+    box = page.locator(MAP_FRAME).bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    lng, lat, pixel = _in_map(
+        page,
+        "([x, y]) => { const p = map_div.containerPointToLatLng([x, y]);"
+        " const q = map_div.containerPointToLatLng([x + 1, y + 1]);"
+        " return [p.lng, p.lat, Math.max(q.lng - p.lng, p.lat - q.lat)]; }",
+        [x, y],
+    )
+    take = page.get_by_role("button", name="Add the 1 drawn sites and 0 road links to the scenario")
+    take.wait_for(timeout=60_000)
+    take.click()
+    take.wait_for(state="detached", timeout=60_000)  # taken once: the drawing is now a site
+    page.get_by_text("planned 1", exact=True).first.wait_for(state="attached", timeout=60_000)
+
+    upload = tmp_path / "sites.geojson"
+    upload.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {},
+                        "geometry": {"type": "Point", "coordinates": c},
+                    }
+                    for c in ([98.50, 39.70], [98.52, 39.71])
+                ],
+            }
+        )
+    )
+    page.get_by_text("A file of sites (points) and road links (lines)", exact=True).first.click()
+    page.locator('input[type="file"]').first.set_input_files(str(upload))
+    page.get_by_role("button", name="Add the file's sites and links").click()
+    page.get_by_text("planned 3", exact=True).first.wait_for(state="attached", timeout=60_000)
+    _settle(page)
+    page.screenshot(path=str(ARTIFACTS / "planning.png"), full_page=True)
+    sites = _in_map(
+        page,
+        """() => { const out = []; map_div.eachLayer(l => {
+            if (l instanceof L.CircleMarker && l.options.color === '#e66101') {
+                const p = l.getLatLng(); out.push([p.lng, p.lat]); } }); return out; }""",
+    )
+    assert len(sites) == 3
+    drawn = min(sites, key=lambda s: abs(s[0] - lng) + abs(s[1] - lat))
+    assert drawn == [pytest.approx(lng, abs=2 * pixel), pytest.approx(lat, abs=2 * pixel)]
+    assert [98.52, 39.71] in [[round(a, 2), round(b, 2)] for a, b in sites]
+    assert log.foreign == []
+    assert log.errors == []

@@ -60,7 +60,7 @@ def test_lead_bureaus_follow_the_plan():
     assert lead["power_lines"] == "energy"
     assert lead["land_improvement"] == "land"
     assert lead["villages"] == "poverty_office"
-    assert "Municipal Postal Administration" in layers.get_layer("express_outlets").cooperating
+    assert layers.BUREAUS["postal"] in layers.get_layer("express_outlets").cooperating
 
 
 def test_unknown_key_lists_the_valid_ones():

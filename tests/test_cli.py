@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import os
 import subprocess
 import sys
 
@@ -15,6 +17,7 @@ import shapely
 
 import layers
 from geo import crs
+from tests.test_targets import CLAUSES
 
 CLI = [sys.executable, "-m", "cli"]
 
@@ -241,3 +244,129 @@ def test_coverage_bad_files(files, tmp_path):
         assert out.returncode == 2, v
         assert message in out.stderr, out.stderr
         assert "Traceback" not in out.stderr
+
+
+# --- targets and bureaus ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def board_json(demo_store):
+    out = run("targets", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    return {row["key"]: row for row in json.loads(out.stdout)}
+
+
+@pytest.mark.parametrize("key", list(CLAUSES))
+def test_targets_prints_each_clause_of_the_plan(board_json, key):
+    want, row = CLAUSES[key], board_json[key]
+    assert row["clause"].startswith(f'{want.section}: "')
+    assert row["goal"] == want.goal
+    assert row["unit"] == want.unit
+    assert row["scope"].startswith(want.scope)
+    assert row["deadline"] == want.deadline
+    assert row["lead_key"] == want.lead
+    assert row["lead"].startswith(layers.BUREAUS[want.lead].name_en)
+    assert row["provenance"] == want.provenance
+    assert (row["status"] == "not_measured") != want.measured
+
+
+def test_targets_table_csv_and_county(demo_store):
+    printed = run("targets", "--year", "2016")
+    assert printed.returncode == 0, printed.stderr
+    header = printed.stdout.splitlines()[0].split()
+    assert header == ["key", "unit", "goal", "deadline", "current", "status", "provenance"]
+    assert '    clause: 7(1): "By 217, 425 kilometers' in printed.stdout
+    assert "    reason: bus_2km: A map measure, not the plan's" in printed.stdout
+    rows = table(run("targets", "--format", "csv").stdout)
+    assert [r["key"] for r in rows] == list(CLAUSES)
+    assert {"title", "scope", "lead", "provenance", "clause", "reason"} <= set(rows[0])
+    aksai = [
+        r["key"] for r in table(run("targets", "--county", "620924", "--format", "csv").stdout)
+    ]
+    assert "exit_dunhuang_subei_aksai" in aksai
+    assert "exit_suzhou_jinta" not in aksai
+    dunhuang = table(run("targets", "--county", "Dunhuang", "--format", "csv").stdout)
+    assert "exit_dunhuang_subei_aksai" in [r["key"] for r in dunhuang]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--year", "2031"], "error: --year must be a year from 2014 to 2020"),
+        (["--year", "soon"], "error: argument --year"),
+        (["--county", "Atlantis"], "error: unknown county 'Atlantis'"),
+        (["--format", "xml"], "error: argument --format: invalid choice"),
+    ],
+)
+def test_targets_bad_arguments_are_one_line(demo_store, args, message):
+    out = run("targets", *args)
+    assert out.returncode == 2
+    assert out.stderr.startswith(message), out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_broken_targets_file_is_one_line(tmp_path):
+    bad = tmp_path / "targets.toml"
+    bad.write_text('[[target]]\nkey = "a"\n', encoding="utf-8")
+    out = subprocess.run(
+        [*CLI, "targets"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env={**os.environ, "VILLAGE_ATLAS_TARGETS": str(bad)},
+    )
+    assert out.returncode == 2
+    assert out.stderr.startswith(f"error: {bad} has problems:")
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_targets_output_is_inert_whatever_the_file_says(demo_store, tmp_path):
+    from layers import targets  # noqa: PLC0415
+
+    text = targets.TARGETS_PATH.read_text(encoding="utf-8")
+    hostile = text.replace(
+        'title_en = "Safe drinking water for every household"',
+        'title_en = "=HYPERLINK(\\"http://evil.example\\",\\"x\\")\\u001b[31m\\u009b2J"',
+    )
+    assert hostile != text
+    path = tmp_path / "targets.toml"
+    path.write_text(hostile, encoding="utf-8")
+    env = {**os.environ, "VILLAGE_ATLAS_TARGETS": str(path)}
+    printed = {}
+    for form in ("csv", "table", "json"):
+        out = subprocess.run(
+            [*CLI, "targets", "--format", form],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+            env=env,
+        )
+        assert out.returncode == 0, out.stderr
+        assert "\x1b" not in out.stdout
+        assert "\x9b" not in out.stdout
+        assert "HYPERLINK" in out.stdout
+        printed[form] = out.stdout
+    water = next(r for r in table(printed["csv"]) if r["key"] == "tap_water")
+    assert water["title"].startswith("'=HYPERLINK")
+
+
+def test_bureaus_lists_every_unit_with_what_it_leads_and_cooperates_on(demo_store):
+    out = run("bureaus", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    units = {row["key"]: row for row in json.loads(out.stdout)}
+    assert list(units) == list(layers.BUREAUS)
+    for key, row in units.items():
+        assert row["name_zh"] == layers.BUREAUS[key].name_zh
+    leads = {k: set(r["leads"].split("; ")) - {""} for k, r in units.items()}
+    led = {key: want.lead for key, want in CLAUSES.items()}
+    for key, lead in led.items():
+        assert any(entry.split(" (")[0] == key for entry in leads[lead]), key
+    assert "forest_network (plan, figure to confirm)" in leads["forestry"]
+    assert "rural_services" in units["tourism"]["cooperates_on"]
+    assert "bus_2km (assumption)" in units["transport"]["leads_rules"]
+    table = run("bureaus")
+    assert table.returncode == 0, table.stderr
+    assert "市妇联" in table.stdout
+    assert "    cooperates_on: labour_training" in table.stdout

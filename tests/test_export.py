@@ -161,13 +161,45 @@ def test_workbook_neutralises_formulas(tmp_path):
 def test_bureau_workbook_has_a_sheet_per_bureau(demo_store, tmp_path):
     out = export.bureau_workbook(2017, tmp_path / "bureaus.xlsx", lang="en")
     book = load_workbook(out)
-    assert book.sheetnames[0] == "Summary"
+    assert book.sheetnames[:3] == ["About the data", "Summary", "Targets"]  # synthetic demo
     assert "Municipal Transportation Bureau" in book.sheetnames
+    villages = layers.load("villages")
+
+    def gaps(keys: tuple[str, ...]) -> int:  # brute force over the villages, in each scope
+        count = 0
+        for key in keys:
+            covered = evaluate(RULES[key], 2017)["covered"]
+            poor_only = RULES[key].scope.value == "poor villages"
+            for row, ok in zip(villages.itertuples(), covered, strict=True):
+                count += not ok and (row.is_poor or not poor_only)
+        return count
+
     transport = book["Municipal Transportation Bureau"]
-    gaps = sum(
-        int((~evaluate(RULES[k], 2017)["covered"]).sum()) for k in ("bus_2km", "hardened_road")
+    assert transport.max_row - 1 == gaps(("bus_2km", "bus_service", "hardened_road"))
+    commerce = book["Municipal Bureau of Commerce"]
+    header = [c.value for c in commerce[1]]
+    assert commerce.max_row - 1 == gaps(
+        ("express_5km", "express_service", "fibre_1km", "broadband")
     )
-    assert transport.max_row - 1 == gaps
+    poor = header.index("is_poor") + 1
+    assert all(commerce.cell(row=r, column=poor).value for r in range(2, commerce.max_row + 1))
+    assert "provenance" in header
+
+
+def test_bureau_workbook_says_what_is_an_assumption(demo_store, tmp_path):
+    book = load_workbook(export.bureau_workbook(2017, tmp_path / "b.xlsx", lang="en"))
+    sheet = book["Targets"]
+    header = [c.value for c in sheet[1]]
+    rows = {r[0]: dict(zip(header, r, strict=True)) for r in sheet.iter_rows(2, values_only=True)}
+    assert rows["hardened_road"]["Provenance"] == "assumption"
+    assert "500 m" in rows["hardened_road"]["Why"]
+    assert rows["bus"]["Provenance"] == "plan"
+    assert rows["forest_network"]["Provenance"] == "plan, figure to confirm"
+    assert rows["channels"]["Clause of the plan"].startswith("By 217, 425 kilometers")
+    transport = book["Municipal Transportation Bureau"]
+    column = [c.value for c in transport[1]].index("provenance")
+    marks = {r[column] for r in transport.iter_rows(2, values_only=True)}
+    assert marks == {"assumption", "plan"}
 
 
 def test_bad_options_are_refused_together():

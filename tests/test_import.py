@@ -727,6 +727,26 @@ def test_column_suggestions_and_crs_advice():
     assert "EPSG:4520" in crs_problems(gk.set_crs(None, allow_override=True))[0]
 
 
+def test_a_multi_part_feature_stays_one_feature_with_its_code():
+    import shapely  # noqa: PLC0415
+
+    from store.importer import prepare  # noqa: PLC0415
+
+    town, exclave = shapely.box(98.5, 39.7, 98.51, 39.71), shapely.box(98.6, 39.7, 98.61, 39.71)
+    gdf = gpd.GeoDataFrame(
+        {"code": ["620902100", "620902101"]},
+        geometry=[shapely.MultiPolygon([town, exclave]), shapely.box(98.7, 39.7, 98.71, 39.71)],
+        crs=4326,
+        index=[7, 3],
+    )
+    kinds = layers.GeometryKind.POLYGON.shapely_types
+    out, report = prepare(gdf, columns={"code": "str"}, geometry_kinds=kinds)
+    assert out["code"].tolist() == ["620902100", "620902101"]
+    assert out.index.tolist() == [7, 3]
+    assert out.geometry.iloc[0].equals(shapely.MultiPolygon([town, exclave]))
+    assert report.duplicates == []
+
+
 def test_raster_import_checks_in_the_child_and_replaces_atomically(tmp_path, store):
     good = write_tif(
         tmp_path / "pop.tif",

@@ -181,10 +181,11 @@ def test_a_plan_saved_as_a_scenario_shows_its_effect_per_county(demo_store, tmp_
     assert "four stops,planner1,bus_2km,2017" in listed.stdout
     shown = cli("scenario", "show", "four stops", "--store", str(path))
     assert shown.returncode == 0, shown.stderr
-    effect = pd.read_csv(io.StringIO(shown.stdout), index_col=0)
+    effect = pd.read_csv(io.StringIO(shown.stdout), index_col=[0, 1]).loc["bus_2km"]
     assert effect.loc["total", "poor_people_newly_covered"] == objective
     assert effect.loc["total", "villages"] == 440
     assert effect.drop(index="total")["newly_covered"].sum() == effect.loc["total", "newly_covered"]
+    assert effect.loc["total", "newly_uncovered"] == 0  # adding sites never uncovers one
     missing = cli("scenario", "show", "nope", "--store", str(path))
     assert missing.returncode == 2
     assert "no scenario 'nope'" in missing.stderr
@@ -217,3 +218,30 @@ def test_scenario_effect_along_roads_counts_what_the_engine_finds(demo_store):
     assert effect.loc["total", "newly_covered"] == new.sum() > 0
     given = planning.scenario_effect(rule, 2017, added, along_roads=True, graph=graph)
     pd.testing.assert_frame_equal(given, effect)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # spopt 0.7 on PuLP 3's old API
+@pytest.mark.parametrize("seed", range(6))
+def test_max_cover_equals_spopt_on_the_same_distances(seed):
+    """spopt's MCLP (PuLP with CBC) on the same geodesic cost matrix reaches the same optimum."""
+    import pulp  # noqa: PLC0415
+    import pyproj  # noqa: PLC0415
+    from spopt.locate import MCLP  # noqa: PLC0415
+
+    rng = np.random.default_rng(seed)
+    demand = np.column_stack([rng.uniform(96.0, 96.3, 40), rng.uniform(40.0, 40.2, 40)])
+    sites = np.column_stack([rng.uniform(96.0, 96.3, 15), rng.uniform(40.0, 40.2, 15)])
+    d_lon, s_lon = np.meshgrid(demand[:, 0], sites[:, 0], indexing="ij")
+    d_lat, s_lat = np.meshgrid(demand[:, 1], sites[:, 1], indexing="ij")
+    _, _, cost = pyproj.Geod(ellps="WGS84").inv(d_lon, d_lat, s_lon, s_lat)
+    weights = rng.integers(0, 300, 40)
+    within, n_sites = 4000.0, 3
+    ours = max_cover(csr_matrix(cost <= within), weights.astype(float), n_sites)
+    theirs = MCLP.from_cost_matrix(cost, weights, within, p_facilities=n_sites)
+    theirs = theirs.solve(pulp.PULP_CBC_CMD(msg=False))
+    chosen = [j for j, var in enumerate(theirs.fac_vars) if var.value() > 0.5]
+    covered = (cost[:, chosen] <= within).any(axis=1)
+    assert ours.objective == pytest.approx(float(weights[covered].sum()))
+    assert ours.objective == pytest.approx(pulp.value(theirs.problem.objective))
+    assert _covered(csr_matrix(cost <= within), weights, ours.chosen) == ours.objective
+    assert pairs_within(demand, sites, within).toarray().tolist() == (cost <= within).tolist()

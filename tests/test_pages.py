@@ -35,7 +35,7 @@ def test_overview_shows_the_headline_figures(app):
     assert metrics["Registered poor villages"] == len(poor)
     assert metrics["Exited"] == int((poor["exit_year"] <= 2017).sum())
     assert metrics["Poor at year end"] + metrics["Exited"] == len(poor)
-    assert "SYNTHETIC" in app.info[0].value
+    assert app.info[0].value.startswith("Synthetic demo data")
 
 
 def test_year_changes_the_figures(app):
@@ -165,8 +165,11 @@ def test_targets_page_shows_the_board(app):
     metrics = {m.label: int(m.value) for m in app.metric}
     assert metrics["overdue"] == int((board["status"] == "overdue").sum())
     assert metrics["done"] == int((board["status"] == "done").sum())
+    assert metrics["not measured"] == int((board["status"] == "not_measured").sum())
     shown = app.dataframe[0].value
-    assert list(shown["Current"]) == list(board["current"])
+    assert list(shown["Current"].fillna(-1)) == list(board["current"].fillna(-1))
+    assert list(shown["Provenance"]) == list(board["provenance"])
+    assert list(shown["Clause of the plan"]) == list(board["clause"])
 
 
 def test_targets_page_follows_an_edited_file(app, monkeypatch, tmp_path):
@@ -177,20 +180,75 @@ def test_targets_page_follows_an_edited_file(app, monkeypatch, tmp_path):
     monkeypatch.setattr(targets, "TARGETS_PATH", edited)
     app.switch_page("pages/targets.py").run()
     assert not app.exception
-    assert app.selectbox[0].options[0].startswith("Safe tap water")
-    assert "tap_water_edited" in app.session_state["targets_pick"]
+    assert "Safe drinking water for every household" in app.selectbox[0].options
+    app.selectbox[0].set_value("tap_water_edited").run()
+    assert not app.exception
+    assert app.session_state["targets_pick"] == "tap_water_edited"
+
+
+def _bureau_gaps(keys: tuple[str, ...]) -> int:
+    """Gaps of `keys` counted over the villages one by one, each in its rule's scope."""
+    villages = layers.load("villages")
+    count = 0
+    for key in keys:
+        poor_only = RULES[key].scope.value == "poor villages"
+        covered = evaluate(RULES[key], 2017)["covered"]
+        for row, ok in zip(villages.itertuples(), covered, strict=True):
+            count += not ok and (row.is_poor or not poor_only)
+    return count
 
 
 def test_bureau_page_lists_its_gaps(app):
     app.switch_page("pages/bureaus.py").run()
     app.selectbox[0].set_value("transport").run()
     assert not app.exception
-    gaps = sum(
-        int((~evaluate(RULES[k], 2017)["covered"]).sum()) for k in ("bus_2km", "hardened_road")
-    )
+    gaps = _bureau_gaps(("bus_2km", "bus_service", "hardened_road"))
     metrics = {m.label: m.value for m in app.metric}
     assert int(metrics["Open gaps"]) == gaps
-    assert len(app.dataframe[1].value) == gaps
+    assert len(app.dataframe[-1].value) == gaps
+    assert set(app.dataframe[-1].value["Provenance"]) == {"assumption", "plan"}
+
+
+def test_bureau_page_counts_poor_village_clauses_in_poor_villages(app):
+    app.switch_page("pages/bureaus.py").run()
+    app.selectbox[0].set_value("commerce").run()
+    assert not app.exception
+    gaps = _bureau_gaps(("express_5km", "express_service", "fibre_1km", "broadband"))
+    assert int({m.label: m.value for m in app.metric}["Open gaps"]) == gaps
+    listed = app.dataframe[-1].value
+    assert len(listed) == gaps
+    assert listed["Poor village"].all()
+
+
+def test_every_unit_sees_its_targets_on_the_bureau_page(app):
+    app.switch_page("pages/bureaus.py").run()
+    assert set(app.selectbox[0].options) >= {
+        layers.BUREAUS[k].name_en for k in ("forestry", "land", "poverty_office", "tourism")
+    }
+    app.selectbox[0].set_value("forestry").run()
+    assert not app.exception
+    led = app.dataframe[0].value
+    assert list(led["Target"]) == ["Farmland forest network, green passage and sand prevention"]
+    assert list(led["Provenance"]) == ["plan, figure to confirm"]
+    assert any("no village-level measure" in i.value for i in app.info)
+    app.selectbox[0].set_value("tourism").run()
+    assert not app.exception
+    assert list(app.dataframe[0].value["Target"]) == [
+        "Rural modern services: e-commerce, circulation, rural tourism, photovoltaics"
+    ]
+
+
+def test_targets_and_bureaus_in_chinese(app):
+    app.sidebar.selectbox[0].set_value("zh").run()
+    app.switch_page("pages/targets.py").run()
+    assert not app.exception
+    board = app.dataframe[0].value
+    assert "本图假设" in set(board["来源"])
+    assert "%（贫困户）" in set(board["单位"])
+    app.switch_page("pages/bureaus.py").run()
+    app.selectbox[0].set_value("womens_federation").run()
+    assert not app.exception
+    assert "每年培训劳动力" in list(app.dataframe[0].value["目标"])
 
 
 def test_change_report_counts_exits(app):

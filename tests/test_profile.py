@@ -116,7 +116,9 @@ def test_a_broken_profile_lists_every_problem(tmp_path):
         "[counties.demo]\noases = [[95.0, 41.0, -1.0, 0.5]]\n\n"
         '[[counties]]\ncode = "11"\nname_zh = "乙"\nname_en = "B"\npinyin = "B"\n'
         "seat = [95.0, 41.0]\n\n"
-        '[[bureaus]]\nkey = "water"\nname_en = "Water"\n',
+        '[[bureaus]]\nkey = "water"\nname_en = "Water"\n\n'
+        '[[bureaus]]\nkey = "tourism"\nname_en = "Tourism"\nname_zh = " "\n\n'
+        '[demo]\nbureaus = ["nobody"]\n',
         encoding="utf-8",
     )
     with pytest.raises(ProfileError, match="has problems") as caught:
@@ -130,6 +132,8 @@ def test_a_broken_profile_lists_every_problem(tmp_path):
         "oasis 1 must be [lon, lat, spread_km > 0, share > 0]",
         "county code '11' is used twice",
         "bureau 1 (water): missing `name_zh`",
+        "bureau 2 (tourism): `name_zh` must not be empty",
+        "`demo.bureaus` names units not in `[[bureaus]]`: nobody",
         "must include the plan's units: poverty_office, transport",
         "missing.toml, which does not exist",
         "no county boundaries",

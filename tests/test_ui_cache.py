@@ -51,3 +51,35 @@ def test_a_click_picks_the_village_within_50_metres():
     for metres, expected in ((40.0, "a"), (60.0, None)):
         lng, lat, _ = geod.fwd(96.0, 40.0, 30.0, metres)  # north-east of "a"
         assert village_at(villages, lat, lng) == expected
+
+
+def test_revisions_are_read_once_per_rerun_and_another_process_is_seen_soon(
+    demo_store, tmp_path, monkeypatch
+):
+    import time  # noqa: PLC0415
+
+    from tests.helpers import cli  # noqa: PLC0415
+    from ui import cache  # noqa: PLC0415
+
+    path = copy_gpkg(demo_store, tmp_path / "demo.gpkg")
+    monkeypatch.setenv("VILLAGE_ATLAS_STORE", str(path))
+    handle = store.open_store(path)
+    reads = []
+    real = type(handle).revisions
+    monkeypatch.setattr(type(handle), "revisions", lambda self: reads.append(1) or real(self))
+    first = cache.revisions()
+    for _ in range(20):  # a page's dozen loaders in one rerun: one query
+        assert cache.revisions() == first
+    assert len(reads) == 1
+    code = layers.load("villages", path)["code"].iloc[0]
+    done = cli("edit", code, "--set", "bus_year=2016", "--user", "t", "--store", str(path))
+    assert done.returncode == 0, done.stderr
+    time.sleep(cache.FRESH_S + 0.1)  # another process's edit: seen once the read goes stale
+    second = cache.revisions()
+    assert second != first
+    _, version = handle.current("villages", code, ["bus_year"])
+    handle.edit(
+        "villages", code, {"bus_year": 2015}, expected_version=version, who="t",
+        allowed=layers.editable_fields("villages"),
+    )  # fmt: skip
+    assert cache.revisions() != second  # this process's own edit: seen at once

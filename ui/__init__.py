@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import geopandas as gpd
 import numpy as np
@@ -17,15 +17,27 @@ from geo.coverage import nearest_ecef
 from geo.errors import VillageAtlasError
 from geo.network import RoadGraph
 from geo.status import poverty_status
-from layers import assets, render, targets
+from layers import assets, provenance, render, targets
 from layers.basemaps import probe
 from layers.i18n import LANGUAGES, t
 from layers.rules import RULES, evaluate, evaluate_many, population_coverage, road_graph
+from store.tables import Note
 from ui import auth as auth
 from ui.cache import versioned
 from ui.text import md
 
-__all__ = ["LANG", "YEAR", "ensure_store", "layer", "md", "sidebar", "tr"]
+__all__ = [
+    "LANG",
+    "YEAR",
+    "ensure_store",
+    "layer",
+    "md",
+    "origins",
+    "sidebar",
+    "synthetic_notice",
+    "table_note",
+    "tr",
+]
 
 LANG = "lang"
 YEAR = "year"
@@ -51,6 +63,27 @@ def the_store() -> store.Store:
 def layer(key: str) -> gpd.GeoDataFrame:
     """Return vector layer `key` from the store (cached; each caller gets its own copy)."""
     return layers.load(key)
+
+
+@versioned(max_entries=4)
+def origins() -> dict[str, store.Origin | None]:
+    """Return where every catalogue layer came from, as the store records it (cached)."""
+    return {key: layers.origin(key) for key in layers.REGISTRY}
+
+
+def synthetic_notice(keys: Iterable[str] | None = None) -> str | None:
+    """Return the notice naming the synthetic layers among `keys` (default: the whole store).
+
+    None when none of them is synthetic: then nothing is said about it.
+    """
+    found = provenance.synthetic_layers(origins(), keys)
+    return provenance.notice(found, lang())
+
+
+def table_note(keys: Iterable[str]) -> Note | None:
+    """Return the note a table made from layers `keys` carries (None: nothing synthetic)."""
+    known = origins()
+    return provenance.note({k: known.get(k) for k in dict.fromkeys(keys)}, lang())
 
 
 def ensure_store() -> None:
@@ -110,7 +143,7 @@ def init_session() -> None:
 
 
 def sidebar() -> None:
-    """Show the language switch and the synthetic-data notice, shared by every page."""
+    """Show the language switch and, if the store holds any, the synthetic-data notice."""
     with st.sidebar:
         # one fixed bilingual label: a label that changed with the language would make
         # Streamlit treat the switch as a new widget and reset it; like the year, the
@@ -123,7 +156,9 @@ def sidebar() -> None:
             key=f"{LANG}_select",
             on_change=_mirror(LANG, f"{LANG}_select"),
         )
-        st.caption(tr("synthetic_banner"))
+        notice = synthetic_notice()
+        if notice is not None:
+            st.caption(notice)
 
 
 def county_names() -> dict[str, str]:
@@ -149,10 +184,11 @@ def year_slider() -> int:
     return int(st.session_state[YEAR])
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
-def relief() -> tuple[np.ndarray, list[list[float]]]:
-    """Return the relief image and its bounds (built once per process)."""
-    return render.relief_image(layers.raster_path("relief"))
+@st.cache_resource(show_spinner=False)
+def relief() -> tuple[str, list[list[float]]]:
+    """Return the relief image (a PNG data URL) and its bounds (built once per process)."""
+    rgb, bounds = render.relief_image(layers.raster_path("relief"))
+    return render.relief_url(rgb, bounds), bounds
 
 
 @versioned(max_entries=16)

@@ -9,6 +9,7 @@ asked, the targets file's modification time. Reruns then cost a dictionary look-
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -16,6 +17,7 @@ import streamlit as st
 
 import store
 from layers import targets
+from store.base import generation
 
 __all__ = ["versioned"]
 
@@ -23,10 +25,32 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+#: How long a read of the layer revisions stands for writes by other processes (seconds).
+#: Writes by this process (the app's own edits and imports) are seen at once.
+FRESH_S = 0.5
+_seen: dict[str, tuple[float, int, str]] = {}  # store -> (when read, generation, revisions)
+
+
+def revisions() -> str:
+    """Return the store's layer revisions, read at most every `FRESH_S` unless this process wrote.
+
+    A page calls a dozen loaders per rerun, each asking for the token: one query per rerun
+    instead of one per loader.
+    """
+    handle = store.open_store()
+    now, written = time.monotonic(), generation()
+    seen = _seen.get(handle.location)
+    if seen is not None and seen[1] == written and now - seen[0] < FRESH_S:
+        return seen[2]
+    value = repr(sorted(handle.revisions().items()))
+    _seen[handle.location] = (now, written, value)
+    return value
+
+
 def token(*, with_targets: bool) -> str:
-    """Return the version of what the loaders read: layer revisions (and the targets file)."""
-    revisions = repr(sorted(store.open_store().revisions().items()))
-    return revisions + (f"|{targets.TARGETS_PATH.stat().st_mtime_ns}" if with_targets else "")
+    """Return the version of what the loaders read: which store, its revisions, the targets."""
+    found = store.open_store().location + revisions()
+    return found + (f"|{targets.TARGETS_PATH.stat().st_mtime_ns}" if with_targets else "")
 
 
 def versioned(

@@ -9,14 +9,16 @@ from streamlit_folium import st_folium
 
 import layers
 import ui
-from geo.coverage import service_area, summarize
-from layers import render
+from geo.coverage import coverage_class, service_area, summarize
+from layers import provenance, render
 from layers.rules import RULES, facilities_for
 from layers.spec import Style
+from ui.cache import versioned
 from ui.tables import downloads, labelled
 
 __all__ = [
     "CLASSES",
+    "classified",
     "contradictions",
     "controls",
     "draw",
@@ -77,29 +79,61 @@ def service_areas(keys: list[str], within_m: dict[str, float], year: int) -> gpd
     key = next((k for k in keys if k in within_m), None)
     if key is None:
         return gpd.GeoDataFrame(geometry=[], crs=4326)
-    return service_area(facilities_for(RULES[key], year, ui.layer), within_m=within_m[key])
+    return _service_area(key, year, within_m[key])
 
 
-def draw(villages: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> str | None:
+@versioned(max_entries=32)
+def _service_area(key: str, year: int, within_m: float) -> gpd.GeoDataFrame:
+    """One rule's service area as of `year` (cached: buffering is the page's dearest step)."""
+    return service_area(facilities_for(RULES[key], year, ui.layer), within_m=within_m)
+
+
+Measures = tuple[tuple[str, ...], int, tuple[tuple[str, float], ...], bool]
+
+
+@versioned(max_entries=32, shared=True)
+def classified(what: Measures) -> gpd.GeoDataFrame:
+    """Villages as of the year with their class for the rules chosen (cached; never mutate).
+
+    `what`: the rules, the year, their distances and whether along roads.
+    """
+    keys, year, within_m, along_roads = what
+    result = ui.coverage(list(keys), year, dict(within_m), along_roads)
+    return ui.villages_as_of(year).join(
+        coverage_class(result["covered"], result["straight_covered"])
+    )
+
+
+@versioned(max_entries=32, shared=True)
+def _map_json(what: Measures, lang: str) -> list[tuple[str, dict[str, object]]]:
+    """Return the service area's and each class's GeoJSON as `draw` sends them (cached)."""
+    del lang  # part of the key: the tooltips' language
+    keys, year, within_m, _ = what
+    villages = classified(what)
+    areas = service_areas(list(keys), dict(within_m), year)
+    tooltip = {"name_zh": ui.tr("name"), "code": ui.tr("code")}
+    spec = layers.get_layer("villages")
+    out = [("service_area", render.layer_geojson(spec, areas)[0])] if not areas.empty else []
+    for name, style in CLASSES.items():
+        part = villages[villages["class"] == name]
+        out.append((name, render.layer_geojson(spec, part, tooltip=tooltip, style=style)[0]))
+    return out
+
+
+def draw(villages: gpd.GeoDataFrame, what: Measures) -> str | None:
     """Map of the villages by class over the service areas; return a clicked village's code."""
     fmap = render.base_map(villages.total_bounds)  # fitted to the villages, not the desert
     render.relief_overlay(*ui.relief()).add_to(fmap)
     groups = []
-    if not areas.empty:
+    tooltip = {"name_zh": ui.tr("name"), "code": ui.tr("code")}
+    for name, data in _map_json(what, ui.lang()):
+        if name == "service_area":
+            spec, style, tip = layers.get_layer("prefecture"), SERVICE, None
+        else:
+            spec, style, tip = layers.get_layer("villages"), CLASSES[name], tooltip
         groups.append(
-            render.feature_group(
-                layers.get_layer("prefecture"), areas, title=ui.tr("service_area"), style=SERVICE
-            )[0]
+            render.feature_group(spec, data, title=ui.tr(name), tooltip=tip, style=style)[0]
         )
-    for name, style in CLASSES.items():
-        group, _ = render.feature_group(
-            layers.get_layer("villages"),
-            villages[villages["class"] == name],
-            title=ui.tr(name),
-            tooltip={"name_zh": ui.tr("name"), "code": ui.tr("code")},
-            style=style,
-        )
-        groups.append(group)
     out = st_folium(
         fmap,
         key="coverage_map",
@@ -194,7 +228,14 @@ def contradictions(villages: gpd.GeoDataFrame, result: pd.DataFrame, lang: str) 
     )
 
 
-def gap_table(villages: gpd.GeoDataFrame, result: pd.DataFrame, keys: list[str], year: int) -> None:
+def gap_table(
+    villages: gpd.GeoDataFrame,
+    result: pd.DataFrame,
+    keys: list[str],
+    year: int,
+    *,
+    along_roads: bool = False,
+) -> None:
     """Show the villages left out, with their distances, as a table and downloads."""
     st.subheader(ui.tr("gap_list"))
     gaps = villages[~result["covered"]]
@@ -204,4 +245,5 @@ def gap_table(villages: gpd.GeoDataFrame, result: pd.DataFrame, keys: list[str],
     table = gaps[["code", "name_zh", "pinyin", "county", "township", "is_poor", "population"]]
     table = pd.DataFrame(table.join(result.drop(columns=["covered", "straight_covered"])))
     st.dataframe(labelled(table), hide_index=True, width="stretch")
-    downloads(table, gaps.geometry, f"gaps-{'-'.join(keys)}-{year}")
+    sources = [k for r in keys for k in provenance.rule_layers(RULES[r], along_roads=along_roads)]
+    downloads(table, gaps.geometry, f"gaps-{'-'.join(keys)}-{year}", sources)

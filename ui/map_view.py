@@ -6,16 +6,19 @@ import folium
 import geopandas as gpd
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitInvalidLayoutContextError
 from streamlit_folium import st_folium
 
 import layers
 import ui
 from geo import crs
-from geo.status import search_villages
+from geo.status import search_villages, select_villages
 from layers import render
 from layers.basemaps import BASEMAPS, tile_url
 from layers.i18n import STRINGS
 from layers.spec import Theme
+from ui.cache import versioned
+from ui.tables import origin_columns
 
 __all__ = ["SELECTED", "draw_map", "legend", "metadata", "search", "sidebar_controls"]
 
@@ -153,7 +156,45 @@ def view_of(bounds: dict[str, dict[str, float]] | None) -> list[float] | None:
         return None
 
 
-def draw_map(year: int, basemap: str, shown: list[str], villages: gpd.GeoDataFrame) -> None:
+Filters = tuple[tuple[str, object], ...]
+
+
+@versioned(max_entries=128, shared=True)
+def layer_json(
+    key: str,
+    year: int,
+    filters: Filters,
+    zoom: int | None,
+    view: tuple[float, ...] | None,
+    shift: bool,
+    lang: str,
+) -> tuple[dict[str, object], int, dict[str, str]]:
+    """Return one layer's GeoJSON as drawn, the features dropped and its tooltip (cached).
+
+    Keyed on all it shows: the year, the village filters (villages only), the zoom and view
+    (layers thinned or grouped by zoom only), the GCJ-02 shift and the language of its labels.
+    """
+    del lang  # part of the key: labels and tooltips are in the session's language
+    spec = layers.get_layer(key)
+    filtered = {}
+    if key == "villages":
+        everything = ui.villages_as_of(year)
+        filtered[key] = everything[select_villages(everything, **dict(filters))]  # type: ignore[arg-type]
+    gdf = layer_data(key, year, filtered, zoom or 0, list(view) if view else None)
+    if key == "villages":  # too many to draw one by one: grouped by zoom
+        gdf = render.grouped_points(
+            gdf, zoom or 7, view, category="status", label=ui.tr("n_villages")
+        )
+    if shift:
+        gdf = crs.to_chinese_system(gdf, "gcj02")
+    tooltip = tooltip_for(key, gdf) if "count" not in gdf else {"name_zh": ui.tr("villages")}
+    data, dropped = render.layer_geojson(spec, gdf, tooltip=tooltip)
+    return data, dropped, tooltip
+
+
+def draw_map(
+    year: int, basemap: str, shown: list[str], villages: gpd.GeoDataFrame, filters: Filters
+) -> None:
     """Draw the map and handle clicks; reruns alone (a fragment) when the map is used."""
     zoom = int(st.session_state.get("map_zoom", 7))
     view = st.session_state.get("map_view")
@@ -169,12 +210,17 @@ def draw_map(year: int, basemap: str, shown: list[str], villages: gpd.GeoDataFra
     lang = ui.lang()
     for key in shown:
         spec = layers.get_layer(key)
-        gdf = layer_data(key, year, {"villages": villages}, zoom, view)
-        if shift:
-            gdf = crs.to_chinese_system(gdf, "gcj02")
-        group, dropped = render.feature_group(
-            spec, gdf, title=spec.title(lang), tooltip=tooltip_for(key, gdf)
+        thinned = spec.by_zoom or key == "villages"
+        data, dropped, tooltip = layer_json(
+            key,
+            year,
+            filters if key == "villages" else (),
+            zoom if thinned else None,
+            tuple(view) if thinned and view else None,
+            shift,
+            lang,
         )
+        group, _ = render.feature_group(spec, data, title=spec.title(lang), tooltip=tooltip)
         if dropped:
             st.warning(ui.tr("dropped", layer=spec.title(lang), count=dropped))
         groups.append(group)
@@ -193,7 +239,10 @@ def draw_map(year: int, basemap: str, shown: list[str], villages: gpd.GeoDataFra
     seen = view_of((out or {}).get("bounds")) if now >= render.VIEW_ZOOM else None
     if now != zoom or seen != view:
         st.session_state["map_zoom"], st.session_state["map_view"] = now, seen
-        st.rerun(scope="fragment")
+        try:
+            st.rerun(scope="fragment")
+        except StreamlitInvalidLayoutContextError:  # a full run of the page, not the map's own
+            st.rerun()
     clicked = (out or {}).get("last_object_clicked")
     if clicked:
         code = ui.village_at(villages, clicked["lat"], clicked["lng"])
@@ -225,14 +274,15 @@ def legend(shown: list[str], lang: str) -> None:
 
 
 def metadata(shown: list[str], lang: str) -> None:
-    """Source, date, CRS, licence and lead bureau of every visible layer."""
+    """Say if the visible layers hold synthetic demo data; list their origin, CRS and bureau."""
+    notice = ui.synthetic_notice(shown)
+    if notice is not None:
+        st.caption(notice)
     rows = [
         {
             ui.tr("layer"): spec.title(lang),
-            ui.tr("source"): spec.source,
-            ui.tr("date"): spec.date,
+            **origin_columns(spec, lang),
             ui.tr("crs"): "EPSG:4326 (WGS84)",
-            ui.tr("licence"): spec.licence,
             ui.tr("lead_bureau"): spec.bureau.name(lang),
         }
         for spec in map(layers.get_layer, shown)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
+
 import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
 import layers
 import ui
+from layers import provenance
 from store import tables
 
 __all__ = [
@@ -16,6 +20,7 @@ __all__ = [
     "coloured_status",
     "downloads",
     "labelled",
+    "origin_columns",
     "status_label",
 ]
 
@@ -25,6 +30,7 @@ STATUS_COLOURS = {
     "on_track": "#d1e5f0",
     "behind": "#fee0b6",
     "overdue": "#f4a582",
+    "not_measured": "#f0f0f0",
 }
 
 
@@ -59,8 +65,18 @@ def labelled(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.rename(columns={c: ui.tr(k) for c, k in VILLAGE_LABELS.items()})
 
 
-def downloads(frame: pd.DataFrame, geometry: gpd.GeoSeries | None, name: str) -> None:
-    """Offer `frame` as CSV, Excel and (with `geometry`) GeoPackage downloads."""
+def downloads(
+    frame: pd.DataFrame, geometry: gpd.GeoSeries | None, name: str, sources: Iterable[str]
+) -> None:
+    """Offer `frame` as CSV, Excel and (with `geometry`) GeoPackage downloads.
+
+    Each file is written when its button is clicked, not on every rerun of the page.
+    `sources`: the layers the table was made from. When any is synthetic demo data, every
+    file says so (`store.tables.Note`) and its name ends in the words.
+    """
+    note = ui.table_note(sources)
+    if note is not None:
+        name = f"{name}-{note.label.replace(' ', '-')}"
     formats = [
         (".csv", "text/csv", "download_csv"),
         (
@@ -75,15 +91,34 @@ def downloads(frame: pd.DataFrame, geometry: gpd.GeoSeries | None, name: str) ->
     for column, (suffix, mime, label) in zip(columns, formats, strict=True):
         column.download_button(
             ui.tr(label),
-            tables.table_bytes(frame, suffix, geometry=geometry),
+            functools.partial(tables.table_bytes, frame, suffix, geometry=geometry, note=note),
             file_name=f"{name}{suffix}",
             mime=mime,
             key=f"dl_{name}{suffix}",
         )
 
 
+def origin_columns(spec: layers.LayerSpec, lang: str) -> dict[str, str]:
+    """Where a layer came from, as the store records it: synthetic, source, date, licence.
+
+    The catalogue's licence and date stand only for data it describes (the shipped relief,
+    the demo's layers); an imported layer shows its import date and no licence.
+    """
+    origin = ui.origins().get(spec.key)
+    described = provenance.catalogue_describes(spec.key, origin)
+    synthetic = origin is not None and origin.synthetic
+    return {
+        ui.tr("synthetic"): ui.tr("yes") if synthetic else ui.tr("no"),
+        ui.tr("source"): provenance.source_text(spec.key, origin),
+        ui.tr("date"): spec.date if described or origin is None else (origin.at or "")[:10],
+        ui.tr("licence"): spec.licence if described else "—",
+        ui.tr("written"): provenance.written_text(origin, lang),
+        ui.tr("edits_since"): provenance.edits_text(origin, lang),
+    }
+
+
 def catalogue_table() -> pd.DataFrame:
-    """One row per catalogue layer with its metadata, in the chosen language."""
+    """One row per catalogue layer with its metadata and its origin, in the chosen language."""
     lang = ui.lang()
     stored = set(ui.the_store().list_layers())
     rows = [
@@ -94,11 +129,8 @@ def catalogue_table() -> pd.DataFrame:
             ui.tr("geometry"): spec.geometry.value,
             ui.tr("features"): len(ui.layer(spec.key)) if spec.key in stored else None,
             ui.tr("lead_bureau"): spec.bureau.name(lang),
-            ui.tr("cooperating"): "; ".join(spec.cooperating),
-            ui.tr("synthetic"): ui.tr("yes") if spec.synthetic else ui.tr("no"),
-            ui.tr("source"): spec.source,
-            ui.tr("licence"): spec.licence,
-            ui.tr("date"): spec.date,
+            ui.tr("cooperating"): "; ".join(unit.name(lang) for unit in spec.cooperating),
+            **origin_columns(spec, lang),
         }
         for spec in layers.REGISTRY.values()
     ]

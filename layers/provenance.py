@@ -1,0 +1,192 @@
+"""Where the data come from, in words: the synthetic-data notice, sources, edits since.
+
+Everything here works from the records the store keeps (`store.Origin`, read with
+`layers.origin` or carried by a loaded layer, `layers.origin_of_frame`), never from the
+catalogue's idea of what a layer usually is: a layer is synthetic exactly when its record
+says so. The catalogue's `LayerSpec.source` only describes a layer nothing records (the
+shipped relief).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import geopandas as gpd
+
+import layers
+from layers.i18n import t
+from layers.rules import CoverageRule, Loader
+from store import Origin
+from store.tables import Note
+
+__all__ = [
+    "Reading",
+    "catalogue_describes",
+    "edits_text",
+    "note",
+    "notice",
+    "rule_layers",
+    "source_text",
+    "synthetic_layers",
+    "written_text",
+]
+
+_SHOWN = 4  # layers named in a notice before "and N more"
+
+
+def synthetic_layers(
+    origins: Mapping[str, Origin | None], keys: Iterable[str] | None = None
+) -> list[str]:
+    """Return the layers (of `keys`, default all in `origins`) recorded as synthetic.
+
+    In catalogue order, each once.
+
+    Examples
+    --------
+    >>> demo = Origin("villages", "demo", synthetic=True)
+    >>> real = Origin("bus_stops", "stops.geojson (imported)", synthetic=False)
+    >>> synthetic_layers({"bus_stops": real, "villages": demo, "relief": None})
+    ['villages']
+    >>> synthetic_layers({"villages": demo}, keys=["bus_stops"])
+    []
+    """
+    wanted = set(origins if keys is None else keys)
+    found = {k for k, o in origins.items() if k in wanted and o is not None and o.synthetic}
+    order = list(layers.REGISTRY)
+    return sorted(found, key=lambda k: (order.index(k) if k in order else len(order), k))
+
+
+def notice(keys: Sequence[str], lang: str, *, most: int | None = _SHOWN) -> str | None:
+    """Return the sentence saying that layers `keys` are synthetic demo data (None: no keys).
+
+    At most `most` layers are named (None: all of them), then how many more.
+
+    Examples
+    --------
+    >>> notice(["villages", "bus_stops"], "en")
+    'Synthetic demo data (generated, not real records): Administrative villages, Bus stops.'
+    >>> notice(["villages", "bus_stops", "roads"], "zh", most=1).startswith("合成演示数据")
+    True
+    >>> notice(["villages", "bus_stops", "roads"], "en", most=1)[-20:]
+    'villages and 2 more.'
+    >>> notice([], "en") is None
+    True
+    """
+    if not keys:
+        return None
+    titles = [layers.get_layer(k).title(lang) for k in keys]
+    sep = "、" if lang == "zh" else ", "
+    if most is None or len(titles) <= most:
+        named = sep.join(titles)
+    else:
+        shown = sep.join(titles[:most])
+        named = t("and_more", lang, shown=shown, more=len(titles) - most, total=len(titles))
+    return t("synthetic_notice", lang, layers=named)
+
+
+def source_text(key: str, origin: Origin | None) -> str:
+    """Return a layer's source: what the store recorded, else the catalogue's description."""
+    if origin is not None and origin.source:
+        return origin.source
+    return layers.get_layer(key).source
+
+
+def catalogue_describes(key: str, origin: Origin | None) -> bool:
+    """Whether the catalogue's description of a layer (licence, date) fits the data in use.
+
+    It does when nothing records the layer (the shipped relief), or when the record is in
+    the catalogue's words (the demo build writes them); not for an imported file.
+
+    Examples
+    --------
+    >>> catalogue_describes("relief", None)
+    True
+    >>> catalogue_describes("bus_stops", Origin("bus_stops", "stops.geojson (imported)", False))
+    False
+    """
+    return origin is None or origin.source.startswith(layers.get_layer(key).source)
+
+
+def written_text(origin: Origin | None, lang: str) -> str:
+    """Return when and by whom a layer was written (empty when nothing records it)."""
+    if origin is None or origin.at is None:
+        return ""
+    return t("written_by", lang, at=origin.at[:10], who=origin.who or "?")
+
+
+def edits_text(origin: Origin | None, lang: str) -> str:
+    """Return how often a layer was edited since it was written, and the last edit."""
+    if origin is None or not origin.edits:
+        return "0" if origin is not None else ""
+    at = (origin.edited_at or "?")[:10]
+    return t("edits_last", lang, n=origin.edits, at=at, who=origin.edited_by or "?")
+
+
+def note(origins: Mapping[str, Origin | None], lang: str) -> Note | None:
+    """Return the note a table made from these layers carries (None: nothing synthetic in it).
+
+    Its lines: the notice naming every synthetic layer, then each layer's source.
+    """
+    synthetic = synthetic_layers(origins)
+    sentence = notice(synthetic, lang, most=None)
+    if sentence is None:
+        return None
+    sources = [
+        f"{layers.get_layer(k).title(lang)}: {source_text(k, o)}" for k, o in origins.items()
+    ]
+    return Note(t("data_note", lang), t("synthetic_label", lang), (sentence, *sources))
+
+
+def rule_layers(rule: CoverageRule, *, along_roads: bool = False) -> tuple[str, ...]:
+    """Return the layers a coverage rule reads: the villages, its facilities, the roads.
+
+    Examples
+    --------
+    >>> from layers.rules import RULES
+    >>> rule_layers(RULES["bus_2km"], along_roads=True)
+    ('villages', 'bus_stops', 'roads')
+    """
+    roads = ("roads",) if along_roads and rule.is_distance else ()
+    return ("villages", *rule.facilities, *roads)
+
+
+class Reading:
+    """A loader that keeps where each layer it hands out came from: what an export is made of.
+
+    An export reads every layer through one; afterwards `origins` holds each layer read
+    (and each raster taken with `raster`), as the store records it, and `notice` and
+    `note` say whether synthetic demo data are among them.
+    """
+
+    def __init__(self, load: Loader) -> None:
+        """Wrap `load` (layers read by `layers.load` carry their origin)."""
+        self._load = load
+        self.origins: dict[str, Origin | None] = {}
+
+    def __call__(self, key: str) -> gpd.GeoDataFrame:
+        """Return layer `key` from the wrapped loader, noting where it came from."""
+        gdf = self._load(key)
+        self.origins.setdefault(key, layers.origin_of_frame(gdf))
+        return gdf
+
+    def noted(self, key: str, origin: Origin | None) -> None:
+        """Note that layer `key` was used without being read (a road graph kept on disk)."""
+        self.origins.setdefault(key, origin)
+
+    def raster(self, key: str) -> Path:
+        """Return the GeoTIFF of raster layer `key`, noting where it came from."""
+        self.origins.setdefault(key, layers.origin(key))
+        return layers.raster_path(key)
+
+    def synthetic(self) -> list[str]:
+        """Return the layers read so far that are synthetic demo data."""
+        return synthetic_layers(self.origins)
+
+    def notice(self, lang: str) -> str | None:
+        """Return the synthetic-data notice for what was read (None: nothing synthetic)."""
+        return notice(self.synthetic(), lang)
+
+    def note(self, lang: str) -> Note | None:
+        """Return the note a table made of what was read carries (None: nothing synthetic)."""
+        return note(self.origins, lang)

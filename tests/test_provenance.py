@@ -1,0 +1,295 @@
+"""Provenance of data: synthetic exactly when the store says so, and said wherever that is so.
+
+The demo store is synthetic demo data (but for its real boundaries); a copy into which every
+importable layer was imported from a file through the command line is not. Every view and
+every export kind is read back as a reader would see it (a PDF's text, a cell of a
+workbook, a CSV line, a GeoPackage layer's description) in both cases.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+from pathlib import Path
+
+import pypdf
+import pytest
+from openpyxl import load_workbook
+from streamlit.delta_generator import DeltaGenerator
+from streamlit.testing.v1 import AppTest
+
+import exports as export
+import layers
+import store
+from geo import settings
+from geo.raster import read_band
+from tests.helpers import ROOT, cli, copy_gpkg, write_tif
+
+APP = str(ROOT / "app.py")
+PHRASE = {"en": "Synthetic demo data", "zh": "合成演示数据"}
+#: What the meeting map of one county by the bus rule reads (the counties are real).
+MAP_LAYERS = ("townships", "villages", "roads", "bus_stops")
+
+
+def _imports(path: str, folder: Path, keys: list[str]) -> None:
+    """Import layers `keys` into the store at `path` from files, each with the command line."""
+    folder.mkdir(exist_ok=True)
+    for key in keys:
+        spec = layers.get_layer(key)
+        if spec.is_raster:
+            band, transform, crs = read_band(settings.population_path)
+            source = write_tif(
+                folder / "census-grid.tif", band.astype("float32"), crs=crs, transform=transform
+            )
+        else:
+            source = folder / f"{key}.gpkg"
+            layers.load(key, path).drop(columns="version").to_file(source)
+        done = cli("import", str(source), "--layer", key, "--store", path)
+        assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture(scope="module")
+def imported_store(demo_store, tmp_path_factory) -> Path:
+    """A copy of the demo store with every importable layer imported from a file (the CLI)."""
+    folder = tmp_path_factory.mktemp("imported")
+    path = copy_gpkg(demo_store, folder / "atlas.gpkg")
+    keys = [k for k, s in layers.REGISTRY.items() if s.importable and k != "relief"]
+    _imports(str(path), folder / "files", keys)
+    return path
+
+
+@pytest.fixture(params=["demo", "imported"])
+def kind(request, demo_store, imported_store, monkeypatch) -> str:
+    """Serve the demo store, or the store of imported files; return which."""
+    path = demo_store if request.param == "demo" else imported_store
+    monkeypatch.setenv("VILLAGE_ATLAS_STORE", str(path))
+    return str(request.param)
+
+
+def _says_it(text: str, lang: str = "en") -> bool:
+    return PHRASE[lang].lower() in " ".join(text.split()).lower()
+
+
+def test_the_store_records_every_import(imported_store, monkeypatch):
+    monkeypatch.setenv("VILLAGE_ATLAS_STORE", str(imported_store))
+    for key, spec in layers.REGISTRY.items():
+        origin = layers.origin(key)
+        if key == "relief":
+            assert origin is None  # shipped: the catalogue describes it
+        elif not spec.importable:
+            assert origin is not None
+            assert not origin.synthetic, key  # the demo's real boundaries
+        else:
+            assert origin is not None
+            assert not origin.synthetic, key
+            expected = "census-grid.tif" if spec.is_raster else f"{key}.gpkg"
+            assert origin.source == f"{expected} (imported)", key
+            assert origin.at is not None
+
+
+def test_the_demo_is_synthetic_but_for_its_boundaries_and_relief(demo_store, monkeypatch):
+    monkeypatch.setenv("VILLAGE_ATLAS_STORE", str(demo_store))
+    synthetic = {k for k in layers.REGISTRY if (o := layers.origin(k)) is not None and o.synthetic}
+    assert synthetic == set(layers.REGISTRY) - {"prefecture", "counties", "relief"}
+
+
+# --- exports ----------------------------------------------------------------------------------
+
+
+def _pdf_pages(path: Path) -> list[str]:
+    return [p.extract_text() for p in pypdf.PdfReader(path).pages]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_meeting_map(kind, lang, tmp_path):
+    spec = export.MapSpec(county="620924", dpi=72, lang=lang)
+    out = export.save_figure(export.meeting_map(spec), tmp_path / "map.pdf")
+    (text,) = _pdf_pages(out)
+    assert _says_it(text, lang) == (kind == "demo")
+    if kind == "imported":
+        assert "villages.gpkg (imported)" in " ".join(text.split())  # its source, as recorded
+
+
+def test_atlas_maps_and_tables(kind, tmp_path):
+    out = export.atlas(export.MapSpec(dpi=72, lang="en"), tmp_path / "a.pdf", counties=["620924"])
+    pages = _pdf_pages(out)
+    assert len(pages) >= 3  # a map, the targets, the gaps
+    assert [_says_it(p) for p in pages] == [kind == "demo"] * len(pages)
+
+
+def test_standalone_html(kind):
+    html = export.html_map(export.MapSpec(rule="bus_2km", lang="zh"))
+    assert (PHRASE["zh"] in html) == (kind == "demo")
+    assert ('class="va-synthetic"' in html) == (kind == "demo")
+
+
+def test_bureau_workbook(kind, tmp_path):
+    book = load_workbook(export.bureau_workbook(2017, tmp_path / "w.xlsx", lang="en"))
+    cells = [str(c.value) for sheet in book for row in sheet.iter_rows() for c in row]
+    if kind == "demo":
+        assert book.sheetnames[:2] == ["About the data", "Summary"]
+        about = book["About the data"]
+        assert str(about["A1"].value).startswith(PHRASE["en"])
+        lines = [str(c.value) for c in about["A"]]
+        assert any(v.startswith("Administrative villages: Synthetic demo data") for v in lines)
+    else:
+        assert book.sheetnames[0] == "Summary"
+        assert not [c for c in cells if "synthetic" in c.lower()]
+
+
+def test_planned_sites_from_the_command_line(kind, tmp_path):
+    out = tmp_path / "sites.csv"
+    done = cli(
+        "plan", "--rule", "bus_2km", "--add", "2", "--candidates", "villages", "--out", str(out)
+    )
+    assert done.returncode == 0, done.stderr
+    with out.open(encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert len(rows) == 3
+    if kind == "demo":
+        assert rows[0][-1] == "About the data"
+        assert [r[-1] for r in rows[1:]] == ["synthetic demo data"] * 2
+        assert "note: Synthetic demo data" in done.stderr
+    else:
+        assert "synthetic" not in out.read_text(encoding="utf-8") + done.stderr.lower()
+
+
+# --- the app ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def captured(monkeypatch):
+    """Every file the app offers for download: (file name, bytes)."""
+    files: list[tuple[str, bytes]] = []
+
+    def keep(_self, _label, data, file_name=None, **_kwargs):
+        files.append((str(file_name), bytes(data() if callable(data) else data)))  # a click
+        return False
+
+    monkeypatch.setattr(DeltaGenerator, "download_button", keep)
+    monkeypatch.setattr("streamlit.download_button", lambda *a, **k: keep(None, *a, **k))
+    return files
+
+
+@pytest.fixture
+def app(kind):
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_sidebar_overview_catalogue_and_map(kind, app):
+    demo = kind == "demo"
+    assert any(_says_it(c.value) for c in app.sidebar.caption) == demo
+    assert any(_says_it(c.value) for c in app.main.caption) == demo  # the map page
+    app.switch_page("pages/overview.py").run()
+    assert not app.exception
+    assert sum(_says_it(i.value) for i in app.info) == int(demo)
+    app.switch_page("pages/catalogue.py").run()
+    assert not app.exception
+    table = app.dataframe[0].value.set_index("key")
+    synthetic = set(table.index[table["Synthetic"] == "yes"])
+    if demo:
+        assert synthetic == set(layers.REGISTRY) - {"prefecture", "counties", "relief"}
+        assert table.loc["villages", "Source"].startswith("Synthetic demo data")
+    else:
+        assert synthetic == set()
+        assert table.loc["villages", "Source"] == "villages.gpkg (imported)"
+        assert table.loc["villages", "Licence"] == "—"
+    assert table.loc["relief", "Source"] == layers.get_layer("relief").source
+
+
+def _csv_rows(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8"))))
+
+
+def _gpkg_description(data: bytes, folder: Path) -> str:
+    path = folder / "download.gpkg"
+    path.write_bytes(data)
+    with sqlite3.connect(path) as db:
+        (description,) = db.execute("SELECT description FROM gpkg_contents").fetchone()
+    return str(description)
+
+
+def test_downloads_of_the_coverage_and_bureau_pages(kind, app, captured, tmp_path):
+    app.switch_page("pages/coverage.py").run()
+    assert not app.exception
+    app.switch_page("pages/bureaus.py").run()
+    app.selectbox[0].set_value("transport").run()
+    assert not app.exception
+    names = [name for name, _ in captured]
+    assert {Path(n).suffix for n in names} == {".csv", ".xlsx", ".gpkg"}
+    for name, data in captured:
+        suffix = Path(name).suffix
+        if kind == "demo":
+            assert name.endswith(f"-synthetic-demo-data{suffix}")
+        else:
+            assert "synthetic" not in name
+            assert b"ynthetic" not in data
+        if suffix == ".csv":
+            rows = _csv_rows(data)
+            assert (rows[0][-1] == "About the data") == (kind == "demo")
+            if kind == "demo":
+                assert {r[-1] for r in rows[1:]} == {"synthetic demo data"}
+        elif suffix == ".xlsx":
+            path = tmp_path / "download.xlsx"
+            path.write_bytes(data)
+            book = load_workbook(path)
+            assert (book.sheetnames[0] == "About the data") == (kind == "demo")
+            assert book.sheetnames[-1] == "data"
+        else:
+            assert _says_it(_gpkg_description(data, tmp_path)) == (kind == "demo")
+
+
+def test_the_export_page_makes_what_it_says(kind, app, captured, tmp_path):
+    app.switch_page("pages/export.py").run()
+    assert not app.exception
+    app.selectbox(key="exp_county").set_value("620924").run()
+    app.select_slider(key="exp_dpi").set_value(150).run()
+    next(b for b in app.button if b.key == "exp_go").click().run()
+    assert not app.exception
+    ((name, data),) = captured
+    path = tmp_path / name
+    path.write_bytes(data)
+    (text,) = _pdf_pages(path)
+    assert _says_it(text) == (kind == "demo")
+
+
+# --- exactly when -----------------------------------------------------------------------------
+
+
+def test_only_the_synthetic_layers_used_are_named(imported_store, tmp_path, monkeypatch):
+    path = copy_gpkg(imported_store, tmp_path / "atlas.gpkg")
+    handle = store.open_store(path)
+    schools = handle.read_layer("schools").drop(columns="version")
+    handle.replace_layers({"schools": schools}, who="t", source="demo schools", synthetic=True)
+    monkeypatch.setenv("VILLAGE_ATLAS_STORE", str(path))
+    spec = export.MapSpec(county="620924", dpi=72, lang="en")  # the bus rule: no schools
+    out = export.save_figure(export.meeting_map(spec), tmp_path / "map.pdf")
+    assert not _says_it(_pdf_pages(out)[0])
+    book = load_workbook(export.bureau_workbook(2017, tmp_path / "w.xlsx", lang="en"))
+    assert book["About the data"]["A1"].value == (
+        "Synthetic demo data (generated, not real records): Schools."
+    )
+
+
+def test_importing_a_maps_layers_turns_its_notice_off_in_both_backends(
+    backend_store, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("VILLAGE_ATLAS_STORE", backend_store)
+    spec = export.MapSpec(county="620924", dpi=72, lang="zh", rule="bus_2km")
+
+    def says_it() -> bool:
+        out = export.save_figure(export.meeting_map(spec), tmp_path / "map.pdf")
+        return _says_it(_pdf_pages(out)[0], "zh")
+
+    assert says_it()
+    _imports(backend_store, tmp_path / "files", list(MAP_LAYERS[:-1]))
+    assert says_it()  # the bus stops are still the demo's
+    _imports(backend_store, tmp_path / "files", [MAP_LAYERS[-1]])
+    assert not says_it()
+    origin = store.open_store(backend_store).origin("bus_stops")
+    assert origin is not None
+    assert (origin.source, origin.synthetic) == ("bus_stops.gpkg (imported)", False)
