@@ -162,6 +162,22 @@ def test_plan_along_roads_from_the_command_line(demo_store, tmp_path):
     assert out.read_text().count("\n") == 4
 
 
+def test_plan_along_roads_names_its_synthetic_roads_even_with_the_graph_from_disk(
+    demo_store, tmp_path
+):
+    from tests.helpers import cli  # noqa: PLC0415
+
+    kept = demo_store.with_name("demo.cache") / "road_graph-2017.npz"
+    for _ in range(2):  # the second plan reads the road graph back from disk, not the roads
+        done = cli(
+            "plan", "--rule", "bus_2km", "--add", "2", "--network", "--candidates", "villages",
+            "--out", str(tmp_path / "sites.csv"),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert kept.is_file()
+        assert "Roads" in done.stderr.split("note:")[1]
+
+
 def test_a_plan_saved_as_a_scenario_shows_its_effect_per_county(demo_store, tmp_path):
     import io  # noqa: PLC0415
 
