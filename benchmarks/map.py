@@ -5,9 +5,10 @@
 For the demo data and a synthetic set of 10,000 villages on 100,000 road segments, builds
 the map as the Map page does (1 m coordinates, only the tooltip's columns, canvas renderer,
 minor roads held back until zoomed in, more than 2,000 villages grouped by zoom) and as
-plain folium would (``folium.GeoJson`` of the whole layers, SVG renderer), serves each from 127.0.0.1 with the Leaflet files, and opens it
-in headless Debian chromium: ``paint`` is the browser's first contentful paint, ``ready`` the
-moment every overlay is drawn (two animation frames after the map script ran).
+plain folium would (``folium.GeoJson`` of the whole layers, SVG renderer), serves each from
+127.0.0.1 with the Leaflet files, and opens it in headless Debian chromium: ``paint`` is the
+browser's first contentful paint, ``ready`` the moment every overlay is drawn (two animation
+frames after the map script ran).
 """
 
 from __future__ import annotations
