@@ -507,6 +507,7 @@ STRINGS = MappingProxyType(
         "theme_land": ("Land", "国土"),
         "theme_services": ("Services", "公共服务"),
         "theme_industry": ("Industry", "产业"),
+        "theme_projects": ("Projects and funds", "项目和资金"),
     }
 )
 

@@ -1,0 +1,186 @@
+"""The project register: which project closes which gap, and which projects were completed.
+
+A project serves one measure (`measure`: a coverage rule's key, or a target's key; a
+target measured by a rule serves that rule) and is sited at a village (`village_code`)
+or along a line or over an area. A gap (`layers.rules.gap_list`: a village a rule leaves
+out) is linked to the projects of the same village that serve the same rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import pandas as pd
+
+from geo.errors import TargetsError
+from layers.catalogue import PROJECT_STATUSES
+from layers.rules import RULES
+from layers.targets import Target, load_targets
+
+__all__ = [
+    "LINK_COLUMNS",
+    "NO_PROJECT",
+    "completed",
+    "known_measures",
+    "link",
+    "measure_rules",
+    "problems",
+]
+
+#: The status of a gap no project serves.
+NO_PROJECT = "none"
+#: Columns `link` adds to a gap list.
+LINK_COLUMNS = ["project", "project_status", "project_year", "budget_wan_yuan", "fund_source"]
+_RANK = {status: rank for rank, status in enumerate(PROJECT_STATUSES)}
+
+
+def measure_rules(plan: Iterable[Target] = ()) -> dict[str, str]:
+    """Return measure key -> the coverage rule it serves: every rule, and targets with a rule.
+
+    Examples
+    --------
+    >>> measure_rules()["tap_water"]
+    'tap_water'
+    """
+    found = {key: key for key in RULES}
+    for target in plan:
+        if target.rule is not None:
+            found.setdefault(target.key, target.rule)
+    return found
+
+
+def known_measures() -> set[str]:
+    """Return every key a project's `measure` may hold: the rules' and the targets' keys."""
+    try:
+        plan = load_targets()
+    except (OSError, TargetsError):
+        plan = ()
+    return set(RULES) | {target.key for target in plan}
+
+
+def problems(projects: pd.DataFrame) -> list[str]:
+    """Return what is wrong with a project register beyond its schema (empty: nothing).
+
+    Each `measure` is a rule's or a target's key, budgets are not negative, a village
+    project names its village by a 12-digit code.
+    """
+    found = []
+    if "measure" in projects.columns:
+        known = known_measures()
+        bad = projects["measure"][~projects["measure"].isin(known)]
+        if len(bad):
+            shown = ", ".join(repr(str(v))[:40] for v in bad.unique()[:5])
+            found.append(
+                f"column `measure` must name a coverage rule or a target of the plan: "
+                f"{len(bad)} bad row(s) ({', '.join(map(str, bad.index[:5]))}): {shown}"
+            )
+    if "budget_wan_yuan" in projects.columns:
+        budget = pd.to_numeric(projects["budget_wan_yuan"], errors="coerce")
+        if (budget < 0).any():
+            found.append(
+                f"column `budget_wan_yuan` must be >= 0: {int((budget < 0).sum())} bad row(s)"
+            )
+    if {"site", "village_code"} <= set(projects.columns):
+        code = projects["village_code"].astype("string").str.fullmatch(r"\d{12}")
+        bad_site = (projects["site"] == "village") & ~code.fillna(value=False).astype(bool)
+        if bad_site.any():
+            found.append(
+                f"a village project needs a 12-digit `village_code`: {int(bad_site.sum())} "
+                f"bad row(s) ({', '.join(map(str, projects.index[bad_site][:5]))})"
+            )
+    return found
+
+
+def _best(group: pd.DataFrame) -> pd.Series:
+    """Summarise the projects serving one gap: the furthest along first."""
+    ranked = group.assign(_rank=group["status"].map(_RANK)).sort_values(
+        ["_rank", "year"], ascending=[False, True]
+    )
+    top = ranked.iloc[0]
+    return pd.Series(
+        {
+            "project": "; ".join(
+                f"{pid} {name}"
+                for pid, name in zip(ranked["project_id"], ranked["name"], strict=True)
+            ),
+            "project_status": top["status"],
+            "project_year": top["year"],
+            "budget_wan_yuan": float(ranked["budget_wan_yuan"].sum()),
+            "fund_source": ", ".join(dict.fromkeys(ranked["fund_source"].astype(str))),
+        }
+    )
+
+
+def link(
+    gaps: pd.DataFrame, projects: pd.DataFrame, rule_of: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """Return, for each gap, the projects of its village that serve its rule.
+
+    Parameters
+    ----------
+    gaps
+        A gap list (`layers.rules.gap_list`): `code` (village) and `rule` per row.
+    projects
+        The project register (the ``projects`` layer).
+    rule_of
+        Measure key -> the rule it serves (default `measure_rules` of the rules only).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like `gaps`: `project` (id and name of each, the furthest along first),
+        `project_status` (the furthest along, `NO_PROJECT` when none), `project_year`
+        (its year: done in, or due in), `budget_wan_yuan` (their sum) and `fund_source`.
+
+    Examples
+    --------
+    >>> gaps = pd.DataFrame({"code": ["620902100001", "620902100002"], "rule": ["power"] * 2})
+    >>> register = pd.DataFrame({"project_id": ["P1"], "name": ["grid"], "measure": ["power"],
+    ...     "village_code": ["620902100002"], "year": [2018], "budget_wan_yuan": [40.0],
+    ...     "fund_source": ["central"], "status": ["funded"]})
+    >>> link(gaps, register)["project_status"].tolist()
+    ['none', 'funded']
+    """
+    rule_of = dict(rule_of) if rule_of is not None else measure_rules()
+    served = projects[projects["village_code"].notna()].assign(
+        rule=projects["measure"].map(rule_of)
+    )
+    served = served[served["rule"].notna()]
+    out = pd.DataFrame(index=gaps.index, columns=LINK_COLUMNS)
+    out["project"] = ""
+    out["project_status"] = NO_PROJECT
+    out["project_year"] = pd.array([pd.NA] * len(gaps), dtype="Int64")
+    out["budget_wan_yuan"] = 0.0
+    out["fund_source"] = ""
+    if served.empty or gaps.empty:
+        return out
+    summary = (
+        served.groupby(["village_code", "rule"], sort=False)[list(served.columns)]
+        .apply(_best)
+        .reset_index()
+    )
+    keyed = (
+        gaps[["code", "rule"]]
+        .reset_index(names="_gap")
+        .merge(summary, left_on=["code", "rule"], right_on=["village_code", "rule"], how="inner")
+    )
+    keyed = keyed.set_index("_gap")
+    for column in LINK_COLUMNS:
+        out.loc[keyed.index, column] = keyed[column].to_numpy()
+    out["project_year"] = pd.to_numeric(out["project_year"]).astype("Int64")
+    out["budget_wan_yuan"] = out["budget_wan_yuan"].astype(float)
+    return out
+
+
+def completed(projects: pd.DataFrame, start: int, end: int) -> pd.DataFrame:
+    """Return the projects done after the end of `start` and by the end of `end`.
+
+    Examples
+    --------
+    >>> register = pd.DataFrame({"status": ["done", "done", "funded"], "year": [2015, 2017, 2017]})
+    >>> completed(register, 2015, 2017).index.tolist()
+    [1]
+    """
+    year = pd.to_numeric(projects["year"], errors="coerce")
+    done = (projects["status"] == "done") & (year > start) & (year <= end)
+    return projects[done.fillna(value=False).astype(bool)]
