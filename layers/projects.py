@@ -10,21 +10,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+import geopandas as gpd
 import pandas as pd
 
-from geo.errors import TargetsError
-from layers.catalogue import PROJECT_STATUSES
-from layers.rules import RULES
+from geo import settings
+from geo.errors import StoreError, TargetsError
+from layers.bureaus import BUREAUS
+from layers.catalogue import CATALOGUE, PROJECT_STATUSES
+from layers.i18n import t
+from layers.rules import RULES, Loader
 from layers.targets import Target, load_targets
 
 __all__ = [
     "LINK_COLUMNS",
     "NO_PROJECT",
     "completed",
+    "fund_text",
     "known_measures",
     "link",
+    "listing",
     "measure_rules",
     "problems",
+    "register",
+    "status_text",
 ]
 
 #: The status of a gap no project serves.
@@ -150,7 +158,7 @@ def link(
     out["project"] = ""
     out["project_status"] = NO_PROJECT
     out["project_year"] = pd.array([pd.NA] * len(gaps), dtype="Int64")
-    out["budget_wan_yuan"] = 0.0
+    out["budget_wan_yuan"] = float("nan")
     out["fund_source"] = ""
     if served.empty or gaps.empty:
         return out
@@ -184,3 +192,69 @@ def completed(projects: pd.DataFrame, start: int, end: int) -> pd.DataFrame:
     year = pd.to_numeric(projects["year"], errors="coerce")
     done = (projects["status"] == "done") & (year > start) & (year <= end)
     return projects[done.fillna(value=False).astype(bool)]
+
+
+def register(load: Loader) -> gpd.GeoDataFrame:
+    """Return the project register through `load`; empty when the store holds none yet."""
+    try:
+        return load("projects")
+    except StoreError:
+        columns = next(spec.columns for spec in CATALOGUE if spec.key == "projects")
+        return gpd.GeoDataFrame(
+            {column: pd.Series(dtype=object) for column in columns},
+            geometry=gpd.GeoSeries([], crs=settings.storage_crs),
+        )
+
+
+def status_text(status: str, lang: str = "en") -> str:
+    """Return a project status (or `NO_PROJECT`) in words.
+
+    Examples
+    --------
+    >>> status_text("under_construction"), status_text("none", "zh")
+    ('Under construction', '无项目')
+    """
+    return t(f"pst_{status}", lang)
+
+
+def fund_text(sources: str, lang: str = "en") -> str:
+    """Return fund sources (one, or several joined by ``", "``) in words.
+
+    Examples
+    --------
+    >>> fund_text("central, pairing")
+    'Central, Pairing unit'
+    """
+    sep = "、" if lang == "zh" else ", "
+    return sep.join(t(f"fund_{s}", lang) for s in sources.split(", ") if s)
+
+
+def _measure_title(key: str, plan: Iterable[Target], lang: str) -> str:
+    """Return the title of a rule or target key (the key itself when neither knows it)."""
+    if key in RULES:
+        return RULES[key].title(lang)
+    return next((target.title(lang) for target in plan if target.key == key), key)
+
+
+def listing(projects: pd.DataFrame, lang: str, plan: Iterable[Target] = ()) -> pd.DataFrame:
+    """Return projects as a table for people: every column named and its values in words."""
+    plan = tuple(plan)
+    return pd.DataFrame(
+        {
+            t("project_id", lang): projects["project_id"],
+            t("name", lang): projects["name"],
+            t("measure", lang): projects["measure"].map(lambda k: _measure_title(k, plan, lang)),
+            t("project_site", lang): projects["site"].map(lambda k: t(f"site_{k}", lang)),
+            t("code", lang): projects["village_code"],
+            t("lead_bureau", lang): projects["lead"].map(lambda k: _unit_name(k, lang)),
+            t("project_year", lang): projects["year"],
+            t("budget_wan_yuan", lang): projects["budget_wan_yuan"],
+            t("fund_source", lang): projects["fund_source"].map(lambda k: fund_text(k, lang)),
+            t("project_status", lang): projects["status"].map(lambda k: status_text(k, lang)),
+        }
+    )
+
+
+def _unit_name(key: str, lang: str) -> str:
+    """Return a unit's name from its key."""
+    return BUREAUS[key].name(lang) if key in BUREAUS else key

@@ -7,6 +7,7 @@ import streamlit as st
 import ui
 from layers import BUREAUS, provenance, targets
 from layers.rules import RULES, gap_list
+from ui.projects_view import gap_projects
 from ui.tables import coloured_status, downloads
 from ui.targets_view import gap_table, rules_table, targets_table
 
@@ -60,7 +61,7 @@ st.subheader(ui.tr("gap_list"))
 if found.empty:
     st.success(ui.tr("no_gaps"))
 else:
-    gaps = gap_table(found)
+    gaps = gap_table(found, gap_projects(found))
     st.dataframe(gaps, hide_index=True, width="stretch")
-    sources = [k for r in rules for k in provenance.rule_layers(r)]
+    sources = [k for r in rules for k in provenance.rule_layers(r)] + ["projects"]
     downloads(gaps, None, f"gaps-{bureau}-{year}", sources)
