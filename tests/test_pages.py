@@ -134,6 +134,19 @@ def test_search_opens_the_village_file(app):
     assert any(frame.value.shape[0] == len(RULES) for frame in app.dataframe)
 
 
+def test_the_village_file_lists_its_projects(app):
+    register = layers.load("projects")
+    code = register["village_code"].dropna().value_counts().index[0]  # the busiest village
+    village = layers.load("villages").set_index("code").loc[code]
+    app.text_input[0].input(village["pinyin"]).run()
+    app.selectbox[0].select(code).run()
+    assert not app.exception
+    (listed,) = [f.value for f in app.dataframe if "Project ID" in f.value.columns]
+    assert sorted(listed["Project ID"]) == sorted(
+        register.loc[register["village_code"] == code, "project_id"]
+    )
+
+
 def test_unreachable_basemap_says_so_and_keeps_the_relief(app, sent, monkeypatch):
     monkeypatch.setattr("ui.probe", lambda _url: False)
     app.sidebar.selectbox[1].select("osm").run()

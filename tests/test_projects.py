@@ -13,7 +13,7 @@ import layers
 import store
 from geo.errors import AccessDeniedError
 from layers import projects, render
-from layers.access import Account, Role
+from layers.access import LOCAL_ADMIN, Account, Role
 from layers.catalogue import PROJECT_STATUSES
 from layers.rules import RULES, evaluate, gap_list
 from layers.targets import load_targets
@@ -257,3 +257,17 @@ def test_the_bureau_workbook_says_which_project_serves_each_gap(demo_store, tmp_
     assert status == [projects.status_text(s) for s in linked["project_status"]]
     assert {"Funded", "Under construction"} <= set(status)
     assert "Projects and funds" in book.sheetnames
+
+
+def test_hostile_project_names_stay_text_in_the_workbook(demo_store, tmp_path):
+    path = copy_gpkg(demo_store, tmp_path / "atlas.gpkg")
+    names = ['=HYPERLINK("http://x.test","click")', HOSTILE_NAMES[0], MARKDOWN_NAMES[0]]
+    hostile = layers.validate("projects", _register(name=names))
+    accounts.import_as(store.open_store(path), LOCAL_ADMIN, "projects", hostile, source="h.xlsx")
+    out = export.bureau_workbook(
+        2017, tmp_path / "w.xlsx", load=lambda key: layers.load(key, path), lang="en"
+    )
+    sheet = load_workbook(out)["Projects and funds"]
+    cells = {c.value: c for row in sheet.iter_rows() for c in row if c.value in names}
+    assert set(cells) == set(names)
+    assert {c.data_type for c in cells.values()} == {"s"}  # text, never a formula

@@ -8,7 +8,7 @@ import pandas as pd
 import ui
 from layers import projects
 
-__all__ = ["completed_table", "gap_projects", "register"]
+__all__ = ["completed_table", "gap_projects", "register", "village_projects"]
 
 
 def register() -> gpd.GeoDataFrame:
@@ -38,3 +38,10 @@ def completed_table(start: int, end: int) -> pd.DataFrame:
     """Return the projects done after `start` and by the end of `end`, in the chosen language."""
     done = projects.completed(register(), start, end)
     return projects.listing(done, ui.lang(), ui.load_targets())
+
+
+def village_projects(code: str) -> pd.DataFrame:
+    """Return the projects of village `code`, in the chosen language."""
+    found = register()
+    mine = found[found["village_code"] == code]
+    return projects.listing(mine, ui.lang(), ui.load_targets())
