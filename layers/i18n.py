@@ -516,6 +516,7 @@ STRINGS = MappingProxyType(
         "budget_wan_yuan": ("Budget (10,000 yuan)", "投资（万元）"),
         "fund_source": ("Fund source", "资金来源"),
         "projects_completed": ("Projects completed", "完成项目"),
+        "gaps_funded": ("Gaps with a funded project", "已落实资金项目的缺口"),
         "projects_budget": (
             "Their budget: {budget:,.1f} (10,000 yuan)",
             "投资合计：{budget:,.1f}万元",

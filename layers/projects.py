@@ -22,6 +22,7 @@ from layers.rules import RULES, Loader
 from layers.targets import Target, load_targets
 
 __all__ = [
+    "FUNDED",
     "LINK_COLUMNS",
     "NO_PROJECT",
     "completed",
@@ -37,6 +38,8 @@ __all__ = [
 
 #: The status of a gap no project serves.
 NO_PROJECT = "none"
+#: Statuses of a project whose money is there: funded, and on from there.
+FUNDED = PROJECT_STATUSES[PROJECT_STATUSES.index("funded") :]
 #: Columns `link` adds to a gap list.
 LINK_COLUMNS = ["project", "project_status", "project_year", "budget_wan_yuan", "fund_source"]
 _RANK = {status: rank for rank, status in enumerate(PROJECT_STATUSES)}

@@ -303,6 +303,9 @@ def test_bureau_page_says_which_project_serves_each_gap(app):
     ]
     assert list(listed["Project"]) == list(linked["project"])
     assert {"Funded", "Under construction", "No project"} <= set(listed["Project status"])
+    funded = int(linked["project_status"].isin(["funded", "under_construction", "done"]).sum())
+    assert int({m.label: m.value for m in app.metric}["Gaps with a funded project"]) == funded
+    assert 0 < funded < len(gaps)
 
 
 def test_change_report_lists_the_projects_completed(app):

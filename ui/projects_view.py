@@ -8,7 +8,7 @@ import pandas as pd
 import ui
 from layers import projects
 
-__all__ = ["completed_table", "gap_projects", "register", "village_projects"]
+__all__ = ["completed_table", "gap_projects", "linked", "register", "village_projects"]
 
 
 def register() -> gpd.GeoDataFrame:
@@ -16,21 +16,25 @@ def register() -> gpd.GeoDataFrame:
     return projects.register(ui.layer)
 
 
-def gap_projects(found: pd.DataFrame) -> pd.DataFrame:
-    """Return the project columns of a gap list, in the chosen language (see `projects.link`)."""
+def linked(found: pd.DataFrame) -> pd.DataFrame:
+    """Return the projects serving each gap of a gap list (`projects.link`)."""
+    return projects.link(found, register(), projects.measure_rules(ui.load_targets()))
+
+
+def gap_projects(served: pd.DataFrame) -> pd.DataFrame:
+    """Return the project columns of gaps (`linked`), named and worded in the chosen language."""
     lang = ui.lang()
-    linked = projects.link(found, register(), projects.measure_rules(ui.load_targets()))
     return pd.DataFrame(
         {
-            ui.tr("project"): linked["project"],
-            ui.tr("project_status"): linked["project_status"].map(
+            ui.tr("project"): served["project"],
+            ui.tr("project_status"): served["project_status"].map(
                 lambda s: projects.status_text(s, lang)
             ),
-            ui.tr("project_year"): linked["project_year"],
-            ui.tr("budget_wan_yuan"): linked["budget_wan_yuan"],
-            ui.tr("fund_source"): linked["fund_source"].map(lambda s: projects.fund_text(s, lang)),
+            ui.tr("project_year"): served["project_year"],
+            ui.tr("budget_wan_yuan"): served["budget_wan_yuan"],
+            ui.tr("fund_source"): served["fund_source"].map(lambda s: projects.fund_text(s, lang)),
         },
-        index=found.index,
+        index=served.index,
     )
 
 
