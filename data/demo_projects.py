@@ -20,7 +20,7 @@ from numpy.random import Generator
 
 from geo import settings
 from layers.catalogue import FUND_SOURCES
-from layers.projects import known_measures
+from layers.projects import empty_register, known_measures
 from layers.rules import RULES, evaluate
 
 __all__ = ["STREAM", "projects"]
@@ -146,6 +146,8 @@ def projects(stored: Mapping[str, gpd.GeoDataFrame], seed: int) -> gpd.GeoDataFr
     """Return the demo's project register, in the CRS of `stored` (the demo's layers)."""
     rng = np.random.default_rng(seed + STREAM)
     rows = _village_rows(rng, stored) + _works_rows(rng, stored)
+    if not rows:  # nothing to do: every village met every measure by 2014
+        return empty_register(stored["villages"].crs)
     register = gpd.GeoDataFrame(rows, geometry="geometry", crs=stored["villages"].crs)
     register = register.sort_values(["year", "measure", "name"], kind="stable").reset_index(
         drop=True

@@ -26,6 +26,7 @@ __all__ = [
     "LINK_COLUMNS",
     "NO_PROJECT",
     "completed",
+    "empty_register",
     "fund_text",
     "known_measures",
     "link",
@@ -202,11 +203,16 @@ def register(load: Loader) -> gpd.GeoDataFrame:
     try:
         return load("projects")
     except StoreError:
-        columns = next(spec.columns for spec in CATALOGUE if spec.key == "projects")
-        return gpd.GeoDataFrame(
-            {column: pd.Series(dtype=object) for column in columns},
-            geometry=gpd.GeoSeries([], crs=settings.storage_crs),
-        )
+        return empty_register()
+
+
+def empty_register(crs: object = settings.storage_crs) -> gpd.GeoDataFrame:
+    """Return a register with no projects: the layer's columns, no rows."""
+    columns = next(spec.columns for spec in CATALOGUE if spec.key == "projects")
+    return gpd.GeoDataFrame(
+        {column: pd.Series(dtype=object) for column in columns},
+        geometry=gpd.GeoSeries([], crs=crs),
+    )
 
 
 def status_text(status: str, lang: str = "en") -> str:

@@ -11,7 +11,7 @@ from shapely import Point
 import exports as export
 import layers
 import store
-from geo.errors import AccessDeniedError
+from geo.errors import AccessDeniedError, StoreError
 from layers import projects, render
 from layers.access import LOCAL_ADMIN, Account, Role
 from layers.catalogue import PROJECT_STATUSES
@@ -198,6 +198,19 @@ def test_the_furthest_along_project_is_shown_and_budgets_add_up():
     empty = projects.link(gaps.iloc[:0], _register())
     assert list(empty.columns) == projects.LINK_COLUMNS
     assert empty.empty
+
+
+def test_a_store_without_a_register_has_no_projects_for_any_gap():
+    def older_store(key: str) -> gpd.GeoDataFrame:
+        raise StoreError(f"layer {key!r} is not in the store")
+
+    register = projects.register(older_store)
+    assert register.empty
+    assert list(register.columns) == [*layers.get_layer("projects").columns, "geometry"]
+    assert layers.problems("projects", register) == []
+    gaps = pd.DataFrame({"code": ["620902100201"], "rule": ["power"]})
+    assert projects.link(gaps, register)["project_status"].tolist() == [projects.NO_PROJECT]
+    assert projects.completed(register, 2014, 2020).empty
 
 
 # --- the demo ---------------------------------------------------------------------------------
