@@ -18,6 +18,7 @@ from layers.catalogue import PROJECT_STATUSES
 from layers.rules import RULES, evaluate, gap_list
 from layers.targets import load_targets
 from store import accounts
+from store.importer import suggest_columns
 from tests.helpers import HOSTILE_NAMES, MARKDOWN_NAMES, cli, copy_gpkg
 
 RANK = {status: rank for rank, status in enumerate(PROJECT_STATUSES)}
@@ -74,6 +75,21 @@ def test_a_village_project_needs_its_village_and_ids_are_unique():
     found = layers.problems("projects", bad)
     assert "a village project needs a 12-digit `village_code`: 1 bad row(s) (1)" in found
     assert "`project_id` must be unique: P1 appear more than once" in found
+
+
+def test_a_register_with_chinese_headers_finds_its_columns():
+    headers = ["项目编号", "名称", "村代码", "牵头单位", "年度", "投资（万元）", "资金来源", "状态"]
+    found = suggest_columns(headers, list(layers.get_layer("projects").columns))
+    assert found == {
+        "项目编号": "project_id",
+        "名称": "name",
+        "村代码": "village_code",
+        "牵头单位": "lead",
+        "年度": "year",
+        "投资（万元）": "budget_wan_yuan",
+        "资金来源": "fund_source",
+        "状态": "status",
+    }
 
 
 def test_a_hostile_file_is_refused_by_the_command_line(demo_store, tmp_path):
