@@ -103,26 +103,6 @@ def problems(projects: pd.DataFrame) -> list[str]:
     return found
 
 
-def _best(group: pd.DataFrame) -> pd.Series:
-    """Summarise the projects serving one gap: the furthest along first."""
-    ranked = group.assign(_rank=group["status"].map(_RANK)).sort_values(
-        ["_rank", "year"], ascending=[False, True]
-    )
-    top = ranked.iloc[0]
-    return pd.Series(
-        {
-            "project": "; ".join(
-                f"{pid} {name}"
-                for pid, name in zip(ranked["project_id"], ranked["name"], strict=True)
-            ),
-            "project_status": top["status"],
-            "project_year": top["year"],
-            "budget_wan_yuan": float(ranked["budget_wan_yuan"].sum()),
-            "fund_source": ", ".join(dict.fromkeys(ranked["fund_source"].astype(str))),
-        }
-    )
-
-
 def link(
     gaps: pd.DataFrame, projects: pd.DataFrame, rule_of: Mapping[str, str] | None = None
 ) -> pd.DataFrame:
@@ -164,21 +144,26 @@ def link(
     out["project_year"] = pd.array([pd.NA] * len(gaps), dtype="Int64")
     out["budget_wan_yuan"] = float("nan")
     out["fund_source"] = ""
-    if served.empty or gaps.empty:
-        return out
-    summary = (
-        served.groupby(["village_code", "rule"], sort=False)[list(served.columns)]
-        .apply(_best)
-        .reset_index()
-    )
-    keyed = (
+    pairs = (
         gaps[["code", "rule"]]
         .reset_index(names="_gap")
-        .merge(summary, left_on=["code", "rule"], right_on=["village_code", "rule"], how="inner")
+        .merge(served, left_on=["code", "rule"], right_on=["village_code", "rule"])
     )
-    keyed = keyed.set_index("_gap")
+    if pairs.empty:
+        return out
+    pairs = pairs.assign(
+        _rank=pairs["status"].map(_RANK),
+        _label=pairs["project_id"].astype(str) + " " + pairs["name"].astype(str),
+    ).sort_values(["_gap", "_rank", "year"], ascending=[True, False, True], kind="stable")
+    summary = pairs.groupby("_gap", sort=False).agg(
+        project=("_label", "; ".join),
+        project_status=("status", "first"),
+        project_year=("year", "first"),
+        budget_wan_yuan=("budget_wan_yuan", "sum"),
+        fund_source=("fund_source", lambda s: ", ".join(dict.fromkeys(s.astype(str)))),
+    )
     for column in LINK_COLUMNS:
-        out.loc[keyed.index, column] = keyed[column].to_numpy()
+        out.loc[summary.index, column] = summary[column].to_numpy()
     out["project_year"] = pd.to_numeric(out["project_year"]).astype("Int64")
     out["budget_wan_yuan"] = out["budget_wan_yuan"].astype(float)
     return out
