@@ -320,6 +320,8 @@ def test_change_report_lists_the_projects_completed(app):
     (table,) = [d.value for d in app.dataframe if "Project ID" in d.value.columns]
     assert sorted(table["Project ID"]) == sorted(done["project_id"])
     assert (table["Project status"] == "Done").all()
+    budget = f"{done['budget_wan_yuan'].sum():,.1f}"
+    assert f"Their budget: {budget} (10,000 yuan)" in [c.value for c in app.caption]
 
 
 # --- data page ----------------------------------------------------------------------------------
