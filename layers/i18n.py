@@ -517,6 +517,13 @@ STRINGS = MappingProxyType(
         "fund_source": ("Fund source", "资金来源"),
         "projects_completed": ("Projects completed", "完成项目"),
         "gaps_funded": ("Gaps with a funded project", "已落实资金项目的缺口"),
+        "done_but_open": (
+            (
+                "{n} gap(s) have a project recorded done by {year}, yet the village still lacks "
+                "the measure: check the project register and the village file."
+            ),
+            "{n}个缺口的项目已于{year}年前登记完成，但该村仍未达标：请核对项目库和村档案。",
+        ),
         "projects_budget": (
             "Their budget: {budget:,.1f} (10,000 yuan)",
             "投资合计：{budget:,.1f}万元",

@@ -26,6 +26,7 @@ __all__ = [
     "LINK_COLUMNS",
     "NO_PROJECT",
     "completed",
+    "done_but_open",
     "empty_register",
     "fund_text",
     "known_measures",
@@ -167,6 +168,23 @@ def link(
     out["project_year"] = pd.to_numeric(out["project_year"]).astype("Int64")
     out["budget_wan_yuan"] = out["budget_wan_yuan"].astype(float)
     return out
+
+
+def done_but_open(linked: pd.DataFrame, year: int) -> pd.Series:
+    """Return which gaps have a project recorded done by the end of `year`: it should have closed.
+
+    `linked` is `link`'s result for the gaps as of `year`; such a gap means the register
+    or the village file is wrong (or the project did not do what it was for).
+
+    Examples
+    --------
+    >>> linked = pd.DataFrame({"project_status": ["done", "done", "funded", "none"],
+    ...                        "project_year": pd.array([2016, 2018, 2016, None], dtype="Int64")})
+    >>> done_but_open(linked, 2017).tolist()
+    [True, False, False, False]
+    """
+    done = (linked["project_status"] == "done") & (linked["project_year"] <= year)
+    return done.fillna(value=False).astype(bool).rename("done_but_open")
 
 
 def completed(projects: pd.DataFrame, start: int, end: int) -> pd.DataFrame:

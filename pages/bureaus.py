@@ -59,6 +59,9 @@ left, middle, right = st.columns(3)
 left.metric(ui.tr("open_gaps"), len(found))
 middle.metric(ui.tr("share_of_gaps"), f"{len(found) / city_gaps if city_gaps else 0.0:.1%}")
 right.metric(ui.tr("gaps_funded"), int(served["project_status"].isin(projects.FUNDED).sum()))
+stale = int(projects.done_but_open(served, year).sum())
+if stale:
+    st.warning(ui.tr("done_but_open", n=stale, year=year))
 st.subheader(ui.tr("gap_list"))
 if found.empty:
     st.success(ui.tr("no_gaps"))

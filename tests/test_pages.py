@@ -376,10 +376,10 @@ def test_hostile_project_names_show_as_text_on_the_bureau_page(private_store):
             "site": ["village"] * 3,
             "village_code": chosen["code"].tolist(),
             "lead": ["water"] * 3,
-            "year": [2018] * 3,
+            "year": [2018, 2018, 2016],
             "budget_wan_yuan": [10.0] * 3,
             "fund_source": ["central"] * 3,
-            "status": ["funded"] * 3,
+            "status": ["funded", "funded", "done"],  # done, yet the gap is open: a warning
         },
         geometry=chosen.geometry.to_numpy(),
         crs=villages.crs,
@@ -395,9 +395,14 @@ def test_hostile_project_names_show_as_text_on_the_bureau_page(private_store):
     assert not at.exception
     listed = at.dataframe[-1].value
     shown = listed.set_index("Code")
-    for code, name, pid in zip(chosen["code"], names, ["H1", "H2", "H3"], strict=True):
+    statuses = ["Funded", "Funded", "Done"]
+    for code, name, pid, status in zip(
+        chosen["code"], names, ["H1", "H2", "H3"], statuses, strict=True
+    ):
         assert shown.loc[code, "Project"] == f"{pid} {name}"  # the text itself, as text
-        assert shown.loc[code, "Project status"] == "Funded"
+        assert shown.loc[code, "Project status"] == status
+    (warning,) = [w.value for w in at.warning]
+    assert warning.startswith("1 gap(s) have a project recorded done by 2017, yet the village")
     rendered = [m.value for m in at.markdown] + [c.value for c in at.caption]
     assert not [text for text in rendered if "__xss" in text]
 

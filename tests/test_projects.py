@@ -259,6 +259,15 @@ def test_a_done_project_of_the_demo_met_its_measure_that_year(demo_store):
     assert (years == done["year"].to_numpy()).all()
 
 
+@pytest.mark.parametrize("year", [2015, 2016, 2017])
+def test_no_demo_gap_has_a_project_done_by_then(demo_store, year):
+    villages = layers.load("villages")
+    gaps = gap_list(villages, {k: evaluate(r, year) for k, r in RULES.items()}, year)
+    linked = projects.link(gaps, layers.load("projects"), projects.measure_rules(load_targets()))
+    assert not projects.done_but_open(linked, year).any()
+    assert (linked["project_status"] == "done").any() == (year < 2017)  # done later: it closes
+
+
 def test_completed_projects_between_two_years(demo_store):
     register = layers.load("projects")
     found = projects.completed(register, 2015, 2017)
