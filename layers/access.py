@@ -12,6 +12,7 @@ import it, and each editable village field names the bureau that keeps it.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -115,13 +116,17 @@ def may_import(account: Account, key: str) -> bool:
 
 
 def owned_rows(
-    account: Account, key: str, incoming: gpd.GeoDataFrame, existing: gpd.GeoDataFrame | None
+    account: Account,
+    key: str,
+    incoming: gpd.GeoDataFrame,
+    existing: Callable[[], gpd.GeoDataFrame | None],
 ) -> gpd.GeoDataFrame:
-    """Return what layer `key` becomes when `account` imports `incoming` over `existing`.
+    """Return what layer `key` becomes when `account` imports `incoming` over the stored one.
 
     An admin's file replaces the layer. In a layer whose rows each name their unit
     (`LayerSpec.owner_column`, the project register), an editor's file replaces that
-    unit's rows only and keeps every other unit's.
+    unit's rows only and keeps every other unit's. `existing` reads the stored layer
+    (None: none yet), only when it is needed.
 
     Raises
     ------
@@ -140,9 +145,10 @@ def owned_rows(
             f"({account.bureau}) into layer {key!r}: {len(others)} row(s) name {units}"
         )
         raise AccessDeniedError(msg)
-    if existing is None or existing.empty:
+    stored = existing()
+    if stored is None or stored.empty:
         return incoming
-    kept = existing[existing[owner] != account.bureau].to_crs(incoming.crs)
+    kept = stored[stored[owner] != account.bureau].to_crs(incoming.crs)
     merged = pd.concat([kept[list(incoming.columns)], incoming], ignore_index=True)
     return gpd.GeoDataFrame(merged, geometry=incoming.geometry.name, crs=incoming.crs)
 
