@@ -452,7 +452,7 @@ def _plan(args: argparse.Namespace) -> int:
     import layers  # noqa: PLC0415
     from layers import planning  # noqa: PLC0415
     from layers.provenance import Reading  # noqa: PLC0415
-    from layers.rules import get_rule  # noqa: PLC0415
+    from layers.rules import get_rule, road_graph  # noqa: PLC0415
     from store import tables  # noqa: PLC0415
 
     if args.add < 1:
@@ -474,7 +474,11 @@ def _plan(args: argparse.Namespace) -> int:
         if sites.empty:
             raise ValueError("every candidate lies in the exclusion areas")
     ask = planning.Ask(args.add, args.objective, args.weight, args.network, args.time_limit)
-    chosen, solution = planning.plan_sites(rule, year, sites, ask, load=load)
+    graph = None
+    if args.network:  # kept on disk beside the store: the roads may not be read at all
+        graph = road_graph(year, load, cache_in=_store(args))
+        load.noted("roads", _store(args).origin("roads"))
+    chosen, solution = planning.plan_sites(rule, year, sites, ask, load=load, graph=graph)
     table = chosen.drop(columns="geometry")
     tables.write_table(
         table,

@@ -7,7 +7,8 @@ Prints, per case, the engine's time, its ratio to each baseline (engine / baseli
 1 the engine is faster), and the engine's peak memory. Machines here are noisy: read ratios,
 not absolute times. Synthetic data: villages and facilities scattered over a 600 x 400 km box
 around the prefecture (lon/lat, as the app stores them); for roads, a jittered square grid
-of road segments with the villages scattered over it (and 5 km beyond its edge).
+of road segments, or of winding links of 5 to 20 vertices each (as real road layers draw
+them), with the villages scattered over it (and 5 km beyond its edge).
 Baselines get their data already projected to metres (the engine starts from lon/lat).
 """
 
@@ -36,7 +37,9 @@ from scipy.spatial import cKDTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import store
 from geo import coverage, crs, network, raster
+from store import derived
 
 BOUNDS = (93.0, 38.5, 100.0, 42.0)
 METRIC = crs.metric_crs(BOUNDS)
@@ -82,10 +85,9 @@ def points(n: int, seed: int, bounds: tuple[float, ...] = BOUNDS) -> gpd.GeoData
     return gpd.GeoDataFrame(geometry=shapely.points(lon, lat), crs=4326)
 
 
-def road_grid(n_edges: int, seed: int) -> gpd.GeoDataFrame:
-    """A jittered square grid of 2-point road segments with about `n_edges` edges."""
-    rng = np.random.default_rng(seed)
-    side = int(np.sqrt(n_edges / 2)) + 1
+def _grid_links(n_links: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Both ends (metres) of about `n_links` links of a jittered square grid, and its step."""
+    side = int(np.sqrt(n_links / 2)) + 1
     x0, y0 = TO_M.transform(BOUNDS[0], BOUNDS[1])
     x1, y1 = TO_M.transform(BOUNDS[2], BOUNDS[3])
     step = min((x1 - x0), (y1 - y0)) / side
@@ -95,14 +97,38 @@ def road_grid(n_edges: int, seed: int) -> gpd.GeoDataFrame:
     node = np.arange(side * side).reshape(side, side)
     a = np.concatenate([node[:, :-1].ravel(), node[:-1, :].ravel()])
     b = np.concatenate([node[:, 1:].ravel(), node[1:, :].ravel()])
-    keep = rng.random(len(a)) < n_edges / len(a)
-    a, b = a[keep], b[keep]
+    keep = rng.random(len(a)) < n_links / len(a)
+    return np.stack([xy[a[keep]], xy[b[keep]]], axis=1), np.array(step)
+
+
+def _lines(xy: np.ndarray, line: np.ndarray) -> gpd.GeoDataFrame:
     lon, lat = TO_M.transform(xy[:, 0], xy[:, 1], direction="INVERSE")
-    ll = np.column_stack([lon, lat])
-    geoms = shapely.linestrings(
-        np.stack([ll[a], ll[b]], axis=1).reshape(-1, 2), indices=np.repeat(np.arange(len(a)), 2)
-    )
+    geoms = shapely.linestrings(np.column_stack([lon, lat]), indices=line)
     return gpd.GeoDataFrame(geometry=geoms, crs=4326)
+
+
+def road_grid(n_edges: int, seed: int) -> gpd.GeoDataFrame:
+    """A jittered square grid of 2-point road segments with about `n_edges` edges."""
+    ends, _ = _grid_links(n_edges, np.random.default_rng(seed))
+    return _lines(ends.reshape(-1, 2), np.repeat(np.arange(len(ends)), 2))
+
+
+def road_polylines(n_links: int, seed: int) -> gpd.GeoDataFrame:
+    """The jittered grid with every link a winding polyline of 5 to 20 vertices."""
+    rng = np.random.default_rng(seed)
+    ends, step = _grid_links(n_links, rng)
+    count = rng.integers(5, 21, len(ends))
+    line = np.repeat(np.arange(len(ends)), count)
+    first = np.cumsum(count) - count
+    k = np.arange(len(line)) - first[line]
+    t = (k + rng.uniform(-0.3, 0.3, len(line)) * (k > 0) * (k < count[line] - 1)) / (
+        count[line] - 1
+    )
+    p, q = ends[line, 0], ends[line, 1]
+    normal = (q - p)[:, ::-1] * np.array([-1.0, 1.0]) / np.hypot(*(q - p).T)[:, None]
+    bend = step * 0.05 * np.sin(np.pi * t * rng.integers(1, 4, len(ends))[line])
+    xy = p + t[:, None] * (q - p) + bend[:, None] * normal
+    return _lines(xy, line)
 
 
 def projected_xy(gdf: gpd.GeoDataFrame) -> np.ndarray:
@@ -139,15 +165,19 @@ def straight_line(n_v: int, n_f: int, *, with_buffer: bool) -> None:
 
 
 def _node_snap_floor(graph: network.RoadGraph, vxy: np.ndarray, fxy: np.ndarray) -> None:
-    tree = cKDTree(graph.nodes)
+    """Snap to the nearest junction, then multi-source Dijkstra on the junction graph."""
+    tree = cKDTree(graph.nodes[graph.junctions])
     _, v_nodes = tree.query(vxy, workers=-1)
     _, f_nodes = tree.query(fxy, workers=-1)
     dist = dijkstra(graph.matrix, indices=np.unique(f_nodes), min_only=True)
     _ = dist[v_nodes]
 
 
-def along_roads(n_v: int, n_edges: int, n_f: int = 1000) -> None:
-    roads = road_grid(n_edges, 3)
+def along_roads(
+    n_v: int, n_links: int, n_f: int = 1000, *, polylines: bool = False, cache: bool = False
+) -> None:
+    """Engine against the node-snapping floor; the graph's build (and its disk cache)."""
+    roads = road_polylines(n_links, 3) if polylines else road_grid(n_links, 3)
     # villages live where the roads are: the network's extent plus a 0.05 degree (5 km) margin
     b = tuple(roads.total_bounds + np.array([-0.05, -0.05, 0.05, 0.05]))
     villages, facilities = points(n_v, 4, b), points(n_f, 5, b)
@@ -160,12 +190,41 @@ def along_roads(n_v: int, n_edges: int, n_f: int = 1000) -> None:
     )
     engine = measure(lambda: network.network_distance(graph, villages, facilities), 1)
     floor = measure(lambda: _node_snap_floor(graph, vxy, fxy), 1)[0]
-    row(f"roads {n_v:,} on {len(roads):,} edges", engine, {"node-snap + dijkstra floor": floor})
+    links = "polyline links" if polylines else "edges"
+    row(
+        f"roads {n_v:,} x {n_f:,} on {len(roads):,} {links}",
+        engine,
+        {"node-snap + dijkstra floor": floor},
+    )
     print(
-        f"{'':34} (graph build, once per road layer and cached: {build[0]:.2f} s, "
-        f"peak {build[1]:.0f} MiB)",
+        f"{'':34} (graph: {len(graph.seg_a):,} segments, {len(graph.edge_a):,} edges between "
+        f"{len(graph.junctions):,} junctions; built in {build[0]:.2f} s, peak {build[1]:.0f} MiB)",
         flush=True,
     )
+    if cache:
+        _disk_cache(graph, build[0])
+
+
+def _disk_cache(graph: network.RoadGraph, build_s: float) -> None:
+    """Reading the graph back from the store's disk cache, against building it."""
+    folder = Path(tempfile.mkdtemp())
+    handle = store.create_store(folder / "bench.gpkg")
+    arrays = network.graph_to_arrays(graph)
+    write = measure(lambda: derived.write_arrays(handle, "road_graph", "bench", arrays), 1)
+    size = (handle.derived_dir() / "road_graph.npz").stat().st_size / 2**20
+
+    def load() -> network.RoadGraph:
+        read = derived.read_arrays(handle, "road_graph", "bench")
+        assert read is not None  # noqa: S101
+        return network.graph_from_arrays(read)
+
+    again = measure(load, 1)
+    print(
+        f"{'':34} (disk cache: {size:.0f} MiB written in {write[0]:.2f} s; read back in "
+        f"{again[0]:.2f} s, peak {again[1]:.0f} MiB: {again[0] / build_s:.2f}x the build)",
+        flush=True,
+    )
+    shutil.rmtree(folder)
 
 
 def population(n_edges: int, size: int = 3000, *, with_buffer: bool) -> None:
@@ -223,12 +282,14 @@ def main() -> None:
     straight_line(10_000, 1_000, with_buffer=True)
     straight_line(100_000, 10_000, with_buffer=True)
     along_roads(10_000, 100_000)
+    along_roads(10_000, 30_000, polylines=True, cache=True)
     population(100_000, 1000, with_buffer=True)
     if args.quick:
         return
     straight_line(1_000_000, 100_000, with_buffer=False)
     along_roads(100_000, 100_000)
-    along_roads(100_000, 1_000_000)
+    along_roads(100_000, 1_000_000, cache=True)
+    along_roads(100_000, 300_000, 10_000, polylines=True, cache=True)
     population(100_000, with_buffer=True)
     population(1_000_000, with_buffer=False)
     population(100_000, 10_000, with_buffer=False)  # 100M cells, read in bands: bounded memory

@@ -4,10 +4,11 @@
 
 For the demo data and a synthetic set of 10,000 villages on 100,000 road segments, builds
 the map as the Map page does (1 m coordinates, only the tooltip's columns, canvas renderer,
-minor roads held back until zoomed in) and as plain folium would (``folium.GeoJson`` of the
-whole layers, SVG renderer), serves each from 127.0.0.1 with the Leaflet files, and opens it
-in headless Debian chromium: ``paint`` is the browser's first contentful paint, ``ready`` the
-moment every overlay is drawn (two animation frames after the map script ran).
+minor roads held back until zoomed in, more than 2,000 villages grouped by zoom) and as
+plain folium would (``folium.GeoJson`` of the whole layers, SVG renderer), serves each from
+127.0.0.1 with the Leaflet files, and opens it in headless Debian chromium: ``paint`` is the
+browser's first contentful paint, ``ready`` the moment every overlay is drawn (two animation
+frames after the map script ran).
 """
 
 from __future__ import annotations
@@ -73,10 +74,14 @@ def ours(data: dict[str, gpd.GeoDataFrame]) -> folium.Map:
     fmap = render.base_map(data["counties"].total_bounds)
     render.relief_overlay(*render.relief_image(layers.raster_path("relief"))).add_to(fmap)
     roads = data["roads"][data["roads"]["road_class"].isin(MAJOR)]  # zoom 7: major roads
+    villages = render.grouped_points(
+        data["villages"], 7, category="status", label="{n} villages (zoom in to see each)"
+    )  # beyond 2,000: grouped by zoom, as the Map page does
+    village_tip = TOOLTIP if "count" not in villages else {"name_zh": "名称"}
     for key, gdf, tip in (
         ("counties", data["counties"], {}),
         ("roads", roads, {}),
-        ("villages", data["villages"], TOOLTIP),
+        ("villages", villages, village_tip),
     ):
         render.feature_group(layers.get_layer(key), gdf, title=key, tooltip=tip)[0].add_to(fmap)
     return fmap

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/reruns.py                      # the store the app serves
     VILLAGE_ATLAS_DATA=/tmp/big .venv/bin/python benchmarks/reruns.py   # a grown demo
+    .venv/bin/python benchmarks/reruns.py map coverage                  # some pages only
 
 Each page is opened, then each widget is moved back and forth: the first two moves warm
 the caches (what a user pays once), the median of the next six is the rerun a user feels.
@@ -83,7 +84,10 @@ def main() -> None:
     n = len(layers.load("villages"))
     print(f"| page, widget ({n:,} villages) | first move | rerun (median) | goal 0.3 s |")
     print("|---|---|---|---|")
+    wanted = sys.argv[1:] or list(CASES)  # pages to time (default: all)
     for page, widgets in CASES.items():
+        if page not in wanted:
+            continue
         for name, move in widgets.items():
             first, warm = timed_moves(page, move)
             mark = "yes" if warm <= GOAL_S else "no"

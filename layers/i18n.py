@@ -333,6 +333,7 @@ STRINGS = MappingProxyType(
         "newly_covered": ("Newly covered", "新覆盖"),
         "new_sites": ("New sites", "新增站点"),
         "n_villages": ("{n} villages (zoom in to see each)", "{n}个行政村（放大查看）"),
+        "n_sites": ("{n} existing sites", "{n}个现有站点"),
         "scenario": ("Scenario", "方案"),
         "removed_sites": ("Sites removed", "撤除站点"),
         "planned_roads": ("Planned road links", "规划道路"),

@@ -131,11 +131,13 @@ def plan_sites(
     ask: Ask,
     *,
     load: Loader = layers.load,
+    graph: network.RoadGraph | None = None,
 ) -> tuple[gpd.GeoDataFrame, Solution]:
     """Choose new sites for `rule` as of `year` among `candidate_sites` (existing ones kept).
 
     Returns the chosen sites (lon, lat, `covers_weight`: the weight only they reach,
-    `newly_covered_villages`: their codes) and the optimiser's `Solution`.
+    `newly_covered_villages`: their codes) and the optimiser's `Solution`. Along roads,
+    distances are measured on `graph` (default `road_graph(year, load)`).
 
     Raises
     ------
@@ -154,7 +156,7 @@ def plan_sites(
     existing = facilities_for(rule, year, load)
     sites = shapely.get_coordinates(candidate_sites.to_crs(4326).geometry.to_numpy())
     if ask.along_roads:
-        graph = road_graph(year, load)
+        graph = graph or road_graph(year, load)
         reach = network.reach_along_roads(graph, villages, candidate_sites, rule.within_m)
         already = (
             (
@@ -220,11 +222,13 @@ def scenario_effect(
     *,
     along_roads: bool = False,
     load: Loader = layers.load,
+    graph: network.RoadGraph | None = None,
 ) -> pd.DataFrame:
     """Return, per county, what adding `added` facilities to `rule`'s changes as of `year`.
 
     Columns: `villages`, `newly_covered`, `still_uncovered`, `poor_villages_newly_covered`,
-    `poor_people_newly_covered`; a last row ``total`` for the city.
+    `poor_people_newly_covered`; a last row ``total`` for the city. Along roads,
+    distances are measured on `graph` (default `road_graph(year, load)`).
     """
     if not rule.is_distance or rule.within_m is None:
         msg = f"rule {rule.key!r} is an attribute rule: a scenario adds no distance to it"
@@ -237,9 +241,11 @@ def scenario_effect(
         crs=existing.crs,
     )
 
+    if along_roads and graph is None:
+        graph = road_graph(year, load)
+
     def reached(facilities: gpd.GeoDataFrame) -> pd.Series:
-        if along_roads:
-            graph = road_graph(year, load)
+        if graph is not None:
             found = network.network_distance(graph, villages, facilities)["network_distance_m"]
             return found <= within_m
         return coverage(villages, facilities, within_m=within_m)["covered"]

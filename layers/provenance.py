@@ -170,6 +170,10 @@ class Reading:
         self.origins.setdefault(key, layers.origin_of_frame(gdf))
         return gdf
 
+    def noted(self, key: str, origin: Origin | None) -> None:
+        """Note that layer `key` was used without being read (a road graph kept on disk)."""
+        self.origins.setdefault(key, origin)
+
     def raster(self, key: str) -> Path:
         """Return the GeoTIFF of raster layer `key`, noting where it came from."""
         self.origins.setdefault(key, layers.origin(key))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import folium
 import geopandas as gpd
@@ -193,10 +194,17 @@ def feature_group(
     def style_of(feature: dict[str, dict[str, object]]) -> dict[str, object]:
         return _style(spec.geometry, style, feature["properties"].get(column) if column else None)
 
+    points = spec.geometry is GeometryKind.POINT
+    marker: folium.CircleMarker | None
+    if points and column is None:  # one style for every dot: on the marker, not per feature
+        options: dict[str, Any] = _style(spec.geometry, style)
+        marker = folium.CircleMarker(**options)
+    else:
+        marker = folium.CircleMarker() if points else None
     layer = folium.GeoJson(
         data,
-        style_function=style_of,
-        marker=folium.CircleMarker() if spec.geometry is GeometryKind.POINT else None,
+        style_function=style_of if marker is None or column is not None else None,
+        marker=marker,
         tooltip=folium.GeoJsonTooltip(
             fields=list(tooltip), aliases=[escape(a) for a in tooltip.values()]
         )

@@ -8,6 +8,7 @@ records the service by the year. Adding a rule is one entry in `_RULES`.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ import geopandas as gpd
 import pandas as pd
 
 import layers
+import store
 from geo import network, raster
 from geo.coverage import coverage
 from geo.errors import UnknownLayerError
@@ -24,6 +26,7 @@ from geo.status import done_by, year_of
 from layers.bureaus import BUREAUS
 from layers.clauses import Clause, Provenance, Scope, scope_mask
 from layers.spec import Bureau, Titled
+from store import derived
 
 __all__ = [
     "GAP_COLUMNS",
@@ -42,6 +45,8 @@ __all__ = [
 
 #: Reads a catalogue layer by key (default `layers.load`: the demo store).
 Loader = Callable[[str], gpd.GeoDataFrame]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,8 +376,45 @@ def facilities_for(rule: CoverageRule, year: int, load: Loader = layers.load) ->
     return gpd.GeoDataFrame(merged, geometry="geometry", crs=parts[0].crs)
 
 
-def road_graph(year: int, load: Loader = layers.load) -> network.RoadGraph:
-    """Return the graph of the roads that exist by the end of `year`."""
+def road_graph(
+    year: int, load: Loader = layers.load, *, cache_in: store.Store | None = None
+) -> network.RoadGraph:
+    """Return the graph of the roads that exist by the end of `year`.
+
+    Building it is the slow part of measuring along roads, so it is kept on disk beside
+    the store it comes from (`store.derived`) and read back while the roads layer has
+    not changed since (an import or an edit of the roads builds it again).
+
+    Parameters
+    ----------
+    year
+        Roads built by the end of this year.
+    load
+        Reads a layer by key; default the configured store.
+    cache_in
+        The store `load` reads, beside which the graph is kept. Default: the configured
+        store when `load` is `layers.load`; none (build every time) for another reader.
+    """
+    if cache_in is None and load is layers.load:
+        cache_in = store.open_store()
+    if cache_in is None:
+        return _build_road_graph(year, load)
+    name = f"road_graph-{year}"
+    roads_version = derived.layer_version(cache_in, "roads")
+    version = f"{roads_version}|year<={year}|format {network.GRAPH_FORMAT}"
+    arrays = derived.read_arrays(cache_in, name, version)
+    if arrays is not None:
+        try:
+            return network.graph_from_arrays(arrays)
+        except ValueError as exc:
+            log.warning("rebuilding the road graph of %d: its stored copy is bad (%s)", year, exc)
+    graph = _build_road_graph(year, load)
+    if derived.layer_version(cache_in, "roads") == roads_version:  # not changed meanwhile
+        derived.write_arrays(cache_in, name, version, network.graph_to_arrays(graph))
+    return graph
+
+
+def _build_road_graph(year: int, load: Loader) -> network.RoadGraph:
     roads = load("roads")
     return network.build_graph(roads[done_by(roads["year_built"], year)])
 

@@ -460,6 +460,15 @@ class Store(abc.ABC):
     def raster_dir(self) -> Path:
         """Return the folder where this store keeps imported rasters."""
 
+    def derived_dir(self) -> Path:
+        """Return the folder for what is derived from this store and can be rebuilt (caches).
+
+        By default a folder per store location under ``VILLAGE_ATLAS_CACHE`` (default
+        ``~/.cache/village-atlas``); a GeoPackage keeps its own beside its file.
+        """
+        root = os.environ.get("VILLAGE_ATLAS_CACHE") or Path.home() / ".cache" / "village-atlas"
+        return Path(root) / hashlib.sha256(self.location.encode()).hexdigest()[:16]
+
     # -- generic SQL, for the small tables every backend shares -------------------------------
     # Queries use `?` for parameters and `{p}` before table names (the PostGIS schema).
 

@@ -440,6 +440,10 @@ class GeoPackageStore(Store):
         """Return ``<store>.rasters/`` beside the GeoPackage: never the source tree's data."""
         return self.path.with_name(f"{self.path.stem}.rasters")
 
+    def derived_dir(self) -> Path:
+        """Return ``<store>.cache/`` beside the GeoPackage (rebuilt whenever it is missing)."""
+        return self.path.with_name(f"{self.path.stem}.cache")
+
     # -- writing -----------------------------------------------------------------------------
 
     def replace_layers(

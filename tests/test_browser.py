@@ -39,8 +39,8 @@ def _in_map(page, script: str, arg: object = None) -> object:
     return _map_frame(page).evaluate(script, arg)
 
 
-def _click_village(page, village) -> None:
-    """Click where the map draws `village` (from Leaflet's own projection)."""
+def _click_village(page, village) -> tuple[float, float]:
+    """Click where the map draws `village` (from Leaflet's own projection); return the pixel."""
     page.wait_for_timeout(1500)  # the overlays arrive after the base map
     x, y = _in_map(
         page,
@@ -50,6 +50,7 @@ def _click_village(page, village) -> None:
     )
     box = page.locator(MAP_FRAME).bounding_box()
     page.mouse.click(box["x"] + x, box["y"] + y)
+    return x, y
 
 
 def _choose_language(page, name: str) -> None:
@@ -300,17 +301,9 @@ def test_planning_draws_a_site_offline_and_takes_in_an_uploaded_file(
     page.get_by_text("Best next sites (HiGHS)", exact=True).wait_for(timeout=60_000)
     frame = _map_frame(page)
     frame.locator(".leaflet-draw-draw-marker").wait_for(timeout=60_000)
-    village = _loneliest_village()
     page.wait_for_timeout(1500)
     frame.locator(".leaflet-draw-draw-marker").click()
-    x, y = _in_map(
-        page,
-        "([lat, lng]) => { const p = map_div.latLngToContainerPoint([lat, lng]);"
-        " return [p.x, p.y]; }",
-        [village.geometry.y, village.geometry.x],
-    )
-    box = page.locator(MAP_FRAME).bounding_box()
-    page.mouse.click(box["x"] + x, box["y"] + y)
+    x, y = _click_village(page, _loneliest_village())  # a marker drawn there
     lng, lat, pixel = _in_map(
         page,
         "([x, y]) => { const p = map_div.containerPointToLatLng([x, y]);"

@@ -8,12 +8,22 @@ import itertools
 import geopandas as gpd
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pyproj
 import pytest
 import shapely
 from shapely import LineString
 
-from geo.network import build_graph, filter_roads, network_distance
+from geo.crs import tm_point_scale
+from geo.network import (
+    GRAPH_FORMAT,
+    build_graph,
+    filter_roads,
+    graph_from_arrays,
+    graph_to_arrays,
+    network_distance,
+    reach_along_roads,
+)
 
 GEOD = pyproj.Geod(ellps="WGS84")
 
@@ -179,3 +189,212 @@ def test_snapping_is_exact_on_short_and_very_long_segments(k):
     brute = np.array([shapely.distance(shapely.Point(q), segments).min() for q in p])
     got = shapely.distance(shapely.points(p), segments[seg])
     np.testing.assert_allclose(got, brute, atol=1e-6)
+
+
+# -- the contracted graph against a plain Dijkstra on every vertex ---------------------------
+# The brute force shares only the definition with the engine (the metric CRS the graph
+# chose, and lengths as planar / point scale): it snaps by trying every segment, splits
+# each segment at the points snapped onto it, and runs a textbook heapq Dijkstra on the
+# full vertex graph. Vertices here are either identical or far apart, so no merging.
+
+
+def _metric_lines(graph, roads):
+    out = []
+    for line in roads.geometry:
+        c = np.asarray(line.coords)
+        out.append(np.column_stack(graph.to_metric.transform(c[:, 0], c[:, 1])))
+    return out
+
+
+def _plain_dijkstra(adjacency, sources):
+    import heapq  # noqa: PLC0415
+
+    dist = dict(sources)
+    count = itertools.count()  # breaks ties: nodes themselves are not comparable
+    heap = [(d, next(count), node) for node, d in sources.items()]
+    heapq.heapify(heap)
+    while heap:
+        d, _, node = heapq.heappop(heap)
+        if d > dist[node]:
+            continue
+        for other, w in adjacency.get(node, ()):
+            if d + w < dist.get(other, np.inf):
+                dist[other] = d + w
+                heapq.heappush(heap, (d + w, next(count), other))
+    return dist
+
+
+def _snap_everywhere(p, segments):
+    """Leg, segment and position of the nearest point over every segment (brute force)."""
+    best = (np.inf, -1, 0.0)
+    for i, (a, b, _) in enumerate(segments):
+        ab = b - a
+        denom = ab @ ab
+        t = 0.0 if denom == 0 else float(np.clip((p - a) @ ab / denom, 0.0, 1.0))
+        foot = a + t * ab
+        d = float(np.hypot(*(p - foot)))
+        if d < best[0]:
+            best = (d, i, t)
+    d, i, t = best
+    a, b, _ = segments[i]
+    foot_x = a[0] + t * (b[0] - a[0])
+    return d / float(tm_point_scale((p[0] + foot_x) / 2.0)), i, t
+
+
+def brute_force_full(graph, roads, villages, facilities):
+    """(villages x facilities) along-road distances on the full vertex graph, brute force."""
+    segments = []
+    for xy in _metric_lines(graph, roads):
+        for a, b in itertools.pairwise(xy):
+            planar = np.hypot(*(b - a))
+            segments.append((a, b, planar / float(tm_point_scale((a[0] + b[0]) / 2.0))))
+    splits: dict[int, list[tuple[float, str]]] = {i: [] for i in range(len(segments))}
+    adjacency: dict[object, list[tuple[object, float]]] = {}
+
+    def link(u, v, w):
+        adjacency.setdefault(u, []).append((v, w))
+        adjacency.setdefault(v, []).append((u, w))
+
+    for kind, gdf in (("v", villages), ("f", facilities)):
+        p = np.column_stack(graph.to_metric.transform(gdf.geometry.x, gdf.geometry.y))
+        for j, q in enumerate(p):
+            leg, i, t = _snap_everywhere(q, segments)
+            splits[i].append((t, f"{kind}{j}"))
+            link(f"{kind}{j}*", f"{kind}{j}", leg)
+    for i, (a, b, length) in enumerate(segments):
+        chain = [(0.0, tuple(a)), *sorted(splits[i]), (1.0, tuple(b))]
+        for (t0, n0), (t1, n1) in itertools.pairwise(chain):
+            link(n0, n1, (t1 - t0) * length)
+    out = np.full((len(villages), len(facilities)), np.nan)
+    for j in range(len(facilities)):
+        dist = _plain_dijkstra(adjacency, {f"f{j}*": 0.0})
+        for i in range(len(villages)):
+            out[i, j] = dist.get(f"v{i}*", np.nan)
+    return out
+
+
+def polyline_network(seed: int, *, side: int = 5):
+    """Links of several vertices on a jittered grid, and every awkward case at once."""
+    rng = np.random.default_rng(seed)
+    lon0, lat0, step = 95.70, 40.50, 0.012
+    grid = {
+        (i, j): np.array([lon0 + i * step, lat0 + j * step]) + rng.normal(0, 0.001, 2)
+        for i in range(side)
+        for j in range(side)
+    }
+
+    def wiggle(p, q, k):
+        t = np.sort(rng.uniform(0, 1, k))[:, None]
+        normal = np.array([-(q - p)[1], (q - p)[0]])
+        return [p, *(p + t * (q - p) + rng.normal(0, 0.08, (k, 1)) * normal), q]
+
+    roads = []
+    for (i, j), p in grid.items():
+        for di, dj in ((1, 0), (0, 1)):
+            q = grid.get((i + di, j + dj))
+            if q is None or rng.random() > 0.75:
+                continue
+            coords = wiggle(p, q, int(rng.integers(0, 6)))
+            if len(coords) > 3 and rng.random() < 0.3:  # one link drawn as two features
+                cut = int(rng.integers(1, len(coords) - 1))
+                roads += [coords[: cut + 1], coords[cut:]]
+            elif rng.random() < 0.15:  # drawn twice, once backwards
+                roads += [coords, coords[::-1]]
+            else:
+                roads.append(coords)
+    c = grid[(1, 1)]
+    ring = [c + 0.004 * np.array([np.cos(a), np.sin(a)]) for a in np.linspace(0, 6, 7)]
+    roads.append([c, *ring, c])  # a loop road starting and ending at a junction
+    far = np.array([lon0 + side * step + 0.01, lat0])
+    island = [far + 0.005 * np.array([np.cos(a), np.sin(a)]) for a in np.linspace(0, 5, 6)]
+    roads += [[*island[:3]], [*island[2:], island[0]]]  # a ring of two features, no junction
+    spot, step_ne, north = grid[(2, 2)], np.array([0.003, 0.001]), np.array([0.0, 0.02])
+    roads.append([spot, spot, spot + step_ne, spot + step_ne])  # repeated vertices
+    roads.append([far + north, far + north])  # a road that is one point
+    roads.append([grid[(0, 0)] + [-0.003, 0.017], grid[(4, 3)] + [0.004, 0.002]])  # overpass
+    box = (lon0 - 0.005, lat0 - 0.005, lon0 + side * step + 0.02, lat0 + side * step)
+    villages = np.column_stack([rng.uniform(box[0], box[2], 40), rng.uniform(box[1], box[3], 40)])
+    facilities = np.column_stack([rng.uniform(box[0], box[2], 4), rng.uniform(box[1], box[3], 4)])
+    return lines(*roads), points(villages), points(facilities)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_contracted_graph_matches_plain_dijkstra_on_every_vertex(seed):
+    roads, villages, facilities = polyline_network(seed)
+    graph = build_graph(roads, piece_m=150.0)
+    expected = brute_force_full(graph, roads, villages, facilities)
+    got = network_distance(graph, villages, facilities)["network_distance_m"].to_numpy()
+    nearest = np.nanmin(np.where(np.isnan(expected), np.inf, expected), axis=1)
+    nearest[np.isinf(nearest)] = np.nan
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(nearest))
+    np.testing.assert_allclose(got, nearest, rtol=0, atol=1e-6, equal_nan=True)
+    assert np.isnan(got).any()  # the ring far away is reached from nothing
+    assert len(graph.edge_a) < len(graph.seg_a)  # and the graph was contracted
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_reach_along_roads_matches_plain_dijkstra(seed):
+    roads, villages, facilities = polyline_network(seed + 10)
+    graph = build_graph(roads)
+    expected = brute_force_full(graph, roads, villages, facilities) <= 1500.0
+    got = reach_along_roads(graph, villages, facilities, 1500.0, batch=3).toarray()
+    np.testing.assert_array_equal(got, expected)
+    assert got.any()
+    assert not got.all()
+
+
+def test_junctions_are_the_vertices_not_passed_through():
+    """Degree counted by hand: junctions and dead ends, plus one vertex per bare ring."""
+    roads, _, _ = polyline_network(3)
+    graph = build_graph(roads)
+    degree = np.bincount(np.concatenate([graph.seg_a, graph.seg_b]), minlength=len(graph.nodes))
+    assert set(graph.junctions) >= set(np.flatnonzero((degree != 2) & (degree > 0)))
+    bare_rings = len(graph.junctions) - ((degree != 2) & (degree > 0)).sum()
+    assert bare_rings == 2  # the island ring, and the road that is one point
+    assert (graph.edge_length > 0).sum() == len(graph.edge_length) - 1
+    np.testing.assert_allclose(
+        np.bincount(graph.seg_edge, weights=graph.seg_length), graph.edge_length, rtol=1e-12
+    )
+
+
+def test_a_ring_meeting_nothing_is_one_loop_edge():
+    ring = [(96.0, 40.0), (96.01, 40.0), (96.01, 40.01), (96.0, 40.01), (96.0, 40.0)]
+    graph = build_graph(lines(ring))
+    assert len(graph.junctions) == 1
+    assert graph.edge_a.tolist() == graph.edge_b.tolist() == [0]
+    assert graph.edge_length[0] == pytest.approx(graph.seg_length.sum(), rel=1e-12)
+    village, facility = points([(96.0101, 40.002)]), points([(96.0001, 40.008)])
+    got = network_distance(graph, village, facility)["network_distance_m"].iloc[0]
+    assert got == pytest.approx(brute_force_full(graph, lines(ring), village, facility)[0, 0])
+
+
+def test_graph_round_trips_through_plain_arrays():
+    roads, villages, facilities = polyline_network(4)
+    graph = build_graph(roads)
+    arrays = graph_to_arrays(graph)
+    assert all(a.dtype != object for a in arrays.values())
+    again = graph_from_arrays(arrays)
+    pd.testing.assert_frame_equal(
+        network_distance(again, villages, facilities), network_distance(graph, villages, facilities)
+    )
+
+
+def test_arrays_that_are_not_a_graph_are_refused():
+    road = lines([(96.0, 40.0), (96.01, 40.0), (96.02, 40.01)])
+    arrays = graph_to_arrays(build_graph(road))
+    with pytest.raises(ValueError, match="`seg_edge` is missing"):
+        graph_from_arrays({k: v for k, v in arrays.items() if k != "seg_edge"})
+    with pytest.raises(ValueError, match="`edge_a` points outside"):
+        graph_from_arrays({**arrays, "edge_a": arrays["edge_a"] + 5})
+    with pytest.raises(ValueError, match="`seg_b` has 1 rows, not 2"):
+        graph_from_arrays({**arrays, "seg_b": arrays["seg_b"][:1]})
+    with pytest.raises(ValueError, match="format"):
+        graph_from_arrays({**arrays, "format": np.array(GRAPH_FORMAT + 1)})
+    with pytest.raises(ValueError, match="bad `crs`"):
+        graph_from_arrays({**arrays, "crs": np.array("not a crs")})
+    with pytest.raises(ValueError, match=r"`nodes` are not finite \(x, y\) pairs"):
+        graph_from_arrays({**arrays, "nodes": arrays["nodes"][:, :1]})
+    with pytest.raises(ValueError, match="adjacency is not a matrix"):
+        graph_from_arrays({**arrays, "adj_indices": arrays["adj_indices"] + 1})
+    with pytest.raises(ValueError, match="adjacency is not a matrix"):
+        graph_from_arrays({**arrays, "adj_data": -arrays["adj_data"]})

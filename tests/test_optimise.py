@@ -162,6 +162,22 @@ def test_plan_along_roads_from_the_command_line(demo_store, tmp_path):
     assert out.read_text().count("\n") == 4
 
 
+def test_plan_along_roads_names_its_synthetic_roads_even_with_the_graph_from_disk(
+    demo_store, tmp_path
+):
+    from tests.helpers import cli  # noqa: PLC0415
+
+    kept = demo_store.with_name("demo.cache") / "road_graph-2017.npz"
+    for _ in range(2):  # the second plan reads the road graph back from disk, not the roads
+        done = cli(
+            "plan", "--rule", "bus_2km", "--add", "2", "--network", "--candidates", "villages",
+            "--out", str(tmp_path / "sites.csv"),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert kept.is_file()
+        assert "Roads" in done.stderr.split("note:")[1]
+
+
 def test_a_plan_saved_as_a_scenario_shows_its_effect_per_county(demo_store, tmp_path):
     import io  # noqa: PLC0415
 
@@ -189,6 +205,35 @@ def test_a_plan_saved_as_a_scenario_shows_its_effect_per_county(demo_store, tmp_
     missing = cli("scenario", "show", "nope", "--store", str(path))
     assert missing.returncode == 2
     assert "no scenario 'nope'" in missing.stderr
+
+
+def test_scenario_effect_along_roads_counts_what_the_engine_finds(demo_store):
+    import geopandas as gpd  # noqa: PLC0415
+    import pandas as pd  # noqa: PLC0415
+
+    import layers  # noqa: PLC0415
+    from geo import network  # noqa: PLC0415
+    from layers import planning  # noqa: PLC0415
+    from layers.rules import facilities_for, get_rule, road_graph  # noqa: PLC0415
+
+    rule = get_rule("bus_2km")
+    added = planning.candidates("villages", 2017).iloc[::40].reset_index(drop=True)
+    effect = planning.scenario_effect(rule, 2017, added, along_roads=True)
+    graph = road_graph(2017)
+    villages, existing = layers.load("villages"), facilities_for(rule, 2017)
+    both = gpd.GeoDataFrame(
+        pd.concat([existing[["geometry"]], added.to_crs(existing.crs)[["geometry"]]]),
+        crs=existing.crs,
+    )
+
+    def reached(facilities: gpd.GeoDataFrame) -> pd.Series:
+        found = network.network_distance(graph, villages, facilities)["network_distance_m"]
+        return found <= 2000
+
+    new = reached(both) & ~reached(existing)
+    assert effect.loc["total", "newly_covered"] == new.sum() > 0
+    given = planning.scenario_effect(rule, 2017, added, along_roads=True, graph=graph)
+    pd.testing.assert_frame_equal(given, effect)
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # spopt 0.7 on PuLP 3's old API

@@ -29,7 +29,7 @@ def test_a_grown_demo_keeps_codes_townships_and_roads_whole(tmp_path):
     _, component = connected_components(graph.matrix[:-1, :-1], directed=False)
     snaps = network.snap(graph, villages)
     assert snaps.distance.max() < 1.0  # each village sits at the start of its own spur
-    node = component[graph.seg_a[snaps.segment]]
+    node = component[graph.edge_a[graph.seg_edge[snaps.segment]]]  # the matrix joins junctions
     assert set(node[440:]) <= set(node[:440])
 
 

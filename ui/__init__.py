@@ -243,7 +243,7 @@ def county_progress(key: str, year: int) -> pd.DataFrame:
 
 @versioned(max_entries=8, shared=True)
 def _graph(year: int) -> RoadGraph:
-    return road_graph(year, layer)
+    return road_graph(year, layer, cache_in=the_store())
 
 
 @versioned(max_entries=32)

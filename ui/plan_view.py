@@ -69,6 +69,16 @@ def _board(name: str, rule: str, year: int, changes: str) -> pd.DataFrame:
     return targets.board(ui.load_targets(), year, load=scenarios.apply(scenario, ui.layer))
 
 
+@versioned(max_entries=32, shared=True)
+def _summary(name: str, rule: str, year: int, changes: str, by: str) -> pd.DataFrame:
+    return scenarios.summary(_effect(name, rule, year, changes), by)
+
+
+def summary_of(scenario: Scenario, by: str) -> pd.DataFrame:
+    """Return the scenario's effect summed by `by` (cached: never change it)."""
+    return _summary(scenario.name, scenario.rule, scenario.base_year, scenario.changes_json(), by)
+
+
 def effect_of(scenario: Scenario) -> pd.DataFrame:
     """Return the scenario's effect per rule and village (cached on what it changes)."""
     return _effect(scenario.name, scenario.rule, scenario.base_year, scenario.changes_json())
@@ -134,6 +144,17 @@ def choose(lang: str, year: int) -> Scenario:
         return draft
 
 
+def _sites_to_draw(existing: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return the existing sites to draw: each one, or their points grouped when too many."""
+    points = existing[existing.geom_type == "Point"]
+    if len(points) <= render.POINTS_MAX:
+        return existing
+    grouped = render.grouped_points(
+        points.assign(status="site"), 8, category="status", label=ui.tr("n_sites")
+    )
+    return pd.concat([existing[existing.geom_type != "Point"], grouped], ignore_index=True)
+
+
 @versioned(max_entries=16, shared=True)
 def _map_json(
     name: str, rule: str, year: int, changes: str, lang: str
@@ -149,14 +170,15 @@ def _map_json(
     existing = facilities_for(RULES[rule], year, ui.layer)
     tooltip = {"name_zh": ui.tr("name"), "code": ui.tr("code")}
     spec = layers.get_layer("villages")
-    return [
+    out = [
         ("counties", render.layer_geojson(layers.get_layer("counties"), ui.layer("counties"))[0]),
-        ("existing_sites", render.layer_geojson(spec, existing)[0]),
-        *(
-            (c, render.layer_geojson(spec, villages[classes == c], tooltip=tooltip, style=st_)[0])
-            for c, st_ in _CLASS_STYLES.items()
-        ),
+        ("existing_sites", render.layer_geojson(spec, _sites_to_draw(existing))[0]),
     ]
+    for cls, style in _CLASS_STYLES.items():
+        part = villages[classes == cls].assign(status=cls)
+        part = render.grouped_points(part, 8, category="status", label=ui.tr("n_villages"))
+        out.append((cls, render.layer_geojson(spec, part, tooltip=tooltip, style=style)[0]))
+    return out
 
 
 def _drawing_tool() -> folium.plugins.Draw:
@@ -251,19 +273,23 @@ def _overlay(scenario: Scenario, within_m: float) -> folium.FeatureGroup:
     return group
 
 
+@versioned(max_entries=16, shared=True)
+def _removable(rule: str, year: int) -> dict[tuple[str, float, float], str]:
+    """Return the rule's point sites existing by `year`: (layer, lon, lat) -> their label."""
+    options = {}
+    for key in RULES[rule].facilities:
+        if layers.get_layer(key).geometry is not GeometryKind.POINT:
+            continue
+        sites = ui.layer_as_of(key, year)
+        xy = shapely.get_coordinates(sites.to_crs(4326).geometry.to_numpy())
+        for name, (x, y) in zip(sites["name"], xy, strict=True):
+            options[(key, float(x), float(y))] = f"{ui.as_text(name)} ({x:.4f}, {y:.4f})"
+    return options
+
+
 def removals(scenario: Scenario) -> Scenario:
     """Choose existing sites of the rule to take away."""
-    rule = RULES[scenario.rule]
-    existing = facilities_for(rule, scenario.base_year, ui.layer)
-    points = existing[existing.geom_type == "Point"]
-    xy = shapely.get_coordinates(points.to_crs(4326).geometry.to_numpy())
-    names = ui.layer(str(points["layer"].iloc[0]))["name"] if len(points) else pd.Series()
-    options = {
-        (layer, float(x), float(y)): f"{ui.as_text(n)} ({x:.4f}, {y:.4f})"
-        for (layer, n), (x, y) in zip(
-            zip(points["layer"], names.reindex(points.index), strict=True), xy, strict=True
-        )
-    }
+    options = _removable(scenario.rule, scenario.base_year)
     st.session_state["plan_removed"] = [
         r for r in st.session_state.get("plan_removed", []) if r in options
     ]
@@ -408,8 +434,7 @@ _BY = {"county_code": "county", "township_code": "township", "bureau": "lead_bur
 
 def effect_tables(scenario: Scenario, lang: str) -> None:
     """Show what the scenario changes per rule and county, township or bureau; both measures."""
-    found = effect_of(scenario)
-    total = scenarios.summary(found, "county_code").loc[(scenario.rule, "total")]
+    total = summary_of(scenario, "county_code").loc[(scenario.rule, "total")]
     columns = st.columns(4)
     for column, key in zip(
         columns,
@@ -424,7 +449,7 @@ def effect_tables(scenario: Scenario, lang: str) -> None:
         horizontal=True,
         key="plan_by",
     )
-    table = scenarios.summary(found, by).reset_index()
+    table = summary_of(scenario, by).reset_index()
     names = {
         "county_code": ui.county_names(),
         "township_code": dict(
