@@ -34,7 +34,7 @@ from shapely import LineString, Point, Polygon
 
 import layers
 import store
-from data import scale
+from data import demo_projects, scale
 from data.demo_register import demo_register
 from geo import settings
 from layers.profile import PROFILE, County, Profile, read_boundaries
@@ -877,12 +877,15 @@ def build(
         metric_layers = scale.grow(metric_layers, grow_to, rng)
         vil = metric_layers["villages"]
     path = out_dir / "demo.gpkg"
+    stored = _to_storage(metric_layers, metric)
+    # its own generator, drawn last: the other layers stay as they were without it
+    stored["projects"] = layers.validate("projects", demo_projects.projects(stored, seed))
     handle = store.write_store(
         path,
-        _to_storage(metric_layers, metric),
+        stored,
         who="build-demo",
-        source={key: _source(key, seed) for key in metric_layers},
-        synthetic=set(metric_layers) - _REAL,
+        source={key: _source(key, seed) for key in stored},
+        synthetic=set(stored) - _REAL,
     )
     handle.replace_register(
         demo_register(vil, seed=seed, data_year=DATA_YEAR),

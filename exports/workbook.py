@@ -1,7 +1,8 @@
 """Workbooks: the bureau workbook (targets and gaps per lead bureau) and a scenario's sites.
 
 In the bureau workbook every target row and every gap says its provenance: the plan's
-figure, a figure to confirm, or the atlas's own assumption. Gaps count only in a rule's
+figure, a figure to confirm, or the atlas's own assumption; every gap says which project
+serves it (`layers.projects.link`) and how far along it is. Gaps count only in a rule's
 scope (a clause that names poor villages has gaps in poor villages only).
 """
 
@@ -16,7 +17,7 @@ import shapely
 import layers
 from exports.spec import read_once
 from geo.crs import metric_crs
-from layers import scenarios
+from layers import projects, scenarios
 from layers.clauses import Provenance
 from layers.i18n import t
 from layers.provenance import Reading
@@ -52,7 +53,7 @@ def _targets_sheet(year: int, load: Loader, lang: str) -> pd.DataFrame:
 
 
 def bureau_workbook(year: int, path: Path, *, load: Loader = layers.load, lang: str = "zh") -> Path:
-    """Write an .xlsx: a summary, the targets board, one sheet per lead bureau with its gaps.
+    """Write an .xlsx: a summary, the targets board, the projects, each lead bureau's gaps.
 
     When a layer it was made from is synthetic demo data, a first sheet says so and lists
     the source of every layer (`store.tables.Note`).
@@ -61,13 +62,18 @@ def bureau_workbook(year: int, path: Path, *, load: Loader = layers.load, lang: 
     villages = read("villages")
     measures = {key: evaluate(rule, year, load=read) for key, rule in RULES.items()}
     gaps = gap_list(villages, measures, year)
+    register = projects.register(read)
+    plan = load_targets()
+    linked = projects.link(gaps, register, projects.measure_rules(plan))
     sheets = {
         t("summary", lang): gaps_by_bureau(year, load=read).reset_index(),
         t("page_targets", lang): _targets_sheet(year, read, lang),
+        t("theme_projects", lang): projects.listing(register, lang, plan),
     }
     counties = villages.set_index("code")["county"]
     for rule in RULES.values():
         mine = gaps[gaps["rule"] == rule.key]
+        served = linked.loc[mine.index]
         rows = pd.DataFrame(
             {
                 "code": mine["code"],
@@ -79,6 +85,13 @@ def bureau_workbook(year: int, path: Path, *, load: Loader = layers.load, lang: 
                 "scope": rule.scope.label(lang),
                 "deadline": rule.target_year,
                 "provenance": rule.provenance.label(lang),
+                "project": served["project"],
+                "project_status": served["project_status"].map(
+                    lambda s: projects.status_text(s, lang)
+                ),
+                "project_year": served["project_year"],
+                "budget_wan_yuan": served["budget_wan_yuan"],
+                "fund_source": served["fund_source"].map(lambda s: projects.fund_text(s, lang)),
             }
         )
         name = rule.bureau.name(lang)

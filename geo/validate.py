@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["COLUMN_TYPES", "coerce_columns", "schema_problems"]
+__all__ = ["COLUMN_TYPES", "choice_problems", "coerce_columns", "schema_problems"]
 
 #: Column types a layer schema may use, with what each accepts.
 COLUMN_TYPES: Mapping[str, str] = {
@@ -56,6 +56,46 @@ def _column_problems(name: str, kind: str, values: pd.Series) -> list[str]:
     return [
         f"column `{name}` must hold {COLUMN_TYPES[kind]}: {bad.sum()} bad row(s) ({where}{more})"
     ]
+
+
+def _shown(value: object) -> str:
+    """Return a value as a short quoted text for a message (long text cut)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."  # noqa: PLR2004
+
+
+def choice_problems(gdf: pd.DataFrame, choices: Mapping[str, Collection[str]]) -> list[str]:
+    """List the columns of `gdf` holding values outside their allowed list (empty cells pass).
+
+    Parameters
+    ----------
+    gdf
+        The data to check; columns it lacks are not checked here (`schema_problems` says so).
+    choices
+        Column name -> the values allowed in it.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"status": ["done", "finished", None, "DONE"]})
+    >>> choice_problems(frame, {"status": ("planned", "done")})
+    ["column `status` must be one of planned, done: 2 bad row(s) (1, 3): 'finished', 'DONE'"]
+    """
+    problems = []
+    for col, allowed in choices.items():
+        if col not in gdf.columns:
+            continue
+        values = gdf[col]
+        bad = values.notna() & ~values.isin(list(allowed))
+        if not bad.any():
+            continue
+        where = ", ".join(map(str, values.index[bad][:5]))
+        more = " ..." if bad.sum() > 5 else ""  # noqa: PLR2004
+        seen = ", ".join(_shown(v) for v in values[bad].unique()[:5])
+        problems.append(
+            f"column `{col}` must be one of {', '.join(allowed)}: "
+            f"{bad.sum()} bad row(s) ({where}{more}): {seen}"
+        )
+    return problems
 
 
 def schema_problems(

@@ -13,7 +13,7 @@ import store
 from geo import settings
 from geo.errors import SchemaError, UnknownLayerError
 from geo.raster import read_tags
-from geo.validate import coerce_columns, schema_problems
+from geo.validate import choice_problems, coerce_columns, schema_problems
 from layers.bureaus import BUREAUS
 from layers.catalogue import CATALOGUE
 from layers.spec import Bureau, GeometryKind, LayerSpec, Style, Theme
@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 REGISTRY = MappingProxyType({spec.key: spec for spec in CATALOGUE})
+#: Identifier columns: each value may appear once in a layer.
+_UNIQUE = ("code", "project_id")
 #: Key of a loaded layer's ``attrs`` under which `load` puts where the layer came from.
 ORIGIN = "origin"
 
@@ -69,11 +71,17 @@ def problems(key: str, gdf: gpd.GeoDataFrame) -> list[str]:
     found = schema_problems(
         gdf, columns=spec.columns, geometry_types=spec.geometry.shapely_types, name=spec.key
     )
-    if "code" in spec.columns and "code" in gdf.columns:
-        repeated = gdf["code"][gdf["code"].duplicated()].astype(str).unique()
-        if len(repeated):
-            shown = ", ".join(repeated[:5]) + (" ..." if len(repeated) > 5 else "")  # noqa: PLR2004
-            found.append(f"`code` must be unique: {shown} appear more than once")
+    for column in _UNIQUE:
+        if column in spec.columns and column in gdf.columns:
+            repeated = gdf[column][gdf[column].duplicated()].astype(str).unique()
+            if len(repeated):
+                shown = ", ".join(repeated[:5]) + (" ..." if len(repeated) > 5 else "")  # noqa: PLR2004
+                found.append(f"`{column}` must be unique: {shown} appear more than once")
+    found += choice_problems(gdf, spec.choices)
+    if spec.key == "projects":
+        from layers import projects  # noqa: PLC0415 (it reads the rules, which read this module)
+
+        found += projects.problems(gdf)
     return found
 
 

@@ -12,8 +12,13 @@ import it, and each editable village field names the bureau that keeps it.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import geopandas as gpd
+import pandas as pd
+
+from geo.errors import AccessDeniedError
 from layers import editable_fields, get_layer
 from layers.bureaus import BUREAUS
 
@@ -25,6 +30,7 @@ __all__ = [
     "may_edit_targets",
     "may_import",
     "may_manage_accounts",
+    "owned_rows",
     "problems",
 ]
 
@@ -94,12 +100,16 @@ def may_import(account: Account, key: str) -> bool:
     False
     >>> may_import(Account("a", Role.EDITOR, "poverty_office"), "villages")  # holds others' fields
     False
+    >>> may_import(Account("a", Role.EDITOR, "water"), "projects")  # its own projects
+    True
     """
     spec = get_layer(key)
     if not spec.importable or account.role in (Role.PLANNER, Role.VIEWER):
         return False
     if account.role is Role.ADMIN:
         return True
+    if spec.owner_column is not None:  # each row names its unit: an editor imports their own
+        return account.bureau is not None
     # a layer that holds other bureaus' fields (the villages) would overwrite their records
     others = {owner for owner in spec.editable.values() if owner != account.bureau}
     return spec.bureau.key == account.bureau and not others
@@ -120,6 +130,44 @@ def may_import_register(account: Account) -> bool:
     if account.role is Role.ADMIN:
         return True
     return account.role is Role.EDITOR and account.bureau == "poverty_office"
+
+
+def owned_rows(
+    account: Account,
+    key: str,
+    incoming: gpd.GeoDataFrame,
+    existing: Callable[[], gpd.GeoDataFrame | None],
+) -> gpd.GeoDataFrame:
+    """Return what layer `key` becomes when `account` imports `incoming` over the stored one.
+
+    An admin's file replaces the layer. In a layer whose rows each name their unit
+    (`LayerSpec.owner_column`, the project register), an editor's file replaces that
+    unit's rows only and keeps every other unit's. `existing` reads the stored layer
+    (None: none yet), only when it is needed.
+
+    Raises
+    ------
+    AccessDeniedError
+        If an editor's file holds rows of another unit.
+    """
+    spec = get_layer(key)
+    if account.role is Role.ADMIN or spec.owner_column is None:
+        return incoming
+    owner = spec.owner_column
+    others = incoming[incoming[owner] != account.bureau]
+    if len(others):
+        units = ", ".join(sorted({str(u)[:40] for u in others[owner]})[:5])
+        msg = (
+            f"{account.name} may import only the rows of their own unit "
+            f"({account.bureau}) into layer {key!r}: {len(others)} row(s) name {units}"
+        )
+        raise AccessDeniedError(msg)
+    stored = existing()
+    if stored is None or stored.empty:
+        return incoming
+    kept = stored[stored[owner] != account.bureau].to_crs(incoming.crs)
+    merged = pd.concat([kept[list(incoming.columns)], incoming], ignore_index=True)
+    return gpd.GeoDataFrame(merged, geometry=incoming.geometry.name, crs=incoming.crs)
 
 
 def editable_for(account: Account, key: str) -> dict[str, str]:

@@ -559,6 +559,40 @@ STRINGS = MappingProxyType(
             "Villages identified after the deadline",
             "超过时限完成识别的村",
         ),
+        "theme_projects": ("Projects and funds", "项目和资金"),
+        "project": ("Project", "项目"),
+        "project_id": ("Project ID", "项目编号"),
+        "project_status": ("Project status", "项目状态"),
+        "project_year": ("Project year (done in, or due in)", "项目年份（完成或计划完成）"),
+        "project_site": ("Site", "建设地点"),
+        "budget_wan_yuan": ("Budget (10,000 yuan)", "投资（万元）"),
+        "fund_source": ("Fund source", "资金来源"),
+        "projects_completed": ("Projects completed", "完成项目"),
+        "gaps_funded": ("Gaps with a funded project", "已落实资金项目的缺口"),
+        "done_but_open": (
+            (
+                "{n} gap(s) have a project recorded done by {year}, yet the village still lacks "
+                "the measure: check the project register and the village file."
+            ),
+            "{n}个缺口的项目已于{year}年前登记完成，但该村仍未达标：请核对项目库和村档案。",
+        ),
+        "projects_budget": (
+            "Their budget: {budget:,.1f} (10,000 yuan)",
+            "投资合计：{budget:,.1f}万元",
+        ),
+        "pst_none": ("No project", "无项目"),
+        "pst_planned": ("Planned", "已规划"),
+        "pst_funded": ("Funded", "资金已落实"),
+        "pst_under_construction": ("Under construction", "在建"),
+        "pst_done": ("Done", "已完成"),
+        "fund_central": ("Central", "中央资金"),
+        "fund_provincial": ("Provincial", "省级资金"),
+        "fund_local": ("Local", "市县资金"),
+        "fund_pairing": ("Pairing unit", "帮扶单位资金"),
+        "fund_loan": ("Loans", "贷款"),
+        "site_village": ("Village", "村"),
+        "site_line": ("Line", "线路"),
+        "site_area": ("Area", "片区"),
     }
 )
 

@@ -37,6 +37,7 @@ class Theme(_Lenient):
     LAND = "land"
     SERVICES = "services"
     INDUSTRY = "industry"
+    PROJECTS = "projects"
 
 
 class GeometryKind(_Lenient):
@@ -144,6 +145,11 @@ class LayerSpec(Titled):
     tooltip: Mapping[str, str] = field(default_factory=dict)
     #: Whether the map thins the layer by zoom (minor classes only close in, then by view).
     by_zoom: bool = False
+    #: Columns whose values come from a closed list: column -> allowed values (empty passes).
+    choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: A column naming the unit (bureau key) that owns each row: that unit's editors may
+    #: import the layer, and their file replaces their own rows only.
+    owner_column: str | None = None
 
     def __post_init__(self) -> None:
         """Check the entry and freeze its column mapping; raise listing every problem."""
@@ -158,12 +164,18 @@ class LayerSpec(Titled):
         stray = sorted(set(self.editable) - set(self.columns))
         if stray:
             problems.append(f"editable fields {stray} are not columns of the layer")
+        stray = sorted(set(self.choices) - set(self.columns))
+        if stray:
+            problems.append(f"fields with choices {stray} are not columns of the layer")
+        if self.owner_column is not None and self.owner_column not in self.columns:
+            problems.append(f"owner column {self.owner_column!r} is not a column of the layer")
         if problems:
             msg = f"invalid layer spec {self.key!r}: " + "; ".join(problems)
             raise ValueError(msg)
         object.__setattr__(self, "columns", MappingProxyType(dict(self.columns)))
         object.__setattr__(self, "editable", MappingProxyType(dict(self.editable)))
         object.__setattr__(self, "tooltip", MappingProxyType(dict(self.tooltip)))
+        object.__setattr__(self, "choices", MappingProxyType(dict(self.choices)))
 
     @property
     def is_raster(self) -> bool:

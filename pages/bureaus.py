@@ -5,8 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from layers import BUREAUS, provenance, targets
+from layers import BUREAUS, projects, provenance, targets
 from layers.rules import RULES, gap_list
+from ui.projects_view import gap_projects, linked
 from ui.tables import coloured_status, downloads
 from ui.targets_view import gap_table, rules_table, targets_table
 
@@ -53,14 +54,19 @@ measures = ui.measures(year)
 villages = ui.villages_as_of(year)
 found = gap_list(villages, measures, year, rules=rules)
 city_gaps = len(gap_list(villages, measures, year))
-left, right = st.columns(2)
+served = linked(found)
+left, middle, right = st.columns(3)
 left.metric(ui.tr("open_gaps"), len(found))
-right.metric(ui.tr("share_of_gaps"), f"{len(found) / city_gaps if city_gaps else 0.0:.1%}")
+middle.metric(ui.tr("share_of_gaps"), f"{len(found) / city_gaps if city_gaps else 0.0:.1%}")
+right.metric(ui.tr("gaps_funded"), int(served["project_status"].isin(projects.FUNDED).sum()))
+stale = int(projects.done_but_open(served, year).sum())
+if stale:
+    st.warning(ui.tr("done_but_open", n=stale, year=year))
 st.subheader(ui.tr("gap_list"))
 if found.empty:
     st.success(ui.tr("no_gaps"))
 else:
-    gaps = gap_table(found)
+    gaps = gap_table(found, gap_projects(served))
     st.dataframe(gaps, hide_index=True, width="stretch")
-    sources = [k for r in rules for k in provenance.rule_layers(r)]
+    sources = [k for r in rules for k in provenance.rule_layers(r)] + ["projects"]
     downloads(gaps, None, f"gaps-{bureau}-{year}", sources)

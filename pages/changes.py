@@ -1,4 +1,4 @@
-"""Change report between two years: newly covered, still uncovered, exited, deadlines missed."""
+"""Change report between two years: covered, uncovered, exited, projects done, deadlines missed."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import ui
 from geo.status import done_by
 from layers.clauses import Provenance
 from layers.rules import RULES
+from ui.projects_view import completed_table
 from ui.tables import labelled
 
 ui.page_guard()
@@ -45,6 +46,12 @@ st.dataframe(
     hide_index=True,
     width="stretch",
 )
+
+done = completed_table(start, end)
+st.subheader(f"{ui.tr('projects_completed')}: {len(done)}")
+if len(done):
+    st.caption(ui.tr("projects_budget", budget=float(done[ui.tr("budget_wan_yuan")].sum())))
+st.dataframe(done, hide_index=True, width="stretch")
 
 board = ui.board(end)
 missed = board[

@@ -226,6 +226,9 @@ def import_as(
 ) -> None:
     """Replace layer `key` as `account`, if allowed; else refuse and log.
 
+    An editor's file of a layer whose rows name their unit replaces that unit's rows only
+    (`layers.access.owned_rows`); the layer stays synthetic if demo rows stay in it.
+
     Raises
     ------
     AccessDeniedError
@@ -235,5 +238,19 @@ def import_as(
         handle.log_event(account.name, "import refused", key, source)
         msg = f"{account.name} may not import layer {key!r} (not their bureau's)"
         raise AccessDeniedError(msg)
-    handle.replace_layers({key: gdf}, who=account.name, source=source)
+
+    def existing() -> gpd.GeoDataFrame | None:
+        return handle.read_layer(key) if key in handle.list_layers() else None
+
+    try:
+        merged = access.owned_rows(account, key, gdf, existing)
+    except AccessDeniedError:
+        handle.log_event(account.name, "import refused", key, source)
+        raise
+    kept = len(merged) - len(gdf)
+    before = handle.origin(key) if kept else None
+    if before is not None:  # other units' rows stay: so does what they are
+        source = f"{source}; {kept} other rows kept from {before.source}"
+    synthetic = before is not None and before.synthetic
+    handle.replace_layers({key: merged}, who=account.name, source=source, synthetic=synthetic)
     handle.log_event(account.name, "import", key, f"{source}: {len(gdf)} features")

@@ -53,6 +53,13 @@ SYNONYMS: Mapping[str, tuple[str, ...]] = {
     "year_opened": ("开通年份", "开业年份", "年份", "year"),
     "county": ("县", "县区", "所属县"),
     "township": ("乡镇", "所属乡镇"),
+    "project_id": ("项目编号", "项目代码"),
+    "village_code": ("村代码", "行政村代码"),
+    "lead": ("牵头单位", "责任单位"),
+    "year": ("年份", "年度", "建设年度"),
+    "budget_wan_yuan": ("投资（万元）", "投资(万元)", "投资", "预算", "budget"),
+    "fund_source": ("资金来源",),
+    "status": ("状态", "项目状态", "进度"),
 }
 
 

@@ -204,7 +204,7 @@ def test_anonymous_visitor_sees_only_the_login_and_an_editor_only_their_layers(
     at.switch_page("pages/data.py").run()
     assert not at.exception
     offered = at.selectbox(key="data_layer").options
-    assert offered == ["Roads", "Bus stops"]
+    assert offered == ["Roads", "Bus stops", "Projects and funds"]  # their own unit's projects
     code = at.selectbox(key="data_village").value
     fields = {w.key for w in [*at.number_input, *at.text_input] if w.key.startswith("edit_")}
     assert fields == {f"edit_hardened_road_year_{code}", f"edit_bus_year_{code}"}

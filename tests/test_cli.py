@@ -31,7 +31,7 @@ def test_layers_lists_the_catalogue_and_validates_the_store(demo_store):
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert [ln.split()[0] for ln in lines] == list(layers.REGISTRY)
-    assert sum(ln.endswith("  ok") for ln in lines) == 15
+    assert sum(ln.endswith("  ok") for ln in lines) == 16  # every vector layer, projects too
     assert "Municipal Water Affairs Bureau" in out.stdout
 
 

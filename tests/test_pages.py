@@ -10,8 +10,8 @@ import streamlit_folium
 from streamlit.testing.v1 import AppTest
 
 import layers
-from layers import targets
-from layers.rules import RULES, evaluate, evaluate_many
+from layers import projects, targets
+from layers.rules import RULES, evaluate, evaluate_many, gap_list
 from tests.helpers import ROOT, log_in
 
 APP = str(ROOT / "app.py")
@@ -108,6 +108,19 @@ def test_layers_and_filters_change_what_is_sent(app, sent):
     assert script.count('"code":') == len(aksai)
 
 
+def test_the_map_draws_projects_by_status(app, sent):
+    next(c for c in app.sidebar.checkbox if c.label == "Projects and funds").check().run()
+    assert not app.exception
+    script = sent[-1]["feature_group"]
+    register = layers.load("projects")
+    for status, colour in layers.get_layer("projects").style.categories.items():
+        assert (register["status"] == status).any()
+        assert colour in script, status
+    assert "Project status" in script  # the hover label, translated
+    counts = {s: script.count(f'"status": "{s}"') for s in register["status"].unique()}
+    assert counts == register["status"].value_counts().to_dict()
+
+
 def test_search_opens_the_village_file(app):
     village = layers.load("villages").iloc[3]
     app.text_input[0].input(village["pinyin"].split()[0]).run()
@@ -119,6 +132,19 @@ def test_search_opens_the_village_file(app):
     headers = [h.value for h in app.subheader]
     assert any(village["name_zh"] in h for h in headers)
     assert any(frame.value.shape[0] == len(RULES) for frame in app.dataframe)
+
+
+def test_the_village_file_lists_its_projects(app):
+    register = layers.load("projects")
+    code = register["village_code"].dropna().value_counts().index[0]  # the busiest village
+    village = layers.load("villages").set_index("code").loc[code]
+    app.text_input[0].input(village["pinyin"]).run()
+    app.selectbox[0].select(code).run()
+    assert not app.exception
+    (listed,) = [f.value for f in app.dataframe if "Project ID" in f.value.columns]
+    assert sorted(listed["Project ID"]) == sorted(
+        register.loc[register["village_code"] == code, "project_id"]
+    )
 
 
 def test_unreachable_basemap_says_so_and_keeps_the_relief(app, sent, monkeypatch):
@@ -260,6 +286,44 @@ def test_change_report_counts_exits(app):
     assert any(h.value == f"Newly exited villages: {exited}" for h in app.subheader)
 
 
+def test_bureau_page_says_which_project_serves_each_gap(app):
+    app.switch_page("pages/bureaus.py").run()
+    app.selectbox[0].set_value("water").run()
+    assert not app.exception
+    listed = app.dataframe[-1].value
+    gaps = gap_list(
+        layers.load("villages"), {"tap_water": evaluate(RULES["tap_water"], 2017)}, 2017,
+        rules=[RULES["tap_water"]],
+    )  # fmt: skip
+    linked = projects.link(
+        gaps, layers.load("projects"), projects.measure_rules(targets.load_targets())
+    )
+    assert list(listed["Project status"]) == [
+        projects.status_text(s) for s in linked["project_status"]
+    ]
+    assert list(listed["Project"]) == list(linked["project"])
+    assert {"Funded", "Under construction", "No project"} <= set(listed["Project status"])
+    funded = int(linked["project_status"].isin(["funded", "under_construction", "done"]).sum())
+    assert int({m.label: m.value for m in app.metric}["Gaps with a funded project"]) == funded
+    assert 0 < funded < len(gaps)
+
+
+def test_change_report_lists_the_projects_completed(app):
+    app.switch_page("pages/changes.py").run()
+    app.selectbox[0].set_value(2014).run()
+    app.selectbox[1].set_value(2016).run()
+    assert not app.exception
+    register = layers.load("projects")
+    done = register[(register["status"] == "done") & register["year"].between(2015, 2016)]
+    assert len(done) > 0
+    assert any(h.value == f"Projects completed: {len(done)}" for h in app.subheader)
+    (table,) = [d.value for d in app.dataframe if "Project ID" in d.value.columns]
+    assert sorted(table["Project ID"]) == sorted(done["project_id"])
+    assert (table["Project status"] == "Done").all()
+    budget = f"{done['budget_wan_yuan'].sum():,.1f}"
+    assert f"Their budget: {budget} (10,000 yuan)" in [c.value for c in app.caption]
+
+
 # --- data page ----------------------------------------------------------------------------------
 
 
@@ -288,6 +352,59 @@ def test_data_page_edits_a_village_with_an_audit_trail(private_store, on_the_net
     assert trail["By"].tolist() == ["张伟"]
     assert trail["New value"].tolist() == ["2016"]
     assert trail["Field"].tolist() == ["Tap water since"]
+
+
+def test_hostile_project_names_show_as_text_on_the_bureau_page(private_store):
+    import geopandas as gpd  # noqa: PLC0415
+
+    import store  # noqa: PLC0415
+    from layers.access import LOCAL_ADMIN  # noqa: PLC0415
+    from store import accounts  # noqa: PLC0415
+    from tests.helpers import HOSTILE_NAMES, MARKDOWN_NAMES  # noqa: PLC0415
+
+    villages = layers.load("villages", private_store)
+    open_gap = ~evaluate(RULES["tap_water"], 2017, load=lambda k: layers.load(k, private_store))[
+        "covered"
+    ]
+    chosen = villages[open_gap.to_numpy()].head(3)
+    names = [MARKDOWN_NAMES[0], HOSTILE_NAMES[0], MARKDOWN_NAMES[1]]
+    hostile = gpd.GeoDataFrame(
+        {
+            "project_id": ["H1", "H2", "H3"],
+            "name": names,
+            "measure": ["tap_water"] * 3,
+            "site": ["village"] * 3,
+            "village_code": chosen["code"].tolist(),
+            "lead": ["water"] * 3,
+            "year": [2018, 2018, 2016],
+            "budget_wan_yuan": [10.0] * 3,
+            "fund_source": ["central"] * 3,
+            "status": ["funded", "funded", "done"],  # done, yet the gap is open: a warning
+        },
+        geometry=chosen.geometry.to_numpy(),
+        crs=villages.crs,
+    )
+    handle = store.open_store(private_store)
+    accounts.import_as(
+        handle, LOCAL_ADMIN, "projects", layers.validate("projects", hostile), source="h.xlsx"
+    )
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/bureaus.py").run()
+    at.selectbox[0].set_value("water").run()
+    assert not at.exception
+    listed = at.dataframe[-1].value
+    shown = listed.set_index("Code")
+    statuses = ["Funded", "Funded", "Done"]
+    for code, name, pid, status in zip(
+        chosen["code"], names, ["H1", "H2", "H3"], statuses, strict=True
+    ):
+        assert shown.loc[code, "Project"] == f"{pid} {name}"  # the text itself, as text
+        assert shown.loc[code, "Project status"] == status
+    (warning,) = [w.value for w in at.warning]
+    assert warning.startswith("1 gap(s) have a project recorded done by 2017, yet the village")
+    rendered = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    assert not [text for text in rendered if "__xss" in text]
 
 
 def _open_data_page(who: str) -> AppTest:

@@ -83,7 +83,7 @@ def test_two_imports_of_different_layers_at_once(backend_store, files):
     assert written["roads"] > 0
     assert written["bus_stops"] > 0
     handle = store.open_store(backend_store, recheck=True)
-    assert len(handle.list_layers()) == 15
+    assert len(handle.list_layers()) == 16  # the demo's 15 layers and its project register
     for key, rows in expected.items():
         assert len(handle.read_layer(key)) == rows
     if not backend_store.startswith("postgresql"):

@@ -72,10 +72,13 @@ def rules_table(rules: Iterable[CoverageRule]) -> pd.DataFrame:
     )
 
 
-def gap_table(found: pd.DataFrame) -> pd.DataFrame:
-    """Return a gap list (`layers.rules.gap_list`) with its columns in the chosen language."""
+def gap_table(found: pd.DataFrame, linked: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Return a gap list (`layers.rules.gap_list`) with its columns in the chosen language.
+
+    `linked`: columns to add, indexed like `found` (the projects serving each gap).
+    """
     lang = ui.lang()
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             ui.tr("code"): found["code"],
             ui.tr("name"): found["name_zh"],
@@ -89,3 +92,4 @@ def gap_table(found: pd.DataFrame) -> pd.DataFrame:
             ui.tr("provenance"): found["provenance"].map(provenance_label),
         }
     )
+    return table if linked is None else table.join(linked)

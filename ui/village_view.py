@@ -7,6 +7,7 @@ import streamlit as st
 
 import ui
 from layers.rules import RULES
+from ui.projects_view import village_projects
 from ui.register_view import village_register
 from ui.text import md
 
@@ -87,6 +88,10 @@ def village_file(code: str, year: int) -> None:
             }
         )
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    mine = village_projects(code)
+    if len(mine):
+        st.markdown(f"**{ui.tr('theme_projects')}**")
+        st.dataframe(mine, hide_index=True, width="stretch")
 
 
 def _year_text(value: object) -> str:
