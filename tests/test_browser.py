@@ -183,7 +183,7 @@ def test_data_page_imports_an_uploaded_file(hostile_app_url, hostile_store, offl
         if layer_box.locator("input").input_value() == "Bus stops":
             break
     assert layer_box.locator("input").input_value() == "Bus stops"
-    page.locator('input[type="file"]').set_input_files(str(upload))
+    page.locator('input[type="file"]').first.set_input_files(str(upload))  # the layer upload
     page.get_by_text("3 features read, 3 ready to write", exact=False).wait_for(timeout=60_000)
     page.get_by_role("button", name="Write 3 features to “Bus stops”").click()
     page.get_by_text("Imported 3 features", exact=False).wait_for(timeout=60_000)
