@@ -290,6 +290,7 @@ def main() -> None:
     along_roads(100_000, 100_000)
     along_roads(100_000, 1_000_000, cache=True)
     along_roads(100_000, 300_000, 10_000, polylines=True, cache=True)
+    along_roads(500_000, 5_000_000, 10_000)  # a province: 500k villages on 5M links
     population(100_000, with_buffer=True)
     population(1_000_000, with_buffer=False)
     population(100_000, 10_000, with_buffer=False)  # 100M cells, read in bands: bounded memory
