@@ -43,6 +43,10 @@ def cjk_font() -> str:
 
 @contextmanager
 def print_settings() -> Iterator[None]:
-    """Apply the settings a saved print needs (embedded TrueType) only inside the block."""
-    with mpl.rc_context({"pdf.fonttype": 42}):  # TrueType: text stays text, Chinese too
+    """Apply the settings a print needs only inside the block: embedded TrueType, plain text.
+
+    Text drawn in the block is never read as mathtext: a name from the data such as
+    ``$x^2$`` prints as typed. Figures are drawn and saved inside it.
+    """
+    with mpl.rc_context({"pdf.fonttype": 42, "text.parse_math": False}):  # TrueType: Chinese too
         yield

@@ -324,30 +324,33 @@ def meeting_map(
     sites (stars) and their service areas, removed sites, planned road links, and the
     villages the scenario newly covers in a class of their own.
     """
-    read = Reading(load)
-    drawn: Loader = read
-    mapped, area_name = area(spec, read)
-    if scenario is not None:
-        drawn = read_once(apply(scenario, read))
-        title = spec.title or f"{area_name} · {scenario.name}"
-        spec = dataclasses.replace(spec, rule=scenario.rule, year=scenario.base_year, title=title)
-    c = new_canvas(spec, mapped, read)
-    _relief(c)
-    _layers(c, drawn)
-    _facilities(c, read)  # the sites as they are; a scenario's are drawn over them
-    if scenario is not None:
-        _scenario(c, scenario)
-    _villages(c, mapped, drawn, read if scenario is not None else None)
-    _labels(c, read)
-    fix_frame(c)
-    scale_bar(c)
-    north_arrow(c)
-    inset(c, mapped, read)
-    titles(c, area_name)
-    legend(c)
-    sources(c)
-    notes(c)
-    return c.fig
+    with print_settings():  # data text (names, titles) is never mathtext
+        read = Reading(load)
+        drawn: Loader = read
+        mapped, area_name = area(spec, read)
+        if scenario is not None:
+            drawn = read_once(apply(scenario, read))
+            title = spec.title or f"{area_name} · {scenario.name}"
+            spec = dataclasses.replace(
+                spec, rule=scenario.rule, year=scenario.base_year, title=title
+            )
+        c = new_canvas(spec, mapped, read)
+        _relief(c)
+        _layers(c, drawn)
+        _facilities(c, read)  # the sites as they are; a scenario's are drawn over them
+        if scenario is not None:
+            _scenario(c, scenario)
+        _villages(c, mapped, drawn, read if scenario is not None else None)
+        _labels(c, read)
+        fix_frame(c)
+        scale_bar(c)
+        north_arrow(c)
+        inset(c, mapped, read)
+        titles(c, area_name)
+        legend(c)
+        sources(c)
+        notes(c)
+        return c.fig
 
 
 def save_figure(fig: Figure, path: Path) -> Path:

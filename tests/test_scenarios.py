@@ -221,3 +221,13 @@ def test_show_by_township_and_bureau_from_the_command_line(demo_store, tmp_path)
     by_bureau = cli("scenario", "show", "cut", "--by", "bureau", "--store", str(path))
     assert "bus_2km,transport,440," in by_bureau.stdout
     assert math.isfinite(float(total["still_uncovered"]))
+
+
+def test_a_scenario_name_prints_as_typed_never_as_mathtext(demo_store, tmp_path):
+    import exports  # noqa: PLC0415
+
+    scenario = Scenario("$x^2$ <b>", "bus_2km", 2017, added=((98.5, 39.7),))
+    spec = exports.MapSpec(rule="bus_2km", lang="en", dpi=72)
+    pdf = exports.save_figure(exports.meeting_map(spec, scenario=scenario), tmp_path / "m.pdf")
+    text = "".join(page.extract_text() for page in PdfReader(pdf).pages)
+    assert "$x^2$ <b>" in text  # mathtext would have drawn x squared without the dollars
