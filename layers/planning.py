@@ -33,7 +33,6 @@ __all__ = [
     "candidates",
     "excluding",
     "plan_sites",
-    "scenario_effect",
 ]
 
 #: Demand weights: name -> weight of each village.
@@ -213,58 +212,3 @@ def _table(
     return gpd.GeoDataFrame(
         frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs=4326
     )
-
-
-def scenario_effect(
-    rule: CoverageRule,
-    year: int,
-    added: gpd.GeoDataFrame,
-    *,
-    along_roads: bool = False,
-    load: Loader = layers.load,
-    graph: network.RoadGraph | None = None,
-) -> pd.DataFrame:
-    """Return, per county, what adding `added` facilities to `rule`'s changes as of `year`.
-
-    Columns: `villages`, `newly_covered`, `still_uncovered`, `poor_villages_newly_covered`,
-    `poor_people_newly_covered`; a last row ``total`` for the city. Along roads,
-    distances are measured on `graph` (default `road_graph(year, load)`).
-    """
-    if not rule.is_distance or rule.within_m is None:
-        msg = f"rule {rule.key!r} is an attribute rule: a scenario adds no distance to it"
-        raise ValueError(msg)
-    within_m = float(rule.within_m)
-    villages = load("villages")
-    existing = facilities_for(rule, year, load)
-    both = gpd.GeoDataFrame(
-        pd.concat([existing[["geometry"]], added.to_crs(existing.crs)[["geometry"]]]),
-        crs=existing.crs,
-    )
-
-    if along_roads and graph is None:
-        graph = road_graph(year, load)
-
-    def reached(facilities: gpd.GeoDataFrame) -> pd.Series:
-        if graph is not None:
-            found = network.network_distance(graph, villages, facilities)["network_distance_m"]
-            return found <= within_m
-        return coverage(villages, facilities, within_m=within_m)["covered"]
-
-    before, after = reached(existing), reached(both)
-    new = after & ~before
-    poor = villages["is_poor"].astype(bool)
-    table = (
-        pd.DataFrame(
-            {
-                "villages": 1,
-                "newly_covered": new.astype(int),
-                "still_uncovered": (~after).astype(int),
-                "poor_villages_newly_covered": (new & poor).astype(int),
-                "poor_people_newly_covered": villages["poor_people"].fillna(0).where(new, 0),
-            }
-        )
-        .groupby(villages["county_code"])
-        .sum()
-    )
-    table.loc["total"] = table.sum()
-    return table

@@ -314,7 +314,8 @@ def effect(
             and (key == scenario.rule or scenario.roads or touched & set(rule.facilities))
         ]
     villages = load("villages")
-    graphs = (road_graph(year, load), road_graph(year, changed))
+    as_is = road_graph(year, load)
+    graphs = (as_is, road_graph(year, changed) if scenario.roads else as_is)  # roads unchanged
     parts = []
     for key in rules:
         rule = RULES[key]

@@ -207,18 +207,20 @@ def test_a_plan_saved_as_a_scenario_shows_its_effect_per_county(demo_store, tmp_
     assert "no scenario 'nope'" in missing.stderr
 
 
-def test_scenario_effect_along_roads_counts_what_the_engine_finds(demo_store):
+def test_sites_added_along_roads_count_what_the_engine_finds(demo_store):
     import geopandas as gpd  # noqa: PLC0415
     import pandas as pd  # noqa: PLC0415
+    import shapely  # noqa: PLC0415
 
     import layers  # noqa: PLC0415
     from geo import network  # noqa: PLC0415
-    from layers import planning  # noqa: PLC0415
+    from layers import planning, scenarios  # noqa: PLC0415
     from layers.rules import facilities_for, get_rule, road_graph  # noqa: PLC0415
 
     rule = get_rule("bus_2km")
     added = planning.candidates("villages", 2017).iloc[::40].reset_index(drop=True)
-    effect = planning.scenario_effect(rule, 2017, added, along_roads=True)
+    points = tuple(map(tuple, shapely.get_coordinates(added.geometry.to_numpy())))
+    effect = scenarios.effect(scenarios.Scenario("s", "bus_2km", 2017, points), rules=["bus_2km"])
     graph = road_graph(2017)
     villages, existing = layers.load("villages"), facilities_for(rule, 2017)
     both = gpd.GeoDataFrame(
@@ -231,9 +233,9 @@ def test_scenario_effect_along_roads_counts_what_the_engine_finds(demo_store):
         return found <= 2000
 
     new = reached(both) & ~reached(existing)
-    assert effect.loc["total", "newly_covered"] == new.sum() > 0
-    given = planning.scenario_effect(rule, 2017, added, along_roads=True, graph=graph)
-    pd.testing.assert_frame_equal(given, effect)
+    found = effect["after_roads"] & ~effect["before_roads"]
+    assert found.tolist() == new.tolist()
+    assert new.sum() > 0
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # spopt 0.7 on PuLP 3's old API
