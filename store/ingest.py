@@ -419,6 +419,21 @@ def _check_encoding(encoding: str | None) -> None:
         raise IngestError(msg) from exc
 
 
+def _parse(
+    target: Path, folder: Path, limits: Limits, name: str, **options: object
+) -> tuple[Path, list[str]]:
+    """Parse `target` in the limited child into a Parquet file in `folder`; return it, notes."""
+    out = folder / "out.parquet"
+    request = {
+        "path": str(target),
+        "out": str(out),
+        "max_features": limits.features,
+        "max_text": limits.text_chars,
+        **options,
+    }
+    return out, _run_worker(request, limits, name)
+
+
 def read_untrusted(
     path: Path | str,
     *,
@@ -454,16 +469,7 @@ def read_untrusted(
             datasets = _unpack(path, folder / "in", limits)
             target, layer = _choose(path.name, datasets, folder / "in", source_layer)
             sniff(target)
-        out = folder / "out.parquet"
-        request = {
-            "path": str(target),
-            "out": str(out),
-            "encoding": encoding,
-            "layer": layer,
-            "max_features": limits.features,
-            "max_text": limits.text_chars,
-        }
-        notes = _run_worker(request, limits, path.name)
+        out, notes = _parse(target, folder, limits, path.name, encoding=encoding, layer=layer)
         return gpd.read_parquet(out), notes
 
 
@@ -486,16 +492,7 @@ def read_untrusted_table(
         if kind not in {".csv", ".xlsx"}:
             msg = f"{path.name} is not a table: use CSV or XLSX"
             raise IngestError(msg)
-        out = folder / "out.parquet"
-        request = {
-            "path": str(path),
-            "out": str(out),
-            "encoding": encoding,
-            "table": True,
-            "max_features": limits.features,
-            "max_text": limits.text_chars,
-        }
-        notes = _run_worker(request, limits, path.name)
+        out, notes = _parse(path, folder, limits, path.name, encoding=encoding, table=True)
         frame = pd.DataFrame(gpd.read_parquet(out)).drop(columns="geometry")
         out.unlink()
         return frame, notes
