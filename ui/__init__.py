@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 import layers
 import store
@@ -21,6 +25,7 @@ from layers import assets, households, provenance, render, targets
 from layers.basemaps import probe
 from layers.i18n import LANGUAGES, t
 from layers.rules import RULES, evaluate, evaluate_many, population_coverage, road_graph
+from store import ingest
 from store.register import Register
 from store.tables import Note
 from ui import auth as auth
@@ -91,6 +96,23 @@ def table_note(keys: Iterable[str]) -> Note | None:
     """Return the note a table made from layers `keys` carries (None: nothing synthetic)."""
     known = origins()
     return provenance.note({k: known.get(k) for k in dict.fromkeys(keys)}, lang())
+
+
+@contextlib.contextmanager
+def saved_upload(upload: UploadedFile, name: str | None = None) -> Iterator[Path | None]:
+    """Yield an upload written under `name` (default its own) in a private folder, removed after.
+
+    None, with the reason on the page, when the upload is larger than any file the atlas
+    reads (`store.ingest.LIMITS`).
+    """
+    if upload.size > ingest.LIMITS.file_bytes:
+        st.error(tr("too_big", mb=ingest.LIMITS.file_bytes // 2**20))
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="va-upload-") as folder:
+        path = Path(folder) / (name or Path(str(upload.name)).name)
+        path.write_bytes(upload.getvalue())
+        yield path
 
 
 def ensure_store() -> None:

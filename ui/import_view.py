@@ -6,7 +6,6 @@ Only the layers the logged-in account may import are offered; the write goes thr
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -60,10 +59,9 @@ def _choices(lang: str, allowed: list[str]) -> tuple[str, str | None, str | None
 
 def _read(upload: object, encoding: str | None) -> tuple[gpd.GeoDataFrame, list[str]] | None:
     """Read the uploaded file like any hostile file; show why not, and return None, if refused."""
-    name = Path(str(upload.name)).name  # type: ignore[attr-defined]
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / name
-        path.write_bytes(upload.getvalue())  # type: ignore[attr-defined]
+    with ui.saved_upload(upload) as path:  # type: ignore[arg-type]
+        if path is None:
+            return None
         try:
             names = ingest.source_layers(path)
             choice = (
@@ -130,9 +128,6 @@ def import_section(lang: str) -> None:
     )
     key, crs, encoding = _choices(lang, allowed)
     if upload is None:
-        return
-    if upload.size > ingest.LIMITS.file_bytes:
-        st.error(ui.tr("too_big", mb=ingest.LIMITS.file_bytes // 2**20))
         return
     spec = layers.get_layer(key)
     clean = _prepared(spec, upload, crs, encoding)

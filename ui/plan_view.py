@@ -305,12 +305,9 @@ def removals(scenario: Scenario) -> Scenario:
 
 def _read(up: object) -> gpd.GeoDataFrame | None:
     """Read an uploaded file as any hostile file, in lon/lat; say why not and return None."""
-    if up.size > ingest.LIMITS.file_bytes:  # type: ignore[attr-defined]
-        st.error(ui.tr("too_big", mb=ingest.LIMITS.file_bytes // 2**20))
-        return None
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / Path(str(up.name)).name  # type: ignore[attr-defined]
-        path.write_bytes(up.getvalue())  # type: ignore[attr-defined]
+    with ui.saved_upload(up) as path:  # type: ignore[arg-type]
+        if path is None:
+            return None
         try:
             return geo_crs.to_storage_crs(ingest.read_untrusted(path)[0], None)
         except (ingest.IngestError, NoCrsError, ValueError) as exc:

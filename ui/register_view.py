@@ -6,7 +6,6 @@ day a village's last household reached each of the "five steps and one publicity
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +15,6 @@ import ui
 from geo.errors import VillageAtlasError
 from layers import access, households
 from store import households as household_import
-from store import ingest
 from ui.text import md
 
 __all__ = ["exits_by_year", "register_import", "village_register"]
@@ -110,14 +108,11 @@ def register_import() -> None:
     upload = st.file_uploader(ui.tr("register_upload"), key="register_upload", type=["csv", "xlsx"])
     if upload is None or not st.button(ui.tr("register_replace"), key="register_confirm"):
         return
-    if upload.size > ingest.LIMITS.file_bytes:
-        st.error(ui.tr("too_big", mb=ingest.LIMITS.file_bytes // 2**20))
-        return
     name = Path(str(upload.name)).name[:200]
     suffix = ".xlsx" if name.lower().endswith(".xlsx") else ".csv"
-    with tempfile.TemporaryDirectory(prefix="va-register-") as folder:
-        path = Path(folder) / f"households{suffix}"
-        path.write_bytes(upload.getvalue())
+    with ui.saved_upload(upload, f"households{suffix}") as path:
+        if path is None:
+            return
         try:
             done = household_import.import_households(
                 path, handle=ui.the_store(), who=account.name, name=name
