@@ -231,3 +231,50 @@ def test_a_scenario_name_prints_as_typed_never_as_mathtext(demo_store, tmp_path)
     pdf = exports.save_figure(exports.meeting_map(spec, scenario=scenario), tmp_path / "m.pdf")
     text = "".join(page.extract_text() for page in PdfReader(pdf).pages)
     assert "$x^2$ <b>" in text  # mathtext would have drawn x squared without the dollars
+
+
+def test_two_planners_saving_one_name_at_once_leave_one_owner(demo_store, tmp_path):
+    """Two processes save a scenario of the same name together: one wins, the other is told."""
+    import subprocess  # noqa: PLC0415
+
+    from tests.helpers import CLI, ROOT  # noqa: PLC0415
+
+    path = copy_gpkg(demo_store, tmp_path / "s" / "demo.gpkg")
+    runs = [
+        subprocess.Popen(
+            [
+                *CLI,
+                "plan",
+                "--rule",
+                "bus_2km",
+                "--add",
+                "3",
+                "--candidates",
+                "villages",
+                "--out",
+                str(tmp_path / f"{who}.csv"),
+                "--save-scenario",
+                "next stops",
+                "--store",
+                str(path),
+                "--user",
+                who,
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for who in ("ann", "bob")
+    ]
+    done = [(r.communicate(timeout=300)[1], r.returncode) for r in runs]
+    stored = store.open_store(path).scenarios()
+    assert len(stored) == 1
+    owner = stored["owner"].iloc[0]
+    loser = "bob" if owner == "ann" else "ann"
+    errors = dict(zip(("ann", "bob"), (err for err, _ in done), strict=True))
+    codes = dict(zip(("ann", "bob"), (code for _, code in done), strict=True))
+    assert codes[owner] == 0
+    assert codes[loser] == 2
+    assert f"belongs to {owner}" in errors[loser]
+    assert Scenario.from_record(*stored.iloc[0][["name", "rule", "base_year", "changes"]]).added
