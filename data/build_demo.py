@@ -30,6 +30,7 @@ import rasterio
 import shapely
 from numpy.random import Generator
 from scipy.sparse.csgraph import minimum_spanning_tree
+from scipy.spatial import Delaunay
 from shapely import LineString, Point, Polygon
 
 import layers
@@ -148,7 +149,6 @@ _SYLLABLES = [
     ("松", "song"),
 ]
 _SURNAMES = ["王", "李", "张", "刘", "陈", "杨", "赵", "马", "周", "吴", "徐", "孙", "胡", "朱"]
-_GIVEN = ["建", "国", "华", "军", "明", "丽", "强", "红", "文", "军", "燕", "平", "伟", "芳"]
 _INDUSTRIES = [
     "设施蔬菜",
     "酿酒葡萄",
@@ -239,6 +239,7 @@ def _year(rng: Generator, share_2014: float, share_2017: float, *, old: int = 20
 
 
 _IMMIGRANT_SCHEDULE = ((2015, 2016, 2017), (0.4, 0.4, 0.2))
+_PLAN_END = 2017
 
 
 def _planned_exits(rng: Generator, plan: _Plan, immigrant: bool, n: int) -> np.ndarray:
@@ -252,18 +253,23 @@ def _planned_exits(rng: Generator, plan: _Plan, immigrant: bool, n: int) -> np.n
 
 
 def _actual_exit(rng: Generator, planned: int) -> int | None:
-    """Actual exit year: mostly as planned, some a year late, a few not yet by the data year."""
-    u = rng.random()
-    actual = planned if u < 0.85 else (planned + 1 if u < 0.95 else None)
-    return actual if actual is not None and actual <= DATA_YEAR else None
+    """Actual exit year: mostly as planned, some a year late but none after the plan's end.
+
+    The demo is a plan that mostly worked: every poor village is out by 2017, and the
+    schedule's earlier steps are missed by a few (the board shows them behind in 2015-2016).
+    """
+    late = rng.random() >= 0.85 and planned < _PLAN_END
+    actual = planned + 1 if late else planned
+    return actual if actual <= DATA_YEAR else None
 
 
 def _renovations(rng: Generator, dangerous: int) -> np.ndarray:
     """Split a village's dangerous houses over the renovation years 2015-2018.
 
-    Most villages finish by 2017 as planned; some in 2018; a few leave houses undone.
+    Every village finishes by 2017 as planned (the years 2018 and "never" stay possible
+    for other profiles' demos, with no weight here).
     """
-    last = int(rng.choice([2015, 2016, 2017, 2018, 0], p=[0.25, 0.35, 0.27, 0.07, 0.06]))
+    last = int(rng.choice([2015, 2016, 2017, 2018, 0], p=[0.25, 0.35, 0.40, 0.0, 0.0]))
     years = 4 if last == 0 else last - 2014
     done = dangerous - int(rng.integers(1, 4)) if last == 0 else dangerous
     split = np.zeros(4, dtype=int)
@@ -283,7 +289,7 @@ def _village_record(
     early = 0.35 if is_poor else 0.85
     dangerous = int(rng.integers(5, 40)) if is_poor else int(rng.integers(0, 8))
     split = _renovations(rng, dangerous)
-    coops = int(rng.integers(1, 4)) if rng.random() < (0.85 if is_poor else 0.6) else 0
+    coops = int(rng.integers(1, 4)) if rng.random() < (1.0 if is_poor else 0.6) else 0
     industry = str(rng.choice(_INDUSTRIES))
     return {
         "households": households,
@@ -294,9 +300,9 @@ def _village_record(
         "is_immigrant": immigrant,
         "planned_exit_year": planned,
         "exit_year": actual,
-        "tap_water_year": _year(rng, early, 0.94),
-        "power_year": _year(rng, 0.9 if is_poor else 0.97, 0.99, old=1995),
-        "broadband_year": _year(rng, early - 0.15, 0.9, old=2010),
+        "tap_water_year": _year(rng, early, 1.0),
+        "power_year": _year(rng, 0.9 if is_poor else 0.97, 1.0 if is_poor else 0.99, old=1995),
+        "broadband_year": _year(rng, early - 0.15, 1.0 if is_poor else 0.9, old=2010),
         "dangerous_houses": dangerous,
         "renovated_2015": int(split[0]),
         "renovated_2016": int(split[1]),
@@ -306,7 +312,8 @@ def _village_record(
         "cooperative_year": int(rng.integers(2012, 2018)) if coops else None,
         "main_industry": industry,
         "assisting_unit": str(rng.choice(units)),
-        "cadre": str(rng.choice(_SURNAMES)) + "".join(rng.choice(_GIVEN, 2)),
+        # a placeholder, never a real person's name: "王某某（虚构）" (fictional)
+        "cadre": f"{rng.choice(_SURNAMES)}某某（虚构）",
     }
 
 
@@ -435,7 +442,11 @@ def _seat_tree(
 def _local_roads(
     rng: Generator, roads: _Roads, towns: gpd.GeoDataFrame, villages: gpd.GeoDataFrame
 ) -> pd.Series:
-    """County roads to township seats, then a spur to every village; return each spur's year."""
+    """Roads to township seats, then a spur to every village; return each spur's year.
+
+    Most seats are reached by a provincial road, a few remote ones by a county road only
+    (the board shows "a national or provincial highway to every township" overdue).
+    """
     trunk = list(range(len(roads.lines)))
     for seat, name in zip(towns["seat"], towns["name_zh"], strict=True):
         end = roads.connect(seat, trunk)
@@ -444,7 +455,7 @@ def _local_roads(
             roads.add(
                 LineString([seat, end]),
                 name=f"{name}公路",
-                road_class="county",
+                road_class="provincial" if rng.random() < 0.88 else "county",
                 surface="asphalt",
                 all_season=True,
                 year_built=year,
@@ -465,7 +476,7 @@ def _local_roads(
             end = local_end
         length = village.distance(end)
         is_poor = bool(villages.loc[i, "is_poor"])
-        paved = _year(rng, 0.45 if is_poor else 0.8, 0.93, old=2003)
+        paved = _year(rng, 0.45 if is_poor else 0.8, 1.0, old=2003)
         surface = (
             str(rng.choice(["asphalt", "cement"]))
             if paved
@@ -484,6 +495,37 @@ def _local_roads(
     return pd.Series(hardened).reindex(villages.index)
 
 
+def _farm_roads(
+    rng: Generator, roads: _Roads, villages: gpd.GeoDataFrame, max_m: float = 5000.0
+) -> None:
+    """Roads between neighbouring villages: the mesh of an oasis's farm roads.
+
+    One road per edge of the villages' Delaunay triangulation shorter than `max_m`
+    (metres), so the network has loops and the road density of an oasis county. Most are
+    gravel; about a third were cemented since 2005.
+    """
+    xy = shapely.get_coordinates(villages.geometry.to_numpy())
+    names = villages["name_zh"].to_numpy()
+    edges = {
+        (int(min(a, b)), int(max(a, b)))
+        for simplex in Delaunay(xy).simplices
+        for a, b in itertools.combinations(simplex, 2)
+    }
+    for a, b in sorted(edges):
+        if np.hypot(*(xy[a] - xy[b])) > max_m:
+            continue
+        cement = rng.random() < 0.35
+        roads.add(
+            LineString([xy[a], xy[b]]),
+            name=f"{names[a]}—{names[b]}田间路",
+            road_class="village",
+            surface="cement" if cement else "gravel",
+            all_season=True,
+            year_built=int(rng.integers(1985, 2012)),
+            year_hardened=int(rng.integers(2005, 2018)) if cement else None,
+        )
+
+
 def _noded(roads: _Roads) -> gpd.GeoDataFrame:
     """Split every road where another road ends on it, so joins are shared vertices."""
     ends = shapely.MultiPoint([pt for ln in roads.lines for pt in (ln.coords[0], ln.coords[-1])])
@@ -498,19 +540,28 @@ def _noded(roads: _Roads) -> gpd.GeoDataFrame:
 
 
 def _stops_near(
-    rng: Generator, villages: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, towns: gpd.GeoDataFrame
+    rng: Generator,
+    villages: gpd.GeoDataFrame,
+    roads: gpd.GeoDataFrame,
+    towns: gpd.GeoDataFrame,
+    city_seat: Point,
 ) -> gpd.GeoDataFrame:
-    """Bus stops at township seats and on the road near most villages."""
+    """Bus stops at township seats and on the road near nearly every village.
+
+    Every village within 25 km of the city's seat has one by 2017 (the city bus); a few
+    remote villages have none yet (the board shows "a bus in every village" overdue).
+    """
     rows = [
         {"name": f"{n}站", "year_opened": int(rng.integers(2000, 2014)), "geometry": s}
         for n, s in zip(towns["name_zh"], towns["seat"], strict=True)
     ]
     road_union = roads.geometry.union_all()
     for _, v in villages.iterrows():
-        year = _year(rng, 0.4 if v["is_poor"] else 0.7, 0.9, old=2008)
-        if year is None or rng.random() < 0.25:
+        near_city = v.geometry.distance(city_seat) < 25_000
+        year = _year(rng, 0.4 if v["is_poor"] else 0.7, 1.0 if near_city else 0.985, old=2008)
+        if year is None or (rng.random() < 0.02 and not near_city):
             continue
-        p = road_union.interpolate(road_union.project(v.geometry))
+        p = shapely.ops.nearest_points(road_union, v.geometry)[0]
         shift = rng.uniform(0, 600)
         rows.append(
             {
@@ -582,12 +633,12 @@ def _services(
     access = []
     for _, v in villages.iterrows():
         offset = Point(v.geometry.x + 150, v.geometry.y + 120)
-        if v["is_poor"] and rng.random() < 0.35:
+        if v["is_poor"] and rng.random() < 0.85:
             outlets.append(
                 {
                     "name": f"{v['name_zh']}村邮站",
                     "operator": "中国邮政",
-                    "year_opened": int(rng.integers(2015, 2019)),
+                    "year_opened": int(rng.integers(2015, 2018)),
                     "geometry": offset,
                 }
             )
@@ -685,9 +736,30 @@ def _channels(
                         "geometry": LineString([end, v.geometry]),
                     }
                 )
+    rows += _field_channels(rng, villages[villages["is_immigrant"].astype(bool)])
     gdf = gpd.GeoDataFrame(rows, geometry="geometry")
     gdf["length_km"] = (gdf.length / 1000).round(3)
     return gdf
+
+
+def _field_channels(rng: Generator, immigrant: gpd.GeoDataFrame) -> list[dict[str, object]]:
+    """Field channels built 2015-2017 around each immigrant village: five of 2-4.2 km."""
+    rows: list[dict[str, object]] = []
+    for _, v in immigrant.iterrows():
+        for k in range(5):
+            angle, length = rng.uniform(0, 2 * np.pi), rng.uniform(2000, 4200)
+            x, y = v.geometry.x, v.geometry.y
+            end = (x + length * np.cos(angle), y + length * np.sin(angle))
+            rows.append(
+                {
+                    "name": f"{v['name_zh']}斗渠{k + 1}",
+                    "level": "field",
+                    "works": "new",
+                    "year_built": int(rng.integers(2015, 2018)),
+                    "geometry": LineString([(x, y), end]),
+                }
+            )
+    return rows
 
 
 def _patches(
@@ -831,12 +903,13 @@ def build(
         t = _townships(rng, county, plan, area, to_m, used)
         v = _villages(rng, county, plan, area, t, to_m, used, units)
         v["hardened_road_year"] = _local_roads(rng, roads, t, v)
+        _farm_roads(rng, roads, v)
         towns.append(t)
         villages.append(v)
     town_gdf = gpd.GeoDataFrame(pd.concat(towns, ignore_index=True), geometry="geometry")
     vil = gpd.GeoDataFrame(pd.concat(villages, ignore_index=True), geometry="geometry")
     road_gdf = _noded(roads)
-    stops = _stops_near(rng, vil, road_gdf, town_gdf)
+    stops = _stops_near(rng, vil, road_gdf, town_gdf, Point(to_m.transform(*profile.city.seat)))
     services = _services(rng, vil, town_gdf)
     vil["bus_year"] = _register(rng, _first_within(vil.geometry, stops, "year_opened", 2000))
     vil["express_year"] = _register(
@@ -867,10 +940,10 @@ def build(
             rng,
             vil,
             ["farmland_forest_network", "green_passage", "sand_prevention"],
-            0.6,
+            0.33,
             (600, 2000),
         ),
-        "land_improvement": _patches(rng, vil, ["saline_alkali", "hardened"], 0.4, (800, 2500)),
+        "land_improvement": _patches(rng, vil, ["saline_alkali", "hardened"], 0.58, (1000, 2000)),
         **services,
     }
     if grow_to is not None:

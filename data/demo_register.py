@@ -39,8 +39,8 @@ def _exit_years(
     rng: Generator, n: int, exit_year: float, is_poor: bool, pace: np.ndarray, data_year: int
 ) -> np.ndarray:
     """Exit years of a village's `n` households (0: not out by the data year)."""
-    if not is_poor:
-        return rng.choice(pace, n) if len(pace) else np.zeros(n, dtype=int)
+    if not is_poor:  # at the pace of the county's poor villages (all in 2015 if it has none)
+        return rng.choice(pace, n) if len(pace) else np.full(n, 2015)
     if np.isnan(exit_year):  # not out yet: some of its households are
         years = np.arange(2015, data_year + 1)
         shares = np.append(np.full(len(years), 0.6 / len(years)), 0.4)

@@ -220,7 +220,7 @@ CATALOGUE: tuple[LayerSpec, ...] = (
             color="#2166ac",
             weight=2,
             column="level",
-            categories={"trunk": "#08519c", "branch": "#6baed6"},
+            categories={"trunk": "#08519c", "branch": "#4292c6", "field": "#9ecae1"},
         ),
         bureau=BUREAUS["water"],
         cooperating=(_POOR, COUNTIES_COOPERATE),

@@ -17,6 +17,8 @@ from data import build_demo
 from data.counties import COUNTIES
 from geo import settings
 from geo.status import done_by
+from layers import targets
+from layers.profile import PROFILE
 from store import open_store
 
 SEATS = {c.code: c.seat for c in COUNTIES}
@@ -72,7 +74,7 @@ def test_villages_lie_on_the_oasis_corridor_not_in_the_open_gobi(store):
 def test_counts_and_flags_are_plausible(store):
     v = store["villages"]
     assert 400 <= len(v) <= 500
-    assert 80 <= v["is_poor"].sum() <= 100
+    assert 80 <= v["is_poor"].sum() <= 120
     immigrant = v[v["is_immigrant"]]
     assert set(immigrant["county"]) == {"玉门市", "瓜州县"}
     assert immigrant["is_poor"].all()
@@ -105,9 +107,9 @@ def test_exit_schedule_follows_the_plan(store):
 )
 def test_each_measure_has_real_gaps_in_most_counties(store, column):
     v = store["villages"]
-    gaps = (~done_by(v[column], 2017)).groupby(v["county_code"]).sum()
-    assert (gaps > 0).sum() >= 4
-    assert done_by(v[column], 2017).mean() > 0.5
+    gaps = (~done_by(v[column], 2015)).groupby(v["county_code"]).sum()
+    assert (gaps > 0).sum() >= 4  # the plan's first year has gaps to close in most counties
+    assert done_by(v[column], 2017).mean() > 0.9  # and by its last, nearly all are closed
 
 
 def test_status_only_grows_over_the_years(store):
@@ -159,3 +161,42 @@ def test_build_is_deterministic(tmp_path, store):
         pd.DataFrame(store["villages"].drop(columns="geometry")),
     )
     assert again.geometry.geom_equals_exact(store["villages"].geometry, 1e-9).all()
+
+
+def test_the_demo_is_a_plan_that_mostly_worked(demo_store):
+    board = targets.board(targets.load_targets(), build_demo.DATA_YEAR, history=False)
+    measured = board[board["status"] != "not_measured"]
+    status = measured["status"].value_counts()
+    assert status["done"] >= 0.75 * len(measured)  # most targets done by their deadline
+    assert 1 <= status.get("overdue", 0) <= 3  # one or two overdue
+    assert status.get("behind", 0) >= 1  # a few behind (a 2020 goal)
+    assert 425 <= board.loc["channels", "current"] <= 1.1 * 425  # near the goal, not 3x
+    for key in ("forest_network", "land_improvement"):
+        goal = board.loc[key, "goal"]
+        assert goal <= board.loc[key, "current"] <= 1.5 * goal, key
+
+
+def test_synthetic_roads_and_cadres_carry_no_real_names(store):
+    names = store["roads"]["name"].dropna()
+    assert not names.str.contains(r"(?<![A-Za-z])[GS]\d+", regex=True).any()
+    assert names.str.startswith("示意").sum() >= 5  # the schematic trunk roads say so
+    assert store["villages"]["cadre"].str.endswith("某某（虚构）").all()
+
+
+def test_township_seats_are_mostly_on_national_or_provincial_roads(store):
+    towns = store["townships"]
+    seats = gpd.GeoSeries(gpd.points_from_xy(towns["seat_lon"], towns["seat_lat"]), crs=4326)
+    roads = store["roads"]
+    trunk = roads[roads["road_class"].isin(["national", "provincial"])]
+    metric = PROFILE.working_crs(tuple(store["counties"].total_bounds))  # a conformal TM
+    distance = seats.to_crs(metric).apply(lambda p: trunk.to_crs(metric).distance(p).min())
+    on_trunk = (distance <= 1000).mean()
+    assert 0.8 <= on_trunk < 1.0  # mostly, and a few remote ones still on county roads
+
+
+def test_road_density_is_that_of_an_oasis(store):
+    metric = settings.equal_area_crs
+    oasis = store["villages"].to_crs(metric).buffer(5000).union_all()
+    km = store["roads"].to_crs(metric).intersection(oasis).length.sum() / 1000
+    per_100_km2 = km / (oasis.area / 1e6) * 100
+    assert 25 <= per_100_km2 <= 80  # km of road per 100 km2 of oasis

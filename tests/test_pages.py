@@ -288,13 +288,12 @@ def test_change_report_counts_exits(app):
 
 def test_bureau_page_says_which_project_serves_each_gap(app):
     app.switch_page("pages/bureaus.py").run()
-    app.selectbox[0].set_value("water").run()
+    app.selectbox[0].set_value("transport").run()  # the bureau with gaps left in 2017
     assert not app.exception
     listed = app.dataframe[-1].value
-    gaps = gap_list(
-        layers.load("villages"), {"tap_water": evaluate(RULES["tap_water"], 2017)}, 2017,
-        rules=[RULES["tap_water"]],
-    )  # fmt: skip
+    mine = [r for r in RULES.values() if r.bureau.key == "transport"]
+    measures = {r.key: evaluate(r, 2017) for r in mine}
+    gaps = gap_list(layers.load("villages"), measures, 2017, rules=mine)
     linked = projects.link(
         gaps, layers.load("projects"), projects.measure_rules(targets.load_targets())
     )
@@ -363,7 +362,7 @@ def test_hostile_project_names_show_as_text_on_the_bureau_page(private_store):
     from tests.helpers import HOSTILE_NAMES, MARKDOWN_NAMES  # noqa: PLC0415
 
     villages = layers.load("villages", private_store)
-    open_gap = ~evaluate(RULES["tap_water"], 2017, load=lambda k: layers.load(k, private_store))[
+    open_gap = ~evaluate(RULES["bus_service"], 2017, load=lambda k: layers.load(k, private_store))[
         "covered"
     ]
     chosen = villages[open_gap.to_numpy()].head(3)
@@ -372,10 +371,10 @@ def test_hostile_project_names_show_as_text_on_the_bureau_page(private_store):
         {
             "project_id": ["H1", "H2", "H3"],
             "name": names,
-            "measure": ["tap_water"] * 3,
+            "measure": ["bus_service"] * 3,
             "site": ["village"] * 3,
             "village_code": chosen["code"].tolist(),
-            "lead": ["water"] * 3,
+            "lead": ["transport"] * 3,
             "year": [2018, 2018, 2016],
             "budget_wan_yuan": [10.0] * 3,
             "fund_source": ["central"] * 3,
@@ -391,10 +390,10 @@ def test_hostile_project_names_show_as_text_on_the_bureau_page(private_store):
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     at.switch_page("pages/bureaus.py").run()
-    at.selectbox[0].set_value("water").run()
+    at.selectbox[0].set_value("transport").run()
     assert not at.exception
     listed = at.dataframe[-1].value
-    shown = listed.set_index("Code")
+    shown = listed[listed["Missing"] == RULES["bus_service"].title("en")].set_index("Code")
     statuses = ["Funded", "Funded", "Done"]
     for code, name, pid, status in zip(
         chosen["code"], names, ["H1", "H2", "H3"], statuses, strict=True

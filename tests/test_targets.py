@@ -422,18 +422,18 @@ def test_city_bus_counts_villages_around_the_city_seat(demo_store):
 def test_a_changed_target_changes_the_board(demo_store, tmp_path):
     text = targets.TARGETS_PATH.read_text()
     board = targets.board(targets.load_targets(), 2017, history=False)
-    current = board.loc["tap_water", "current"]
-    assert board.loc["tap_water", "status"] == "overdue"
+    current = board.loc["bus", "current"]
+    assert board.loc["bus", "status"] == "overdue"
     edited = _write(
         tmp_path,
         text.replace(
-            'rule = "tap_water"\nscope = "households"\nvalue = 100',
-            f'rule = "tap_water"\nscope = "households"\nvalue = {int(current) - 1}',
+            'rule = "bus_service"\nscope = "all villages"\nvalue = 100',
+            f'rule = "bus_service"\nscope = "all villages"\nvalue = {int(current) - 1}',
         ),
     )
     changed = targets.board(targets.load_targets(edited), 2017, history=False)
-    assert changed.loc["tap_water", "status"] == "done"
-    assert changed.loc["tap_water", "goal"] == int(current) - 1
+    assert changed.loc["bus", "status"] == "done"
+    assert changed.loc["bus", "goal"] == int(current) - 1
 
 
 def test_a_county_board_keeps_the_targets_that_apply_to_it(demo_store):
