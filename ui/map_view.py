@@ -18,6 +18,7 @@ from layers.basemaps import BASEMAPS, tile_url
 from layers.i18n import STRINGS
 from layers.spec import Theme
 from ui.cache import versioned
+from ui.groups import PrerenderedGroup, group_script
 from ui.tables import origin_columns
 
 __all__ = ["SELECTED", "draw_map", "legend", "metadata", "search", "sidebar_controls"]
@@ -192,6 +193,26 @@ def layer_json(
     return data, dropped, tooltip
 
 
+@versioned(max_entries=128, shared=True)
+def layer_script(
+    key: str,
+    year: int,
+    filters: Filters,
+    zoom: int | None,
+    view: tuple[float, ...] | None,
+    shift: bool,
+    lang: str,
+) -> tuple[str, int]:
+    """Return one layer's group as JavaScript (`ui.groups`) and the features dropped (cached).
+
+    Keyed like `layer_json`: a rerun that shows the same thing renders nothing again.
+    """
+    data, dropped, tooltip = layer_json(key, year, filters, zoom, view, shift, lang)
+    spec = layers.get_layer(key)
+    group, _ = render.feature_group(spec, data, title=spec.title(lang), tooltip=tooltip, show=False)
+    return group_script(group), dropped
+
+
 def draw_map(
     year: int, basemap: str, shown: list[str], villages: gpd.GeoDataFrame, filters: Filters
 ) -> None:
@@ -211,7 +232,7 @@ def draw_map(
     for key in shown:
         spec = layers.get_layer(key)
         thinned = spec.by_zoom or key == "villages"
-        data, dropped, tooltip = layer_json(
+        script, dropped = layer_script(
             key,
             year,
             filters if key == "villages" else (),
@@ -220,10 +241,9 @@ def draw_map(
             shift,
             lang,
         )
-        group, _ = render.feature_group(spec, data, title=spec.title(lang), tooltip=tooltip)
         if dropped:
             st.warning(ui.tr("dropped", layer=spec.title(lang), count=dropped))
-        groups.append(group)
+        groups.append(PrerenderedGroup(render.escape(spec.title(lang)), script))
     focus = st.session_state.get("map_focus")
     out = st_folium(
         fmap,
