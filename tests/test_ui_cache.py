@@ -83,3 +83,37 @@ def test_revisions_are_read_once_per_rerun_and_another_process_is_seen_soon(
         allowed=layers.editable_fields("villages"),
     )  # fmt: skip
     assert cache.revisions() != second  # this process's own edit: seen at once
+
+
+def _features(script: str) -> list[object]:
+    """The GeoJSON features a group's script hands to Leaflet (its one ``_add({...})`` call)."""
+    import json  # noqa: PLC0415
+    import re  # noqa: PLC0415
+
+    (data,) = re.findall(r"^\s*geo_json_\w+_add\((\{.*\})\);$", script, flags=re.M)
+    return json.loads(data)["features"]
+
+
+def test_a_prerendered_group_draws_what_the_group_draws(demo_store):
+    import folium  # noqa: PLC0415
+    from streamlit_folium import _get_feature_group_string  # noqa: PLC0415
+
+    from layers import render  # noqa: PLC0415
+    from ui.groups import PrerenderedGroup, group_script  # noqa: PLC0415
+
+    spec = layers.get_layer("bus_stops")
+    stops = layers.load("bus_stops", demo_store).head(5)
+    tooltip = {"name": "Name"}
+    plain, _ = render.feature_group(spec, stops, title="Stops", tooltip=tooltip)
+    cached = PrerenderedGroup("Stops", group_script(render.feature_group(
+        spec, stops, title="Stops", tooltip=tooltip, show=False
+    )[0]))  # fmt: skip
+    for_plain = _get_feature_group_string(plain, folium.Map(), idx=0)
+    for_cached = _get_feature_group_string(cached, folium.Map(), idx=1)
+    assert "__va_" not in for_cached  # every placeholder filled
+    assert "var feature_group_feature_group_1 = L.featureGroup(" in for_cached
+    assert ".addTo(feature_group_feature_group_1)" in for_cached  # its layer joins it
+    assert "map_div.addLayer(feature_group_feature_group_1);" in for_cached
+    assert _features(for_cached) == _features(for_plain)
+    assert len(_features(for_cached)) == 5
+    assert for_cached.count("bindTooltip") == for_plain.count("bindTooltip") == 1
