@@ -34,7 +34,7 @@ st.caption(
 )
 if clicked:
     why(clicked, result, villages, keys, lang)
-tables(villages, result)
+tables(what)
 people(keys, within_m, year)
 contradictions(villages, result, lang)
 gap_table(villages, result, keys, year, along_roads=along_roads)

@@ -14,6 +14,7 @@ from layers import provenance, render
 from layers.rules import RULES, facilities_for
 from layers.spec import Style
 from ui.cache import versioned
+from ui.groups import PrerenderedGroup, group_script
 from ui.tables import downloads, labelled
 
 __all__ = [
@@ -105,35 +106,38 @@ def classified(what: Measures) -> gpd.GeoDataFrame:
 
 
 @versioned(max_entries=32, shared=True)
-def _map_json(what: Measures, lang: str) -> list[tuple[str, dict[str, object]]]:
-    """Return the service area's and each class's GeoJSON as `draw` sends them (cached)."""
-    del lang  # part of the key: the tooltips' language
+def _map_scripts(what: Measures, lang: str) -> list[tuple[str, str]]:
+    """Return the service area's and each class's group as `draw` sends them (cached).
+
+    Each group is rendered to JavaScript once (`ui.groups`): a rerun renders nothing again.
+    """
+    del lang  # part of the key: the titles' and tooltips' language
     keys, year, within_m, _ = what
     villages = classified(what)
     areas = service_areas(list(keys), dict(within_m), year)
     tooltip = {"name_zh": ui.tr("name"), "code": ui.tr("code")}
     spec = layers.get_layer("villages")
-    out = [("service_area", render.layer_geojson(spec, areas)[0])] if not areas.empty else []
+    parts: list[tuple[str, layers.LayerSpec, gpd.GeoDataFrame, Style, dict[str, str] | None]]
+    parts = [("service_area", layers.get_layer("prefecture"), areas, SERVICE, None)]
+    parts = parts if not areas.empty else []
     for name, style in CLASSES.items():
-        part = villages[villages["class"] == name]
-        out.append((name, render.layer_geojson(spec, part, tooltip=tooltip, style=style)[0]))
-    return out
+        parts.append((name, spec, villages[villages["class"] == name], style, tooltip))
+    return [
+        (name, group_script(render.feature_group(
+            part_spec, gdf, title=ui.tr(name), tooltip=tip, style=style, show=False
+        )[0]))
+        for name, part_spec, gdf, style, tip in parts
+    ]  # fmt: skip
 
 
 def draw(villages: gpd.GeoDataFrame, what: Measures) -> str | None:
     """Map of the villages by class over the service areas; return a clicked village's code."""
     fmap = render.base_map(villages.total_bounds)  # fitted to the villages, not the desert
     render.relief_overlay(*ui.relief()).add_to(fmap)
-    groups = []
-    tooltip = {"name_zh": ui.tr("name"), "code": ui.tr("code")}
-    for name, data in _map_json(what, ui.lang()):
-        if name == "service_area":
-            spec, style, tip = layers.get_layer("prefecture"), SERVICE, None
-        else:
-            spec, style, tip = layers.get_layer("villages"), CLASSES[name], tooltip
-        groups.append(
-            render.feature_group(spec, data, title=ui.tr(name), tooltip=tip, style=style)[0]
-        )
+    groups = [
+        PrerenderedGroup(render.escape(ui.tr(name)), script)
+        for name, script in _map_scripts(what, ui.lang())
+    ]
     out = st_folium(
         fmap,
         key="coverage_map",
@@ -170,9 +174,20 @@ def why(
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
-def tables(villages: gpd.GeoDataFrame, result: pd.DataFrame) -> None:
+@versioned(max_entries=32, shared=True)
+def _summaries(what: Measures, lang: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return the coverage per county (named) and per township (cached; never mutate)."""
+    del lang  # part of the key: the counties' names
+    keys, year, within_m, along_roads = what
+    covered = ui.coverage(list(keys), year, dict(within_m), along_roads)["covered"]
+    villages = classified(what)
+    by_county = summarize(covered, villages, by="county_code")
+    by_county.index = by_county.index.map(ui.county_names())
+    return by_county, summarize(covered, villages, by="township")
+
+
+def tables(what: Measures) -> None:
     """Per county and per township: villages, poor villages and people covered."""
-    names = ui.county_names()
     labels = {
         "villages": ui.tr("villages_count"),
         "covered": ui.tr("covered"),
@@ -182,13 +197,11 @@ def tables(villages: gpd.GeoDataFrame, result: pd.DataFrame) -> None:
         "people": ui.tr("population"),
         "people_covered": ui.tr("people_covered"),
     }
-    by_county = summarize(result["covered"], villages, by="county_code")
-    by_county.index = by_county.index.map(names)
+    by_county, by_town = _summaries(what, ui.lang())
     st.subheader(ui.tr("by_county"))
     st.bar_chart(by_county[["covered", "villages"]].rename(columns=labels), stack=False)
     st.dataframe(by_county.rename(columns=labels), width="stretch")
     st.subheader(ui.tr("by_township"))
-    by_town = summarize(result["covered"], villages, by="township")
     st.dataframe(by_town.rename(columns=labels), width="stretch")
 
 
