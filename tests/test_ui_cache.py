@@ -90,7 +90,7 @@ def _features(script: str) -> list[object]:
     import json  # noqa: PLC0415
     import re  # noqa: PLC0415
 
-    (data,) = re.findall(r"^\s*geo_json_\w+_add\((\{.*\})\);$", script, flags=re.M)
+    (data,) = re.findall(r"^\s*geo_json_\w+_add\((\{.*\})\);$", script, flags=re.MULTILINE)
     return json.loads(data)["features"]
 
 
@@ -110,10 +110,35 @@ def test_a_prerendered_group_draws_what_the_group_draws(demo_store):
     )[0]))  # fmt: skip
     for_plain = _get_feature_group_string(plain, folium.Map(), idx=0)
     for_cached = _get_feature_group_string(cached, folium.Map(), idx=1)
-    assert "__va_" not in for_cached  # every placeholder filled
+    assert "\u01c2" not in for_cached  # every placeholder filled
     assert "var feature_group_feature_group_1 = L.featureGroup(" in for_cached
     assert ".addTo(feature_group_feature_group_1)" in for_cached  # its layer joins it
     assert "map_div.addLayer(feature_group_feature_group_1);" in for_cached
     assert _features(for_cached) == _features(for_plain)
     assert len(_features(for_cached)) == 5
     assert for_cached.count("bindTooltip") == for_plain.count("bindTooltip") == 1
+
+
+def test_a_group_script_is_the_same_each_time_and_leaves_data_alone(demo_store):
+    from layers import render  # noqa: PLC0415
+    from ui.groups import PrerenderedGroup, group_script  # noqa: PLC0415
+
+    spec = layers.get_layer("bus_stops")
+    stops = layers.load("bus_stops", demo_store).head(3).copy()
+    tricky = ["\u01c2map\u01c2", "va\u01c2base_0", "\u01c2group\u01c2 </script>"]
+    stops["name"] = tricky  # the placeholders' own text, as data
+
+    def script() -> str:
+        group, _ = render.feature_group(spec, stops, title="S", tooltip={"name": "N"}, show=False)
+        return group_script(group)
+
+    first = script()
+    assert script() == first  # same names each time: the browser keeps the map
+    import folium  # noqa: PLC0415
+
+    fmap = folium.Map()
+    cached = PrerenderedGroup("S", first).add_to(fmap)
+    filled = cached.filled_script()
+    names = [f["properties"]["name"] for f in _features(filled)]
+    assert names == [render.escape(t) for t in tricky]  # escaped as always, never replaced
+    assert filled.rstrip().endswith(f"{cached.get_name()}.addTo({fmap.get_name()});")

@@ -9,7 +9,7 @@ script under the name st_folium gives the group.
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 
 import folium
 from jinja2 import Template
@@ -17,23 +17,29 @@ from streamlit_folium import generate_leaflet_string
 
 __all__ = ["PrerenderedGroup", "group_script"]
 
-_GROUP = "__va_group__"
-_MAP = "__va_map__"
+# Placeholders with a non-ASCII letter (valid in a JavaScript name): folium writes data as
+# JSON with every non-ASCII character escaped, so no text from data can contain them.
+_GROUP = "\u01c2group\u01c2"
+_MAP = "\u01c2map\u01c2"
+_BASE = "va\u01c2base"
 
 
 def group_script(group: folium.FeatureGroup) -> str:
     """Render `group` (with its children) to JavaScript with placeholder names.
 
-    The group must not be shown on its own (``show=False``): st_folium adds it to the map.
+    The group must not add itself to the map (``show=False``): `PrerenderedGroup` does.
     The placeholders stand for the group's and its map's variable names, which
-    `PrerenderedGroup` fills in when it is rendered.
+    `PrerenderedGroup` fills in when it is rendered. Its layers' variable names come from
+    a digest of the script, so the same group gives the same script (a map whose script
+    is unchanged is not rebuilt in the browser).
     """
     holder = folium.Map(location=[0.0, 0.0], tiles=None)
     group.add_to(holder)
     group.render()  # type: ignore[no-untyped-call]
-    base = uuid.uuid4().hex
-    script: str = generate_leaflet_string(group, base_id=base)
-    return script.replace(f"feature_group_{base}", _GROUP).replace(holder.get_name(), _MAP)
+    script: str = generate_leaflet_string(group, base_id=_BASE)
+    script = script.replace(f"feature_group_{_BASE}", _GROUP).replace(holder.get_name(), _MAP)
+    digest = hashlib.sha256(script.encode()).hexdigest()[:20]
+    return script.replace(_BASE, f"va{digest}")
 
 
 class PrerenderedGroup(folium.FeatureGroup):
@@ -54,7 +60,7 @@ class PrerenderedGroup(folium.FeatureGroup):
         self._script = script
 
     def render(self, **kwargs: object) -> str:
-        """Render nothing: st_folium reads the script itself and adds the group to the map.
+        """Render nothing: st_folium reads the script itself (`filled_script`).
 
         (folium's own `render` would compile the whole script, GeoJSON and all, as a
         Jinja template on every rerun.)
@@ -63,6 +69,8 @@ class PrerenderedGroup(folium.FeatureGroup):
         return ""
 
     def filled_script(self) -> str:
-        """Return the script under this group's and its map's variable names."""
+        """Return the script under this group's and its map's names, adding it to the map."""
         parent = self._parent.get_name() if self._parent is not None else _MAP
-        return self._script.replace(_GROUP, self.get_name()).replace(_MAP, parent)
+        name = self.get_name()
+        script = self._script.replace(_GROUP, name).replace(_MAP, parent)
+        return f"{script}\n{name}.addTo({parent});\n"

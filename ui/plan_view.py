@@ -31,6 +31,7 @@ from layers.scenarios import Scenario
 from layers.spec import GeometryKind, Style
 from store import ingest
 from ui.cache import versioned
+from ui.groups import PrerenderedGroup, group_script
 from ui.text import md
 
 __all__ = [
@@ -156,11 +157,12 @@ def _sites_to_draw(existing: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 @versioned(max_entries=16, shared=True)
-def _map_json(
-    name: str, rule: str, year: int, changes: str, lang: str
-) -> list[tuple[str, dict[str, object]]]:
-    """Return the GeoJSON of the counties, existing sites and each village class (cached)."""
-    del lang  # part of the key: the tooltips' language
+def _map_scripts(name: str, rule: str, year: int, changes: str, lang: str) -> list[str]:
+    """Return the groups of the counties, existing sites and each village class (cached).
+
+    Each group is rendered to JavaScript once (`ui.groups`): a rerun renders nothing again.
+    """
+    del lang  # part of the key: the titles' and tooltips' language
     scenario = Scenario.from_record(name, rule, year, changes)
     found = effect_of(scenario)
     mine = found[found["rule"] == rule]
@@ -168,17 +170,29 @@ def _map_json(
     villages = ui.villages_as_of(year)
     classes = np.where(after & ~before, "newly_covered", np.where(after, "covered", "uncovered"))
     existing = facilities_for(RULES[rule], year, ui.layer)
+    point_layers = [
+        k for k in RULES[rule].facilities if layers.get_layer(k).geometry is GeometryKind.POINT
+    ]
+    site_spec = layers.get_layer((point_layers or list(RULES[rule].facilities))[0])
     tooltip = {"name_zh": ui.tr("name"), "code": ui.tr("code")}
     spec = layers.get_layer("villages")
-    out = [
-        ("counties", render.layer_geojson(layers.get_layer("counties"), ui.layer("counties"))[0]),
-        ("existing_sites", render.layer_geojson(spec, _sites_to_draw(existing))[0]),
+    groups = [
+        render.feature_group(
+            layers.get_layer("counties"), ui.layer("counties"), title=ui.tr("counties"), show=False
+        )[0],
+        render.feature_group(
+            site_spec, _sites_to_draw(existing), title=ui.tr("existing_sites"), show=False
+        )[0],
     ]
     for cls, style in _CLASS_STYLES.items():
         part = villages[classes == cls].assign(status=cls)
         part = render.grouped_points(part, 8, category="status", label=ui.tr("n_villages"))
-        out.append((cls, render.layer_geojson(spec, part, tooltip=tooltip, style=style)[0]))
-    return out
+        groups.append(
+            render.feature_group(
+                spec, part, title=ui.tr(cls), tooltip=tooltip, style=style, show=False
+            )[0]
+        )
+    return [group_script(group) for group in groups]
 
 
 def _drawing_tool() -> folium.plugins.Draw:
@@ -196,23 +210,12 @@ def draw(scenario: Scenario) -> Scenario:
     rule = RULES[scenario.rule]
     fmap = render.base_map(ui.layer("villages").total_bounds)
     render.relief_overlay(*ui.relief()).add_to(fmap)
-    point_layers = [
-        k for k in rule.facilities if layers.get_layer(k).geometry is GeometryKind.POINT
-    ]
-    site_spec = layers.get_layer((point_layers or list(rule.facilities))[0])
-    tooltip = {"name_zh": ui.tr("name"), "code": ui.tr("code")}
-    parts = _map_json(
+    scripts = _map_scripts(
         scenario.name, scenario.rule, scenario.base_year, scenario.changes_json(), ui.lang()
     )
-    for name, data in parts:
-        if name == "counties":
-            spec, style, tip = layers.get_layer("counties"), None, None
-        elif name == "existing_sites":
-            spec, style, tip = site_spec, None, None
-        else:
-            spec, style, tip = layers.get_layer("villages"), _CLASS_STYLES[name], tooltip
-        group, _ = render.feature_group(spec, data, title=ui.tr(name), tooltip=tip, style=style)
-        group.add_to(fmap)
+    titles = ["counties", "existing_sites", *_CLASS_STYLES]
+    for title, script in zip(titles, scripts, strict=True):
+        PrerenderedGroup(render.escape(ui.tr(title)), script).add_to(fmap)
     _overlay(scenario, float(rule.within_m or 0)).add_to(fmap)
     _drawing_tool().add_to(fmap)
     st.session_state.setdefault(_ROUND, 0)
