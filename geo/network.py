@@ -644,11 +644,17 @@ def _spatial_order(p: NDArray[np.float64]) -> NDArray[np.intp]:
     """
     if len(p) == 0:
         return np.zeros(0, dtype=np.intp)
-    low, span = p.min(axis=0), max(float(np.ptp(p, axis=0).max()), 1e-9)
-    cell = ((p - low) / span * 65535.0).astype(np.uint64)
-    for shift, mask in ((8, 0x00FF00FF), (4, 0x0F0F0F0F), (2, 0x33333333), (1, 0x55555555)):
-        cell = (cell | (cell << np.uint64(shift))) & np.uint64(mask)  # spread the bits apart
-    return np.argsort(cell[:, 0] | (cell[:, 1] << np.uint64(1)), kind="stable")
+    x, y = p[:, 0], p[:, 1]  # one axis at a time: reductions along rows of two are slow
+    low_x, low_y = float(x.min()), float(y.min())
+    scale = 65535.0 / max(float(x.max()) - low_x, float(y.max()) - low_y, 1e-9)
+    key = np.zeros(len(p), dtype=np.uint64)
+    for axis, (c, low) in enumerate(((x, low_x), (y, low_y))):
+        # through int32: numpy converts floats to it several times faster than to uint64
+        cell = ((c - low) * scale).astype(np.int32).astype(np.uint64)
+        for shift, mask in ((8, 0x00FF00FF), (4, 0x0F0F0F0F), (2, 0x33333333), (1, 0x55555555)):
+            cell = (cell | (cell << np.uint64(shift))) & np.uint64(mask)  # spread the bits apart
+        key |= cell << np.uint64(axis)
+    return np.argsort(key, kind="stable")
 
 
 _Feet = tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.float64]]

@@ -419,3 +419,18 @@ def test_arrays_that_are_not_a_graph_are_refused():
         graph_from_arrays({**arrays, "adj_indices": arrays["adj_indices"] + 1})
     with pytest.raises(ValueError, match="adjacency is not a matrix"):
         graph_from_arrays({**arrays, "adj_data": -arrays["adj_data"]})
+
+
+def test_spatial_order_is_the_z_order_curve():
+    from geo.network import _spatial_order  # noqa: PLC0415
+
+    cells = np.array([(x, y) for x in range(4) for y in range(4)])
+    shuffled = cells[np.random.default_rng(3).permutation(len(cells))]
+    got = shuffled[_spatial_order(shuffled * 1000.0 + 5.0e5)]
+
+    def z(x, y):
+        return sum(((x >> b) & 1) << (2 * b) | ((y >> b) & 1) << (2 * b + 1) for b in range(2))
+
+    assert [z(x, y) for x, y in got] == list(range(16))
+    assert len(_spatial_order(np.zeros((0, 2)))) == 0
+    assert _spatial_order(np.ones((3, 2))).tolist() == [0, 1, 2]  # all at one place
