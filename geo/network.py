@@ -21,7 +21,9 @@ a known distance along its chain from each of the chain's two ends.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -50,6 +52,8 @@ __all__ = [
     "snap",
 ]
 
+#: Blocks of points snapped at once: the cores this process may run on.
+_THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 _MIN_WEIGHT = 1e-9  # scipy's csgraph drops explicit zeros: keep zero-length joins as edges
 #: Version of the array layout written by `graph_to_arrays` (read back only if equal).
 GRAPH_FORMAT = 1
@@ -613,18 +617,23 @@ def _foot(
 
 def _nearest_among(
     graph: RoadGraph, p: NDArray[np.float64], k: int
-) -> tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.bool_]]:
-    """Nearest segment among those of the k nearest pieces; whether that is certain."""
-    reach, idx = graph.pieces.query(p, k=k, workers=-1)
+) -> tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+    """Nearest segment among those of the k nearest pieces, its foot, and whether it is certain.
+
+    Returns the segment, the position (0-1) of the nearest point along it, the planar
+    distance to it, and whether no segment outside the k nearest pieces can be nearer.
+    Runs on the calling thread (the KD-tree query uses one worker).
+    """
+    reach, idx = graph.pieces.query(p, k=k, workers=1)
     reach, idx = reach.reshape(len(p), k), idx.reshape(len(p), k)
     candidates = graph.piece_segment[np.minimum(idx, graph.pieces.n - 1)]
-    _, squared = _foot_squared(graph, p[:, None, :], candidates)
+    t, squared = _foot_squared(graph, p[:, None, :], candidates)
     best = squared.argmin(axis=1)
     rows = np.arange(len(p))
     best_dist = np.sqrt(squared[rows, best])
     # a segment with no piece among the k nearest is at least reach[k] - piece_m / 2 away
     certain = (best_dist <= reach[:, -1] - graph.piece_m / 2.0) | (k >= graph.pieces.n)
-    return candidates[rows, best], best_dist, certain
+    return candidates[rows, best], t[rows, best], best_dist, certain
 
 
 def _spatial_order(p: NDArray[np.float64]) -> NDArray[np.intp]:
@@ -635,42 +644,75 @@ def _spatial_order(p: NDArray[np.float64]) -> NDArray[np.intp]:
     """
     if len(p) == 0:
         return np.zeros(0, dtype=np.intp)
-    low, span = p.min(axis=0), max(float(np.ptp(p, axis=0).max()), 1e-9)
-    cell = ((p - low) / span * 65535.0).astype(np.uint64)
-    for shift, mask in ((8, 0x00FF00FF), (4, 0x0F0F0F0F), (2, 0x33333333), (1, 0x55555555)):
-        cell = (cell | (cell << np.uint64(shift))) & np.uint64(mask)  # spread the bits apart
-    return np.argsort(cell[:, 0] | (cell[:, 1] << np.uint64(1)), kind="stable")
+    x, y = p[:, 0], p[:, 1]  # one axis at a time: reductions along rows of two are slow
+    low_x, low_y = float(x.min()), float(y.min())
+    scale = 65535.0 / max(float(x.max()) - low_x, float(y.max()) - low_y, 1e-9)
+    key = np.zeros(len(p), dtype=np.uint64)
+    for axis, (c, low) in enumerate(((x, low_x), (y, low_y))):
+        # through int32: numpy converts floats to it several times faster than to uint64
+        cell = ((c - low) * scale).astype(np.int32).astype(np.uint64)
+        for shift, mask in ((8, 0x00FF00FF), (4, 0x0F0F0F0F), (2, 0x33333333), (1, 0x55555555)):
+            cell = (cell | (cell << np.uint64(shift))) & np.uint64(mask)  # spread the bits apart
+        key |= cell << np.uint64(axis)
+    return np.argsort(key, kind="stable")
 
 
-def _nearest_segments(
-    graph: RoadGraph, p: NDArray[np.float64], k: int = 8, rounds: int = 3
-) -> NDArray[np.intp]:
-    """Index of the nearest segment to each point, exactly.
+_Feet = tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.float64]]
+
+
+def _nearest_feet(graph: RoadGraph, p: NDArray[np.float64], k: int, rounds: int) -> _Feet:
+    """Nearest segment to each point, the position of its foot (0-1) and the planar distance.
 
     Candidates come from the nearest piece midpoints, in rounds of growing k; a point is
     settled when no piece farther away could hold a nearer segment. The few points left
     (far from every road) search a ball of the certain radius.
     """
-    order = _spatial_order(p)
-    p = p[order]
     seg = np.empty(len(p), dtype=np.intp)
+    t, dist = np.empty(len(p)), np.empty(len(p))
     todo = np.arange(len(p))
-    dist = np.zeros(0)
     for _ in range(rounds):
-        found, dist, certain = _nearest_among(graph, p[todo], min(k, graph.pieces.n))
-        seg[todo] = found
-        todo, dist = todo[~certain], dist[~certain]
+        found, at, away, certain = _nearest_among(graph, p[todo], min(k, graph.pieces.n))
+        seg[todo], t[todo], dist[todo] = found, at, away
+        todo = todo[~certain]
         k *= 3
         if len(todo) == 0:
             break
-    for i, d in zip(todo, dist, strict=True):
-        ball = graph.pieces.query_ball_point(p[i], d + graph.piece_m / 2.0)
+    for i in todo:
+        ball = graph.pieces.query_ball_point(p[i], dist[i] + graph.piece_m / 2.0)
         near = np.unique(graph.piece_segment[ball])
-        _, dists = _foot(graph, np.broadcast_to(p[i], (len(near), 2)), near)
-        seg[i] = near[dists.argmin()]
-    out = np.empty_like(seg)
-    out[order] = seg
-    return out
+        at, away = _foot(graph, np.broadcast_to(p[i], (len(near), 2)), near)
+        best = away.argmin()
+        seg[i], t[i], dist[i] = near[best], at[best], away[best]
+    return seg, t, dist
+
+
+def _nearest_segments(
+    graph: RoadGraph, p: NDArray[np.float64], k: int = 8, rounds: int = 3, block: int = 4096
+) -> _Feet:
+    """Nearest segment to each point, exactly, with its foot's position and planar distance.
+
+    The points go in spatial order, in blocks of `block` points (the part of the tree
+    and of the arrays a block touches stays in cache), the blocks on all cores: the
+    KD-tree's queries and numpy's arithmetic release the GIL.
+    """
+    order = _spatial_order(p)
+    blocks = [order[i : i + block] for i in range(0, len(p), block)]
+
+    def feet(points: NDArray[np.intp]) -> _Feet:
+        return _nearest_feet(graph, p[points], k, rounds)
+
+    if len(blocks) <= 1:
+        found = [feet(b) for b in blocks]
+    else:
+        with ThreadPoolExecutor(max_workers=min(_THREADS, len(blocks))) as pool:
+            found = list(pool.map(feet, blocks))
+    seg = np.empty(len(p), dtype=np.intp)
+    t, dist = np.empty(len(p)), np.empty(len(p))
+    if found:
+        seg[order] = np.concatenate([f[0] for f in found])
+        t[order] = np.concatenate([f[1] for f in found])
+        dist[order] = np.concatenate([f[2] for f in found])
+    return seg, t, dist
 
 
 def snap(graph: RoadGraph, points: gpd.GeoDataFrame) -> Snap:
@@ -686,8 +728,7 @@ def _metric(graph: RoadGraph, points: gpd.GeoDataFrame) -> NDArray[np.float64]:
 
 def _snap_metric(graph: RoadGraph, p: NDArray[np.float64]) -> Snap:
     """Snap points given in the graph's metric CRS (see `snap`)."""
-    seg = _nearest_segments(graph, p)
-    t, planar = _foot(graph, p, seg)
+    seg, t, planar = _nearest_segments(graph, p)
     a_x, b_x = graph.nodes[graph.seg_a[seg], 0], graph.nodes[graph.seg_b[seg], 0]
     mid_x = (p[:, 0] + a_x + t * (b_x - a_x)) / 2.0
     return Snap(segment=seg, t=t, distance=planar / tm_point_scale(mid_x))

@@ -170,9 +170,13 @@ def test_filter_roads_all_season_and_class():
     assert filter_roads(roads, all_season=True, classes=["village"]).index.tolist() == [2]
 
 
-@pytest.mark.parametrize("k", [1, 16])
-def test_snapping_is_exact_on_short_and_very_long_segments(k):
-    """Brute force: shapely's distance from each point to every segment, in the graph's CRS."""
+@pytest.mark.parametrize(("k", "block"), [(1, 4096), (16, 4096), (8, 7), (1, 1)])
+def test_snapping_is_exact_on_short_and_very_long_segments(k, block):
+    """Brute force: shapely's distance from each point to every segment, in the graph's CRS.
+
+    Small blocks run the points in many blocks on several threads: each point still gets
+    its own answer, in its own row.
+    """
     rng = np.random.default_rng(11)
     start = np.column_stack([rng.uniform(95.0, 96.0, 300), rng.uniform(40.0, 40.6, 300)])
     span = rng.choice([0.0002, 0.003, 0.3], size=(300, 1)) * rng.normal(0, 1, (300, 2))
@@ -182,13 +186,30 @@ def test_snapping_is_exact_on_short_and_very_long_segments(k):
     p = np.column_stack(graph.to_metric.transform(pts.geometry.x, pts.geometry.y))
     from geo.network import _nearest_segments  # noqa: PLC0415
 
-    seg = _nearest_segments(graph, p, k=k)
+    seg, t, dist = _nearest_segments(graph, p, k=k, block=block)
     segments = shapely.linestrings(
         np.stack([graph.nodes[graph.seg_a], graph.nodes[graph.seg_b]], axis=1)
     )
     brute = np.array([shapely.distance(shapely.Point(q), segments).min() for q in p])
     got = shapely.distance(shapely.points(p), segments[seg])
     np.testing.assert_allclose(got, brute, atol=1e-6)
+    np.testing.assert_allclose(dist, brute, atol=1e-6)
+    foot = shapely.line_interpolate_point(segments[seg], t, normalized=True)
+    np.testing.assert_allclose(shapely.distance(shapely.points(p), foot), brute, atol=1e-6)
+
+
+def test_snapping_no_point_and_one_point():
+    road = lines([(96.0, 40.0), (96.01, 40.0)])
+    graph = build_graph(road)
+    from geo.network import _nearest_segments  # noqa: PLC0415
+
+    seg, t, dist = _nearest_segments(graph, np.zeros((0, 2)))
+    assert len(seg) == len(t) == len(dist) == 0
+    mid = np.column_stack(graph.to_metric.transform([96.005], [40.001]))
+    seg, t, dist = _nearest_segments(graph, mid)
+    assert seg.tolist() == [0]
+    assert t[0] == pytest.approx(0.5, abs=1e-3)
+    assert dist[0] == pytest.approx(111.0, rel=0.01)
 
 
 # -- the contracted graph against a plain Dijkstra on every vertex ---------------------------
@@ -398,3 +419,18 @@ def test_arrays_that_are_not_a_graph_are_refused():
         graph_from_arrays({**arrays, "adj_indices": arrays["adj_indices"] + 1})
     with pytest.raises(ValueError, match="adjacency is not a matrix"):
         graph_from_arrays({**arrays, "adj_data": -arrays["adj_data"]})
+
+
+def test_spatial_order_is_the_z_order_curve():
+    from geo.network import _spatial_order  # noqa: PLC0415
+
+    cells = np.array([(x, y) for x in range(4) for y in range(4)])
+    shuffled = cells[np.random.default_rng(3).permutation(len(cells))]
+    got = shuffled[_spatial_order(shuffled * 1000.0 + 5.0e5)]
+
+    def z(x, y):
+        return sum(((x >> b) & 1) << (2 * b) | ((y >> b) & 1) << (2 * b + 1) for b in range(2))
+
+    assert [z(x, y) for x, y in got] == list(range(16))
+    assert len(_spatial_order(np.zeros((0, 2)))) == 0
+    assert _spatial_order(np.ones((3, 2))).tolist() == [0, 1, 2]  # all at one place
