@@ -67,19 +67,20 @@ def _steps(rng: Generator, n: int) -> dict[str, list[str | None]]:
     return dates
 
 
-def _village(rng: Generator, v: pd.Series, pace: np.ndarray, data_year: int) -> pd.DataFrame:
+def _village(
+    rng: Generator, v: pd.Series, pace: np.ndarray, data_year: int
+) -> dict[str, np.ndarray]:
+    """Columns of one village's household rows."""
     n = int(v["poor_households"])
     exit_year = float(v["exit_year"]) if pd.notna(v["exit_year"]) else float("nan")
     complete = rng.uniform(0.85, 1.0)
-    return pd.DataFrame(
-        {
-            "village_code": v["code"],
-            "people": _people(rng, n, int(v["poor_people"])),
-            "exit_year": _exit_years(rng, n, exit_year, bool(v["is_poor"]), pace, data_year),
-            **_steps(rng, n),
-            **{c: (rng.random(n) < complete).astype(int) for c in CLEANUPS},
-        }
-    )
+    return {
+        "village_code": np.full(n, v["code"], dtype=object),
+        "people": _people(rng, n, int(v["poor_people"])),
+        "exit_year": _exit_years(rng, n, exit_year, bool(v["is_poor"]), pace, data_year),
+        **{step: np.array(dates, dtype=object) for step, dates in _steps(rng, n).items()},
+        **{c: (rng.random(n) < complete).astype(int) for c in CLEANUPS},
+    }
 
 
 def demo_register(villages: pd.DataFrame, *, seed: int, data_year: int) -> Register:
@@ -106,6 +107,10 @@ def demo_register(villages: pd.DataFrame, *, seed: int, data_year: int) -> Regis
             for _, v in group.iterrows()
             if int(v["poor_households"]) > 0
         ]
-    rows = pd.concat(frames, ignore_index=True)
+    if not frames:
+        return Register()
+    rows = pd.DataFrame(
+        {column: np.concatenate([f[column] for f in frames]) for column in frames[0]}
+    )
     rows["exit_year"] = rows["exit_year"].where(rows["exit_year"] > 0).astype("Int64")
     return aggregate(rows)

@@ -289,9 +289,10 @@ def aggregate(households: pd.DataFrame) -> Register:
             "identified": by["publicity"].count().astype("int64"),
         }
     )
-    for step in STEPS:
-        villages[step] = by[step].agg(lambda s: max(s) if s.notna().all() else None)
-        villages[step] = villages[step].astype(object).where(villages[step].notna(), None)
+    size = villages["households"]
+    for step in STEPS:  # ISO dates: the latest is the largest; None while one is missing
+        reached = by[step].count() == size
+        villages[step] = by[step].max().astype(object).where(reached, None)
     for cleanup in CLEANUPS:
         villages[cleanup] = by[cleanup].sum().astype("int64")
     villages.index.name = "village_code"
