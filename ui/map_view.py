@@ -161,7 +161,7 @@ Filters = tuple[tuple[str, object], ...]
 
 
 @versioned(max_entries=128, shared=True)
-def layer_json(
+def layer_script(
     key: str,
     year: int,
     filters: Filters,
@@ -169,13 +169,13 @@ def layer_json(
     view: tuple[float, ...] | None,
     shift: bool,
     lang: str,
-) -> tuple[dict[str, object], int, dict[str, str]]:
-    """Return one layer's GeoJSON as drawn, the features dropped and its tooltip (cached).
+) -> tuple[str, int]:
+    """Return one layer's group as drawn, in JavaScript (`ui.groups`), and the features dropped.
 
-    Keyed on all it shows: the year, the village filters (villages only), the zoom and view
-    (layers thinned or grouped by zoom only), the GCJ-02 shift and the language of its labels.
+    Cached on all it shows: the year, the village filters (villages only), the zoom and
+    view (layers thinned or grouped by zoom only), the GCJ-02 shift and the language of
+    its labels. A rerun that shows the same thing renders nothing again.
     """
-    del lang  # part of the key: labels and tooltips are in the session's language
     spec = layers.get_layer(key)
     filtered = {}
     if key == "villages":
@@ -189,27 +189,9 @@ def layer_json(
     if shift:
         gdf = crs.to_chinese_system(gdf, "gcj02")
     tooltip = tooltip_for(key, gdf) if "count" not in gdf else {"name_zh": ui.tr("villages")}
-    data, dropped = render.layer_geojson(spec, gdf, tooltip=tooltip)
-    return data, dropped, tooltip
-
-
-@versioned(max_entries=128, shared=True)
-def layer_script(
-    key: str,
-    year: int,
-    filters: Filters,
-    zoom: int | None,
-    view: tuple[float, ...] | None,
-    shift: bool,
-    lang: str,
-) -> tuple[str, int]:
-    """Return one layer's group as JavaScript (`ui.groups`) and the features dropped (cached).
-
-    Keyed like `layer_json`: a rerun that shows the same thing renders nothing again.
-    """
-    data, dropped, tooltip = layer_json(key, year, filters, zoom, view, shift, lang)
-    spec = layers.get_layer(key)
-    group, _ = render.feature_group(spec, data, title=spec.title(lang), tooltip=tooltip, show=False)
+    group, dropped = render.feature_group(
+        spec, gdf, title=spec.title(lang), tooltip=tooltip, show=False
+    )
     return group_script(group), dropped
 
 
