@@ -135,7 +135,7 @@ def _targets(args: argparse.Namespace) -> int:
     import layers  # noqa: PLC0415
     from exports.spec import county_code, read_once  # noqa: PLC0415
     from geo import settings  # noqa: PLC0415
-    from layers import households, targets  # noqa: PLC0415
+    from layers import households, indicators, targets  # noqa: PLC0415
     from layers.clauses import Provenance  # noqa: PLC0415
     from layers.i18n import t  # noqa: PLC0415
 
@@ -152,6 +152,7 @@ def _targets(args: argparse.Namespace) -> int:
         county=county,
         history=False,
         register=households.read_register(args.store),
+        indicators=indicators.read_indicators(args.store),
     )
     shown = [plan[key] for key in board.index]
     table = board.reset_index().assign(
@@ -471,6 +472,48 @@ def _import_households(args: argparse.Namespace) -> int:
     for line in done.lines():
         print(line)
     print(f"replaced the household register of {target.location}")
+    return 0
+
+
+def _import_indicators(args: argparse.Namespace) -> int:
+    from store import indicators  # noqa: PLC0415
+
+    target = _store(args)
+    who = _acting(args, target)
+    done = indicators.import_indicators(
+        args.path, handle=target, account=who, year=args.year, encoding=args.encoding
+    )
+    for line in done.lines():
+        print(line)
+    print(f"replaced those indicators of {', '.join(map(str, done.years))} in {target.location}")
+    return 0
+
+
+def _indicators(args: argparse.Namespace) -> int:
+    import layers  # noqa: PLC0415
+    from geo import settings  # noqa: PLC0415
+    from layers import indicators  # noqa: PLC0415
+    from store.indicator_columns import INDICATORS_KEY  # noqa: PLC0415
+
+    first, last = settings.baseline_year, settings.goal_year
+    if args.year is not None and not first <= args.year <= last:
+        raise ValueError(f"--year must be a year from {first} to {last}, not {args.year}")
+    handle = _store(args)
+    found = indicators.read_indicators(args.store)
+    year = args.year if args.year is not None else int(found["year"].max() or last)
+    if found.empty:
+        raise ValueError(f"{handle.location} holds no village indicators (import-indicators)")
+    villages = layers.load("villages", args.store)
+    table = indicators.table(found, villages, year, by=args.by).round(1)
+    names = {"county": "counties", "township": "townships"}.get(args.by or "", "villages")
+    titles = layers.load(names, args.store).set_index("code")["name_zh"]
+    table.insert(0, "name", titles.reindex(table.index).to_numpy())
+    table.insert(0, "year", year)
+    table = table.reset_index().rename(columns={"index": "code", "county_code": "code"})
+    _print_frame(table.rename(columns={"township_code": "code"}), args.format)
+    origin = handle.origin(INDICATORS_KEY)
+    if origin is not None and origin.synthetic:
+        print(f"note: synthetic demo data ({origin.source})", file=sys.stderr)
     return 0
 
 
@@ -880,6 +923,32 @@ def _board_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     bur.add_argument("--format", default="table", choices=formats)
     bur.set_defaults(func=_bureaus)
+    _indicator_commands(sub)
+
+
+def _indicator_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """Add `import-indicators` and `indicators` (industry, labour and income by village)."""
+    ind = sub.add_parser(
+        "import-indicators",
+        help="replace village indicators of industry, labour and income with a file's",
+        description="The file's indicator columns of the years it holds are replaced for "
+        "every village; an editor imports only the indicators their unit leads.",
+    )
+    ind.add_argument("path", help="CSV or XLSX: village_code, year, then indicator columns")
+    ind.add_argument("--year", type=int, help="the year of every row (a file without `year`)")
+    ind.add_argument("--encoding", help="text encoding of a CSV (GBK, GB18030, ...)")
+    _store_option(ind)
+    _user_option(ind)
+    ind.set_defaults(func=_import_indicators)
+    show = sub.add_parser(
+        "indicators",
+        help="village indicators of industry, labour and income, by village, township or county",
+    )
+    show.add_argument("--year", type=int, help="default: the latest year reported")
+    show.add_argument("--by", choices=["county", "township"], help="add up (default: villages)")
+    show.add_argument("--format", default="table", choices=["table", "csv", "json"])
+    _store_option(show)
+    show.set_defaults(func=_indicators)
 
 
 def _demo_parser(sub: argparse._SubParsersAction[_Parser]) -> None:

@@ -35,7 +35,7 @@ from shapely import LineString, Point, Polygon
 
 import layers
 import store
-from data import demo_projects, scale
+from data import demo_indicators, demo_projects, scale
 from data.demo_register import demo_register
 from geo import settings
 from layers.profile import PROFILE, County, Profile, read_boundaries
@@ -966,6 +966,7 @@ def build(
         source=f"{_REGISTER_SOURCE} (seed {seed})",
         synthetic=True,
     )
+    demo_indicators.write_demo(handle, vil, seed=seed)
     grid, transform = population_grid(vil, counties_m.total_bounds)
     pop_path = out_dir / "population.tif"
     _write_population(pop_path, grid, transform, metric, seed)

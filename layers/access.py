@@ -27,8 +27,10 @@ __all__ = [
     "Account",
     "Role",
     "editable_for",
+    "indicators_refused",
     "may_edit_targets",
     "may_import",
+    "may_import_indicators",
     "may_manage_accounts",
     "owned_rows",
     "problems",
@@ -130,6 +132,44 @@ def may_import_register(account: Account) -> bool:
     if account.role is Role.ADMIN:
         return True
     return account.role is Role.EDITOR and account.bureau == "poverty_office"
+
+
+def indicators_refused(account: Account, columns: tuple[str, ...]) -> list[str]:
+    """Return the indicator columns `account` may not import (empty: it may import them all).
+
+    An administrator imports every indicator; an editor those its unit leads
+    (`layers.indicators.Indicator.lead`: agriculture for 6(1), 6(4) and 6(5), People's
+    Social Security for training and transfers, commerce for 6(3), the Poverty
+    Alleviation Office for income); planners and viewers none.
+
+    Examples
+    --------
+    >>> indicators_refused(Account("a", Role.EDITOR, "social_security"), ("trained", "sheep"))
+    ['sheep']
+    >>> indicators_refused(Account("a", Role.ADMIN, None), ("trained", "sheep"))
+    []
+    """
+    from layers.indicators import INDICATORS  # noqa: PLC0415 (the vocabulary imports the store)
+
+    if account.role is Role.ADMIN:
+        return []
+    mine = account.bureau if account.role is Role.EDITOR else None
+    return [c for c in columns if c not in INDICATORS or INDICATORS[c].lead != mine]
+
+
+def may_import_indicators(account: Account) -> bool:
+    """Whether `account` may import some indicator (the Data page offers the upload).
+
+    Examples
+    --------
+    >>> may_import_indicators(Account("a", Role.EDITOR, "commerce"))
+    True
+    >>> may_import_indicators(Account("a", Role.EDITOR, "transport"))
+    False
+    """
+    from layers.indicators import INDICATORS  # noqa: PLC0415
+
+    return bool(set(INDICATORS) - set(indicators_refused(account, tuple(INDICATORS))))
 
 
 def owned_rows(

@@ -301,6 +301,7 @@ STRINGS = MappingProxyType(
         "scope_poor_people": ("poor people", "贫困人口"),
         "scope_among": ("{what} of {villages}", "{villages}的{what}"),
         "percent_of": ("% of {what}", "%（{what}）"),
+        "per_year": ("{unit} a year", "{unit}/年"),
         "unit_km": ("km", "公里"),
         "unit_mu": ("mu", "亩"),
         "lead_assumed": ("{name} (not named by the plan)", "{name}（规划未指明）"),

@@ -9,6 +9,14 @@ A target's status as of a year: ``done`` when it is met; ``overdue`` when its de
 has passed unmet; otherwise ``on_track`` if progress is at least what the plan's time
 limits ask by then (its schedule, or a straight line from the 2014 baseline to the
 goal at the deadline) and ``behind`` if not; ``not_measured`` when nothing measures it.
+
+A target of kind ``indicator`` is measured from the village indicators of industry,
+labour and income (`layers.indicators`): the indicator added up over the villages it
+concerns, in the year asked. A goal asked of every year (`each_year`: people trained
+"every year") compares that year's value and is done only once its deadline is reached;
+a growth goal (`growth_pct`, `times`) counts the share of the scope's people (or
+villages) whose village grew by at least `growth_pct` a year since 2014 and, from the
+deadline, reached `times` its 2014 value.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from geo.coverage import near_any, pairs_within
 from geo.errors import TargetsError
 from geo.status import done_by
 from layers import households
+from layers import indicators as indicator_table
 from layers.bureaus import BUREAUS
 from layers.clauses import Clause, Provenance, Scope, scope_mask, scope_weight, weakest
 from layers.i18n import t
@@ -59,7 +68,7 @@ __all__ = [
 TARGETS_PATH = Path(os.environ.get("VILLAGE_ATLAS_TARGETS", PROFILE.targets_path))
 BASELINE = settings.baseline_year
 #: Kinds of target: how each is measured (``clause``: recorded, not measured).
-KINDS = ("rule", "exit", "seats", "length", "area", "clause")
+KINDS = ("rule", "exit", "seats", "length", "area", "indicator", "clause")
 #: Every status a target can have, in the order the board counts them.
 STATUSES = ("done", "on_track", "behind", "overdue", "not_measured")
 #: The unit each measured kind is in.
@@ -79,6 +88,7 @@ _KIND_SCOPES: Mapping[str, tuple[Scope, ...]] = {
     "seats": (Scope.TOWNSHIPS, Scope.COUNTIES),
     "length": (Scope.CITY, Scope.FOCUS_AREA),
     "area": (Scope.CITY, Scope.FOCUS_AREA),
+    "indicator": tuple(Scope),
     "clause": tuple(Scope),
 }
 _AMONG = (Scope.ALL_VILLAGES, Scope.POOR_VILLAGES, Scope.IMMIGRANT_VILLAGES, Scope.OLD_VILLAGES)
@@ -87,7 +97,8 @@ _FIELDS = frozenset(
         "key", "title_en", "title_zh", "section", "clause", "kind", "scope", "among", "area",
         "counties", "value", "unit", "deadline", "schedule", "lead", "lead_named",
         "cooperating", "provenance", "reason", "rule", "layer", "classes", "within_m",
-        "register_provenance", "register_reason",
+        "register_provenance", "register_reason", "indicator", "each_year", "growth_pct",
+        "times",
     }
 )  # fmt: skip
 
@@ -146,11 +157,24 @@ class Target(Titled):
     #: Provenance (and why) when the household register measures the target.
     register_provenance: Provenance | None = None
     register_reason: str = ""
+    #: The indicator that measures an ``indicator`` target (`layers.indicators`).
+    indicator: str | None = None
+    #: Whether the goal is asked of every year (a flow), not reached once.
+    each_year: bool = False
+    #: A growth goal: at least this much a year since 2014 (percent) ...
+    growth_pct: float | None = None
+    #: ... and this many times the 2014 value from the deadline on.
+    times: float | None = None
 
     @property
     def measured(self) -> bool:
         """Whether the atlas measures the target (a ``clause`` is only recorded)."""
         return self.kind != "clause" and self.value is not None
+
+    @property
+    def observed(self) -> bool:
+        """Whether the atlas shows a value for the target (with a goal to meet, or without)."""
+        return self.measured or (self.kind == "indicator" and self.indicator is not None)
 
     @property
     def in_households(self) -> bool:
@@ -196,6 +220,8 @@ class Target(Titled):
             return t("percent_of", lang, what=noun)
         if self.unit in ("km", "mu"):
             return t("unit_" + self.unit, lang)
+        if self.each_year:
+            return t("per_year", lang, unit=self.unit)
         return self.unit
 
     def lead_text(self, lang: str = "en") -> str:
@@ -261,7 +287,7 @@ def _goal(entry: Mapping[str, object], kind: object, where: str, found: list[str
     """Return the goal (None when a clause gives none), noting what is wrong with it."""
     value = entry.get("value")
     if value is None:
-        if kind != "clause":
+        if kind not in ("clause", "indicator"):
             found.append(f"{where}: missing `value` (the goal)")
         return None
     if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
@@ -313,6 +339,7 @@ def _kind_fields(entry: Mapping[str, object], kind: object, where: str, found: l
         found.append(f"{where}: `rule` must be one of {', '.join(RULES)}")
     if kind in ("length", "area") and entry.get("layer") not in layers.REGISTRY:
         found.append(f"{where}: `layer` must be a catalogue layer")
+    _indicator_fields(entry, kind, where, found)
     classes, within = entry.get("classes"), entry.get("within_m")
     if kind == "seats" and not (
         isinstance(classes, list) and classes and _number(within) and float(within) > 0  # type: ignore[arg-type]
@@ -324,6 +351,31 @@ def _kind_fields(entry: Mapping[str, object], kind: object, where: str, found: l
     stray = sorted(set(entry) - _FIELDS)
     if stray:
         found.append(f"{where}: unknown fields {', '.join(stray)} (the header lists the fields)")
+
+
+def _indicator_fields(
+    entry: Mapping[str, object], kind: object, where: str, found: list[str]
+) -> None:
+    """Note what an indicator target needs and lacks, and indicator fields on other kinds."""
+    key = entry.get("indicator")
+    if kind != "indicator":
+        stray = [f for f in ("indicator", "each_year", "growth_pct", "times") if f in entry]
+        if stray:
+            found.append(f"{where}: {', '.join(stray)} go with an indicator target only")
+        return
+    if key not in indicator_table.INDICATORS:
+        found.append(f"{where}: `indicator` must be one of {', '.join(indicator_table.INDICATORS)}")
+    if not isinstance(entry.get("each_year", False), bool):
+        found.append(f"{where}: `each_year` must be true or false")
+    growth, times = entry.get("growth_pct"), entry.get("times")
+    if (growth is None) != (times is None):
+        found.append(f"{where}: a growth goal names both `growth_pct` and `times`")
+    elif growth is not None and not (
+        _number(growth) and _number(times) and float(growth) > 0 and float(times) > 1  # type: ignore[arg-type]
+    ):
+        found.append(f"{where}: `growth_pct` must be > 0 and `times` > 1")
+    if growth is not None and entry.get("unit") != "%":
+        found.append(f"{where}: a growth goal is measured in '%' (of its scope)")
 
 
 def _scope_fits(
@@ -413,7 +465,15 @@ def _target(
         within_m=float(entry.get("within_m", 0.0)),
         register_provenance=by_register[0],
         register_reason=by_register[1],
+        indicator=entry.get("indicator"),
+        each_year=bool(entry.get("each_year", False)),
+        growth_pct=_float_or_none(entry.get("growth_pct")),
+        times=_float_or_none(entry.get("times")),
     )
+
+
+def _float_or_none(value: object) -> float | None:
+    return float(value) if _number(value) else None  # type: ignore[arg-type]
 
 
 def _register_provenance(
@@ -670,15 +730,89 @@ def _exit_shares(
     return {y: _share(done_by(villages["exit_year"], y), mask, weight) for y in years}
 
 
+def _indicator_codes(target: Target, villages: pd.DataFrame, county: str | None) -> pd.Series:
+    """Return the codes of the villages an indicator target counts (its counties, `county`)."""
+    keep = pd.Series(data=True, index=villages.index)
+    if target.counties:
+        keep &= villages["county_code"].isin(target.counties)
+    if county is not None:
+        keep &= villages["county_code"] == county
+    return villages.loc[keep, "code"].astype(str)
+
+
+def _growth_share(
+    target: Target, year: int, frame: pd.DataFrame, base: pd.DataFrame, weight: pd.Series
+) -> float:
+    """Percent of the scope's weight whose indicator kept to the growth goal by `year`."""
+    growth, times = target.growth_pct or 0.0, target.times or 1.0
+    column = str(target.indicator)
+    now, then = frame[column], base[column].reindex(frame.index)
+    known = now.notna() & then.notna() & (then > 0)
+    ratio = now[known] / then[known]
+    enough = ratio >= (1 + growth / 100.0) ** (year - BASELINE) - 1e-9
+    if year >= target.deadline:
+        enough &= ratio >= times - 1e-9
+    total = float(weight[known.index[known]].sum())
+    if total <= 0:
+        return float("nan")
+    return float(weight[enough.index[enough]].sum()) / total * 100.0
+
+
+def _indicator_measures(
+    target: Target,
+    years: list[int],
+    load: Loader,
+    county: str | None,
+    table: pd.DataFrame,
+) -> dict[int, float]:
+    """Return an indicator target's measure in each of `years` (NaN: nothing reported)."""
+    assert target.indicator is not None  # noqa: S101 (checked when loaded)
+    villages = load("villages")
+    codes = _indicator_codes(target, villages, county)
+    if target.growth_pct is None:
+        return {
+            y: float(
+                indicator_table.aggregate(table, villages, target.indicator, y, codes=codes).loc[
+                    "city", "value"
+                ]
+            )
+            for y in years
+        }
+    indicator = indicator_table.get_indicator(target.indicator)
+    base = indicator_table.village_values(table, villages, BASELINE)
+    base = base[base.index.isin(set(codes)) & scope_mask(base, indicator.villages).to_numpy()]
+    weight = scope_weight(villages.set_index("code").reindex(base.index), target.scope)
+    found = {}
+    for y in years:
+        frame = indicator_table.village_values(table, villages, y).reindex(base.index)
+        found[y] = _growth_share(target, y, frame, base, weight.fillna(0))
+    return found
+
+
 def _measures(
     target: Target,
     years: Iterable[int],
     load: Loader,
     county: str | None,
     register: Register | None = None,
+    table: pd.DataFrame | None = None,
 ) -> dict[int, float]:
     """Return the target's measure at the end of each of `years` (its scope found once)."""
     years = list(years)
+    if target.kind == "indicator" and target.observed:
+        table = indicator_table.read_indicators() if table is None else table
+        return _indicator_measures(target, years, load, county, table)
+    return _layer_measures(target, years, load, county, register)
+
+
+def _layer_measures(
+    target: Target,
+    years: list[int],
+    load: Loader,
+    county: str | None,
+    register: Register | None,
+) -> dict[int, float]:
+    """Return the measure of a target measured from the layers (and the household register)."""
     if not target.measured:
         return dict.fromkeys(years, float("nan"))
     if target.kind in ("length", "area"):
@@ -706,14 +840,16 @@ def progress(
     load: Loader = layers.load,
     county: str | None = None,
     register: Register | None = None,
+    indicators: pd.DataFrame | None = None,
 ) -> float:
     """Return the target's measure at the end of `year` (percent, km or mu; NaN if none).
 
     Exits of households and people are measured from the household `register` (default:
     the store's) when it holds one; without it, by the exit years of the village file.
+    Indicator targets are measured from the village `indicators` (default: the store's).
     """
     register = households.read_register() if register is None else register
-    return _measures(target, (year,), load, county, register)[year]
+    return _measures(target, (year,), load, county, register, indicators)[year]
 
 
 def expected(target: Target, year: int, baseline: float) -> float:
@@ -732,6 +868,8 @@ def expected(target: Target, year: int, baseline: float) -> float:
     """
     if target.value is None or not target.measured:
         return float("nan")
+    if target.each_year:
+        return target.value
     if target.schedule:
         due = [v for y, v in target.schedule.items() if y <= year]
         return max(due) if due else baseline
@@ -755,6 +893,8 @@ def status(target: Target, year: int, current: float, baseline: float) -> str:
     """
     if target.value is None or not target.measured or math.isnan(current):
         return "not_measured"
+    if target.each_year and year < target.deadline:  # asked again every year until then
+        return "on_track" if current >= target.value - 1e-9 else "behind"
     if current >= target.value - 1e-9:
         return "done"
     if year >= target.deadline:
@@ -770,9 +910,10 @@ def _row(
     *,
     history: bool,
     register: Register,
+    indicators: pd.DataFrame,
 ) -> dict[str, object]:
     years = range(BASELINE, year + 1) if history else sorted({BASELINE, year})
-    series = _measures(target, years, load, county, register)
+    series = _measures(target, years, load, county, register, indicators)
     baseline, current = series[BASELINE], series[year]
     provenance, reason = target.sources(register=_by_register(target, register))
     counts = _counts(target, year, load, county, register)
@@ -809,6 +950,7 @@ def board(
     county: str | None = None,
     history: bool = True,
     register: Register | None = None,
+    indicators: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Return one row per target as of the end of `year`, indexed by key.
 
@@ -821,11 +963,13 @@ def board(
     its rule's and its area's; a household exit measured by the register has the
     provenance of that measure), `section` and `clause` (the plan's sentence). With
     `county`, only the targets that apply to it, measured in it. The `register` defaults
-    to the store's (`households.read_register`).
+    to the store's (`households.read_register`), the village `indicators` that measure the
+    indicator targets to the store's (`indicators.read_indicators`).
     """
     register = households.read_register() if register is None else register
+    table = indicator_table.read_indicators() if indicators is None else indicators
     rows = [
-        _row(target, year, load, county, history=history, register=register)
+        _row(target, year, load, county, history=history, register=register, indicators=table)
         for target in targets
         if county is None or not target.counties or county in target.counties
     ]
@@ -834,14 +978,20 @@ def board(
 
 
 def by_county(
-    target: Target, year: int, *, load: Loader = layers.load, register: Register | None = None
+    target: Target,
+    year: int,
+    *,
+    load: Loader = layers.load,
+    register: Register | None = None,
+    indicators: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Return the target's progress per county it applies to, with each county's status."""
     counties = target.counties or tuple(load("counties").sort_values("code")["code"])
     register = households.read_register() if register is None else register
+    table = indicator_table.read_indicators() if indicators is None else indicators
     rows = []
     for code in counties:
-        measured = _measures(target, sorted({BASELINE, year}), load, code, register)
+        measured = _measures(target, sorted({BASELINE, year}), load, code, register, table)
         baseline, current = measured[BASELINE], measured[year]
         rows.append(
             {
@@ -850,6 +1000,7 @@ def by_county(
                 "current": round(current, 1),
                 "status": status(target, year, current, baseline)
                 if target.kind in ("rule", "exit", "seats", "clause")
+                or (target.kind == "indicator" and target.unit.startswith("%"))
                 else "",
             }
         )

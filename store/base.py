@@ -28,6 +28,8 @@ import pandas as pd
 import shapely
 
 from geo.errors import EditConflictError, StoreError
+from store.indicator_columns import COLUMNS as INDICATOR_COLUMNS
+from store.indicator_columns import INDICATORS_KEY, TABLE_COLUMNS
 from store.register import (
     CLEANUPS,
     EXIT_COLUMNS,
@@ -119,6 +121,14 @@ SHARED_TABLES = (
         + ")"
     ),
     "CREATE TABLE IF NOT EXISTS {p}va_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # village indicators of industry, labour and income (`store.indicators`): NULL = not
+    # reported
+    (
+        "CREATE TABLE IF NOT EXISTS {p}va_indicators (village_code TEXT NOT NULL, "
+        "year INTEGER NOT NULL, "
+        + ", ".join(f"{c} DOUBLE PRECISION" for c in INDICATOR_COLUMNS)
+        + ", PRIMARY KEY (village_code, year))"
+    ),
 )
 #: Columns of `Store.history`.
 AUDIT_COLUMNS = ["id", "at", "who", "code", "column", "old", "new", "version"]
@@ -637,7 +647,7 @@ class Store(abc.ABC):
 
         Accounts already here are kept as they are; audit and events are appended. The
         household register (counts, hashed household rows and the key they were hashed
-        with) replaces this store's, if `source` holds one.
+        with) and the village indicators replace this store's, if `source` holds them.
         """
         users = source._read_sql(f"SELECT {_USER_FIELDS} FROM {{p}}va_users")
         audit = source._read_sql(f"SELECT {_AUDIT_FIELDS} FROM {{p}}va_audit ORDER BY id")
@@ -647,7 +657,15 @@ class Store(abc.ABC):
             table: source._read_sql(f"SELECT {fields} FROM {{p}}{table}")
             for table, fields in _REGISTER_TABLES.items()
         }
+        indicators = {
+            table: source._read_sql(f"SELECT {fields} FROM {{p}}{table}")
+            for table, fields in _INDICATOR_TABLES.items()
+        }
         with self._write_sql() as run:
+            for table, fields in _INDICATOR_TABLES.items() if indicators["va_indicators"] else ():
+                run(f"DELETE FROM {{p}}{table}")
+                for row in indicators[table]:
+                    run(_insert(table, fields), row)
             for table, fields in _REGISTER_TABLES.items() if register["va_register"] else ():
                 run(f"DELETE FROM {{p}}{table}")
                 for row in register[table]:
@@ -815,6 +833,68 @@ class Store(abc.ABC):
         found = self._read_sql("SELECT COUNT(*) FROM {p}va_households")
         return int(str(found[0][0])) if found else 0
 
+    # -- village indicators of industry, labour and income -----------------------------------
+
+    def replace_indicators(
+        self,
+        rows: pd.DataFrame,
+        *,
+        years: tuple[int, ...] | None = None,
+        columns: tuple[str, ...] | None = None,
+        who: str,
+        source: str,
+        synthetic: bool = False,
+    ) -> None:
+        """Replace village indicators in one transaction: `columns` of `years`, or everything.
+
+        `rows` hold `village_code`, `year` and indicator columns (NaN: not reported).
+        With `years` and `columns`, those columns of those years are cleared for every
+        village and then written from `rows`, and the rest of the table stays; without
+        them, the whole table is replaced. The write is recorded under
+        ``village_indicators`` (source, who, rows) and in the event log. The record stays
+        synthetic while values of a synthetic record are left in the table (`synthetic`
+        says whether `rows` are).
+        """
+        chosen = tuple(INDICATOR_COLUMNS if columns is None else columns)
+        unknown = sorted(set(chosen) - set(INDICATOR_COLUMNS))
+        if unknown:
+            raise ValueError(f"no indicator column {', '.join(unknown)}")
+        keys = ("village_code", "year", *chosen)
+        frame = rows.reindex(columns=list(keys))
+        records = [tuple(map(_plain, row)) for row in frame.itertuples(index=False)]
+        update = ", ".join(f"{c} = excluded.{c}" for c in chosen)
+        with self._write_sql() as run:
+            before = run(
+                "SELECT synthetic, source FROM {p}va_layers WHERE layer = ?", (INDICATORS_KEY,)
+            )
+            if years is None and columns is None:
+                run("DELETE FROM {p}va_indicators")
+            else:
+                cleared = ", ".join(f"{c} = NULL" for c in chosen)
+                for year in years or sorted({int(r[1]) for r in records}):  # type: ignore[call-overload]
+                    run(f"UPDATE {{p}}va_indicators SET {cleared} WHERE year = ?", (int(year),))
+            insert = _insert("va_indicators", ", ".join(keys))
+            for record in records:
+                run(insert + f" ON CONFLICT (village_code, year) DO UPDATE SET {update}", record)
+            left = _indicator_values_left(run, chosen, years)
+            if before and bool(before[0][0]) and left and not synthetic:
+                source = f"{source}; {left} other values kept from {before[0][1]}"
+                synthetic = True
+            provenance = {"rows": len(records), "source": source, "who": who}
+            bump(run, INDICATORS_KEY, {**provenance, "synthetic": synthetic})
+            which = "every year" if years is None else ", ".join(map(str, years))
+            detail = f"{len(records)} rows, {which}: {', '.join(chosen)}"
+            self._event(run, who, "indicators replaced", source[:200], detail[:2000])
+
+    def indicators(self) -> pd.DataFrame:
+        """Return the village indicators: one row per village and year (NaN: not reported)."""
+        rows = self._read_sql(
+            f"SELECT {', '.join(TABLE_COLUMNS)} FROM {{p}}va_indicators ORDER BY village_code, year"
+        )
+        frame = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+        return frame.astype({"village_code": str, "year": "int64"} | dict.fromkeys(
+            INDICATOR_COLUMNS, "float64"))  # fmt: skip
+
     def undo(self, key: str, change_id: int, *, who: str, allowed: Mapping[str, str]) -> int:
         """Put back the old value of an audited change, as a new audited edit.
 
@@ -853,6 +933,25 @@ _REGISTER_TABLES = {
     "va_households": ", ".join(HOUSEHOLD_FIELDS),
     "va_secrets": "name, value",
 }
+#: The indicators table and its columns, copied with a store.
+_INDICATOR_TABLES = {"va_indicators": ", ".join(TABLE_COLUMNS)}
+
+
+def _indicator_values_left(
+    run: Run, written: tuple[str, ...], years: tuple[int, ...] | None
+) -> int:
+    """Return how many reported values a write of `written` columns of `years` left as they were."""
+    others = [c for c in INDICATOR_COLUMNS if c not in written]
+    found = 0
+    if others:
+        count = " + ".join(f"COUNT({c})" for c in others)
+        found += int(str(run(f"SELECT {count} FROM {{p}}va_indicators")[0][0] or 0))
+    if years is not None and written:
+        count = " + ".join(f"COUNT({c})" for c in written)
+        marks = ", ".join("?" * len(years))
+        query = f"SELECT {count} FROM {{p}}va_indicators WHERE year NOT IN ({marks})"
+        found += int(str(run(query, tuple(int(y) for y in years))[0][0] or 0))
+    return found
 
 
 def _household_rows(households: pd.DataFrame | None) -> list[tuple[object, ...]]:

@@ -64,7 +64,7 @@ _TABLES = (
     *_SCHEMA,
     *(s.format(p="", id="id INTEGER PRIMARY KEY AUTOINCREMENT") for s in SHARED_TABLES),
 )
-_SCHEMA_VERSION = "5"  # 5: the household register (va_register, va_households, ...)
+_SCHEMA_VERSION = "6"  # 6: village indicators of industry, labour and income (va_indicators)
 _GPKG_CORE = (
     (
         "CREATE TABLE gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY, "

@@ -94,45 +94,55 @@ CLAUSES = {
         C,
     ),
     "immigrant_income": Expected(
-        "2",
-        None,
-        "yuan per person",
-        "people of immigrant villages",
-        2017,
-        "poverty_office",
-        C,
-        measured=False,
+        "2", 100, "% of people", "people of immigrant villages", 2017, "poverty_office", A
     ),
-    "immigrant_crops": Expected(
-        "6(1)",
-        None,
-        "mu",
-        "focus area: Immigrant poverty areas",
-        2017,
-        "agriculture",
-        A,
-        measured=False,
+    "immigrant_income_level": Expected(
+        "2", 9000, "yuan per person", "people of immigrant villages", 2017, "poverty_office", C
     ),
+    "immigrant_crops": Expected("6(1)", 300000, "mu", "immigrant villages", 2017, "agriculture", C),
+    "immigrant_vegetables": Expected(
+        "6(1)", 10000, "mu", "immigrant villages", 2017, "agriculture", C
+    ),
+    "immigrant_grapes": Expected("6(1)", 20000, "mu", "immigrant villages", 2017, "agriculture", C),
+    "immigrant_medlar": Expected("6(1)", 30000, "mu", "immigrant villages", 2017, "agriculture", C),
     "immigrant_sheep": Expected(
-        "6(1)", None, "sheep", "immigrant villages", 2017, "agriculture", C, measured=False
+        "6(1)", 70000, "sheep", "immigrant villages", 2017, "agriculture", C
     ),
     "standardised_production": Expected(
-        "6(1)", 80, "% of all villages", "all villages", 2017, "agriculture", P, measured=False
+        "6(1)", 80, "% of farmland", "all villages", 2017, "agriculture", P
     ),
     "three_products_one_standard": Expected(
-        "6(1)", 90, "% of poor villages", "poor villages", 2017, "agriculture", P, measured=False
+        "6(1)", 90, "% of poor villages", "poor villages", 2017, "agriculture", P
     ),
     "labour_training": Expected(
-        "6(2)", None, "people a year", "people", 2017, "social_security", C, measured=False
+        "6(2)", 50000, "people a year", "people", 2017, "social_security", C
     ),
     "labour_transfer": Expected(
-        "6(2)", None, "people a year", "people", 2017, "social_security", C, measured=False
+        "6(2)", 20000, "people a year", "people", 2017, "social_security", C
     ),
     "rural_services": Expected(
+        "6(3)", None, "points", "poor villages", 2017, "commerce", P, measured=False
+    ),
+    "rural_tourism": Expected(
+        "6(3)", None, "projects", "poor villages", 2017, "commerce", P, measured=False
+    ),
+    "photovoltaic": Expected(
         "6(3)", None, "projects", "poor villages", 2017, "commerce", P, measured=False
     ),
     "processing_conversion": Expected(
-        "6(4)", 65, "% of poor villages", "poor villages", 2017, "agriculture", P, measured=False
+        "6(4)", 65, "% of produce", "poor villages", 2017, "agriculture", P
+    ),
+    "land_rights": Expected(
+        "6(5)", None, "% of farmland", "poor villages", 2017, "agriculture", P, measured=False
+    ),
+    "new_business_entities": Expected(
+        "6(5)",
+        90,
+        "% of poor households",
+        "poor households of poor villages",
+        2017,
+        "agriculture",
+        A,
     ),
     "cooperatives": Expected(
         "6(5)", 100, "% of poor villages", "poor villages", 2017, "agriculture", P
@@ -249,7 +259,7 @@ def test_forestry_land_and_the_poverty_office_lead_targets():
     for unit in ("forestry", "land", "poverty_office", "social_security", "agricultural_office"):
         assert unit in set(leads["unit"]), unit
     tourism = roles[roles["unit"] == "tourism"]
-    assert list(tourism["key"]) == ["rural_services"]
+    assert list(tourism["key"]) == ["rural_services", "rural_tourism", "photovoltaic"]
     assert set(tourism["role"]) == {"cooperating"}
 
 
@@ -312,7 +322,7 @@ def test_broken_targets_file_lists_every_problem(tmp_path):
         "provenance 'assumption' needs its `reason`",
         "target 2 (a): `title_zh` must be non-empty text",
         "target 2 (a): `clause` must be non-empty text",
-        "`kind` must be one of rule, exit, seats, length, area, clause",
+        "`kind` must be one of rule, exit, seats, length, area, indicator, clause",
         "`scope` must be one of all villages",
         "`deadline` must be a year from 2015 to 2020",
         "`value` must be a number",
