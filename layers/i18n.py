@@ -549,6 +549,35 @@ STRINGS = MappingProxyType(
             "贫困户文件（CSV或XLSX，每户一行；身份证号入库前即作哈希处理，文件不保留）",
         ),
         "register_replace": ("Replace the register", "替换建档立卡数据"),
+        "indicator": ("Indicator (industry, labour, income)", "指标（产业、劳务、收入）"),
+        "indicator_none": ("none", "无"),
+        "indicator_level": ("Added up by", "汇总到"),
+        "level_county": ("county", "县（市、区）"),
+        "level_township": ("township", "乡镇"),
+        "indicator_value": ("Value", "数值"),
+        "indicator_reporting": ("Villages reporting", "填报村数"),
+        "indicator_legend": (
+            "{title} ({unit}), {year}, by {level}",
+            "{title}（{unit}），{year}年，按{level}",
+        ),
+        "indicator_no_data": ("no village reported", "无村填报"),
+        "indicator_empty": (
+            "No village reported this indicator in {year}.",
+            "{year}年没有村填报该指标。",
+        ),
+        "indicators_import": (
+            "Village indicators (industry, labour, income)",
+            "村级指标（产业、劳务、收入）",
+        ),
+        "indicators_upload": (
+            "Indicators file, CSV or XLSX: village_code, year, then indicator columns ({columns})",
+            "指标文件（CSV或XLSX）：村代码、年份，以及指标列（{columns}）",
+        ),
+        "indicators_replace": ("Replace these indicators", "替换这些指标"),
+        "indicators_imported": (
+            "{rows} rows of {villages} villages imported ({years}).",
+            "已导入{villages}个村{rows}行（{years}）。",
+        ),
         "register_imported": (
             "{households} households in {villages} villages imported, ID numbers hashed.",
             "已导入{villages}个村{households}户，身份证号已哈希处理。",

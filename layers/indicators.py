@@ -17,9 +17,11 @@ it. Adding up:
 from __future__ import annotations
 
 import enum
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import geopandas as gpd
 import pandas as pd
 
 import store
@@ -32,17 +34,23 @@ from store.indicator_columns import COLUMNS, LIMITS
 __all__ = [
     "INDICATORS",
     "LEVELS",
+    "NO_DATA",
+    "PALETTE",
     "Adding",
     "Indicator",
     "aggregate",
+    "breaks",
+    "choropleth_frame",
+    "colour",
     "get_indicator",
+    "legend_items",
     "read_indicators",
     "table",
     "village_values",
 ]
 
 #: Where an indicator is added up to: a township or a county (each with its own polygons).
-LEVELS = {"township": "township_code", "county": "county_code"}
+LEVELS = {"county": "county_code", "township": "township_code"}
 
 
 class Adding(enum.Enum):
@@ -108,12 +116,47 @@ class Indicator(Titled):
         """Return the unit that leads the indicator."""
         return BUREAUS[self.lead]
 
+    def unit_text(self, lang: str = "en") -> str:
+        """Return the unit in words, in English or Chinese.
+
+        Examples
+        --------
+        >>> INDICATORS["sheep"].unit_text("zh"), INDICATORS["income_yuan"].unit_text()
+        ('只', 'yuan per person')
+        """
+        return _UNIT_ZH.get(self.unit, self.unit) if lang == "zh" else self.unit
+
+    def value_text(self, value: float) -> str:
+        """Return a value as shown: counts and areas whole, shares and income to one decimal.
+
+        Examples
+        --------
+        >>> INDICATORS["sheep"].value_text(12345.4), INDICATORS["processing_pct"].value_text(66.66)
+        ('12,345', '66.7')
+        >>> INDICATORS["sheep"].value_text(float("nan"))
+        '—'
+        """
+        if value != value:  # noqa: PLR0124 (NaN)
+            return "—"
+        return f"{value:,.0f}" if self.adding is Adding.SUM else f"{value:,.1f}"
+
     @property
     def limit(self) -> float:
         """Return the largest value one village may report in a year."""
         return LIMITS[self.key]
 
 
+_UNIT_ZH = {
+    "mu": "亩",
+    "sheep": "只",
+    "people": "人",
+    "points": "个",
+    "projects": "个",
+    "t": "吨",
+    "yuan per person": "元/人",
+    "%": "%",
+    "% of villages": "%（村）",
+}
 _IMM, _POOR, _ALL = Scope.IMMIGRANT_VILLAGES, Scope.POOR_VILLAGES, Scope.ALL_VILLAGES
 _W = Adding.WEIGHTED
 _S = Adding.SUM
@@ -202,7 +245,7 @@ def village_values(indicators: pd.DataFrame, villages: pd.DataFrame, year: int) 
     The villages' own columns (county, township, population, poor households, poor and
     immigrant flags) come along, so that every base and scope is at hand.
     """
-    of_year = indicators[indicators["year"] == year].drop(columns="year")
+    of_year = indicators[indicators["year"] == year].reindex(columns=["village_code", *COLUMNS])
     keep = [
         c
         for c in ("code", "county_code", "township_code", "population", "poor_households",
@@ -312,3 +355,79 @@ def table(
     frame = pd.DataFrame(found)
     frame.index.name = f"{by}_code"
     return frame
+
+
+#: Colours of a choropleth's classes, low to high (ColorBrewer YlGn, 5 classes).
+PALETTE = ("#ffffcc", "#c2e699", "#78c679", "#31a354", "#006837")
+#: The colour of a township or county with no value (no village reported).
+NO_DATA = "#d9d9d9"
+
+
+def breaks(values: pd.Series, n: int = len(PALETTE)) -> list[float]:
+    """Return the class limits of `values` (quantiles, each once; empty when none is known).
+
+    Examples
+    --------
+    >>> breaks(pd.Series([1.0, 2.0, 3.0, 4.0, 5.0, float("nan")]))
+    [1.0, 1.8, 2.6, 3.4, 4.2, 5.0]
+    >>> breaks(pd.Series([7.0, 7.0]))
+    [7.0]
+    """
+    known = values.dropna().astype(float)
+    if known.empty:
+        return []
+    found = known.quantile([i / n for i in range(n + 1)]).round(6)
+    return sorted({float(v) for v in found})
+
+
+def colour(value: float, limits: list[float]) -> str:
+    """Return the class colour of `value` within `limits` (`NO_DATA` when it is NaN).
+
+    Examples
+    --------
+    >>> colour(1.0, [1.0, 3.0, 5.0]), colour(4.0, [1.0, 3.0, 5.0]), colour(float("nan"), [1.0])
+    ('#ffffcc', '#c2e699', '#d9d9d9')
+    """
+    if value != value or not limits:  # noqa: PLR0124 (NaN)
+        return NO_DATA
+    classes = max(len(limits) - 1, 1)
+    i = sum(value > limit for limit in limits[1:-1]) if classes > 1 else 0
+    return PALETTE[min(i, len(PALETTE) - 1)]
+
+
+def legend_items(indicator: Indicator, limits: list[float]) -> list[tuple[str, str]]:
+    """Return the legend's (colour, label) rows for `limits`, low to high.
+
+    Examples
+    --------
+    >>> legend_items(INDICATORS["sheep"], [0.0, 10.0, 20.0])
+    [('#ffffcc', '0 - 10'), ('#c2e699', '10 - 20')]
+    """
+    if len(limits) == 1:
+        return [(PALETTE[0], indicator.value_text(limits[0]))]
+    pairs = itertools.pairwise(limits)
+    return [
+        (PALETTE[i], f"{indicator.value_text(lo)} - {indicator.value_text(hi)}")
+        for i, (lo, hi) in enumerate(pairs)
+    ]
+
+
+def choropleth_frame(
+    polygons: gpd.GeoDataFrame, added: pd.DataFrame, indicator: Indicator
+) -> tuple[gpd.GeoDataFrame, list[float]]:
+    """Return the polygons with their value (`value`, `value_text`, `reporting`, `colour`).
+
+    `added` is `aggregate` by the polygons' level, indexed by their `code`; a polygon
+    where no village reported (or that the indicator does not concern) has no value and
+    the `NO_DATA` colour. Also returns the class limits.
+    """
+    out = polygons[["code", "name_zh", "geometry"]].copy()
+    joined = added.reindex(out["code"].astype(str))
+    out["value"] = joined["value"].to_numpy(dtype=float)
+    limits = breaks(out["value"])
+    out["value_text"] = [indicator.value_text(v) for v in out["value"]]
+    reporting = joined["reporting"].fillna(0).astype(int).to_numpy()
+    concerned = joined["villages"].fillna(0).astype(int).to_numpy()
+    out["reporting"] = [f"{r} / {c}" for r, c in zip(reporting, concerned, strict=True)]
+    out["colour"] = [colour(v, limits) for v in out["value"]]
+    return out, limits

@@ -33,6 +33,7 @@ __all__ = [
     "ROAD_CLASSES_BY_ZOOM",
     "VIEW_ZOOM",
     "base_map",
+    "choropleth_group",
     "escape",
     "feature_group",
     "geojson",
@@ -213,6 +214,43 @@ def feature_group(
         smooth_factor=1.5,
     )
     layer.add_to(group)
+    return group, dropped
+
+
+def choropleth_group(
+    gdf: gpd.GeoDataFrame, *, title: str, tooltip: Mapping[str, str]
+) -> tuple[folium.FeatureGroup, int]:
+    """Return polygons filled with their ``colour`` column, and the features dropped.
+
+    Parameters
+    ----------
+    gdf
+        Polygons, any CRS, with a ``colour`` column (hex) and the `tooltip` columns.
+    title
+        The group's name (already in the user's language; escaped here).
+    tooltip
+        Column -> label (already translated) shown on hover; values and labels are escaped.
+    """
+    data, dropped = geojson(gdf, list(dict.fromkeys([*tooltip, "colour"])))
+    group = folium.FeatureGroup(name=escape(title), show=True)
+
+    def style_of(feature: dict[str, dict[str, object]]) -> dict[str, object]:
+        return {
+            "color": "#4d4d4d",
+            "weight": 1,
+            "fill": True,
+            "fillColor": feature["properties"].get("colour"),
+            "fillOpacity": 0.75,
+        }
+
+    folium.GeoJson(
+        data,
+        style_function=style_of,
+        tooltip=folium.GeoJsonTooltip(
+            fields=list(tooltip), aliases=[escape(a) for a in tooltip.values()]
+        ),
+        smooth_factor=1.5,
+    ).add_to(group)
     return group, dropped
 
 

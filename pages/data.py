@@ -10,6 +10,7 @@ import streamlit as st
 
 import ui
 from ui import edit_view, import_view
+from ui.indicators_view import indicator_import
 from ui.register_view import register_import
 
 ui.page_guard()
@@ -18,6 +19,7 @@ lang = ui.lang()
 st.title(ui.tr("page_data"))
 import_view.import_section(lang)
 register_import()
+indicator_import()
 st.subheader(ui.tr("edit_title"))
 villages = ui.layer("villages")
 labels = dict(

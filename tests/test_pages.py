@@ -83,7 +83,8 @@ def sent(monkeypatch):
 
 def test_map_page_is_the_home_page_with_its_controls(app, sent):
     assert app.title[0].value == "Map"
-    assert [s.label for s in app.sidebar.selectbox] == ["Language / 语言", "Basemap"]
+    labels = ["Language / 语言", "Basemap", "Indicator (industry, labour, income)"]
+    assert [s.label for s in app.sidebar.selectbox] == labels
     assert [m.label for m in app.sidebar.multiselect] == ["Counties", "Townships", "Poverty status"]
     layer_boxes = [c.label for c in app.sidebar.checkbox]
     assert "Administrative villages" in layer_boxes

@@ -17,6 +17,7 @@ from layers import render
 from layers.basemaps import BASEMAPS, tile_url
 from layers.i18n import STRINGS
 from layers.spec import Theme
+from ui import indicators_view
 from ui.cache import versioned
 from ui.groups import PrerenderedGroup, group_script
 from ui.tables import origin_columns
@@ -196,9 +197,17 @@ def layer_script(
 
 
 def draw_map(
-    year: int, basemap: str, shown: list[str], villages: gpd.GeoDataFrame, filters: Filters
+    year: int,
+    basemap: str,
+    shown: list[str],
+    villages: gpd.GeoDataFrame,
+    filters: Filters,
+    indicator: indicators_view.Choice | None = None,
 ) -> None:
-    """Draw the map and handle clicks; reruns alone (a fragment) when the map is used."""
+    """Draw the map and handle clicks; reruns alone (a fragment) when the map is used.
+
+    With `indicator` (a key and a level), its choropleth is drawn under the layers.
+    """
     zoom = int(st.session_state.get("map_zoom", 7))
     view = st.session_state.get("map_view")
     tiles = online_tiles(basemap)
@@ -211,6 +220,8 @@ def draw_map(
     groups = []
     shift = BASEMAPS[basemap].gcj02 and tiles is not None
     lang = ui.lang()
+    if indicator is not None:
+        groups.append(indicators_view.choropleth(indicator, year, shift=shift))
     for key in shown:
         spec = layers.get_layer(key)
         thinned = spec.by_zoom or key == "villages"

@@ -1,0 +1,156 @@
+"""Views of the village indicators: the Map page's choropleth and legend, the Data page import.
+
+The figures are added up in `layers.indicators` (cached here on the store's revisions);
+this module only picks, draws and says where the data came from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import pandas as pd
+import streamlit as st
+
+import ui
+from geo import crs
+from geo.errors import VillageAtlasError
+from layers import access, render
+from layers import indicators as ind
+from store import indicators as importer
+from store.indicator_columns import INDICATORS_KEY
+from ui.cache import versioned
+from ui.text import md
+
+__all__ = ["Choice", "choropleth", "controls", "indicator_import", "legend"]
+
+#: The choice on the Map page: an indicator's key and the level it is added up to.
+Choice = tuple[str, str]
+
+
+def controls() -> Choice | None:
+    """Return the indicator chosen in the sidebar and its level (None: no choropleth)."""
+    side = st.sidebar
+    options = ["", *ind.INDICATORS]
+    lang = ui.lang()
+    key = side.selectbox(
+        ui.tr("indicator"),
+        options,
+        format_func=lambda k: ind.INDICATORS[k].title(lang) if k else ui.tr("indicator_none"),
+        key="map_indicator",
+    )
+    if not key:
+        return None
+    level = side.radio(
+        ui.tr("indicator_level"),
+        list(ind.LEVELS),
+        format_func=lambda k: ui.tr(f"level_{k}"),
+        horizontal=True,
+        key="map_indicator_level",
+    )
+    return str(key), str(level)
+
+
+@versioned(max_entries=4)
+def table() -> pd.DataFrame:
+    """Return the store's village indicators, one row per village and year (cached)."""
+    return ind.read_indicators()
+
+
+@versioned(max_entries=32)
+def added_up(key: str, level: str, year: int) -> tuple[gpd.GeoDataFrame, list[float]]:
+    """Return the polygons of `level` coloured by indicator `key` of `year`, and the limits."""
+    polygons = ui.layer("counties" if level == "county" else "townships")
+    added = ind.aggregate(table(), ui.layer("villages"), key, year, by=level)
+    return ind.choropleth_frame(polygons, added, ind.get_indicator(key))
+
+
+@versioned(max_entries=4)
+def synthetic() -> str | None:
+    """Return the source of the indicators when they are synthetic demo data (else None)."""
+    origin = ui.the_store().origin(INDICATORS_KEY)
+    return origin.source if origin is not None and origin.synthetic else None
+
+
+def choropleth(choice: Choice, year: int, *, shift: bool) -> folium.FeatureGroup:
+    """Return the choropleth's layer for the map (shifted to GCJ-02 for AMap tiles)."""
+    key, level = choice
+    gdf, _ = added_up(key, level, year)
+    if shift:
+        gdf = crs.to_chinese_system(gdf, "gcj02")
+    indicator = ind.get_indicator(key)
+    unit = indicator.unit_text(ui.lang())
+    tooltip = {
+        "name_zh": ui.tr("name"),
+        "value_text": f"{indicator.title(ui.lang())} ({unit})",
+        "reporting": ui.tr("indicator_reporting"),
+    }
+    group, _ = render.choropleth_group(gdf, title=indicator.title(ui.lang()), tooltip=tooltip)
+    return group
+
+
+def legend(choice: Choice, year: int) -> None:
+    """Show the choropleth's legend: title, unit, year, classes, and whether it is synthetic."""
+    key, level = choice
+    indicator, lang = ind.get_indicator(key), ui.lang()
+    gdf, limits = added_up(key, level, year)
+    heading = ui.tr(
+        "indicator_legend",
+        title=indicator.title(lang),
+        unit=indicator.unit_text(lang),
+        year=year,
+        level=ui.tr(f"level_{level}"),
+    )
+    items = [
+        *ind.legend_items(indicator, limits),
+        (ind.NO_DATA, ui.tr("indicator_no_data")),
+    ]
+    swatches = " ".join(
+        f'<span style="display:inline-block;width:14px;height:12px;background:{c};'
+        f'border:1px solid #4d4d4d;margin:0 4px 0 10px"></span>{render.escape(label)}'
+        for c, label in items
+    )
+    st.markdown(
+        f'<div class="indicator-legend"><b>{render.escape(heading)}</b><br>{swatches}</div>',
+        unsafe_allow_html=True,
+    )
+    if gdf["value"].isna().all():
+        st.info(ui.tr("indicator_empty", year=year))
+    source = synthetic()
+    if source is not None:
+        st.caption(f"{ui.tr('synthetic_label').capitalize()}: {md(source)}")
+
+
+def indicator_import() -> None:
+    """Import an indicators file (for an account whose unit leads some indicator, or admin).
+
+    The upload is written to a private temporary folder, read like any hostile file, and
+    gone when this returns; the store refuses indicators the account's unit does not lead.
+    """
+    account = ui.auth.current()
+    if not access.may_import_indicators(account):
+        return
+    st.subheader(ui.tr("indicators_import"))
+    mine = [k for k in ind.INDICATORS if not access.indicators_refused(account, (k,))]
+    upload = st.file_uploader(
+        ui.tr("indicators_upload", columns=", ".join(mine)),
+        key="indicators_upload",
+        type=["csv", "xlsx"],
+    )
+    if upload is None or not st.button(ui.tr("indicators_replace"), key="indicators_confirm"):
+        return
+    name = Path(str(upload.name)).name[:200]
+    suffix = ".xlsx" if name.lower().endswith(".xlsx") else ".csv"
+    with ui.saved_upload(upload, f"indicators{suffix}") as path:
+        if path is None:
+            return
+        try:
+            done = importer.import_indicators(
+                path, handle=ui.the_store(), account=account, name=name
+            )
+        except (OSError, ValueError, VillageAtlasError) as exc:
+            st.error(md(str(exc).splitlines()[0]))
+            return
+    years = ", ".join(map(str, done.years))
+    st.success(ui.tr("indicators_imported", rows=done.rows, villages=done.villages, years=years))
