@@ -261,7 +261,9 @@ def test_every_unit_sees_its_targets_on_the_bureau_page(app):
     app.selectbox[0].set_value("tourism").run()
     assert not app.exception
     assert list(app.dataframe[0].value["Target"]) == [
-        "Rural modern services: e-commerce, circulation, rural tourism, photovoltaics"
+        "Rural modern services: e-commerce service points",
+        "Rural tourism projects",
+        "Photovoltaic poverty alleviation projects",
     ]
 
 

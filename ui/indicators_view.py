@@ -32,12 +32,13 @@ Choice = tuple[str, str]
 def controls() -> Choice | None:
     """Return the indicator chosen in the sidebar and its level (None: no choropleth)."""
     side = st.sidebar
-    options = ["", *ind.INDICATORS]
     lang = ui.lang()
     key = side.selectbox(
         ui.tr("indicator"),
-        options,
-        format_func=lambda k: ind.INDICATORS[k].title(lang) if k else ui.tr("indicator_none"),
+        list(ind.INDICATORS),
+        index=None,
+        placeholder=ui.tr("indicator_none"),
+        format_func=lambda k: ind.INDICATORS[k].title(lang),
         key="map_indicator",
     )
     if not key:
