@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import folium
 import numpy as np
 import pandas as pd
 import pytest
@@ -456,6 +459,21 @@ def test_only_the_lead_unit_or_an_admin_may_import_an_indicator(gpkg_copy, tmp_p
     assert Account("wang", Role.EDITOR, "social_security").bureau == "social_security"
 
 
+def test_a_store_of_schema_5_gets_the_indicators_table_at_its_next_write(gpkg_copy, tmp_path):
+    with contextlib.closing(sqlite3.connect(gpkg_copy)) as db:
+        db.execute("DROP TABLE va_indicators")
+        db.execute("UPDATE va_meta SET value = '5' WHERE key = 'schema'")
+        db.commit()
+    handle = store.open_store(gpkg_copy, recheck=True)
+    assert handle.indicators().empty  # read before the upgrade: nothing, no error
+    code = handle.read_layer("villages")["code"].iloc[0]
+    rows = pd.DataFrame({"village_code": [code], "year": [2016], "sheep": [12.0]})
+    handle.replace_indicators(rows, years=(2016,), columns=("sheep",), who="t", source="f.csv")
+    assert handle.indicators()["sheep"].tolist() == [12.0]
+    schema = handle._read_sql("SELECT value FROM {p}va_meta WHERE key = 'schema'")
+    assert schema == [("6",)]
+
+
 def test_a_copied_store_keeps_the_indicators(backend_store, demo_store):
     want = store.open_store(demo_store).indicators()
     got = store.open_store(backend_store, recheck=True).indicators()
@@ -537,3 +555,44 @@ def test_a_real_import_takes_the_synthetic_label_off_the_map(demo_store, sent, t
     ).loc["immigrant_sheep", "current"] == pytest.approx(
         _full_file(handle).query("年份 == 2017")["sheep"].sum()
     )
+
+
+def test_the_choropleth_escapes_names_from_data():
+    import geopandas as gpd  # noqa: PLC0415
+    from shapely import box  # noqa: PLC0415
+
+    from layers import render  # noqa: PLC0415
+
+    polygons = gpd.GeoDataFrame(
+        {"code": ["t1", "t2"], "name_zh": ['<img src=x onerror="alert(1)">', "${x}`"]},
+        geometry=[box(95, 40, 95.1, 40.1), box(95.1, 40, 95.2, 40.1)],
+        crs=4326,
+    )
+    added = pd.DataFrame(
+        {"value": [12.0, np.nan], "weight": [1.0, 0.0], "reporting": [1, 0], "villages": [1, 2]},
+        index=pd.Index(["t1", "t2"], name="code"),
+    )
+    gdf, limits = ind.choropleth_frame(polygons, added, ind.INDICATORS["sheep"])
+    assert gdf["colour"].tolist() == [ind.PALETTE[0], ind.NO_DATA]
+    assert gdf["reporting"].tolist() == ["1 / 1", "0 / 2"]
+    assert limits == [12.0]
+    group, dropped = render.choropleth_group(
+        gdf, title="<b>Sheep</b>", tooltip={"name_zh": "Name", "value_text": "Sheep <kept>"}
+    )
+    fmap = folium.Map(tiles=None)
+    group.add_to(fmap)
+    html = fmap.get_root().render().replace("\\u0026", "&")  # folium writes JSON: & as \u0026
+    assert dropped == 0
+    assert "<img src=x" not in html
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
+    assert "&#36;&#123;x&#125;&#96;" in html
+    assert "Sheep &lt;kept&gt;" in html
+
+
+def test_the_data_page_offers_the_indicators_import(demo_store):
+    at = _map_app()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    assert "Village indicators (industry, labour, income)" in [h.value for h in at.subheader]
+    uploader_labels = [e.proto.label for e in at.get("file_uploader")]
+    assert any("village_code, year" in label for label in uploader_labels)
