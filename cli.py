@@ -500,9 +500,9 @@ def _indicators(args: argparse.Namespace) -> int:
         raise ValueError(f"--year must be a year from {first} to {last}, not {args.year}")
     handle = _store(args)
     found = indicators.read_indicators(args.store)
-    year = args.year if args.year is not None else int(found["year"].max() or last)
     if found.empty:
         raise ValueError(f"{handle.location} holds no village indicators (import-indicators)")
+    year = args.year if args.year is not None else int(found["year"].max())
     villages = layers.load("villages", args.store)
     table = indicators.table(found, villages, year, by=args.by).round(1)
     names = {"county": "counties", "township": "townships"}.get(args.by or "", "villages")

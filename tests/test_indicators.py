@@ -418,6 +418,24 @@ def test_duplicates_unknown_columns_and_huge_files_are_refused(gpkg_copy, tmp_pa
     assert stored.loc[(code, 2016), "sheep"] == 1.0
 
 
+def test_an_excel_file_imports_and_an_empty_store_says_so(gpkg_copy, tmp_path):
+    handle = store.open_store(gpkg_copy, recheck=True)
+    codes = handle.read_layer("villages")["code"].head(3).tolist()
+    frame = pd.DataFrame({"村代码": codes, "sheep": [3, 4, 5], "income_yuan": [9000, 9100, 9200]})
+    frame.to_excel(tmp_path / "羊只.xlsx", index=False)
+    done = importer.import_indicators(
+        tmp_path / "羊只.xlsx", handle=handle, account=Account("a", Role.ADMIN), year=2015
+    )
+    assert (done.rows, done.years, done.columns) == (3, (2015,), ("sheep", "income_yuan"))
+    stored = handle.indicators().query("year == 2015").set_index("village_code")
+    assert stored["sheep"].notna().sum() == 3  # the rest of 2015's sheep are replaced too
+    assert stored.loc[codes, "income_yuan"].tolist() == [9000.0, 9100.0, 9200.0]
+    handle.replace_indicators(stored.iloc[:0].reset_index(), who="t", source="nothing")
+    shown = _cli("indicators", "--store", gpkg_copy)
+    assert shown.returncode == 2
+    assert shown.stderr == f"error: {gpkg_copy} holds no village indicators (import-indicators)\n"
+
+
 def test_only_the_lead_unit_or_an_admin_may_import_an_indicator(gpkg_copy, tmp_path):
     from store import accounts  # noqa: PLC0415
 
