@@ -902,6 +902,15 @@ def status(target: Target, year: int, current: float, baseline: float) -> str:
     return "on_track" if current >= expected(target, year, baseline) - 1e-9 else "behind"
 
 
+def _city_total(target: Target, county: str | None) -> bool:
+    """Whether `target` is an indicator's total for the city, here read for one county.
+
+    A county's sheep or people trained are its part of the city's goal, with no goal of
+    their own: no status (a share, such as a conversion rate, has one in every county).
+    """
+    return county is not None and target.kind == "indicator" and not target.unit.startswith("%")
+
+
 def _row(
     target: Target,
     year: int,
@@ -929,7 +938,9 @@ def _row(
         **({str(y): round(v, 1) for y, v in series.items()} if history else {}),
         "current": round(current, 1),
         "expected": round(expected(target, year, baseline), 1),
-        "status": status(target, year, current, baseline),
+        "status": "not_measured"
+        if _city_total(target, county)
+        else status(target, year, current, baseline),
         **counts,
         "counts": counts_text(counts),
         "lead": target.lead.key,

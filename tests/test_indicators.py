@@ -241,6 +241,25 @@ def test_a_yearly_goal_compares_each_year(demo_store):
     assert later["status"] == "on_track"  # met this year; asked again next year
 
 
+def test_a_county_reads_its_part_of_a_city_total_without_a_status(demo_store):
+    plan = targets.load_targets()
+    county = targets.board(plan, 2017, county="620922", history=False)
+    villages = layers.load("villages")
+    table = store.open_store(demo_store).indicators()
+    mine = villages[villages["county_code"] == "620922"]["code"]
+    row = county.loc["labour_training"]
+    assert row["current"] == pytest.approx(
+        ind.aggregate(table, villages, "trained", 2017, codes=mine).loc["city", "value"]
+    )
+    assert row["status"] == "not_measured"  # 50,000 a year is the city's goal, not Guazhou's
+    share = county.loc["processing_conversion"]
+    assert share["status"] in ("done", "overdue")  # a share has a goal in every county
+    assert share["current"] == pytest.approx(
+        ind.aggregate(table, villages, "processing_pct", 2017, by="county").loc["620922", "value"],
+        abs=0.05,
+    )
+
+
 def test_the_workbook_and_the_bureaus_list_show_the_measured_targets(board, tmp_path):
     path = bureau_workbook(2017, tmp_path / "w.xlsx", lang="en")
     sheets = pd.read_excel(path, sheet_name=None)
