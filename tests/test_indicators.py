@@ -403,6 +403,22 @@ def test_a_hostile_file_is_refused_in_one_line_and_the_store_is_untouched(
     assert _digest(gpkg_copy) == before
 
 
+def test_a_refused_file_changes_nothing_in_either_backend(backend_store, tmp_path):
+    handle = store.open_store(backend_store, recheck=True)
+    before, revisions, events = handle.indicators(), handle.revisions(), len(handle.events())
+    codes = handle.read_layer("villages")["code"].head(2).tolist()
+    bad = pd.DataFrame({"village_code": codes, "year": [2017, 2017], "sheep": ["5", "-1"]})
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    done = _cli("import-indicators", str(tmp_path / "bad.csv"), "--store", backend_store)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "error: bad.csv was refused: `sheep` must be a number from 0 to 100,000 (row 3)\n"
+    )
+    pd.testing.assert_frame_equal(handle.indicators(), before)
+    assert handle.revisions() == revisions
+    assert len(handle.events()) == events
+
+
 def test_duplicates_unknown_columns_and_huge_files_are_refused(gpkg_copy, tmp_path):
     handle = store.open_store(gpkg_copy, recheck=True)
     code = handle.read_layer("villages")["code"].iloc[0]
