@@ -603,6 +603,9 @@ def test_a_real_import_takes_the_synthetic_label_off_the_map(demo_store, sent, t
     assert "Per-capita net income (yuan per person)" in _legend(at)
     captions = [c.value for c in at.caption]
     assert not any("Synthetic demo indicators" in c for c in captions)
+    at.switch_page("pages/targets.py").run()
+    assert not at.exception
+    assert not any("Synthetic demo indicators" in c.value for c in at.caption)
     assert targets.board(
         targets.load_targets(), 2017, history=False, indicators=handle.indicators()
     ).loc["immigrant_sheep", "current"] == pytest.approx(
@@ -640,6 +643,16 @@ def test_the_choropleth_escapes_names_from_data():
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
     assert "&#36;&#123;x&#125;&#96;" in html
     assert "Sheep &lt;kept&gt;" in html
+
+
+def test_the_targets_page_says_the_indicators_are_synthetic(demo_store):
+    at = _map_app()
+    at.switch_page("pages/targets.py").run()
+    assert not at.exception
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("Synthetic demo data: Synthetic demo indicators") for c in captions)
+    table = at.dataframe[0].value
+    assert "Sheep kept by immigrants" in set(table.iloc[:, 0]) | set(table.iloc[:, 1])
 
 
 def test_the_data_page_offers_the_indicators_import(demo_store):

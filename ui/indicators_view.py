@@ -23,7 +23,7 @@ from store.indicator_columns import INDICATORS_KEY
 from ui.cache import versioned
 from ui.text import md
 
-__all__ = ["Choice", "choropleth", "controls", "indicator_import", "legend"]
+__all__ = ["Choice", "choropleth", "controls", "indicator_import", "legend", "synthetic_caption"]
 
 #: The choice on the Map page: an indicator's key and the level it is added up to.
 Choice = tuple[str, str]
@@ -118,6 +118,11 @@ def legend(choice: Choice, year: int) -> None:
     )
     if gdf["value"].isna().all():
         st.info(ui.tr("indicator_empty", year=year))
+    synthetic_caption()
+
+
+def synthetic_caption() -> None:
+    """Say that the indicators are synthetic demo data, and where from (nothing if not)."""
     source = synthetic()
     if source is not None:
         st.caption(f"{ui.tr('synthetic_label').capitalize()}: {md(source)}")
