@@ -871,7 +871,7 @@ class Store(abc.ABC):
                 run("DELETE FROM {p}va_indicators")
             else:
                 cleared = ", ".join(f"{c} = NULL" for c in chosen)
-                for year in years or sorted({int(r[1]) for r in records}):  # type: ignore[call-overload]
+                for year in years or sorted({int(str(r[1])) for r in records}):
                     run(f"UPDATE {{p}}va_indicators SET {cleared} WHERE year = ?", (int(year),))
             insert = _insert("va_indicators", ", ".join(keys))
             for record in records:
