@@ -28,8 +28,11 @@ import store
 from geo.errors import StoreError
 from layers.bureaus import BUREAUS
 from layers.clauses import Scope, scope_mask
+from layers.i18n import t
 from layers.spec import Bureau, Titled
-from store.indicator_columns import COLUMNS, LIMITS
+from store import Origin
+from store.indicator_columns import COLUMNS, INDICATORS_KEY, LIMITS
+from store.tables import Note
 
 __all__ = [
     "INDICATORS",
@@ -44,6 +47,8 @@ __all__ = [
     "colour",
     "get_indicator",
     "legend_items",
+    "note",
+    "origin",
     "read_indicators",
     "table",
     "village_values",
@@ -237,6 +242,36 @@ def read_indicators(where: str | None = None) -> pd.DataFrame:
         return store.open_store(where).indicators()
     except StoreError:
         return pd.DataFrame(columns=["village_code", "year", *COLUMNS])
+
+
+def origin(where: str | None = None) -> Origin | None:
+    """Return where the store's indicators came from (None: it records none, or is unreadable)."""
+    try:
+        return store.open_store(where).origin(INDICATORS_KEY)
+    except StoreError:
+        return None
+
+
+def note(table_note: Note | None, found: Origin | None, lang: str) -> Note | None:
+    """Return a table's note with a line saying the indicators are synthetic, when they are.
+
+    For an export whose targets board is measured by the indicators: `table_note` is what
+    its layers say (None: nothing synthetic among them).
+
+    Examples
+    --------
+    >>> demo = Origin(INDICATORS_KEY, "Synthetic demo indicators", synthetic=True)
+    >>> note(None, demo, "en").lines
+    ('Village indicators of industry, labour and income: Synthetic demo indicators.',)
+    >>> note(None, Origin(INDICATORS_KEY, "real.csv", synthetic=False), "en") is None
+    True
+    """
+    if found is None or not found.synthetic:
+        return table_note
+    line = t("indicators_synthetic", lang, source=found.source)
+    if table_note is None:
+        return Note(t("data_note", lang), t("synthetic_label", lang), (line,))
+    return Note(table_note.title, table_note.label, (*table_note.lines, line))
 
 
 def village_values(indicators: pd.DataFrame, villages: pd.DataFrame, year: int) -> pd.DataFrame:

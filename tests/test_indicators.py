@@ -590,6 +590,27 @@ def test_the_map_draws_an_indicator_by_county_and_township(demo_store, sent):
     assert "Sheep kept (sheep), 2017, by township" in _legend(at)
 
 
+def _note_sheet(path: Path) -> str:
+    first = next(iter(pd.read_excel(path, sheet_name=None, header=None).values()))
+    return " ".join(str(v) for v in first.to_numpy().ravel())
+
+
+def test_the_workbook_says_the_indicators_are_synthetic_until_real_ones_come(
+    demo_store, tmp_path, monkeypatch
+):
+    line = "Village indicators of industry, labour and income: Synthetic demo indicators"
+    assert line in _note_sheet(bureau_workbook(2017, tmp_path / "a.xlsx", lang="en"))
+    where = copy_gpkg(demo_store, tmp_path / "s" / "demo.gpkg")
+    handle = store.open_store(where, recheck=True)
+    path = tmp_path / "real.csv"
+    _full_file(handle).to_csv(path, index=False)
+    importer.import_indicators(path, handle=handle, account=Account("boss", Role.ADMIN))
+    monkeypatch.setenv("VILLAGE_ATLAS_STORE", str(where))
+    text = _note_sheet(bureau_workbook(2017, tmp_path / "b.xlsx", lang="en"))
+    assert "Synthetic demo data" in text  # the demo's layers still are
+    assert "Village indicators of industry" not in text
+
+
 def test_a_real_import_takes_the_synthetic_label_off_the_map(demo_store, sent, tmp_path,
                                                              monkeypatch):  # fmt: skip
     where = copy_gpkg(demo_store, tmp_path / "s" / "demo.gpkg")
