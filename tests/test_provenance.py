@@ -1,7 +1,8 @@
 """Provenance of data: synthetic exactly when the store says so, and said wherever that is so.
 
 The demo store is synthetic demo data (but for its real boundaries); a copy into which every
-importable layer was imported from a file through the command line is not. Every view and
+importable layer and the village indicators were imported from files through the command
+line is not. Every view and
 every export kind is read back as a reader would see it (a PDF's text, a cell of a
 workbook, a CSV line, a GeoPackage layer's description) in both cases.
 """
@@ -56,6 +57,10 @@ def imported_store(demo_store, tmp_path_factory) -> Path:
     path = copy_gpkg(demo_store, folder / "atlas.gpkg")
     keys = [k for k, s in layers.REGISTRY.items() if s.importable and k != "relief"]
     _imports(str(path), folder / "files", keys)
+    indicators = folder / "files" / "indicators.csv"  # they measure part of the board
+    store.open_store(path).indicators().to_csv(indicators, index=False)
+    done = cli("import-indicators", str(indicators), "--store", str(path))
+    assert done.returncode == 0, done.stderr
     return path
 
 
