@@ -218,7 +218,7 @@ def feature_group(
 
 
 def choropleth_group(
-    gdf: gpd.GeoDataFrame, *, title: str, tooltip: Mapping[str, str]
+    gdf: gpd.GeoDataFrame, *, title: str, tooltip: Mapping[str, str], show: bool = True
 ) -> tuple[folium.FeatureGroup, int]:
     """Return polygons filled with their ``colour`` column, and the features dropped.
 
@@ -230,9 +230,11 @@ def choropleth_group(
         The group's name (already in the user's language; escaped here).
     tooltip
         Column -> label (already translated) shown on hover; values and labels are escaped.
+    show
+        Whether the group starts visible.
     """
     data, dropped = geojson(gdf, list(dict.fromkeys([*tooltip, "colour"])))
-    group = folium.FeatureGroup(name=escape(title), show=True)
+    group = folium.FeatureGroup(name=escape(title), show=show)
 
     def style_of(feature: dict[str, dict[str, object]]) -> dict[str, object]:
         return {

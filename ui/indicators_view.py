@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import folium
 import geopandas as gpd
 import pandas as pd
 import streamlit as st
@@ -21,6 +20,7 @@ from layers import indicators as ind
 from store import indicators as importer
 from store.indicator_columns import INDICATORS_KEY
 from ui.cache import versioned
+from ui.groups import PrerenderedGroup, group_script
 from ui.text import md
 
 __all__ = ["Choice", "choropleth", "controls", "indicator_import", "legend", "synthetic_caption"]
@@ -74,21 +74,34 @@ def synthetic() -> str | None:
     return origin.source if origin is not None and origin.synthetic else None
 
 
-def choropleth(choice: Choice, year: int, *, shift: bool) -> folium.FeatureGroup:
-    """Return the choropleth's layer for the map (shifted to GCJ-02 for AMap tiles)."""
-    key, level = choice
+@versioned(max_entries=32, shared=True)
+def choropleth_script(key: str, level: str, year: int, shift: bool, lang: str) -> str:
+    """Return the choropleth's group as drawn, in JavaScript (`ui.groups`; cached).
+
+    Keyed on all it shows: the indicator, the level, the year, the GCJ-02 shift (AMap
+    tiles) and the language of its labels.
+    """
     gdf, _ = added_up(key, level, year)
     if shift:
         gdf = crs.to_chinese_system(gdf, "gcj02")
     indicator = ind.get_indicator(key)
-    unit = indicator.unit_text(ui.lang())
     tooltip = {
         "name_zh": ui.tr("name"),
-        "value_text": f"{indicator.title(ui.lang())} ({unit})",
+        "value_text": f"{indicator.title(lang)} ({indicator.unit_text(lang)})",
         "reporting": ui.tr("indicator_reporting"),
     }
-    group, _ = render.choropleth_group(gdf, title=indicator.title(ui.lang()), tooltip=tooltip)
-    return group
+    group, _ = render.choropleth_group(
+        gdf, title=indicator.title(lang), tooltip=tooltip, show=False
+    )
+    return group_script(group)
+
+
+def choropleth(choice: Choice, year: int, *, shift: bool) -> PrerenderedGroup:
+    """Return the choropleth's layer for the map (shifted to GCJ-02 for AMap tiles)."""
+    key, level = choice
+    lang = ui.lang()
+    script = choropleth_script(key, level, year, shift, lang)
+    return PrerenderedGroup(render.escape(ind.get_indicator(key).title(lang)), script)
 
 
 def legend(choice: Choice, year: int) -> None:
