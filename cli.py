@@ -135,14 +135,15 @@ def _targets(args: argparse.Namespace) -> int:
     import layers  # noqa: PLC0415
     from exports.spec import county_code, read_once  # noqa: PLC0415
     from geo import settings  # noqa: PLC0415
-    from layers import households, indicators, targets  # noqa: PLC0415
+    from layers import households, indicators, provenance, targets  # noqa: PLC0415
     from layers.clauses import Provenance  # noqa: PLC0415
     from layers.i18n import t  # noqa: PLC0415
+    from layers.provenance import Reading  # noqa: PLC0415
 
     first, last = settings.baseline_year, settings.goal_year
     if not first <= args.year <= last:
         raise ValueError(f"--year must be a year from {first} to {last}, not {args.year}")
-    load = read_once(lambda key: layers.load(key, args.store))
+    load = Reading(read_once(lambda key: layers.load(key, args.store)))
     county = None if args.county is None else county_code(args.county, load)
     plan = {p.key: p for p in targets.load_targets()}
     board = targets.board(
@@ -173,6 +174,9 @@ def _targets(args: argparse.Namespace) -> int:
         extra = ["reason", "lead_key", "cooperating", "schedule", "baseline", "expected"]
         extra += ["counts", *targets.COUNT_COLUMNS]
         _print_frame(table[[*_BOARD_COLUMNS, *extra]], args.format)
+    notice = provenance.board_notice(load.notice(args.lang), args.store, args.lang)
+    if notice is not None:  # on stderr: the table itself stays machine-readable
+        print(f"note: {notice}", file=sys.stderr)
     return 0
 
 

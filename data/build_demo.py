@@ -440,12 +440,18 @@ def _seat_tree(
 
 
 def _local_roads(
-    rng: Generator, roads: _Roads, towns: gpd.GeoDataFrame, villages: gpd.GeoDataFrame
+    rng: Generator,
+    roads: _Roads,
+    towns: gpd.GeoDataFrame,
+    villages: gpd.GeoDataFrame,
+    provincial: float = 1.0,
 ) -> pd.Series:
     """Roads to township seats, then a spur to every village; return each spur's year.
 
-    Most seats are reached by a provincial road, a few remote ones by a county road only
-    (the board shows "a national or provincial highway to every township" overdue).
+    Every seat is reached by a provincial road (the plan's "national or provincial
+    highway to every township"); `provincial` is the share (a county road otherwise,
+    kept for other profiles' demos; the draw is made either way, so the share changes
+    no other layer).
     """
     trunk = list(range(len(roads.lines)))
     for seat, name in zip(towns["seat"], towns["name_zh"], strict=True):
@@ -455,7 +461,7 @@ def _local_roads(
             roads.add(
                 LineString([seat, end]),
                 name=f"{name}公路",
-                road_class="provincial" if rng.random() < 0.88 else "county",
+                road_class="provincial" if rng.random() < provincial else "county",
                 surface="asphalt",
                 all_season=True,
                 year_built=year,
@@ -486,13 +492,24 @@ def _local_roads(
         roads.add(
             LineString([village, end]),
             name=f"{villages.loc[i, 'name_zh']}通村路",
-            road_class="village" if length < 3000 else "township",
+            road_class=_spur_class(length),
             surface=surface,
             all_season=surface != "earth",
             year_built=int(rng.integers(1990, 2010)),
             year_hardened=paved,
         )
     return pd.Series(hardened).reindex(villages.index)
+
+
+def _spur_class(length_m: float) -> str:
+    """Class of a spur road by its length: village roads, township roads, county roads.
+
+    Examples
+    --------
+    >>> [_spur_class(m) for m in (800, 4000, 9000)]
+    ['village', 'township', 'county']
+    """
+    return "village" if length_m < 3000 else ("township" if length_m < 8000 else "county")
 
 
 def _farm_roads(

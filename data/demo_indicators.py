@@ -2,7 +2,7 @@
 
 A plan that mostly worked: the immigrant villages grow the crops and keep the sheep
 (each past its goal by 2017); their per-capita net income grows 26-31 % a year in most
-of them and 18-23 % in a few (so the income goal is the one overdue);
+of them and 18-23 % in a few (so the income goal is the one indicator overdue);
 training and transfers reach their yearly goals from 2016; standardised production,
 "three products and one standard", processing and poor farmers in new business entities
 pass their goals by 2017; land rights are registered step by step; e-commerce points,
@@ -39,7 +39,8 @@ def _path(
 ) -> np.ndarray:
     """Values of `n` villages from 2014 (drawn in `start`) to 2017 (in `end`), rising steadily."""
     first, last = rng.uniform(*start, n), rng.uniform(*end, n)
-    return first[:, None] + (last - first)[:, None] * _STEP[None, :]
+    values: np.ndarray = first[:, None] + (last - first)[:, None] * _STEP[None, :]
+    return values
 
 
 def _adopted(rng: Generator, n: int, shares: tuple[float, ...]) -> np.ndarray:
@@ -65,7 +66,8 @@ def _income(rng: Generator, n: int) -> np.ndarray:
         rng.uniform(0.265, 0.31, (n, 3)),
     )
     factors = np.concatenate([np.ones((n, 1)), np.cumprod(1 + growth, axis=1)], axis=1)
-    return np.round(base[:, None] * factors, -1)
+    income: np.ndarray = np.round(base[:, None] * factors, -1)
+    return income
 
 
 def _immigrant(rng: Generator, n: int) -> dict[str, np.ndarray]:
@@ -83,7 +85,7 @@ def _immigrant(rng: Generator, n: int) -> dict[str, np.ndarray]:
 
 def _poor(rng: Generator, n: int, farmland: np.ndarray) -> dict[str, np.ndarray]:
     entities = _path(rng, n, (20, 40), (88, 100))
-    few = rng.permutation(n)[: round(n * 0.1)] if n else []
+    few: np.ndarray = rng.permutation(n)[: round(n * 0.1)] if n else np.zeros(0, dtype=int)
     entities[few, 3] = rng.uniform(60, 80, len(few))
     return {
         "three_products": _adopted(rng, n, (0.3, 0.5, 0.75, 0.94)),

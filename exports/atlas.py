@@ -14,6 +14,7 @@ import layers
 from exports.fonts import cjk_font, print_settings
 from exports.printmap import meeting_map
 from exports.spec import MapSpec, read_once
+from layers import provenance
 from layers.clauses import Provenance
 from layers.i18n import t
 from layers.provenance import Reading
@@ -78,7 +79,8 @@ def _county_pages(spec: MapSpec, code: str, load: Loader, rows: int = 28) -> Ite
     names = read("counties").set_index("code")["name_zh" if spec.lang == "zh" else "name_en"]
     indicators = _indicators(spec, code, read)
     title = f"{names[code]} · {t('page_targets', spec.lang)}"
-    yield _table_page(spec, title, indicators, font, read.notice(spec.lang))
+    notice = provenance.board_notice(read.notice(spec.lang), None, spec.lang)
+    yield _table_page(spec, title, indicators, font, notice)
     read = Reading(load)
     villages = read("villages")
     rule = RULES[spec.rule or "bus_2km"]

@@ -17,7 +17,7 @@ import shapely
 import layers
 from exports.spec import read_once
 from geo.crs import metric_crs
-from layers import indicators, projects, scenarios
+from layers import projects, provenance, scenarios
 from layers.clauses import Provenance
 from layers.i18n import t
 from layers.provenance import Reading
@@ -96,7 +96,7 @@ def bureau_workbook(year: int, path: Path, *, load: Loader = layers.load, lang: 
         )
         name = rule.bureau.name(lang)
         sheets[name] = pd.concat([sheets.get(name, pd.DataFrame()), rows], ignore_index=True)
-    note = indicators.note(read.note(lang), indicators.origin(), lang)  # they measure the board
+    note = provenance.board_note(read.note(lang), None, lang)  # register, indicators
     return tables.write_workbook(sheets, path, note=note)
 
 

@@ -551,6 +551,10 @@ STRINGS = MappingProxyType(
         "register_replace": ("Replace the register", "替换建档立卡数据"),
         "indicator": ("Indicator (industry, labour, income)", "指标（产业、劳务、收入）"),
         "indicator_none": ("none", "无"),
+        "register_synthetic": (
+            "Poor-household register: {source}.",
+            "建档立卡贫困户登记：{source}。",
+        ),
         "indicators_synthetic": (
             "Village indicators of industry, labour and income: {source}.",
             "村级产业、劳务和收入指标：{source}。",

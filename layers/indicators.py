@@ -28,11 +28,9 @@ import store
 from geo.errors import StoreError
 from layers.bureaus import BUREAUS
 from layers.clauses import Scope, scope_mask
-from layers.i18n import t
 from layers.spec import Bureau, Titled
 from store import Origin
 from store.indicator_columns import COLUMNS, INDICATORS_KEY, LIMITS
-from store.tables import Note
 
 __all__ = [
     "INDICATORS",
@@ -47,7 +45,6 @@ __all__ = [
     "colour",
     "get_indicator",
     "legend_items",
-    "note",
     "origin",
     "read_indicators",
     "table",
@@ -250,28 +247,6 @@ def origin(where: str | None = None) -> Origin | None:
         return store.open_store(where).origin(INDICATORS_KEY)
     except StoreError:
         return None
-
-
-def note(table_note: Note | None, found: Origin | None, lang: str) -> Note | None:
-    """Return a table's note with a line saying the indicators are synthetic, when they are.
-
-    For an export whose targets board is measured by the indicators: `table_note` is what
-    its layers say (None: nothing synthetic among them).
-
-    Examples
-    --------
-    >>> demo = Origin(INDICATORS_KEY, "Synthetic demo indicators", synthetic=True)
-    >>> note(None, demo, "en").lines
-    ('Village indicators of industry, labour and income: Synthetic demo indicators.',)
-    >>> note(None, Origin(INDICATORS_KEY, "real.csv", synthetic=False), "en") is None
-    True
-    """
-    if found is None or not found.synthetic:
-        return table_note
-    line = t("indicators_synthetic", lang, source=found.source)
-    if table_note is None:
-        return Note(t("data_note", lang), t("synthetic_label", lang), (line,))
-    return Note(table_note.title, table_note.label, (*table_note.lines, line))
 
 
 def village_values(indicators: pd.DataFrame, villages: pd.DataFrame, year: int) -> pd.DataFrame:

@@ -15,13 +15,21 @@ from pathlib import Path
 import geopandas as gpd
 
 import layers
+import store
+from geo.errors import StoreError
 from layers.i18n import t
 from layers.rules import CoverageRule, Loader
 from store import Origin
+from store.indicator_columns import INDICATORS_KEY
+from store.register import REGISTER_KEY
 from store.tables import Note
 
 __all__ = [
+    "BOARD_RECORDS",
     "Reading",
+    "board_lines",
+    "board_note",
+    "board_notice",
     "catalogue_describes",
     "edits_text",
     "note",
@@ -33,6 +41,45 @@ __all__ = [
 ]
 
 _SHOWN = 4  # layers named in a notice before "and N more"
+
+#: Records besides layers that measure the targets board: store key -> the line saying
+#: they are synthetic (the household register; the village indicators).
+BOARD_RECORDS = {REGISTER_KEY: "register_synthetic", INDICATORS_KEY: "indicators_synthetic"}
+
+
+def board_lines(where: str | None, lang: str) -> list[str]:
+    """Return a line for each record measuring the targets board that is synthetic.
+
+    `where` is the store (default: the one the atlas serves); none when it is unreadable.
+    """
+    try:
+        handle = store.open_store(where)
+    except StoreError:
+        return []
+    found = [(line, handle.origin(key)) for key, line in BOARD_RECORDS.items()]
+    return [t(line, lang, source=o.source) for line, o in found if o is not None and o.synthetic]
+
+
+def board_note(table_note: Note | None, where: str | None, lang: str) -> Note | None:
+    """Return a table's note with the board's synthetic records (`board_lines`) added.
+
+    `table_note` is what its layers say (None: nothing synthetic among them).
+    """
+    lines = board_lines(where, lang)
+    if not lines:
+        return table_note
+    if table_note is None:
+        return Note(t("data_note", lang), t("synthetic_label", lang), tuple(lines))
+    return Note(table_note.title, table_note.label, (*table_note.lines, *lines))
+
+
+def board_notice(layer_notice: str | None, where: str | None, lang: str) -> str | None:
+    """Return a one-line notice for a targets table: its layers', then `board_lines`."""
+    lines = board_lines(where, lang)
+    if not lines:
+        return layer_notice
+    head = layer_notice or f"{t('synthetic_label', lang).capitalize()}:"
+    return " ".join([head, *lines])
 
 
 def synthetic_layers(

@@ -26,6 +26,7 @@ import store
 from geo import settings
 from geo.raster import read_band
 from tests.helpers import ROOT, cli, copy_gpkg, write_tif
+from tests.test_households import household_file, write_csv
 
 APP = str(ROOT / "app.py")
 PHRASE = {"en": "Synthetic demo data", "zh": "合成演示数据"}
@@ -60,6 +61,10 @@ def imported_store(demo_store, tmp_path_factory) -> Path:
     indicators = folder / "files" / "indicators.csv"  # they measure part of the board
     store.open_store(path).indicators().to_csv(indicators, index=False)
     done = cli("import-indicators", str(indicators), "--store", str(path))
+    assert done.returncode == 0, done.stderr
+    codes = list(layers.load("villages", path)["code"][:20])  # a real (small) register too
+    register = write_csv(household_file(codes), folder / "files" / "households.csv")
+    done = cli("import-households", str(register), "--store", str(path))
     assert done.returncode == 0, done.stderr
     return path
 
@@ -121,6 +126,19 @@ def test_atlas_maps_and_tables(kind, tmp_path):
     pages = _pdf_pages(out)
     assert len(pages) >= 3  # a map, the targets, the gaps
     assert [_says_it(p) for p in pages] == [kind == "demo"] * len(pages)
+
+
+def test_the_targets_command_says_which_records_are_synthetic(kind):
+    done = cli("targets", "--year", "2017", "--format", "csv")
+    assert done.returncode == 0, done.stderr
+    if kind == "demo":
+        (note,) = [line for line in done.stderr.splitlines() if line.startswith("note: ")]
+        assert _says_it(note)
+        assert "Poor-household register: Synthetic demo household register" in note
+        assert "Village indicators of industry, labour and income: Synthetic demo" in note
+    else:
+        assert "synthetic" not in done.stderr.lower()
+    assert "synthetic" not in done.stdout.lower()  # the table stays data
 
 
 def test_standalone_html(kind):
