@@ -23,13 +23,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from geo import settings
 from geo.errors import ImportRefusedError
 from store.base import Store
-from store.ingest import read_untrusted_table
+from store.ingest import file_rows, header_name, read_untrusted_table, text_cells
 from store.register import CLEANUPS, HOUSEHOLD_FIELDS, STEPS, Register
 
 __all__ = [
@@ -107,18 +106,11 @@ def hash_id(number: str, key: bytes) -> str:
     return hmac.new(key, _normal_id(number).encode(), hashlib.sha256).hexdigest()
 
 
-def _rows(mask: pd.Series) -> str:
-    """Return the file rows of `mask` (the header is row 1), a few then how many more."""
-    rows = [str(i + 2) for i in np.flatnonzero(mask.to_numpy())]
-    more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""  # noqa: PLR2004
-    return f"row{'s' if len(rows) > 1 else ''} {', '.join(rows[:3])}{more}"
-
-
 def _columns(frame: pd.DataFrame, found: list[str]) -> pd.DataFrame:
     """Return the file's columns renamed to the register's fields (others dropped)."""
     spelt: dict[object, str] = {}
     for column in frame.columns:
-        name = str(column).strip().lower().replace(" ", "_").replace("-", "_")
+        name = header_name(column)
         field = next((f for f, names in SYNONYMS.items() if name in names), None)
         if field is not None and field not in spelt.values():
             spelt[column] = field
@@ -135,17 +127,6 @@ def _columns(frame: pd.DataFrame, found: list[str]) -> pd.DataFrame:
     return out.astype(object).where(out.notna(), None)
 
 
-def _cell(value: object) -> str | None:
-    """Return a cell as stripped text, None when blank or missing."""
-    if value is None or (isinstance(value, float) and value != value):  # noqa: PLR0124 (NaN)
-        return None
-    return str(value).strip() or None
-
-
-def _text(column: pd.Series) -> pd.Series:
-    return column.map(_cell).astype(object)
-
-
 def _dates(column: pd.Series, name: str, found: list[str]) -> pd.Series:
     """Return ISO dates (None when blank), noting rows that are not dates of the plan's time."""
 
@@ -160,33 +141,34 @@ def _dates(column: pd.Series, name: str, found: list[str]) -> pd.Series:
             return None
         return text if _FIRST_DAY <= text <= _LAST_DAY else None
 
-    text = _text(column)
+    text = text_cells(column)
     out = text.map(iso)
     bad = text.notna() & out.isna()
     if bad.any():
         found.append(
-            f"`{name}` must be a date YYYY-MM-DD from {_FIRST_DAY} to {_LAST_DAY} ({_rows(bad)})"
+            f"`{name}` must be a date YYYY-MM-DD from {_FIRST_DAY} to {_LAST_DAY} "
+            f"({file_rows(bad)})"
         )
     return out
 
 
 def _whole(column: pd.Series, name: str, low: int, high: int, found: list[str]) -> pd.Series:
     """Return whole numbers in [low, high] (NA when blank), noting rows that are not."""
-    text = _text(column)
+    text = text_cells(column)
     numbers = pd.to_numeric(text, errors="coerce")
     ok = numbers.notna() & (numbers % 1 == 0) & numbers.between(low, high)
     bad = text.notna() & ~ok
     if bad.any():
-        found.append(f"`{name}` must be a whole number from {low} to {high} ({_rows(bad)})")
+        found.append(f"`{name}` must be a whole number from {low} to {high} ({file_rows(bad)})")
     return numbers.where(ok).astype("Int64")
 
 
 def _flags(column: pd.Series, name: str, found: list[str]) -> pd.Series:
     """Return 1/0 for yes/no (blank: 0, the file is not complete), noting what is neither."""
-    text = _text(column).map(lambda v: v.lower() if isinstance(v, str) else None)
+    text = text_cells(column).map(lambda v: v.lower() if isinstance(v, str) else None)
     bad = text.notna() & ~text.isin(_YES | _NO)
     if bad.any():
-        found.append(f"`{name}` must be 1/0, yes/no or 是/否 ({_rows(bad)})")
+        found.append(f"`{name}` must be 1/0, yes/no or 是/否 ({file_rows(bad)})")
     return text.isin(_YES).astype("int64")
 
 
@@ -196,7 +178,7 @@ def _step_order(rows: pd.DataFrame, found: list[str]) -> None:
         both = rows[before].notna() & rows[after].notna()
         wrong = both & (rows[after].astype(str) < rows[before].astype(str))
         if wrong.any():
-            found.append(f"`{after}` is dated before `{before}` ({_rows(wrong)})")
+            found.append(f"`{after}` is dated before `{before}` ({file_rows(wrong)})")
 
 
 def prepare(frame: pd.DataFrame, *, key: bytes, villages: Iterable[str]) -> pd.DataFrame:
@@ -228,21 +210,21 @@ def prepare(frame: pd.DataFrame, *, key: bytes, villages: Iterable[str]) -> pd.D
     raw = _columns(frame, found)
     if found:
         raise ImportRefusedError(found[0])
-    ids = _text(raw["id_number"])
+    ids = text_cells(raw["id_number"])
     bad = ids.map(lambda v: v is None or not valid_id(v))
     if bad.any():
-        found.append(f"`id_number` must be an 18-character resident ID number ({_rows(bad)})")
+        found.append(f"`id_number` must be an 18-character resident ID number ({file_rows(bad)})")
     hashed = ids.map(lambda v: None if v is None else hash_id(v, key))
     twice = hashed.notna() & hashed.duplicated(keep=False)
     if twice.any():
-        found.append(f"the same ID number is on more than one row ({_rows(twice)})")
-    codes = _text(raw["village_code"])
+        found.append(f"the same ID number is on more than one row ({file_rows(twice)})")
+    codes = text_cells(raw["village_code"])
     unknown = ~codes.isin(set(villages))
     if unknown.any():
-        found.append(f"`village_code` is not a village of the store ({_rows(unknown)})")
-    blank = _text(raw["people"]).isna()
+        found.append(f"`village_code` is not a village of the store ({file_rows(unknown)})")
+    blank = text_cells(raw["people"]).isna()
     if blank.any():
-        found.append(f"`people` is required ({_rows(blank)})")
+        found.append(f"`people` is required ({file_rows(blank)})")
     people = _whole(raw["people"], "people", 1, _MAX_PEOPLE, found)
     rows = pd.DataFrame({"id_hash": hashed, "village_code": codes, "people": people})
     for step in STEPS:

@@ -24,7 +24,7 @@ from layers import access
 from layers.access import Account
 from store.base import Store
 from store.indicator_columns import COLUMNS, INDICATORS_KEY, LIMITS
-from store.ingest import read_untrusted_table
+from store.ingest import file_rows, header_name, read_untrusted_table, text_cells
 
 __all__ = [
     "COLUMNS",
@@ -45,22 +45,11 @@ _MAX_ROWS = 100_000
 _SHOWN = 4  # problems named in the one-line refusal
 
 
-def _rows(mask: pd.Series) -> str:
-    """Return the file rows of `mask` (the header is row 1), a few then how many more."""
-    rows = [str(i + 2) for i in np.flatnonzero(mask.to_numpy())]
-    more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""  # noqa: PLR2004
-    return f"row{'s' if len(rows) > 1 else ''} {', '.join(rows[:3])}{more}"
-
-
-def _name(column: object) -> str:
-    return str(column).strip().lower().replace(" ", "_").replace("-", "_")
-
-
 def _columns(frame: pd.DataFrame, found: list[str]) -> pd.DataFrame:
     """Return the file's columns renamed to the table's (key columns and indicators)."""
     spelt: dict[object, str] = {}
     for column in frame.columns:
-        name = _name(column)
+        name = header_name(column)
         field = next((f for f, names in SYNONYMS.items() if name in names), None)
         field = field or (name if name in LIMITS else None)
         if field is not None and field not in spelt.values():
@@ -78,25 +67,16 @@ def _columns(frame: pd.DataFrame, found: list[str]) -> pd.DataFrame:
     return frame[list(spelt)].rename(columns=spelt)
 
 
-def _text(column: pd.Series) -> pd.Series:
-    def cell(value: object) -> str | None:
-        if value is None or (isinstance(value, float) and value != value):  # noqa: PLR0124
-            return None
-        return str(value).strip() or None
-
-    return column.map(cell).astype(object)
-
-
 def _numbers(column: pd.Series, name: str, found: list[str]) -> pd.Series:
     """Return the column's numbers (NaN when blank), noting what is not a number in range."""
-    text = _text(column)
+    text = text_cells(column)
     plain = text.map(lambda v: v.replace(",", "") if isinstance(v, str) else None)
     numbers = pd.to_numeric(plain, errors="coerce")
     finite = numbers.notna() & np.isfinite(numbers.astype(float))
     ok = finite & numbers.between(0, LIMITS[name])
     bad = text.notna() & ~ok
     if bad.any():
-        found.append(f"`{name}` must be a number from 0 to {LIMITS[name]:,g} ({_rows(bad)})")
+        found.append(f"`{name}` must be a number from 0 to {LIMITS[name]:,g} ({file_rows(bad)})")
     return numbers.where(ok).astype(float)
 
 
@@ -107,13 +87,13 @@ def _years(raw: pd.DataFrame, year: int | None, found: list[str]) -> pd.Series:
         if year is None:
             found.append("missing column `year` (or give --year)")
         return pd.Series(year, index=raw.index, dtype="Int64")
-    numbers = pd.to_numeric(_text(raw["year"]), errors="coerce")
+    numbers = pd.to_numeric(text_cells(raw["year"]), errors="coerce")
     ok = numbers.notna() & (numbers % 1 == 0) & numbers.between(first, last)
     if year is not None:
         ok &= numbers == year
     if (~ok).any():
         also = f" and equal to --year {year}" if year is not None else ""
-        found.append(f"`year` must be a year from {first} to {last}{also} ({_rows(~ok)})")
+        found.append(f"`year` must be a year from {first} to {last}{also} ({file_rows(~ok)})")
     return numbers.where(ok).astype("Int64")
 
 
@@ -155,14 +135,14 @@ def prepare(
     raw = _columns(frame, found)
     if found:
         raise ImportRefusedError("; ".join(found))
-    codes = _text(raw["village_code"])
+    codes = text_cells(raw["village_code"])
     unknown = ~codes.isin(set(villages))
     if unknown.any():
-        found.append(f"`village_code` is not a village of the store ({_rows(unknown)})")
+        found.append(f"`village_code` is not a village of the store ({file_rows(unknown)})")
     rows = pd.DataFrame({"village_code": codes, "year": _years(raw, year, found)})
     twice = rows.notna().all(axis=1) & rows.duplicated(keep=False)
     if twice.any():
-        found.append(f"the same village and year is on more than one row ({_rows(twice)})")
+        found.append(f"the same village and year is on more than one row ({file_rows(twice)})")
     for column in COLUMNS:
         if column in raw:
             rows[column] = _numbers(raw[column], column, found)

@@ -31,6 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from geo.errors import IngestError
@@ -41,10 +42,13 @@ __all__ = [
     "IngestError",
     "Limits",
     "copy_raster",
+    "file_rows",
+    "header_name",
     "read_untrusted",
     "read_untrusted_table",
     "sniff",
     "source_layers",
+    "text_cells",
 ]
 
 
@@ -579,3 +583,41 @@ def copy_raster(path: Path | str, out: Path, *, limits: Limits = LIMITS) -> list
             "max_cells": limits.raster_cells,
         }
         return _run_worker(request, limits, path.name)
+
+
+# -- the cells of a table read from an untrusted file ---------------------------------------
+
+
+def file_rows(mask: pd.Series) -> str:
+    """Return the file rows of `mask` (the header is row 1), three then how many more.
+
+    Examples
+    --------
+    >>> file_rows(pd.Series([False, True, True, True, True, True]))
+    'rows 3, 4, 5 and 2 more'
+    """
+    rows = [str(i + 2) for i in np.flatnonzero(mask.to_numpy())]
+    more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""  # noqa: PLR2004
+    return f"row{'s' if len(rows) > 1 else ''} {', '.join(rows[:3])}{more}"
+
+
+def header_name(column: object) -> str:
+    """Return a header as a field name: stripped, lower case, spaces and dashes as ``_``.
+
+    Examples
+    --------
+    >>> header_name(" Village-Code ")
+    'village_code'
+    """
+    return str(column).strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def _cell(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):  # noqa: PLR0124 (NaN)
+        return None
+    return str(value).strip() or None
+
+
+def text_cells(column: pd.Series) -> pd.Series:
+    """Return a column's cells as stripped text, None when blank or missing."""
+    return column.map(_cell).astype(object)
