@@ -142,3 +142,26 @@ def test_a_group_script_is_the_same_each_time_and_leaves_data_alone(demo_store):
     names = [f["properties"]["name"] for f in _features(filled)]
     assert names == [render.escape(t) for t in tricky]  # escaped as always, never replaced
     assert filled.rstrip().endswith(f"{cached.get_name()}.addTo({fmap.get_name()});")
+
+
+def test_an_uploaded_table_is_saved_privately_under_its_kind_and_removed_after():
+    from streamlit.proto.Common_pb2 import FileURLs  # noqa: PLC0415
+    from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec  # noqa: PLC0415
+
+    import ui  # noqa: PLC0415
+
+    hostile = "../../" + "x" * 300 + ".XLSX"
+    upload = UploadedFile(
+        UploadedFileRec("f1", hostile, "application/octet-stream", b"PK\x03\x04"), FileURLs()
+    )
+    with ui.saved_table(upload, "indicators") as saved:
+        assert saved is not None
+        path, name = saved
+        assert path.name == "indicators.xlsx"  # its kind's name, never the upload's
+        assert path.read_bytes() == b"PK\x03\x04"
+        assert name == ("x" * 300 + ".XLSX")[:200]  # no folders, cut for the record
+        assert "/" not in name
+    assert not path.exists()
+    plain = UploadedFile(UploadedFileRec("f2", "counts.csv", "text/csv", b"a,b\n"), FileURLs())
+    with ui.saved_table(plain, "households") as saved:
+        assert saved is not None and saved[0].name == "households.csv"

@@ -99,6 +99,20 @@ def table_note(keys: Iterable[str]) -> Note | None:
 
 
 @contextlib.contextmanager
+def saved_table(upload: UploadedFile, stem: str) -> Iterator[tuple[Path, str] | None]:
+    """Yield an uploaded CSV or Excel table saved as `stem` (`saved_upload`), and its name.
+
+    The name is the upload's own, without folders and cut to 200 characters (for the
+    store's record of where the data came from); None when the upload is too big.
+    """
+    whole = Path(str(upload.name)).name
+    suffix = ".xlsx" if whole.lower().endswith(".xlsx") else ".csv"  # before the name is cut
+    name = whole[:200]
+    with saved_upload(upload, f"{stem}{suffix}") as path:
+        yield None if path is None else (path, name)
+
+
+@contextlib.contextmanager
 def saved_upload(upload: UploadedFile, name: str | None = None) -> Iterator[Path | None]:
     """Yield an upload written under `name` (default its own) in a private folder, removed after.
 

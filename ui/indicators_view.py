@@ -6,8 +6,6 @@ this module only picks, draws and says where the data came from.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import geopandas as gpd
 import pandas as pd
 import streamlit as st
@@ -159,11 +157,10 @@ def indicator_import() -> None:
     )
     if upload is None or not st.button(ui.tr("indicators_replace"), key="indicators_confirm"):
         return
-    name = Path(str(upload.name)).name[:200]
-    suffix = ".xlsx" if name.lower().endswith(".xlsx") else ".csv"
-    with ui.saved_upload(upload, f"indicators{suffix}") as path:
-        if path is None:
+    with ui.saved_table(upload, "indicators") as saved:
+        if saved is None:
             return
+        path, name = saved
         try:
             done = importer.import_indicators(
                 path, handle=ui.the_store(), account=account, name=name

@@ -6,8 +6,6 @@ day a village's last household reached each of the "five steps and one publicity
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
@@ -108,11 +106,10 @@ def register_import() -> None:
     upload = st.file_uploader(ui.tr("register_upload"), key="register_upload", type=["csv", "xlsx"])
     if upload is None or not st.button(ui.tr("register_replace"), key="register_confirm"):
         return
-    name = Path(str(upload.name)).name[:200]
-    suffix = ".xlsx" if name.lower().endswith(".xlsx") else ".csv"
-    with ui.saved_upload(upload, f"households{suffix}") as path:
-        if path is None:
+    with ui.saved_table(upload, "households") as saved:
+        if saved is None:
             return
+        path, name = saved
         try:
             done = household_import.import_households(
                 path, handle=ui.the_store(), who=account.name, name=name
