@@ -6,9 +6,8 @@ import streamlit as st
 
 import ui
 from layers import targets
-from ui.indicators_view import synthetic_caption
 from ui.tables import coloured_status, status_label
-from ui.targets_view import targets_table
+from ui.targets_view import board_caption, targets_table
 
 ui.page_guard()
 
@@ -28,7 +27,7 @@ columns = st.columns(len(targets.STATUSES))
 for column, state in zip(columns, targets.STATUSES, strict=True):
     column.metric(status_label(state), int(counts.get(state, 0)))
 st.caption(ui.tr("assumption_note"))
-synthetic_caption()  # the indicators of industry, labour and income measure some rows
+board_caption()  # the household register and the indicators measure some rows
 table = targets_table(plan, board)
 st.dataframe(coloured_status(table, ui.tr("target_status")), hide_index=True, width="stretch")
 

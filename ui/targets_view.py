@@ -9,15 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import pandas as pd
+import streamlit as st
 
 import ui
-from layers import BUREAUS
+from layers import BUREAUS, provenance
 from layers.clauses import Provenance
 from layers.rules import RULES, CoverageRule
 from layers.targets import Target, counts_text
 from ui.tables import status_label
 
-__all__ = ["gap_table", "provenance_label", "rules_table", "targets_table"]
+__all__ = ["board_caption", "gap_table", "provenance_label", "rules_table", "targets_table"]
 
 
 def provenance_label(value: str) -> str:
@@ -93,3 +94,13 @@ def gap_table(found: pd.DataFrame, linked: pd.DataFrame | None = None) -> pd.Dat
         }
     )
     return table if linked is None else table.join(linked)
+
+
+def board_caption() -> None:
+    """Say which records measuring the board are synthetic: the register, the indicators.
+
+    Nothing when both are real or absent (its layers are named by the sidebar's notice).
+    """
+    lines = provenance.board_lines(None, ui.lang())
+    if lines:
+        st.caption(f"{ui.tr('synthetic_label').capitalize()}: {ui.md(' '.join(lines))}")
