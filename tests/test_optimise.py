@@ -217,12 +217,12 @@ def test_sites_added_along_roads_count_what_the_engine_finds(demo_store):
     from layers import planning, scenarios  # noqa: PLC0415
     from layers.rules import facilities_for, get_rule, road_graph  # noqa: PLC0415
 
-    rule = get_rule("bus_2km")
-    added = planning.candidates("villages", 2017).iloc[::40].reset_index(drop=True)
+    rule, year = get_rule("bus_2km"), 2015  # the plan's first year: gaps to close
+    added = planning.candidates("villages", year).iloc[::40].reset_index(drop=True)
     points = tuple(map(tuple, shapely.get_coordinates(added.geometry.to_numpy())))
-    effect = scenarios.effect(scenarios.Scenario("s", "bus_2km", 2017, points), rules=["bus_2km"])
-    graph = road_graph(2017)
-    villages, existing = layers.load("villages"), facilities_for(rule, 2017)
+    effect = scenarios.effect(scenarios.Scenario("s", "bus_2km", year, points), rules=["bus_2km"])
+    graph = road_graph(year)
+    villages, existing = layers.load("villages"), facilities_for(rule, year)
     both = gpd.GeoDataFrame(
         pd.concat([existing[["geometry"]], added.to_crs(existing.crs)[["geometry"]]]),
         crs=existing.crs,
