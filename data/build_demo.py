@@ -448,10 +448,10 @@ def _local_roads(
 ) -> pd.Series:
     """Roads to township seats, then a spur to every village; return each spur's year.
 
-    Every seat is reached by a provincial road (the plan's "national or provincial
-    highway to every township"); `provincial` is the share (a county road otherwise,
-    kept for other profiles' demos; the draw is made either way, so the share changes
-    no other layer).
+    `provincial` is the share of seats reached by a provincial road, the others by a
+    county road. The demo uses 1.0: every seat has the plan's "national or provincial
+    highway to every township". A draw is made for each seat whatever the share, so a
+    different share changes no other layer.
     """
     trunk = list(range(len(roads.lines)))
     for seat, name in zip(towns["seat"], towns["name_zh"], strict=True):
