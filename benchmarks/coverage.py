@@ -188,6 +188,8 @@ def along_roads(
     fxy = np.column_stack(
         to_m.transform(*shapely.get_coordinates(facilities.geometry.to_numpy()).T)
     )
+    # the engine's compiled search is loaded once per process, as in a running server
+    network.network_distance(graph, villages.iloc[:1], facilities.iloc[:1])
     engine = measure(lambda: network.network_distance(graph, villages, facilities), 1)
     floor = measure(lambda: _node_snap_floor(graph, vxy, fxy), 1)[0]
     links = "polyline links" if polylines else "edges"

@@ -36,7 +36,7 @@ from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
-from geo import settings
+from geo import segment_grid, settings
 from geo.crs import metric_crs, require_crs, tm_point_scale
 
 __all__ = [
@@ -56,7 +56,7 @@ __all__ = [
 _THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 _MIN_WEIGHT = 1e-9  # scipy's csgraph drops explicit zeros: keep zero-length joins as edges
 #: Version of the array layout written by `graph_to_arrays` (read back only if equal).
-GRAPH_FORMAT = 1
+GRAPH_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -76,13 +76,10 @@ class RoadGraph:
         left out, except on a road that is nothing else).
     seg_length
         True length of every segment in metres.
-    pieces
-        KD-tree over the midpoints of short pieces (at most `piece_m` long) of the
-        segments, for exact snapping onto long segments.
-    piece_segment
-        The segment each piece belongs to.
-    piece_m
-        The longest piece, in metres.
+    grid
+        The segments listed by the cells of a grid, for exact snapping.
+    cell_m
+        The side of the grid's cells, in metres of the metric CRS.
     seg_edge
         The contracted edge (chain) each segment belongs to.
     seg_from_a
@@ -107,9 +104,8 @@ class RoadGraph:
     seg_a: NDArray[np.intp]
     seg_b: NDArray[np.intp]
     seg_length: NDArray[np.float64]
-    pieces: cKDTree
-    piece_segment: NDArray[np.intp]
-    piece_m: float
+    grid: segment_grid.SegmentGrid
+    cell_m: float
     seg_edge: NDArray[np.intp]
     seg_from_a: NDArray[np.float64]
     seg_sign: NDArray[np.float64]
@@ -193,24 +189,6 @@ def _adjacency(
     rows = np.concatenate([a[keep], b[keep]])
     cols = np.concatenate([b[keep], a[keep]])
     return _lightest(rows, cols, np.concatenate([w[keep], w[keep]]), n + 1)
-
-
-def _pieces(
-    start: NDArray[np.float64], end: NDArray[np.float64], piece_m: float
-) -> tuple[cKDTree, NDArray[np.intp]]:
-    """Midpoints of pieces at most `piece_m` long along every segment, and their segment."""
-    delta = end - start
-    count = np.maximum(np.ceil(np.hypot(delta[:, 0], delta[:, 1]) / piece_m), 1).astype(np.intp)
-    segment = np.repeat(np.arange(len(start)), count)
-    if len(segment) == len(start):  # every segment is one piece
-        mid = start + 0.5 * delta
-    else:
-        step = np.arange(len(segment)) - np.repeat(np.cumsum(count) - count, count)
-        t = (step + 0.5) / np.repeat(count, count)
-        mid = np.repeat(start, count, axis=0) + t[:, None] * np.repeat(delta, count, axis=0)
-    # a sliding-midpoint tree with larger leaves: built three times faster than the default
-    # and queried faster, for points that lie along lines
-    return cKDTree(mid, leafsize=32, balanced_tree=False, compact_nodes=False), segment
 
 
 # -- contraction: chains of pass-through vertices become one edge ----------------------------
@@ -369,12 +347,12 @@ def _assemble(
     nodes: NDArray[np.float64],
     segments: _Segments,
     chains: _Chains,
-    piece_m: float,
+    cell_m: float,
     matrix: csr_matrix | None = None,
 ) -> RoadGraph:
     """Return the `RoadGraph` of these parts (the adjacency derived too unless given)."""
     a, b, length = segments
-    pieces, piece_segment = _pieces(nodes[a], nodes[b], piece_m)
+    grid = segment_grid.build(nodes[a], nodes[b], cell_m)
     if matrix is None:
         n = len(chains.junctions)
         matrix = _adjacency(n, chains.edge_a, chains.edge_b, chains.edge_length)
@@ -385,9 +363,8 @@ def _assemble(
         seg_a=a,
         seg_b=b,
         seg_length=length,
-        pieces=pieces,
-        piece_segment=piece_segment,
-        piece_m=piece_m,
+        grid=grid,
+        cell_m=grid.cell,
         seg_edge=chains.seg_edge,
         seg_from_a=chains.seg_from_a,
         seg_sign=chains.seg_sign,
@@ -404,7 +381,7 @@ def build_graph(
     *,
     crs: pyproj.CRS | None = None,
     tolerance: float = 0.5,
-    piece_m: float | None = None,
+    cell_m: float | None = None,
 ) -> RoadGraph:
     """Build the graph of `roads` (LineStrings or MultiLineStrings, any CRS).
 
@@ -416,9 +393,9 @@ def build_graph(
         The metric CRS to work in; default: chosen from the roads' extent.
     tolerance
         Vertices closer than this (metres) are one vertex.
-    piece_m
-        Length of the pieces indexed for snapping (a speed setting; results are exact).
-        Default: the median segment length, within 100-200 m.
+    cell_m
+        Side of the cells of the grid that finds the nearest segment (a speed setting;
+        results are exact). Default: about six segments in each cell that holds any.
 
     Raises
     ------
@@ -438,10 +415,9 @@ def build_graph(
     """
     require_crs(roads, "roads")
     crs, nodes, segments = _segments(roads, crs, tolerance)
-    if piece_m is None:
-        planar = np.hypot(*(nodes[segments[1]] - nodes[segments[0]]).T)
-        piece_m = float(np.clip(np.median(planar), 100.0, 200.0))
-    return _assemble(crs, nodes, segments, _contract(len(nodes), *segments), piece_m)
+    if cell_m is None:
+        cell_m = segment_grid.choose_cell(nodes[segments[0]], nodes[segments[1]])
+    return _assemble(crs, nodes, segments, _contract(len(nodes), *segments), cell_m)
 
 
 # -- (de)serialisation: plain arrays, for a cache on disk ------------------------------------
@@ -490,14 +466,14 @@ def graph_to_arrays(graph: RoadGraph) -> dict[str, NDArray[np.generic]]:
         arrays[name] = value
     arrays["seg_sign"] = graph.seg_sign.astype(np.int8)
     arrays["crs"] = np.array(graph.crs.to_wkt())
-    arrays["piece_m"] = np.array(graph.piece_m)
+    arrays["cell_m"] = np.array(graph.cell_m)
     arrays["format"] = np.array(GRAPH_FORMAT)
     return arrays
 
 
 def _checked(arrays: Mapping[str, NDArray[np.generic]]) -> dict[str, NDArray[np.generic]]:
     """Return the graph's arrays cast, or raise listing every way they are not a graph's."""
-    needed = (*_ARRAYS, "crs", "piece_m", "format")
+    needed = (*_ARRAYS, "crs", "cell_m", "format")
     problems = [f"`{name}` is missing" for name in needed if name not in arrays]
     if problems:
         raise ValueError("not a road graph: " + "; ".join(problems))
@@ -575,72 +551,26 @@ def graph_from_arrays(arrays: Mapping[str, NDArray[np.generic]]) -> RoadGraph:
     problems = _consistent(g)
     try:
         crs = pyproj.CRS.from_wkt(str(arrays["crs"]))
-        piece_m = float(arrays["piece_m"])
+        cell_m = float(arrays["cell_m"])
     except (pyproj.exceptions.CRSError, TypeError, ValueError) as exc:
-        problems.append(f"bad `crs` or `piece_m` ({exc})")
-    if problems or not piece_m > 0:
-        raise ValueError("not a road graph: " + "; ".join(problems or ["`piece_m` <= 0"]))
+        problems.append(f"bad `crs` or `cell_m` ({exc})")
+    if problems or not cell_m > 0:
+        raise ValueError("not a road graph: " + "; ".join(problems or ["`cell_m` <= 0"]))
     chains = _Chains(**{name: g[name] for name in _Chains.__dataclass_fields__})  # type: ignore[arg-type]
     segments = (g["seg_a"], g["seg_b"], g["seg_length"])
     n = len(g["junctions"]) + 1
     matrix = csr_matrix((g["adj_data"], g["adj_indices"], g["adj_indptr"]), shape=(n, n))
-    return _assemble(crs, g["nodes"], segments, chains, piece_m, matrix)  # type: ignore[arg-type]
+    return _assemble(crs, g["nodes"], segments, chains, cell_m, matrix)  # type: ignore[arg-type]
 
 
 # -- snapping --------------------------------------------------------------------------------
 
 
-def _foot_squared(
-    graph: RoadGraph, p: NDArray[np.float64], seg: NDArray[np.intp]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Position (0-1) of the nearest point of segment `seg` to `p`, and its squared distance."""
-    x, y = graph.nodes[:, 0], graph.nodes[:, 1]
-    a, b = graph.seg_a[seg], graph.seg_b[seg]
-    ax, ay = x[a], y[a]
-    dx, dy = x[b] - ax, y[b] - ay
-    wx, wy = p[..., 0] - ax, p[..., 1] - ay
-    denom = dx * dx + dy * dy
-    t = np.divide(wx * dx + wy * dy, denom, out=np.zeros_like(denom), where=denom > 0)
-    np.clip(t, 0.0, 1.0, out=t)
-    wx -= t * dx
-    wy -= t * dy
-    return t, wx * wx + wy * wy
-
-
-def _foot(
-    graph: RoadGraph, p: NDArray[np.float64], seg: NDArray[np.intp]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Position (0-1) of the nearest point of segment `seg` to `p`, and the planar distance."""
-    t, squared = _foot_squared(graph, p, seg)
-    return t, np.sqrt(squared)
-
-
-def _nearest_among(
-    graph: RoadGraph, p: NDArray[np.float64], k: int
-) -> tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
-    """Nearest segment among those of the k nearest pieces, its foot, and whether it is certain.
-
-    Returns the segment, the position (0-1) of the nearest point along it, the planar
-    distance to it, and whether no segment outside the k nearest pieces can be nearer.
-    Runs on the calling thread (the KD-tree query uses one worker).
-    """
-    reach, idx = graph.pieces.query(p, k=k, workers=1)
-    reach, idx = reach.reshape(len(p), k), idx.reshape(len(p), k)
-    candidates = graph.piece_segment[np.minimum(idx, graph.pieces.n - 1)]
-    t, squared = _foot_squared(graph, p[:, None, :], candidates)
-    best = squared.argmin(axis=1)
-    rows = np.arange(len(p))
-    best_dist = np.sqrt(squared[rows, best])
-    # a segment with no piece among the k nearest is at least reach[k] - piece_m / 2 away
-    certain = (best_dist <= reach[:, -1] - graph.piece_m / 2.0) | (k >= graph.pieces.n)
-    return candidates[rows, best], t[rows, best], best_dist, certain
-
-
 def _spatial_order(p: NDArray[np.float64]) -> NDArray[np.intp]:
     """Return an order of the points along a Z-order curve: near points come together.
 
-    KD-tree queries and the look-ups that follow them run several times faster on
-    points in this order than on points in random order (the tree stays in cache).
+    The grid's search runs faster on points in this order than on points in random
+    order (the cells that near points read stay in cache).
     """
     if len(p) == 0:
         return np.zeros(0, dtype=np.intp)
@@ -660,46 +590,24 @@ def _spatial_order(p: NDArray[np.float64]) -> NDArray[np.intp]:
 _Feet = tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.float64]]
 
 
-def _nearest_feet(graph: RoadGraph, p: NDArray[np.float64], k: int, rounds: int) -> _Feet:
-    """Nearest segment to each point, the position of its foot (0-1) and the planar distance.
-
-    Candidates come from the nearest piece midpoints, in rounds of growing k; a point is
-    settled when no piece farther away could hold a nearer segment. The few points left
-    (far from every road) search a ball of the certain radius.
-    """
-    seg = np.empty(len(p), dtype=np.intp)
-    t, dist = np.empty(len(p)), np.empty(len(p))
-    todo = np.arange(len(p))
-    for _ in range(rounds):
-        found, at, away, certain = _nearest_among(graph, p[todo], min(k, graph.pieces.n))
-        seg[todo], t[todo], dist[todo] = found, at, away
-        todo = todo[~certain]
-        k *= 3
-        if len(todo) == 0:
-            break
-    for i in todo:
-        ball = graph.pieces.query_ball_point(p[i], dist[i] + graph.piece_m / 2.0)
-        near = np.unique(graph.piece_segment[ball])
-        at, away = _foot(graph, np.broadcast_to(p[i], (len(near), 2)), near)
-        best = away.argmin()
-        seg[i], t[i], dist[i] = near[best], at[best], away[best]
-    return seg, t, dist
-
-
-def _nearest_segments(
-    graph: RoadGraph, p: NDArray[np.float64], k: int = 8, rounds: int = 3, block: int = 4096
-) -> _Feet:
+def _nearest_segments(graph: RoadGraph, p: NDArray[np.float64], block: int = 4096) -> _Feet:
     """Nearest segment to each point, exactly, with its foot's position and planar distance.
 
-    The points go in spatial order, in blocks of `block` points (the part of the tree
-    and of the arrays a block touches stays in cache), the blocks on all cores: the
-    KD-tree's queries and numpy's arithmetic release the GIL.
+    The points go in spatial order, in blocks of `block` points (the cells a block
+    reads stay in cache), the blocks on all cores: the grid's search releases the GIL.
+
+    Raises
+    ------
+    ValueError
+        If a point's coordinates are not finite.
     """
+    if not np.isfinite(p).all():
+        raise ValueError("cannot snap a point without finite coordinates onto the roads")
     order = _spatial_order(p)
     blocks = [order[i : i + block] for i in range(0, len(p), block)]
 
-    def feet(points: NDArray[np.intp]) -> _Feet:
-        return _nearest_feet(graph, p[points], k, rounds)
+    def feet(points: NDArray[np.intp]) -> segment_grid.Found:
+        return segment_grid.nearest(graph.grid, p[points])
 
     if len(blocks) <= 1:
         found = [feet(b) for b in blocks]
@@ -707,12 +615,12 @@ def _nearest_segments(
         with ThreadPoolExecutor(max_workers=min(_THREADS, len(blocks))) as pool:
             found = list(pool.map(feet, blocks))
     seg = np.empty(len(p), dtype=np.intp)
-    t, dist = np.empty(len(p)), np.empty(len(p))
+    t, squared = np.empty(len(p)), np.empty(len(p))
     if found:
         seg[order] = np.concatenate([f[0] for f in found])
         t[order] = np.concatenate([f[1] for f in found])
-        dist[order] = np.concatenate([f[2] for f in found])
-    return seg, t, dist
+        squared[order] = np.concatenate([f[2] for f in found])
+    return seg, t, np.sqrt(squared)
 
 
 def snap(graph: RoadGraph, points: gpd.GeoDataFrame) -> Snap:

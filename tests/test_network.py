@@ -170,23 +170,26 @@ def test_filter_roads_all_season_and_class():
     assert filter_roads(roads, all_season=True, classes=["village"]).index.tolist() == [2]
 
 
-@pytest.mark.parametrize(("k", "block"), [(1, 4096), (16, 4096), (8, 7), (1, 1)])
-def test_snapping_is_exact_on_short_and_very_long_segments(k, block):
+@pytest.mark.parametrize(
+    ("cell_m", "block"), [(None, 4096), (150.0, 4096), (40_000.0, 4096), (150.0, 7), (3.0, 1)]
+)
+def test_snapping_is_exact_on_short_and_very_long_segments(cell_m, block):
     """Brute force: shapely's distance from each point to every segment, in the graph's CRS.
 
-    Small blocks run the points in many blocks on several threads: each point still gets
-    its own answer, in its own row.
+    Any cell size gives the exact answer: cells much shorter than the segments, and one
+    cell nearly as large as the whole extent. Small blocks run the points in many blocks
+    on several threads: each point still gets its own answer, in its own row.
     """
     rng = np.random.default_rng(11)
     start = np.column_stack([rng.uniform(95.0, 96.0, 300), rng.uniform(40.0, 40.6, 300)])
     span = rng.choice([0.0002, 0.003, 0.3], size=(300, 1)) * rng.normal(0, 1, (300, 2))
     roads = lines(*[[tuple(a), tuple(a + d)] for a, d in zip(start, span, strict=True)])
-    graph = build_graph(roads, piece_m=150.0)
+    graph = build_graph(roads, cell_m=cell_m)
     pts = points(np.column_stack([rng.uniform(95.0, 96.0, 400), rng.uniform(40.0, 40.6, 400)]))
     p = np.column_stack(graph.to_metric.transform(pts.geometry.x, pts.geometry.y))
     from geo.network import _nearest_segments  # noqa: PLC0415
 
-    seg, t, dist = _nearest_segments(graph, p, k=k, block=block)
+    seg, t, dist = _nearest_segments(graph, p, block=block)
     segments = shapely.linestrings(
         np.stack([graph.nodes[graph.seg_a], graph.nodes[graph.seg_b]], axis=1)
     )
@@ -211,6 +214,27 @@ def test_snapping_no_point_and_one_point():
     assert t[0] == pytest.approx(0.5, abs=1e-3)
     assert dist[0] == pytest.approx(111.0, rel=0.01)
 
+
+
+def test_snapping_points_far_outside_the_roads_and_refusing_points_without_coordinates():
+    """Points hundreds of km beyond the grid's extent, in every direction, still find the
+    exact nearest segment (brute force); a point without coordinates is an error."""
+    road = lines([(96.0, 40.0), (96.01, 40.0), (96.02, 40.01)], [(96.0, 40.02), (96.03, 40.03)])
+    graph = build_graph(road, cell_m=50.0)
+    from geo.network import _nearest_segments  # noqa: PLC0415
+
+    lon = [90.0, 101.0, 96.01, 96.01, 96.015, 96.5]
+    lat = [40.0, 40.0, 35.0, 45.0, 40.015, 40.5]
+    p = np.column_stack(graph.to_metric.transform(lon, lat))
+    _seg, _t, dist = _nearest_segments(graph, p)
+    segments = shapely.linestrings(
+        np.stack([graph.nodes[graph.seg_a], graph.nodes[graph.seg_b]], axis=1)
+    )
+    brute = shapely.distance(shapely.points(p)[:, None], segments[None, :])
+    np.testing.assert_allclose(dist, brute.min(axis=1), rtol=1e-12)
+    assert dist.max() > 400_000.0
+    with pytest.raises(ValueError, match="finite coordinates"):
+        _nearest_segments(graph, np.array([[p[0, 0], np.nan]]))
 
 # -- the contracted graph against a plain Dijkstra on every vertex ---------------------------
 # The brute force shares only the definition with the engine (the metric CRS the graph
@@ -342,7 +366,7 @@ def polyline_network(seed: int, *, side: int = 5):
 @pytest.mark.parametrize("seed", range(6))
 def test_contracted_graph_matches_plain_dijkstra_on_every_vertex(seed):
     roads, villages, facilities = polyline_network(seed)
-    graph = build_graph(roads, piece_m=150.0)
+    graph = build_graph(roads, cell_m=150.0)
     expected = brute_force_full(graph, roads, villages, facilities)
     got = network_distance(graph, villages, facilities)["network_distance_m"].to_numpy()
     nearest = np.nanmin(np.where(np.isnan(expected), np.inf, expected), axis=1)
@@ -413,6 +437,8 @@ def test_arrays_that_are_not_a_graph_are_refused():
         graph_from_arrays({**arrays, "format": np.array(GRAPH_FORMAT + 1)})
     with pytest.raises(ValueError, match="bad `crs`"):
         graph_from_arrays({**arrays, "crs": np.array("not a crs")})
+    with pytest.raises(ValueError, match="`cell_m` <= 0"):
+        graph_from_arrays({**arrays, "cell_m": np.array(0.0)})
     with pytest.raises(ValueError, match=r"`nodes` are not finite \(x, y\) pairs"):
         graph_from_arrays({**arrays, "nodes": arrays["nodes"][:, :1]})
     with pytest.raises(ValueError, match="adjacency is not a matrix"):
