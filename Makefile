@@ -66,7 +66,7 @@ test: system-deps npm $(VENV)/.test demo lint
 	$(BIN)/python -m pytest
 
 bench: system-deps npm $(VENV)/.test demo
-	$(BIN)/python benchmarks/coverage.py
+	$(BIN)/python benchmarks/coverage_engine.py
 	$(BIN)/python benchmarks/map.py
 	$(BIN)/python benchmarks/exports.py
 	$(BIN)/python benchmarks/store.py

@@ -29,7 +29,7 @@ from playwright.sync_api import Browser, sync_playwright
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import layers
-from benchmarks.coverage import points, road_grid
+from benchmarks.coverage_engine import points, road_grid
 from geo.status import poverty_status
 from layers import assets, render
 

@@ -30,7 +30,7 @@ from scipy.sparse import csr_matrix, hstack, identity
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.coverage import road_grid
+from benchmarks.coverage_engine import road_grid
 from geo import network
 from geo.optimise import greedy_max_cover, max_cover, pairs_within
 

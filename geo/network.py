@@ -443,7 +443,7 @@ _ARRAYS = {
 def graph_to_arrays(graph: RoadGraph) -> dict[str, NDArray[np.generic]]:
     """Return `graph` as plain arrays (no objects): what `graph_from_arrays` reads back.
 
-    The snapping index is left out: it is rebuilt (the KD-tree is an object).
+    The snapping grid is left out: it is rebuilt from the segments when read back.
 
     Examples
     --------

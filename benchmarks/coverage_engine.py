@@ -1,7 +1,7 @@
 """Benchmark the coverage engine against the standard approaches, measured in the same run.
 
-    .venv/bin/python benchmarks/coverage.py            # every case (about 5 minutes on 2 cores)
-    .venv/bin/python benchmarks/coverage.py --quick    # the small cases only
+    .venv/bin/python benchmarks/coverage_engine.py          # every case (about 10 minutes, 2 cores)
+    .venv/bin/python benchmarks/coverage_engine.py --quick  # the small cases only
 
 Prints, per case, the engine's time, its ratio to each baseline (engine / baseline: below
 1 the engine is faster), and the engine's peak memory. Machines here are noisy: read ratios,
