@@ -215,7 +215,6 @@ def test_snapping_no_point_and_one_point():
     assert dist[0] == pytest.approx(111.0, rel=0.01)
 
 
-
 def test_snapping_points_far_outside_the_roads_and_refusing_points_without_coordinates():
     """Points hundreds of km beyond the grid's extent, in every direction, still find the
     exact nearest segment (brute force); a point without coordinates is an error."""
@@ -235,6 +234,7 @@ def test_snapping_points_far_outside_the_roads_and_refusing_points_without_coord
     assert dist.max() > 400_000.0
     with pytest.raises(ValueError, match="finite coordinates"):
         _nearest_segments(graph, np.array([[p[0, 0], np.nan]]))
+
 
 # -- the contracted graph against a plain Dijkstra on every vertex ---------------------------
 # The brute force shares only the definition with the engine (the metric CRS the graph
