@@ -16,6 +16,9 @@ Frame = tuple[float, float, float]
 Shape = tuple[int, int]
 Lists = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]
 Best = tuple[float, int, float]  # squared distance, segment, position on it
+#: Fine cells by coarse cell: where each coarse cell's list begins, the fine cells, the
+#: coarse cell's side in fine cells, and the coarse cells across and up.
+Coarse = tuple[NDArray[np.int64], NDArray[np.int64], int, int, int]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -98,22 +101,27 @@ def _scan(lists: Lists, c: int, x: float, y: float, best: Best) -> Best:
 
 
 @numba.njit(cache=True, nogil=True)
-def _ring(
-    lists: Lists, shape: Shape, centre: tuple[int, int, int], x: float, y: float, best: Best
-) -> Best:
-    """Scan the cells at Chebyshev distance r from cell (ci, cj), `centre` = (ci, cj, r)."""
+def _ring(shape: Shape, centre: tuple[int, int, int], out: NDArray[np.int64]) -> int:
+    """Write the cells at Chebyshev distance r from cell (ci, cj) into `out`; return how many.
+
+    `centre` is (ci, cj, r); `out` holds at least 8 r + 1 cells.
+    """
     nx, ny = shape
     ci, cj, r = centre
+    k = 0
     for j in range(max(cj - r, 0), min(cj + r, ny - 1) + 1):
         if r == 0 or abs(j - cj) == r:  # a whole row of the ring
             for i in range(max(ci - r, 0), min(ci + r, nx - 1) + 1):
-                best = _scan(lists, j * nx + i, x, y, best)
+                out[k] = j * nx + i
+                k += 1
         else:  # its two ends
             if ci - r >= 0:
-                best = _scan(lists, j * nx + ci - r, x, y, best)
+                out[k] = j * nx + ci - r
+                k += 1
             if ci + r < nx:
-                best = _scan(lists, j * nx + ci + r, x, y, best)
-    return best
+                out[k] = j * nx + ci + r
+                k += 1
+    return k
 
 
 @numba.njit(cache=True, nogil=True)
@@ -135,17 +143,32 @@ def _beyond(frame: Frame, shape: Shape, centre: tuple[int, int, int], x: float, 
 
 
 @numba.njit(cache=True, nogil=True)
+def _stop(
+    frame: Frame,
+    shape: Shape,
+    centre: tuple[int, int, int],
+    point: tuple[float, float],
+    best: float,
+) -> bool:
+    """Whether the square of rings searched so far settles `point` (its best: `best`)."""
+    edge = _beyond(frame, shape, centre, point[0], point[1])
+    return edge == np.inf or (edge >= 0.0 and best <= edge * edge)
+
+
+@numba.njit(cache=True, nogil=True)
 def search(
-    p: NDArray[np.float64], lists: Lists, frame: Frame, shape: Shape
+    p: NDArray[np.float64], lists: Lists, frame: Frame, shape: Shape, rings: int
 ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
     """Nearest segment to each point: rings of cells around the point's own, nearest first.
 
     A point stops when its nearest segment so far is no farther than every cell not yet
-    searched (points beyond the grid start from the nearest cell inside it).
+    searched (points beyond the grid start from the nearest cell inside it), or gets
+    segment -1 when that takes more than `rings` rings.
     """
     x0, y0, cell = frame
     n = len(p)
     out_seg, out_t, out_squared = np.empty(n, np.int64), np.empty(n), np.empty(n)
+    cells = np.empty(8 * min(rings, shape[0] + shape[1]) + 8, np.int64)
     for q in range(n):
         x, y = p[q, 0], p[q, 1]
         ci = min(max(int((x - x0) // cell), 0), shape[0] - 1)
@@ -153,9 +176,50 @@ def search(
         best = (np.inf, -1, 0.0)
         r = 0
         while True:
-            best = _ring(lists, shape, (ci, cj, r), x, y, best)
-            edge = _beyond(frame, shape, (ci, cj, r), x, y)
-            if edge == np.inf or (edge >= 0.0 and best[0] <= edge * edge):
+            for k in range(_ring(shape, (ci, cj, r), cells)):
+                best = _scan(lists, cells[k], x, y, best)
+            if _stop(frame, shape, (ci, cj, r), (x, y), best[0]):
+                break
+            r += 1
+            if r > rings:
+                best = (np.inf, -1, 0.0)
+                break
+        out_squared[q], out_seg[q], out_t[q] = best
+    return out_seg, out_t, out_squared
+
+
+@numba.njit(cache=True, nogil=True)
+def search_coarse(
+    p: NDArray[np.float64], lists: Lists, frame: Frame, shape: Shape, coarse: Coarse
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """Nearest segment to each point, by rings of coarse cells, each a block of fine cells.
+
+    A fine cell is scanned only if its box is nearer than the nearest segment so far, so
+    a point far from every segment passes over the empty land a coarse cell at a time.
+    """
+    x0, y0, cell = frame
+    nx = shape[0]
+    start, fine, factor, ncx, ncy = coarse
+    big, big_shape = (x0, y0, cell * factor), (ncx, ncy)
+    pad = 1e-6 * cell  # as the segments were listed
+    n = len(p)
+    out_seg, out_t, out_squared = np.empty(n, np.int64), np.empty(n), np.empty(n)
+    cells = np.empty(8 * (ncx + ncy) + 8, np.int64)
+    for q in range(n):
+        x, y = p[q, 0], p[q, 1]
+        ci = min(max(int((x - x0) // big[2]), 0), ncx - 1)
+        cj = min(max(int((y - y0) // big[2]), 0), ncy - 1)
+        best = (np.inf, -1, 0.0)
+        r = 0
+        while True:
+            for k in range(_ring(big_shape, (ci, cj, r), cells)):
+                for e in range(start[cells[k]], start[cells[k] + 1]):
+                    i, j = fine[e] % nx, fine[e] // nx
+                    dx = max(x0 + i * cell - pad - x, 0.0, x - (x0 + (i + 1) * cell + pad))
+                    dy = max(y0 + j * cell - pad - y, 0.0, y - (y0 + (j + 1) * cell + pad))
+                    if dx * dx + dy * dy < best[0]:
+                        best = _scan(lists, fine[e], x, y, best)
+            if _stop(big, big_shape, (ci, cj, r), (x, y), best[0]):
                 break
             r += 1
         out_squared[q], out_seg[q], out_t[q] = best

@@ -77,7 +77,7 @@ class RoadGraph:
     seg_length
         True length of every segment in metres.
     grid
-        The segments listed by the cells of a grid, for exact snapping.
+        The segments by the cells of a grid, for exact snapping.
     cell_m
         The side of the grid's cells, in metres of the metric CRS.
     seg_edge
@@ -104,7 +104,7 @@ class RoadGraph:
     seg_a: NDArray[np.intp]
     seg_b: NDArray[np.intp]
     seg_length: NDArray[np.float64]
-    grid: segment_grid.SegmentGrid
+    grid: segment_grid.SegmentIndex
     cell_m: float
     seg_edge: NDArray[np.intp]
     seg_from_a: NDArray[np.float64]
@@ -352,7 +352,7 @@ def _assemble(
 ) -> RoadGraph:
     """Return the `RoadGraph` of these parts (the adjacency derived too unless given)."""
     a, b, length = segments
-    grid = segment_grid.build(nodes[a], nodes[b], cell_m)
+    grid = segment_grid.SegmentIndex(nodes[a], nodes[b], cell_m)
     if matrix is None:
         n = len(chains.junctions)
         matrix = _adjacency(n, chains.edge_a, chains.edge_b, chains.edge_length)
@@ -607,7 +607,7 @@ def _nearest_segments(graph: RoadGraph, p: NDArray[np.float64], block: int = 409
     blocks = [order[i : i + block] for i in range(0, len(p), block)]
 
     def feet(points: NDArray[np.intp]) -> segment_grid.Found:
-        return segment_grid.nearest(graph.grid, p[points])
+        return graph.grid.nearest(p[points])
 
     if len(blocks) <= 1:
         found = [feet(b) for b in blocks]

@@ -460,3 +460,47 @@ def test_spatial_order_is_the_z_order_curve():
     assert [z(x, y) for x, y in got] == list(range(16))
     assert len(_spatial_order(np.zeros((0, 2)))) == 0
     assert _spatial_order(np.ones((3, 2))).tolist() == [0, 1, 2]  # all at one place
+
+
+def test_points_far_from_dense_towns_are_answered_by_blocks_of_cells_exactly():
+    """Two dense towns 100 km apart, fine cells fitted to the towns: a point in the empty
+    land between them would scan millions of empty cells; it goes to blocks of cells and
+    still gets the exact nearest segment (brute force)."""
+    from geo.segment_grid import SegmentIndex, search  # noqa: PLC0415
+
+    rng = np.random.default_rng(5)
+    town = rng.uniform(0.0, 2_000.0, (3_000, 2))
+    starts = np.concatenate([town, town + np.array([100_000.0, 0.0])])
+    nodes = np.concatenate([starts, starts + rng.normal(0.0, 30.0, starts.shape)])
+    seg_a, seg_b = np.arange(len(starts)), np.arange(len(starts)) + len(starts)
+    index = SegmentIndex(nodes[seg_a], nodes[seg_b], cell=50.0)
+    p = np.column_stack([rng.uniform(-20_000.0, 120_000.0, 300), rng.uniform(-30_000, 30_000, 300)])
+    near_town = np.array([[1_000.0, 1_000.0], [101_000.0, 500.0]])
+    seg, _t, squared = index.nearest(np.concatenate([p, near_town]))
+    segments = shapely.linestrings(np.stack([nodes[seg_a], nodes[seg_b]], axis=1))
+    q = shapely.points(np.concatenate([p, near_town]))
+    brute = shapely.distance(q[:, None], segments[None, :]).min(axis=1)
+    np.testing.assert_allclose(np.sqrt(squared), brute, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(shapely.distance(q, segments[seg]), brute, rtol=1e-12, atol=1e-9)
+    # most of these points are more than 32 rings of 50 m cells from any road
+    assert (search(index.fine, p, rings=32)[0] < 0).mean() > 0.9
+    with pytest.raises(ValueError, match="without coordinates"):
+        index.nearest(np.array([[np.inf, 0.0]]))
+
+
+def test_a_grid_over_a_thin_extent_stays_within_its_cells():
+    """Roads on one north-south line, some of them single points (median length 0): the
+    chosen cell still gives a grid of at most MAX_CELLS cells, and snapping works."""
+    from geo.segment_grid import MAX_CELLS  # noqa: PLC0415
+
+    roads = gpd.GeoDataFrame(
+        geometry=[LineString([(5e5, 4e6 + k), (5e5, 4e6 + k)]) for k in (0, 1e5, 2e5)]
+        + [LineString([(5e5, 4e6), (5e5, 4e6 + 1)])],
+        crs=32647,
+    )
+    graph = build_graph(roads, crs=roads.crs)
+    assert graph.grid.fine.nx * graph.grid.fine.ny <= MAX_CELLS
+    from geo.network import _nearest_segments  # noqa: PLC0415
+
+    _seg, _t, dist = _nearest_segments(graph, np.array([[5e5 + 30.0, 4e6 + 50_000.0]]))
+    assert dist[0] == pytest.approx(np.hypot(30.0, 50_000.0 - 1.0))
