@@ -17,6 +17,7 @@ import rasterio
 import shapely
 from numpy.typing import NDArray
 from rasterio.features import rasterize
+from rasterio.transform import array_bounds
 from rasterio.windows import Window
 from scipy import ndimage
 
@@ -77,6 +78,8 @@ def covered_cells(
     `facilities` must be in the raster's (metric) CRS; `candidates` limits the exact
     check to the cells that matter (for example, populated ones).
     """
+    if len(facilities) == 0:
+        return np.zeros(shape, dtype=bool)
     cell_w, cell_h = abs(transform.a), abs(transform.e)
     half_diagonal = float(np.hypot(cell_w, cell_h) / 2.0)
     burnt = rasterize(
@@ -177,14 +180,21 @@ def population_within(
         areas = None if zones is None else zones.to_crs(src.crs).geometry.to_numpy()
         halo = int(np.ceil((within_m + np.hypot(src.res[0], src.res[1])) / src.res[1])) + 1
         rows = max(1, band_cells // max(src.width, 1))
-        for first, stop, top, bottom in _bands(src.height, rows, halo):
+        bands = _bands(src.height, rows, halo)
+        # a facility outside a band's window (its rows and the halo) reaches none of its rows
+        index = shapely.STRtree(geoms.to_numpy()) if len(bands) > 1 else None
+        for first, stop, top, bottom in bands:
             window = Window(0, top, src.width, bottom - top)
             transform = _down(src.transform, top)
             pop = src.read(1, window=window).astype("float64")
             if src.nodata is not None and not np.isnan(src.nodata):
                 pop[pop == src.nodata] = np.nan
             pop = np.nan_to_num(pop, nan=0.0)
-            covered = covered_cells(pop.shape, transform, geoms, within_m, candidates=pop > 0)
+            near = geoms
+            if index is not None:
+                box = shapely.box(*array_bounds(bottom - top, src.width, transform))
+                near = geoms.iloc[np.sort(index.query(box, predicate="intersects"))]
+            covered = covered_cells(pop.shape, transform, near, within_m, candidates=pop > 0)
             inner = slice(first - top, stop - top)
             pop, covered = pop[inner], covered[inner]
             if areas is None:

@@ -91,6 +91,39 @@ def test_bands_of_rows_give_the_answer_of_one_piece(population, band_rows):
     assert banded["people_covered"].sum() == pytest.approx(grid[expected].sum())
 
 
+@pytest.mark.parametrize("band_rows", [1, 5, 30])
+def test_each_band_reads_only_the_roads_near_it(population, band_rows, monkeypatch):
+    """Many short roads in the north only: each band takes the roads that reach its window
+    (bands in the south take none), and the figures still equal the brute force."""
+    import geo.raster  # noqa: PLC0415
+
+    path, grid, transform = population
+    taken = []
+
+    def spy(shape, transform, facilities, within_m, candidates=None):
+        taken.append(len(facilities))
+        return covered_cells(shape, transform, facilities, within_m, candidates)
+
+    monkeypatch.setattr(geo.raster, "covered_cells", spy)
+    rng = np.random.default_rng(8)
+    x = rng.uniform(480_000, 510_000, 60)
+    y = rng.uniform(4_495_000, 4_500_000, 60)
+    roads = gpd.GeoDataFrame(
+        geometry=shapely.linestrings(
+            np.stack([np.column_stack([x, y]), np.column_stack([x + 400, y - 300])], axis=1)
+        ),
+        crs=CRS,
+    )
+    banded = population_within(path, roads, 1000, band_cells=120 * band_rows)
+    expected = brute_force(grid, transform, roads, 1000)
+    assert 0 < expected.sum() < (grid > 0).sum() / 2
+    assert banded.loc["all", "people_covered"] == pytest.approx(grid[expected].sum())
+    if band_rows < 30:  # several bands: the southern ones far from every road
+        assert taken[0] > 0
+        assert taken[-1] == 0
+    assert max(taken) <= len(roads)
+
+
 def test_geographic_and_huge_rasters_are_refused(tmp_path):
     path = write_tif(
         tmp_path / "geo.tif",
