@@ -582,6 +582,21 @@ STRINGS = MappingProxyType(
             "指标文件（CSV或XLSX）：村代码、年份，以及指标列（{columns}）",
         ),
         "indicators_replace": ("Replace these indicators", "替换这些指标"),
+        "indicators_year": (
+            "Year of every row (for a file without a year column)",
+            "各行的年份（文件没有year列时填写）",
+        ),
+        "indicators_preview": (
+            (
+                "Checked: {rows} rows of {villages} villages ({years}), reporting {columns}; "
+                "nothing is written until you replace."
+            ),
+            "已检查：{villages}个村{rows}行（{years}），填报{columns}。点击替换之前不会写入。",
+        ),
+        "indicators_not_yours": (
+            "The file holds indicators your unit does not lead: {columns}.",
+            "文件含有非本单位牵头的指标：{columns}。",
+        ),
         "indicators_imported": (
             "{rows} rows of {villages} villages imported ({years}).",
             "已导入{villages}个村{rows}行（{years}）。",

@@ -85,14 +85,14 @@ def _years(raw: pd.DataFrame, year: int | None, found: list[str]) -> pd.Series:
     first, last = settings.baseline_year, settings.goal_year
     if "year" not in raw:
         if year is None:
-            found.append("missing column `year` (or give --year)")
+            found.append("missing column `year` (or give the year of every row)")
         return pd.Series(year, index=raw.index, dtype="Int64")
     numbers = pd.to_numeric(text_cells(raw["year"]), errors="coerce")
     ok = numbers.notna() & (numbers % 1 == 0) & numbers.between(first, last)
     if year is not None:
         ok &= numbers == year
     if (~ok).any():
-        also = f" and equal to --year {year}" if year is not None else ""
+        also = f" and equal to the year given, {year}" if year is not None else ""
         found.append(f"`year` must be a year from {first} to {last}{also} ({file_rows(~ok)})")
     return numbers.where(ok).astype("Int64")
 

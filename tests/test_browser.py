@@ -208,6 +208,41 @@ def test_data_page_imports_an_uploaded_file(hostile_app_url, hostile_store, offl
     assert log.errors == []
 
 
+def test_data_page_previews_and_imports_indicators_with_the_year_box(
+    hostile_app_url, hostile_store, offline_page, tmp_path
+):
+    """A file without a `year` column: the year box gives it one, the checked rows show
+    before anything is written, and the button stores them."""
+    import store  # noqa: PLC0415
+
+    handle = store.open_store(hostile_store / "demo.gpkg")
+    codes = handle.read_layer("villages")["code"].astype(str).tolist()[:3]
+    upload = tmp_path / "sheep.csv"
+    upload.write_text(
+        "village_code,sheep\n" + "".join(f"{c},{100 + i}\n" for i, c in enumerate(codes))
+    )
+    page, log = offline_page
+    _open(page, hostile_app_url, "Map")
+    page.get_by_role("link", name="Data").click()
+    page.get_by_text("Village indicators (industry, labour, income)").wait_for(timeout=30_000)
+    page.locator('input[type="file"]').last.set_input_files(str(upload))  # the indicators upload
+    page.get_by_text("missing column `year`", exact=False).wait_for(timeout=60_000)
+    year_box = page.get_by_label("Year of every row (for a file without a year column)")
+    year_box.fill("2016")
+    year_box.press("Enter")
+    page.get_by_text("Checked: 3 rows of 3 villages (2016), reporting sheep", exact=False).wait_for(
+        timeout=60_000
+    )
+    assert handle.indicators().query("year == 2016 and sheep >= 100").empty  # not yet written
+    page.get_by_role("button", name="Replace these indicators").click()
+    page.get_by_text("3 rows of 3 villages imported (2016).", exact=False).wait_for(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "data-indicators.png"))
+    stored = handle.indicators().query("year == 2016").set_index("village_code")["sheep"]
+    assert stored.dropna().to_dict() == {c: 100.0 + i for i, c in enumerate(codes)}
+    assert log.foreign == []
+    assert log.errors == []
+
+
 VILLAGE_ROADS = """(() => { let n = 0; (window.feature_group || []).forEach(g => g.eachLayer(l => {
     if (l.eachLayer) l.eachLayer(f => { if (f.options && f.options.color === '#dfc27d') n++; });
 })); return n; })()"""

@@ -436,7 +436,7 @@ def test_duplicates_unknown_columns_and_huge_files_are_refused(gpkg_copy, tmp_pa
         ("twice.csv", "the same village and year is on more than one row (rows 2, 3)"),
         ("stray.csv", "unknown column(s) '<script>'"),
         ("huge.csv", "at most 100,000"),
-        ("noyear.csv", "missing column `year` (or give --year)"),
+        ("noyear.csv", "missing column `year` (or give the year of every row)"),
         ("fake.xlsx", "fake.xlsx"),
     ):
         done = _cli("import-indicators", str(tmp_path / name), "--store", gpkg_copy, "--user", "x")
@@ -685,3 +685,6 @@ def test_the_data_page_offers_the_indicators_import(demo_store):
     assert "Village indicators (industry, labour, income)" in [h.value for h in at.subheader]
     uploader_labels = [e.proto.label for e in at.get("file_uploader")]
     assert any("village_code, year" in label for label in uploader_labels)
+    (year_box,) = [n for n in at.number_input if n.key == "indicators_year"]
+    assert year_box.value is None  # the file's own `year` column unless a year is given
+    assert (year_box.min, year_box.max) == (2014, 2020)

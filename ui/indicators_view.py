@@ -6,17 +6,19 @@ this module only picks, draws and says where the data came from.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
 import ui
-from geo import crs
+from geo import crs, settings
 from geo.errors import VillageAtlasError
 from layers import access, render
 from layers import indicators as ind
 from store import indicators as importer
-from store.indicator_columns import INDICATORS_KEY
+from store.indicator_columns import COLUMNS, INDICATORS_KEY
 from ui.cache import versioned
 from ui.groups import PrerenderedGroup, group_script
 from ui.text import md
@@ -25,6 +27,8 @@ __all__ = ["Choice", "choropleth", "controls", "indicator_import", "legend", "sy
 
 #: The choice on the Map page: an indicator's key and the level it is added up to.
 Choice = tuple[str, str]
+#: Rows of a file shown before it is imported.
+_PREVIEW_ROWS = 20
 
 
 def controls() -> Choice | None:
@@ -143,7 +147,8 @@ def indicator_import() -> None:
     """Import an indicators file (for an account whose unit leads some indicator, or admin).
 
     The upload is written to a private temporary folder, read like any hostile file, and
-    gone when this returns; the store refuses indicators the account's unit does not lead.
+    gone when this returns. Its checked rows are shown before anything is written; the
+    store refuses indicators the account's unit does not lead.
     """
     account = ui.auth.current()
     if not access.may_import_indicators(account):
@@ -155,18 +160,58 @@ def indicator_import() -> None:
         key="indicators_upload",
         type=["csv", "xlsx"],
     )
-    if upload is None or not st.button(ui.tr("indicators_replace"), key="indicators_confirm"):
+    given = st.number_input(
+        ui.tr("indicators_year"),
+        min_value=settings.baseline_year,
+        max_value=settings.goal_year,
+        value=None,
+        step=1,
+        key="indicators_year",
+    )
+    year = None if given is None else int(given)
+    if upload is None:
         return
     with ui.saved_table(upload, "indicators") as saved:
         if saved is None:
             return
         path, name = saved
-        try:
-            done = importer.import_indicators(
-                path, handle=ui.the_store(), account=account, name=name
-            )
-        except (OSError, ValueError, VillageAtlasError) as exc:
-            st.error(md(str(exc).splitlines()[0]))
-            return
+        if _preview(path, name, year) and st.button(
+            ui.tr("indicators_replace"), key="indicators_confirm"
+        ):
+            _replace(path, name, year)
+
+
+def _preview(path: Path, name: str, year: int | None) -> bool:
+    """Show an uploaded file's checked rows; return whether the account may import them."""
+    try:
+        rows, _ = importer.read_rows(path, handle=ui.the_store(), year=year, name=name)
+    except (OSError, ValueError, VillageAtlasError) as exc:
+        st.error(md(str(exc).splitlines()[0]))
+        return False
+    refused = access.indicators_refused(ui.auth.current(), tuple(c for c in COLUMNS if c in rows))
+    if refused:
+        st.error(md(ui.tr("indicators_not_yours", columns=", ".join(refused))))
+        return False
+    summary = ui.tr(
+        "indicators_preview",
+        rows=len(rows),
+        villages=rows["village_code"].nunique(),
+        years=", ".join(map(str, sorted(rows["year"].unique()))),
+        columns=", ".join(importer.reported(rows)),
+    )
+    st.caption(md(summary))
+    st.dataframe(rows.head(_PREVIEW_ROWS), hide_index=True)
+    return True
+
+
+def _replace(path: Path, name: str, year: int | None) -> None:
+    """Store the uploaded file's indicators, as the account signed in."""
+    try:
+        done = importer.import_indicators(
+            path, handle=ui.the_store(), account=ui.auth.current(), year=year, name=name
+        )
+    except (OSError, ValueError, VillageAtlasError) as exc:
+        st.error(md(str(exc).splitlines()[0]))
+        return
     years = ", ".join(map(str, done.years))
     st.success(ui.tr("indicators_imported", rows=done.rows, villages=done.villages, years=years))
