@@ -28,7 +28,7 @@ import pandas as pd
 from geo import settings
 from geo.errors import ImportRefusedError
 from store.base import Store
-from store.ingest import file_rows, header_name, read_untrusted_table, text_cells
+from store.ingest import file_rows, named_columns, read_checked_table, refusal, text_cells
 from store.register import CLEANUPS, HOUSEHOLD_FIELDS, STEPS, Register
 
 __all__ = [
@@ -70,7 +70,6 @@ _YES = {"1", "yes", "y", "true", "是", "√"}
 _NO = {"0", "no", "n", "false", "否"}
 _MAX_PEOPLE = 30
 _FIRST_DAY, _LAST_DAY = "2013-01-01", f"{settings.goal_year}-12-31"
-_SHOWN = 4  # problems named in the one-line refusal
 
 
 def _normal_id(number: str) -> str:
@@ -108,12 +107,7 @@ def hash_id(number: str, key: bytes) -> str:
 
 def _columns(frame: pd.DataFrame, found: list[str]) -> pd.DataFrame:
     """Return the file's columns renamed to the register's fields (others dropped)."""
-    spelt: dict[object, str] = {}
-    for column in frame.columns:
-        name = header_name(column)
-        field = next((f for f, names in SYNONYMS.items() if name in names), None)
-        if field is not None and field not in spelt.values():
-            spelt[column] = field
+    spelt = named_columns(frame.columns, SYNONYMS)
     missing = [c for c in REQUIRED if c not in spelt.values()]
     if missing:
         found.append(
@@ -236,9 +230,7 @@ def prepare(frame: pd.DataFrame, *, key: bytes, villages: Iterable[str]) -> pd.D
     for cleanup in CLEANUPS:
         rows[cleanup] = _flags(raw[cleanup], cleanup, found)
     if found:
-        shown = "; ".join(dict.fromkeys(found[:_SHOWN]))
-        more = f" (and {len(found) - _SHOWN} more problems)" if len(found) > _SHOWN else ""
-        raise ImportRefusedError(shown + more)
+        raise ImportRefusedError(refusal(found))
     return rows[list(HOUSEHOLD_FIELDS)]
 
 
@@ -330,14 +322,12 @@ def import_households(
     """
     path = Path(path)
     name = name or path.name
-    frame, notes = read_untrusted_table(path, encoding=encoding)
     known = handle.read_layer("villages")["code"].astype(str)
-    try:
-        rows = prepare(frame, key=handle.household_key(), villages=known)
-    except ImportRefusedError as exc:
-        msg = f"{name} was refused: {exc}"
-        raise ImportRefusedError(msg) from None
-    del frame  # the only copy of the raw ID numbers
+
+    def check(frame: pd.DataFrame) -> pd.DataFrame:  # the key is made only for a readable file
+        return prepare(frame, key=handle.household_key(), villages=known)
+
+    rows, notes = read_checked_table(path, check, encoding=encoding, name=name)
     register = aggregate(rows)
     handle.replace_register(
         register,

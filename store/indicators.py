@@ -24,7 +24,7 @@ from layers import access
 from layers.access import Account
 from store.base import Store
 from store.indicator_columns import COLUMNS, INDICATORS_KEY, LIMITS
-from store.ingest import file_rows, header_name, read_untrusted_table, text_cells
+from store.ingest import file_rows, named_columns, read_checked_table, refusal, text_cells
 
 __all__ = [
     "COLUMNS",
@@ -34,6 +34,8 @@ __all__ = [
     "Imported",
     "import_indicators",
     "prepare",
+    "read_rows",
+    "store_rows",
 ]
 
 #: Header spellings (English and Chinese) of the key columns of an indicators file.
@@ -42,18 +44,11 @@ SYNONYMS = {
     "year": ("year", "年份", "年度"),
 }
 _MAX_ROWS = 100_000
-_SHOWN = 4  # problems named in the one-line refusal
 
 
 def _columns(frame: pd.DataFrame, found: list[str]) -> pd.DataFrame:
     """Return the file's columns renamed to the table's (key columns and indicators)."""
-    spelt: dict[object, str] = {}
-    for column in frame.columns:
-        name = header_name(column)
-        field = next((f for f, names in SYNONYMS.items() if name in names), None)
-        field = field or (name if name in LIMITS else None)
-        if field is not None and field not in spelt.values():
-            spelt[column] = field
+    spelt = named_columns(frame.columns, SYNONYMS, LIMITS)
     unknown = [str(c)[:40] for c in frame.columns if c not in spelt]
     if unknown:
         found.append(
@@ -147,9 +142,7 @@ def prepare(
         if column in raw:
             rows[column] = _numbers(raw[column], column, found)
     if found:
-        shown = "; ".join(dict.fromkeys(found[:_SHOWN]))
-        more = f" (and {len(found) - _SHOWN} more problems)" if len(found) > _SHOWN else ""
-        raise ImportRefusedError(shown + more)
+        raise ImportRefusedError(refusal(found))
     return rows.astype({"year": "int64"}).reset_index(drop=True)
 
 
@@ -211,6 +204,19 @@ def import_indicators(
     path = Path(path)
     name = name or path.name
     frame, notes = read_rows(path, handle=handle, year=year, encoding=encoding, name=name)
+    return store_rows(frame, notes, handle=handle, account=account, name=name)
+
+
+def store_rows(
+    frame: pd.DataFrame, notes: Iterable[str], *, handle: Store, account: Account, name: str
+) -> Imported:
+    """Store the checked rows of the file `name` (from `read_rows`) as `account`.
+
+    Raises
+    ------
+    AccessDeniedError
+        If they hold indicators the account's unit does not lead; the attempt is logged.
+    """
     columns = tuple(c for c in COLUMNS if c in frame)
     refused = access.indicators_refused(account, columns)
     if refused:
@@ -252,10 +258,7 @@ def read_rows(
     ImportRefusedError
         If its rows do not pass the checks.
     """
-    frame, notes = read_untrusted_table(path, encoding=encoding)
     known = handle.read_layer("villages")["code"].astype(str)
-    try:
-        return prepare(frame, villages=known, year=year), notes
-    except ImportRefusedError as exc:
-        msg = f"{name or path.name} was refused: {exc}"
-        raise ImportRefusedError(msg) from None
+    return read_checked_table(
+        path, lambda frame: prepare(frame, villages=known, year=year), encoding=encoding, name=name
+    )

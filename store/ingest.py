@@ -24,7 +24,7 @@ import tempfile
 import time
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -34,7 +34,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.errors import IngestError
+from geo.errors import ImportRefusedError, IngestError
 from geo.raster import MAX_CELLS as READER_MAX_CELLS
 
 __all__ = [
@@ -44,8 +44,11 @@ __all__ = [
     "copy_raster",
     "file_rows",
     "header_name",
+    "named_columns",
+    "read_checked_table",
     "read_untrusted",
     "read_untrusted_table",
+    "refusal",
     "sniff",
     "source_layers",
     "text_cells",
@@ -502,6 +505,32 @@ def read_untrusted_table(
         return frame, notes
 
 
+def read_checked_table(
+    path: Path,
+    check: Callable[[pd.DataFrame], pd.DataFrame],
+    *,
+    encoding: str | None = None,
+    name: str | None = None,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Read a table from an untrusted file; return what `check` makes of it, and the notes.
+
+    The raw rows live only in here (a household file's ID numbers among them).
+
+    Raises
+    ------
+    IngestError
+        If the file is refused before its rows are read.
+    ImportRefusedError
+        If `check` refuses the rows: the message names the file (`name`, default its own).
+    """
+    frame, notes = read_untrusted_table(path, encoding=encoding)
+    try:
+        return check(frame), notes
+    except ImportRefusedError as exc:
+        msg = f"{name or path.name} was refused: {exc}"
+        raise ImportRefusedError(msg) from None
+
+
 def source_layers(path: Path | str, *, limits: Limits = LIMITS) -> list[str]:
     """Return the names an upload accepts as `source_layer` (empty: nothing to choose).
 
@@ -610,6 +639,42 @@ def header_name(column: object) -> str:
     'village_code'
     """
     return str(column).strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def named_columns(
+    columns: Iterable[object], synonyms: Mapping[str, Sequence[str]], plain: Container[str] = ()
+) -> dict[object, str]:
+    """Return the columns whose header names a field, each to its field (the first column of each).
+
+    A header names a field when, as `header_name` reads it, it is one of the field's
+    spellings in `synonyms`, or is itself one of the `plain` fields.
+
+    Examples
+    --------
+    >>> synonyms = {"village_code": ("code", "村代码")}
+    >>> named_columns(["村代码", "Sheep", "code", "x"], synonyms, {"sheep"})
+    {'村代码': 'village_code', 'Sheep': 'sheep'}
+    """
+    spelt: dict[object, str] = {}
+    for column in columns:
+        name = header_name(column)
+        field = next((f for f, names in synonyms.items() if name in names), None)
+        field = field or (name if name in plain else None)
+        if field is not None and field not in spelt.values():
+            spelt[column] = field
+    return spelt
+
+
+def refusal(found: Sequence[str], shown: int = 4) -> str:
+    """Return a file's problems as one line: the first `shown`, each once, then how many more.
+
+    Examples
+    --------
+    >>> refusal(["a", "a", "b", "c", "d", "e"], shown=3)
+    'a; b (and 3 more problems)'
+    """
+    more = f" (and {len(found) - shown} more problems)" if len(found) > shown else ""
+    return "; ".join(dict.fromkeys(found[:shown])) + more
 
 
 def _cell(value: object) -> str | None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
+import streamlit_folium
 from shapely import LineString, Point
 
 from geo import settings
@@ -271,3 +272,16 @@ def network_app_url(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) 
     yield url
     proc.terminate()
     proc.wait(timeout=20)
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
+    """Everything a page hands to the streamlit-folium component, call by call."""
+    calls: list[dict[str, object]] = []
+
+    def record(**kwargs: object) -> object:
+        calls.append(kwargs)
+        return kwargs["default"]
+
+    monkeypatch.setattr(streamlit_folium, "_component_func", record)
+    return calls

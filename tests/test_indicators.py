@@ -16,7 +16,6 @@ import folium
 import numpy as np
 import pandas as pd
 import pytest
-import streamlit_folium
 
 import layers
 import store
@@ -536,19 +535,6 @@ def test_a_copied_store_keeps_the_indicators(backend_store, demo_store):
 # --- the map page -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def sent(monkeypatch):
-    """Everything the map page hands to the streamlit-folium component, call by call."""
-    calls: list[dict[str, object]] = []
-
-    def record(**kwargs):
-        calls.append(kwargs)
-        return kwargs["default"]
-
-    monkeypatch.setattr(streamlit_folium, "_component_func", record)
-    return calls
-
-
 def _map_app():
     from streamlit.testing.v1 import AppTest  # noqa: PLC0415
 
@@ -595,17 +581,23 @@ def _note_sheet(path: Path) -> str:
     return " ".join(str(v) for v in first.to_numpy().ravel())
 
 
-def test_the_workbook_says_the_indicators_are_synthetic_until_real_ones_come(
-    demo_store, tmp_path, monkeypatch
-):
-    line = "Village indicators of industry, labour and income: Synthetic demo indicators"
-    assert line in _note_sheet(bureau_workbook(2017, tmp_path / "a.xlsx", lang="en"))
+def _serve_real_indicators(demo_store, tmp_path, monkeypatch):
+    """Serve a copy of the demo store into which a real indicators file was imported."""
     where = copy_gpkg(demo_store, tmp_path / "s" / "demo.gpkg")
     handle = store.open_store(where, recheck=True)
     path = tmp_path / "real.csv"
     _full_file(handle).to_csv(path, index=False)
     importer.import_indicators(path, handle=handle, account=Account("boss", Role.ADMIN))
     monkeypatch.setenv("VILLAGE_ATLAS_STORE", str(where))
+    return handle
+
+
+def test_the_workbook_says_the_indicators_are_synthetic_until_real_ones_come(
+    demo_store, tmp_path, monkeypatch
+):
+    line = "Village indicators of industry, labour and income: Synthetic demo indicators"
+    assert line in _note_sheet(bureau_workbook(2017, tmp_path / "a.xlsx", lang="en"))
+    _serve_real_indicators(demo_store, tmp_path, monkeypatch)
     text = _note_sheet(bureau_workbook(2017, tmp_path / "b.xlsx", lang="en"))
     assert "Synthetic demo data" in text  # the demo's layers still are
     assert "Village indicators of industry" not in text
@@ -613,12 +605,7 @@ def test_the_workbook_says_the_indicators_are_synthetic_until_real_ones_come(
 
 def test_a_real_import_takes_the_synthetic_label_off_the_map(demo_store, sent, tmp_path,
                                                              monkeypatch):  # fmt: skip
-    where = copy_gpkg(demo_store, tmp_path / "s" / "demo.gpkg")
-    handle = store.open_store(where, recheck=True)
-    path = tmp_path / "real.csv"
-    _full_file(handle).to_csv(path, index=False)
-    importer.import_indicators(path, handle=handle, account=Account("boss", Role.ADMIN))
-    monkeypatch.setenv("VILLAGE_ATLAS_STORE", str(where))
+    handle = _serve_real_indicators(demo_store, tmp_path, monkeypatch)
     at = _map_app()
     _choose(at, "income_yuan", "county")
     assert "Per-capita net income (yuan per person)" in _legend(at)

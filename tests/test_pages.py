@@ -6,7 +6,6 @@ import json
 import re
 
 import pytest
-import streamlit_folium
 from streamlit.testing.v1 import AppTest
 
 import layers
@@ -66,19 +65,6 @@ def test_catalogue_page_lists_every_layer(app):
 # --- map page -------------------------------------------------------------------------------
 
 URL = re.compile(r"https?://[^\s\"'<>)]+")
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    """Everything the map page hands to the streamlit-folium component, call by call."""
-    calls: list[dict[str, object]] = []
-
-    def record(**kwargs):
-        calls.append(kwargs)
-        return kwargs["default"]
-
-    monkeypatch.setattr(streamlit_folium, "_component_func", record)
-    return calls
 
 
 def test_map_page_is_the_home_page_with_its_controls(app, sent):

@@ -175,23 +175,26 @@ def indicator_import() -> None:
         if saved is None:
             return
         path, name = saved
-        if _preview(path, name, year) and st.button(
-            ui.tr("indicators_replace"), key="indicators_confirm"
-        ):
-            _replace(path, name, year)
+        checked = _preview(path, name, year)
+    if checked is not None and st.button(ui.tr("indicators_replace"), key="indicators_confirm"):
+        _replace(*checked, name)
 
 
-def _preview(path: Path, name: str, year: int | None) -> bool:
-    """Show an uploaded file's checked rows; return whether the account may import them."""
+def _preview(path: Path, name: str, year: int | None) -> tuple[pd.DataFrame, list[str]] | None:
+    """Show an uploaded file's checked rows; return them and the reader's notes.
+
+    None when the file is refused or holds indicators the account may not import (the
+    page says why).
+    """
     try:
-        rows, _ = importer.read_rows(path, handle=ui.the_store(), year=year, name=name)
+        rows, notes = importer.read_rows(path, handle=ui.the_store(), year=year, name=name)
     except (OSError, ValueError, VillageAtlasError) as exc:
         st.error(md(str(exc).splitlines()[0]))
-        return False
+        return None
     refused = access.indicators_refused(ui.auth.current(), tuple(c for c in COLUMNS if c in rows))
     if refused:
         st.error(md(ui.tr("indicators_not_yours", columns=", ".join(refused))))
-        return False
+        return None
     summary = ui.tr(
         "indicators_preview",
         rows=len(rows),
@@ -201,14 +204,14 @@ def _preview(path: Path, name: str, year: int | None) -> bool:
     )
     st.caption(md(summary))
     st.dataframe(rows.head(_PREVIEW_ROWS), hide_index=True)
-    return True
+    return rows, notes
 
 
-def _replace(path: Path, name: str, year: int | None) -> None:
-    """Store the uploaded file's indicators, as the account signed in."""
+def _replace(rows: pd.DataFrame, notes: list[str], name: str) -> None:
+    """Store the checked rows of the uploaded file `name`, as the account signed in."""
     try:
-        done = importer.import_indicators(
-            path, handle=ui.the_store(), account=ui.auth.current(), year=year, name=name
+        done = importer.store_rows(
+            rows, notes, handle=ui.the_store(), account=ui.auth.current(), name=name
         )
     except (OSError, ValueError, VillageAtlasError) as exc:
         st.error(md(str(exc).splitlines()[0]))
