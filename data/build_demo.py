@@ -51,6 +51,8 @@ _Anchor = tuple[float, float, float, float]  # lon, lat, spread in km, share of 
 _N_IMMIGRANT = 8
 _DEFAULT_SCHEDULE = ((2015,), (1.0,))
 _MAX_DRAWS = 200_000
+#: The city bus runs to the villages within this distance of the city's seat (the plan: 20 km).
+_CITY_BUS_M = 20_000
 _EXTRA_UNITS = ("市人民医院", "市供电公司")
 #: Layers the demo takes from real data (the profile's boundaries); it generates the rest.
 _REAL = frozenset({"prefecture", "counties"})
@@ -785,24 +787,27 @@ def _patches(
     kinds: Sequence[str],
     share: float,
     sizes_m: tuple[float, float],
+    each: int = 1,
 ) -> gpd.GeoDataFrame:
-    """Rectangular project patches beside a share of the poor villages."""
+    """Rectangular project patches beside a share of `villages`, up to `each` per village."""
     rows = []
-    for _, v in villages[villages["is_poor"]].iterrows():
+    for _, v in villages.iterrows():
         if rng.random() > share:
             continue
-        w, h = rng.uniform(*sizes_m, 2)
-        dx, dy = rng.uniform(400, 1500, 2) * rng.choice([-1, 1], 2)
-        cx, cy = v.geometry.x + dx, v.geometry.y + dy
-        rows.append(
-            {
-                "kind": str(rng.choice(kinds)),
-                "year_built": int(rng.integers(2015, 2018)),
-                "county_code": v["county_code"],
-                "geometry": shapely.box(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2),
-            }
-        )
-    gdf = gpd.GeoDataFrame(rows, geometry="geometry")
+        for _ in range(int(rng.integers(1, each + 1))):
+            w, h = rng.uniform(*sizes_m, 2)
+            dx, dy = rng.uniform(400, 1500, 2) * rng.choice([-1, 1], 2)
+            cx, cy = v.geometry.x + dx, v.geometry.y + dy
+            rows.append(
+                {
+                    "kind": str(rng.choice(kinds)),
+                    "year_built": int(rng.integers(2015, 2018)),
+                    "county_code": v["county_code"],
+                    "geometry": shapely.box(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2),
+                }
+            )
+    columns = ["kind", "year_built", "county_code", "geometry"]
+    gdf = gpd.GeoDataFrame(pd.DataFrame(rows, columns=columns), geometry="geometry")
     gdf["area_mu"] = (gdf.area * _MU_PER_M2).round(1)
     return gdf
 
@@ -926,9 +931,13 @@ def build(
     town_gdf = gpd.GeoDataFrame(pd.concat(towns, ignore_index=True), geometry="geometry")
     vil = gpd.GeoDataFrame(pd.concat(villages, ignore_index=True), geometry="geometry")
     road_gdf = _noded(roads)
-    stops = _stops_near(rng, vil, road_gdf, town_gdf, Point(to_m.transform(*profile.city.seat)))
+    city_seat = Point(to_m.transform(*profile.city.seat))
+    stops = _stops_near(rng, vil, road_gdf, town_gdf, city_seat)
     services = _services(rng, vil, town_gdf)
-    vil["bus_year"] = _register(rng, _first_within(vil.geometry, stops, "year_opened", 2000))
+    first_stop = _first_within(vil.geometry, stops, "year_opened", 2000)
+    vil["bus_year"] = _register(rng, first_stop)
+    # the city bus runs to the villages within 20 km of the city's seat, from their first stop
+    vil["city_bus_year"] = first_stop.where(vil.distance(city_seat) < _CITY_BUS_M)
     vil["express_year"] = _register(
         rng, _first_within(vil.geometry, services["express_outlets"], "year_opened", 5000)
     )
@@ -953,14 +962,18 @@ def build(
         "water_channels": _channels(rng, vil, plans, to_m),
         "fibre_lines": _star_lines(vil, town_gdf, "broadband_year", name="农村宽带光缆"),
         "power_lines": _star_lines(vil, town_gdf, "power_year", name="10千伏线路", voltage_kv=10.0),
+        # the plan's forest network is "in immigrant areas": beside the immigrant villages
         "forest_network": _patches(
             rng,
-            vil,
+            vil[vil["is_immigrant"]],
             ["farmland_forest_network", "green_passage", "sand_prevention"],
-            0.33,
-            (600, 2000),
+            1.0,
+            (700, 2100),
+            each=2,
         ),
-        "land_improvement": _patches(rng, vil, ["saline_alkali", "hardened"], 0.58, (1000, 2000)),
+        "land_improvement": _patches(
+            rng, vil[vil["is_poor"]], ["saline_alkali", "hardened"], 0.58, (1000, 2000)
+        ),
         **services,
     }
     if grow_to is not None:

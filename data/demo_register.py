@@ -6,8 +6,9 @@ stored (`store.households.aggregate`). Households of a poor village are all out 
 year the village exits, most of them that year; those of a poor village not yet out are
 partly out; those of a village that is not poor leave on the county's own pace (the exit
 years of its poor villages). Each village goes through the "five steps and one
-publicity" in spring 2015, most before the mid-June deadline; a few files are not
-complete on every one of the "five clean-ups".
+publicity" in spring 2015, most before the mid-June deadline (a few households are
+reviewed again and publicised in the autumn); every file is complete on the "five
+clean-ups".
 
 Draws come from a generator of their own, so the other layers' values never change.
 """
@@ -59,11 +60,13 @@ def _steps(rng: Generator, n: int) -> dict[str, list[str | None]]:
     for step in STEPS:
         dates[step] = [day.isoformat() for _ in range(n)]
         day += dt.timedelta(days=int(rng.integers(5, 15)))
-    if n > 1 and rng.random() < 0.04:  # noqa: PLR2004 (a few households still under review)
+    if n > 1 and rng.random() < 0.04:  # noqa: PLR2004 (a few households reviewed again)
         pending = rng.choice(n, min(n - 1, int(rng.integers(1, 4))), replace=False)
+        later = dt.date(2015, 6, 16) + dt.timedelta(days=int(rng.integers(30, 150)))
         for step in STEPS[-int(rng.integers(1, 3)) :]:
             for i in pending:
-                dates[step][i] = None
+                dates[step][i] = later.isoformat()
+            later += dt.timedelta(days=int(rng.integers(5, 15)))
     return dates
 
 
@@ -73,13 +76,12 @@ def _village(
     """Columns of one village's household rows."""
     n = int(v["poor_households"])
     exit_year = float(v["exit_year"]) if pd.notna(v["exit_year"]) else float("nan")
-    complete = rng.uniform(0.85, 1.0)
     return {
         "village_code": np.full(n, v["code"], dtype=object),
         "people": _people(rng, n, int(v["poor_people"])),
         "exit_year": _exit_years(rng, n, exit_year, bool(v["is_poor"]), pace, data_year),
         **{step: np.array(dates, dtype=object) for step, dates in _steps(rng, n).items()},
-        **{c: (rng.random(n) < complete).astype(int) for c in CLEANUPS},
+        **{c: np.ones(n, dtype="int64") for c in CLEANUPS},
     }
 
 

@@ -58,9 +58,10 @@ class Scope(_Lenient):
     """What a goal counts, as the plan writes it.
 
     Village scopes count villages: every village, the registered poor ones, the immigrant
-    ones, or the "old" ones (registered poor villages that are not immigrant villages: the
-    plan's "old towns and villages"). Household and people scopes weigh each village by
-    its households, poor households, people or poor people. A focus area counts what lies
+    ones, or the "old" ones (every village that is not an immigrant village: the plan's
+    "old towns and villages", whose poor households exit apart from the immigrants').
+    Household and people scopes weigh each village by its households, poor households,
+    people or poor people. A focus area counts what lies
     in an area the targets file defines, the whole city what lies anywhere (works: km of
     channels, mu of projects); townships and counties count their seats.
     """
@@ -124,7 +125,7 @@ def scope_mask(villages: pd.DataFrame, scope: Scope) -> pd.Series:
     --------
     >>> v = pd.DataFrame({"is_poor": [True, True, False], "is_immigrant": [True, False, False]})
     >>> [scope_mask(v, s).tolist() for s in (Scope.POOR_VILLAGES, Scope.OLD_VILLAGES)]
-    [[True, True, False], [False, True, False]]
+    [[True, True, False], [False, True, True]]
     """
     poor = villages["is_poor"].astype(bool)
     immigrant = villages["is_immigrant"].astype(bool)
@@ -133,7 +134,7 @@ def scope_mask(villages: pd.DataFrame, scope: Scope) -> pd.Series:
     if scope is Scope.IMMIGRANT_VILLAGES:
         return immigrant.rename("in_scope")
     if scope is Scope.OLD_VILLAGES:
-        return (poor & ~immigrant).rename("in_scope")
+        return (~immigrant).rename("in_scope")
     return pd.Series(data=True, index=villages.index, name="in_scope")
 
 

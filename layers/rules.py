@@ -171,7 +171,8 @@ _RULES = (
         provenance=Provenance.ASSUMPTION,
         reason="A map measure, not the plan's: the plan asks for a bus service in every village "
         "(rule bus_service) and gives no distance to a stop; a stop within 2 km is our reading "
-        'of a village served. Its "2 kilometers of the city radius" is the city bus, not this.',
+        'of a village served. Its "2 kilometers of the city radius" is the city bus (target '
+        "city_bus), not this.",
     ),
     CoverageRule(
         "bus_service",

@@ -44,7 +44,7 @@ from layers.i18n import t
 from layers.profile import PROFILE
 from layers.rules import RULES, CoverageRule, Loader, evaluate
 from layers.spec import Bureau, Titled
-from store.register import Register
+from store.register import CLEANUPS, Register
 
 __all__ = [
     "BASELINE",
@@ -68,11 +68,31 @@ __all__ = [
 TARGETS_PATH = Path(os.environ.get("VILLAGE_ATLAS_TARGETS", PROFILE.targets_path))
 BASELINE = settings.baseline_year
 #: Kinds of target: how each is measured (``clause``: recorded, not measured).
-KINDS = ("rule", "exit", "seats", "length", "area", "indicator", "clause")
+KINDS = (
+    "rule",
+    "service",
+    "exit",
+    "identify",
+    "files",
+    "seats",
+    "length",
+    "area",
+    "indicator",
+    "clause",
+)
 #: Every status a target can have, in the order the board counts them.
 STATUSES = ("done", "on_track", "behind", "overdue", "not_measured")
 #: The unit each measured kind is in.
-_UNITS = {"rule": "%", "exit": "%", "seats": "%", "length": "km", "area": "mu"}
+_UNITS = {
+    "rule": "%",
+    "service": "%",
+    "exit": "%",
+    "identify": "%",
+    "files": "%",
+    "seats": "%",
+    "length": "km",
+    "area": "mu",
+}
 #: What a focus area is drawn around.
 _NEAR = ("immigrant villages", "city seat")
 #: Scopes each measured kind accepts.
@@ -85,12 +105,17 @@ _KIND_SCOPES: Mapping[str, tuple[Scope, ...]] = {
         Scope.POOR_HOUSEHOLDS,
         Scope.POOR_PEOPLE,
     ),
+    "service": (Scope.ALL_VILLAGES, Scope.POOR_VILLAGES, Scope.FOCUS_AREA),
+    "identify": (Scope.POOR_HOUSEHOLDS,),
+    "files": (Scope.POOR_HOUSEHOLDS, Scope.POOR_VILLAGES),
     "seats": (Scope.TOWNSHIPS, Scope.COUNTIES),
     "length": (Scope.CITY, Scope.FOCUS_AREA),
     "area": (Scope.CITY, Scope.FOCUS_AREA),
     "indicator": tuple(Scope),
     "clause": tuple(Scope),
 }
+#: Fields of the village file a files target may ask for.
+_VILLAGE_FIELDS = tuple(layers.REGISTRY["villages"].columns)
 _AMONG = (Scope.ALL_VILLAGES, Scope.POOR_VILLAGES, Scope.IMMIGRANT_VILLAGES, Scope.OLD_VILLAGES)
 _FIELDS = frozenset(
     {
@@ -98,7 +123,7 @@ _FIELDS = frozenset(
         "counties", "value", "unit", "deadline", "schedule", "lead", "lead_named",
         "cooperating", "provenance", "reason", "rule", "layer", "classes", "within_m",
         "register_provenance", "register_reason", "indicator", "each_year", "growth_pct",
-        "times",
+        "times", "fields", "column",
     }
 )  # fmt: skip
 
@@ -165,6 +190,10 @@ class Target(Titled):
     growth_pct: float | None = None
     #: ... and this many times the 2014 value from the deadline on.
     times: float | None = None
+    #: What a complete file holds (``files``): clean-ups of the register, or village fields.
+    fields: tuple[str, ...] = ()
+    #: The village file's year column that records a ``service`` (the year it came).
+    column: str | None = None
 
     @property
     def measured(self) -> bool:
@@ -337,9 +366,18 @@ def _kind_fields(entry: Mapping[str, object], kind: object, where: str, found: l
         found.append(f"{where}: `kind` must be one of {', '.join(KINDS)}, not {kind!r}")
     if kind == "rule" and entry.get("rule") not in RULES:
         found.append(f"{where}: `rule` must be one of {', '.join(RULES)}")
+    years = [c for c, kind_of in layers.REGISTRY["villages"].columns.items() if kind_of == "year"]
+    if (kind == "service") != ("column" in entry) or (
+        "column" in entry and entry["column"] not in years
+    ):
+        found.append(
+            f"{where}: a service target, and only it, names the village file's year "
+            f"`column` that records it: one of {', '.join(years)}"
+        )
     if kind in ("length", "area") and entry.get("layer") not in layers.REGISTRY:
         found.append(f"{where}: `layer` must be a catalogue layer")
     _indicator_fields(entry, kind, where, found)
+    _file_fields(entry, kind, where, found)
     classes, within = entry.get("classes"), entry.get("within_m")
     if kind == "seats" and not (
         isinstance(classes, list) and classes and _number(within) and float(within) > 0  # type: ignore[arg-type]
@@ -376,6 +414,18 @@ def _indicator_fields(
         found.append(f"{where}: `growth_pct` must be > 0 and `times` > 1")
     if growth is not None and entry.get("unit") != "%":
         found.append(f"{where}: a growth goal is measured in '%' (of its scope)")
+
+
+def _file_fields(entry: Mapping[str, object], kind: object, where: str, found: list[str]) -> None:
+    """Note what a files target needs: what a complete file holds, known to the atlas."""
+    fields = entry.get("fields")
+    if kind != "files":
+        if fields is not None:
+            found.append(f"{where}: `fields` go with a files target only")
+        return
+    known = CLEANUPS if entry.get("scope") == Scope.POOR_HOUSEHOLDS.value else _VILLAGE_FIELDS
+    if not isinstance(fields, list) or not fields or any(f not in known for f in fields):
+        found.append(f"{where}: `fields` must list what a complete file holds: {', '.join(known)}")
 
 
 def _scope_fits(
@@ -469,6 +519,8 @@ def _target(
         each_year=bool(entry.get("each_year", False)),
         growth_pct=_float_or_none(entry.get("growth_pct")),
         times=_float_or_none(entry.get("times")),
+        fields=tuple(entry.get("fields", ())),
+        column=entry.get("column"),
     )
 
 
@@ -664,6 +716,50 @@ def _register_shares(
     return {y: households.out_by(register, y, codes)[people] / total * 100.0 for y in years}
 
 
+def _register_measures(
+    target: Target,
+    years: list[int],
+    villages: gpd.GeoDataFrame,
+    load: Loader,
+    county: str | None,
+    register: Register | None,
+) -> dict[int, float]:
+    """Percent identified by each year, or of the files complete (the same every year).
+
+    Households identified are those of villages whose publicity (the last of the "five
+    steps") came by the end of the year. A household file is complete on a clean-up when
+    the register counts it so: the share is of every clean-up asked of every file. A
+    village file is complete when each of the `fields` is filled. Neither file records
+    since when: the share is the state of the data, shown for every year.
+    """
+    if target.scope is Scope.POOR_VILLAGES:
+        mask, _ = _village_scope(target, villages, load, county)
+        filled = pd.Series(data=True, index=villages.index)
+        for name in target.fields:
+            column = villages[name]
+            text = column.astype("string").str.strip()
+            filled &= column.notna() & text.ne("").fillna(value=False)
+        share = _share(filled, mask, pd.Series(1.0, index=villages.index))
+        return dict.fromkeys(years, share)
+    if register is None or register.empty:
+        return dict.fromkeys(years, float("nan"))
+    codes = _register_codes(target, villages, load, county)
+    rows = register.villages[register.villages.index.isin(set(codes))]
+    total = float(rows["households"].sum())
+    if total <= 0:
+        return dict.fromkeys(years, float("nan"))
+    if target.kind == "files":
+        done = float(rows[list(target.fields)].sum().sum())
+        return dict.fromkeys(years, done / (total * len(target.fields)) * 100.0)
+    published = rows["publicity"].astype("string")
+    return {
+        y: float(rows.loc[published.le(f"{y}-12-31").fillna(value=False), "households"].sum())
+        / total
+        * 100.0
+        for y in years
+    }
+
+
 #: Board columns of an exit's counts: households, people and poor villages out, of how many.
 COUNT_COLUMNS = (
     "out_households",
@@ -824,10 +920,26 @@ def _layer_measures(
         if first.empty:
             return dict.fromkeys(years, float("nan"))
         return {y: float(done_by(first, y).mean() * 100.0) for y in years}
+    return _village_measures(target, years, load, county, register)
+
+
+def _village_measures(
+    target: Target,
+    years: list[int],
+    load: Loader,
+    county: str | None,
+    register: Register | None,
+) -> dict[int, float]:
+    """Return the measure of a target that counts villages (or their households)."""
     villages = load("villages")
     if target.kind == "exit":
         return _exit_shares(target, years, villages, load, county, register)
+    if target.kind in ("identify", "files"):
+        return _register_measures(target, years, villages, load, county, register)
     mask, weight = _village_scope(target, villages, load, county)
+    if target.kind == "service":
+        since = villages[str(target.column)]
+        return {y: _share(done_by(since, y), mask, weight) for y in years}
     assert target.rule is not None  # noqa: S101 (checked when loaded)
     rule = RULES[target.rule]
     return {y: _share(evaluate(rule, y, load=load)["covered"], mask, weight) for y in years}
@@ -903,12 +1015,19 @@ def status(target: Target, year: int, current: float, baseline: float) -> str:
 
 
 def _city_total(target: Target, county: str | None) -> bool:
-    """Whether `target` is an indicator's total for the city, here read for one county.
+    """Whether `target` is a total for the whole city, here read for one county.
 
-    A county's sheep or people trained are its part of the city's goal, with no goal of
-    their own: no status (a share, such as a conversion rate, has one in every county).
+    A county's km of channels, mu of forest network, sheep or people trained are its part
+    of the city's goal, with no goal of their own: no status. A share (a conversion rate,
+    a coverage) or an average (income per person) has one in every county.
     """
-    return county is not None and target.kind == "indicator" and not target.unit.startswith("%")
+    if county is None:
+        return False
+    if target.kind in ("length", "area"):
+        return True
+    if target.kind != "indicator" or target.indicator is None or target.unit.startswith("%"):
+        return False
+    return indicator_table.get_indicator(target.indicator).adding is indicator_table.Adding.SUM
 
 
 def _row(
@@ -1009,10 +1128,9 @@ def by_county(
                 "county": code,
                 "baseline": round(baseline, 1),
                 "current": round(current, 1),
-                "status": status(target, year, current, baseline)
-                if target.kind in ("rule", "exit", "seats", "clause")
-                or (target.kind == "indicator" and target.unit.startswith("%"))
-                else "",
+                "status": ""
+                if _city_total(target, code)
+                else status(target, year, current, baseline),
             }
         )
     return pd.DataFrame(rows).set_index("county")

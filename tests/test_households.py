@@ -91,7 +91,7 @@ def _brute_force(target: targets.Target, year: int, register: Register, people: 
             continue
         if target.among.value == "immigrant villages" and not v["is_immigrant"]:
             continue
-        if target.among.value == "old villages" and (not v["is_poor"] or v["is_immigrant"]):
+        if target.among.value == "old villages" and v["is_immigrant"]:
             continue
         total += row["people" if people else "households"]
         for exit_row in register.exits.itertuples():
@@ -336,3 +336,19 @@ def test_the_data_page_offers_the_register_import(app):
     app.switch_page("pages/data.py").run()
     assert not app.exception
     assert "Household register" in [h.value for h in app.subheader]
+
+
+def test_yumen_and_guazhou_schedules_share_every_poor_household(demo_store):
+    """The plan's two schedules split the two counties' poor households: none left out."""
+    register = store.open_store(demo_store).register()
+    plan = {t.key: t for t in targets.load_targets()}
+    board = targets.board(tuple(plan.values()), 2017, history=False)
+    villages = layers.load("villages").set_index("code")
+    county = villages.loc[register.villages.index, "county_code"]
+    mine = register.villages[county.isin(["620981", "620922"]).to_numpy()]
+    assert (~villages.loc[mine.index, "is_poor"]).any()  # some live outside poor villages
+    split = [
+        board.loc[k, "of_households"] for k in ("exit_yumen_guazhou_settled", "exit_immigrant")
+    ]
+    assert sum(split) == mine["households"].sum()
+    assert min(split) > 0
