@@ -30,6 +30,8 @@ STREAM = 7919
 DATA_YEAR = 2017
 _YEARS = range(settings.baseline_year, settings.goal_year + 1)
 _FUND_SHARES = (0.35, 0.25, 0.2, 0.12, 0.08)  # central, provincial, local, pairing, loan
+#: Share of the projects paid from two sources (central and local money together, say).
+_JOINT = 0.3
 #: Rules the demo has village projects for: name suffix, budget range in 10,000 yuan.
 _VILLAGE_WORKS: Mapping[str, tuple[str, float, float]] = {
     "tap_water": ("安全饮水工程", 30, 120),
@@ -155,5 +157,11 @@ def projects(stored: Mapping[str, gpd.GeoDataFrame], seed: int) -> gpd.GeoDataFr
     register.insert(
         0, "project_id", [f"P{year}-{i + 1:04d}" for i, year in enumerate(register["year"])]
     )
-    register["fund_source"] = rng.choice(FUND_SOURCES, size=len(register), p=_FUND_SHARES)
+    first = rng.choice(len(FUND_SOURCES), size=len(register), p=_FUND_SHARES)
+    second = rng.choice(len(FUND_SOURCES), size=len(register), p=_FUND_SHARES)
+    joint = rng.random(len(register)) < _JOINT  # some are paid from two sources
+    register["fund_source"] = [
+        ", ".join(FUND_SOURCES[i] for i in sorted({a, b} if both else {a}))
+        for a, b, both in zip(first, second, joint, strict=True)
+    ]
     return register

@@ -64,7 +64,12 @@ def _shown(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."  # noqa: PLR2004
 
 
-def choice_problems(gdf: pd.DataFrame, choices: Mapping[str, Collection[str]]) -> list[str]:
+def choice_problems(
+    gdf: pd.DataFrame,
+    choices: Mapping[str, Collection[str]],
+    *,
+    several: Collection[str] = (),
+) -> list[str]:
     """List the columns of `gdf` holding values outside their allowed list (empty cells pass).
 
     Parameters
@@ -73,27 +78,42 @@ def choice_problems(gdf: pd.DataFrame, choices: Mapping[str, Collection[str]]) -
         The data to check; columns it lacks are not checked here (`schema_problems` says so).
     choices
         Column name -> the values allowed in it.
+    several
+        Columns whose cells may list several allowed values, joined by ", ".
 
     Examples
     --------
     >>> frame = pd.DataFrame({"status": ["done", "finished", None, "DONE"]})
     >>> choice_problems(frame, {"status": ("planned", "done")})
     ["column `status` must be one of planned, done: 2 bad row(s) (1, 3): 'finished', 'DONE'"]
+    >>> funds = pd.DataFrame({"f": ["a, b", "a,,b", "c"]})
+    >>> choice_problems(funds, {"f": ("a", "b")}, several={"f"})
+    ["column `f` must list one or more of a, b (joined by ', '): 2 bad row(s) (1, 2): 'a,,b', 'c'"]
     """
     problems = []
     for col, allowed in choices.items():
         if col not in gdf.columns:
             continue
         values = gdf[col]
-        bad = values.notna() & ~values.isin(list(allowed))
+        if col in several:
+            parts = values.dropna().astype(str).str.split(", ")
+            ok = frozenset(allowed)
+            fine = parts.map(lambda p, ok=ok: len(p) == len(set(p)) and set(p) <= ok)
+            bad = values.notna() & ~fine.reindex(values.index, fill_value=True)
+        else:
+            bad = values.notna() & ~values.isin(list(allowed))
         if not bad.any():
             continue
         where = ", ".join(map(str, values.index[bad][:5]))
         more = " ..." if bad.sum() > 5 else ""  # noqa: PLR2004
         seen = ", ".join(_shown(v) for v in values[bad].unique()[:5])
+        what = (
+            f"list one or more of {', '.join(allowed)} (joined by ', ')"
+            if col in several
+            else f"be one of {', '.join(allowed)}"
+        )
         problems.append(
-            f"column `{col}` must be one of {', '.join(allowed)}: "
-            f"{bad.sum()} bad row(s) ({where}{more}): {seen}"
+            f"column `{col}` must {what}: {bad.sum()} bad row(s) ({where}{more}): {seen}"
         )
     return problems
 

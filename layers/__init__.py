@@ -77,7 +77,7 @@ def problems(key: str, gdf: gpd.GeoDataFrame) -> list[str]:
             if len(repeated):
                 shown = ", ".join(repeated[:5]) + (" ..." if len(repeated) > 5 else "")  # noqa: PLR2004
                 found.append(f"`{column}` must be unique: {shown} appear more than once")
-    found += choice_problems(gdf, spec.choices)
+    found += choice_problems(gdf, spec.choices, several=spec.several)
     if spec.key == "projects":
         from layers import projects  # noqa: PLC0415 (it reads the rules, which read this module)
 

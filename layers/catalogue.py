@@ -366,6 +366,7 @@ CATALOGUE: tuple[LayerSpec, ...] = (
             "site": PROJECT_SITES,
             "lead": tuple(BUREAUS),
         },
+        several=frozenset({"fund_source"}),
         owner_column="lead",
         style=Style(
             color="#4d4d4d",

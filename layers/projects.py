@@ -161,13 +161,25 @@ def link(
         project_status=("status", "first"),
         project_year=("year", "first"),
         budget_wan_yuan=("budget_wan_yuan", "sum"),
-        fund_source=("fund_source", lambda s: ", ".join(dict.fromkeys(s.astype(str)))),
+        fund_source=("fund_source", _sources),
     )
     for column in LINK_COLUMNS:
         out.loc[summary.index, column] = summary[column].to_numpy()
     out["project_year"] = pd.to_numeric(out["project_year"]).astype("Int64")
     out["budget_wan_yuan"] = out["budget_wan_yuan"].astype(float)
     return out
+
+
+def _sources(cells: pd.Series) -> str:
+    """Return the fund sources of several projects, each once, in the order first met.
+
+    Examples
+    --------
+    >>> _sources(pd.Series(["central, local", "local", "loan"]))
+    'central, local, loan'
+    """
+    parts = (p for cell in cells.dropna().astype(str) for p in cell.split(", ") if p)
+    return ", ".join(dict.fromkeys(parts))
 
 
 def done_but_open(linked: pd.DataFrame, year: int) -> pd.Series:

@@ -147,6 +147,8 @@ class LayerSpec(Titled):
     by_zoom: bool = False
     #: Columns whose values come from a closed list: column -> allowed values (empty passes).
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Columns of `choices` whose cells may list several values, joined by ", ".
+    several: frozenset[str] = frozenset()
     #: A column naming the unit (bureau key) that owns each row: that unit's editors may
     #: import the layer, and their file replaces their own rows only.
     owner_column: str | None = None
@@ -167,6 +169,9 @@ class LayerSpec(Titled):
         stray = sorted(set(self.choices) - set(self.columns))
         if stray:
             problems.append(f"fields with choices {stray} are not columns of the layer")
+        stray = sorted(set(self.several) - set(self.choices))
+        if stray:
+            problems.append(f"fields with several choices {stray} have no choices")
         if self.owner_column is not None and self.owner_column not in self.columns:
             problems.append(f"owner column {self.owner_column!r} is not a column of the layer")
         if problems:

@@ -51,6 +51,15 @@ def test_a_valid_register_passes():
     assert layers.problems("projects", _register()) == []
 
 
+def test_a_project_may_be_paid_from_several_sources_each_named_once():
+    joint = _register(fund_source=["central, local", "pairing, loan", "provincial"])
+    assert layers.problems("projects", joint) == []
+    twice = _register(fund_source=["central, central", "central;local", "central, gold"])
+    found = " | ".join(layers.problems("projects", twice))
+    assert "3 bad row(s) (0, 1, 2)" in found
+    assert projects.fund_text("pairing, loan", "zh") == "帮扶单位资金、贷款"
+
+
 def test_bad_status_fund_source_measure_and_budget_are_each_named():
     bad = _register(
         status=["done", "finished", "done"],
@@ -61,7 +70,10 @@ def test_bad_status_fund_source_measure_and_budget_are_each_named():
     found = " | ".join(layers.problems("projects", bad))
     assert "column `status` must be one of planned, funded, under_construction, done" in found
     assert "'finished'" in found
-    assert "column `fund_source` must be one of central, provincial, local, pairing, loan" in found
+    assert (
+        "column `fund_source` must list one or more of central, provincial, local, pairing, loan"
+        in found
+    )
     assert "'bank'" in found
     assert "column `measure` must name a coverage rule or a target" in found
     assert "'flying_cars'" in found
@@ -106,7 +118,7 @@ def test_a_hostile_file_is_refused_by_the_command_line(demo_store, tmp_path):
     )
     assert done.returncode == 2
     assert "column `status` must be one of" in done.stderr
-    assert "column `fund_source` must be one of" in done.stderr
+    assert "column `fund_source` must list one or more of" in done.stderr
     assert len(layers.load("projects", path)) == len(before)  # nothing written
 
 

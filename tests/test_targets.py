@@ -409,8 +409,10 @@ def test_broken_targets_file_lists_every_problem(tmp_path):
         "provenance 'assumption' needs its `reason`",
         "target 2 (a): `title_zh` must be non-empty text",
         "target 2 (a): `clause` must be non-empty text",
-        "`kind` must be one of rule, service, exit, identify, files, seats, length, area, "
-        "indicator, clause",
+        (
+            "`kind` must be one of rule, service, exit, identify, files, seats, length, area, "
+            "indicator, clause"
+        ),
         "target 4 (d): `fields` must list what a complete file holds: clear_base, ",
         "target 5 (e): `fields` go with a files target only",
         "target 5 (e): a service target, and only it, names the village file's year `column`",
