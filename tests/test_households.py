@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import io
+import re
+import sqlite3
+import stat
+import threading
 import zipfile
 from pathlib import Path
 
@@ -16,11 +22,12 @@ import cli
 import layers
 import store
 from exports import MapSpec, bureau_workbook, html_map, meeting_map, save_figure
-from geo.errors import ImportRefusedError
+from geo.errors import ImportRefusedError, StoreError
 from geo.status import done_by
 from layers import households, targets
 from layers.clauses import Provenance
 from store import households as importer
+from store.gpkg import backups as gpkg_backups
 from store.postgis import SCHEMA
 from store.register import CLEANUPS, STEPS, Register
 from store.tables import table_bytes
@@ -185,7 +192,8 @@ def test_import_stores_counts_and_hashes_never_an_id_number(backend_store, tmp_p
     origin = handle.origin("household_register")
     assert origin is not None and not origin.synthetic
     text = _store_text(backend_store)
-    key = handle.household_key()
+    key = importer.household_key()
+    assert key.hex() not in text
     for number in frame["身份证号"]:
         assert number not in text
         assert importer.hash_id(number, key) in text  # kept, hashed, in the store only
@@ -257,7 +265,7 @@ def test_no_export_holds_an_id_number_raw_or_hashed(demo_store, tmp_path, monkey
     frame = household_file(handle.read_layer("villages")["code"].head(5).tolist())
     path = write_csv(frame, tmp_path / "households.csv")
     importer.import_households(path, handle=handle, who="test")
-    key = handle.household_key()
+    key = importer.household_key()
     secrets = [*frame["身份证号"], *(importer.hash_id(n, key) for n in frame["身份证号"])]
     secrets.append(key.hex())
     villages = layers.load("villages")
@@ -275,6 +283,189 @@ def test_no_export_holds_an_id_number_raw_or_hashed(demo_store, tmp_path, monkey
     for kind, text in outputs.items():
         for secret in secrets:
             assert secret not in text, kind
+
+
+# --- the key that hashes ID numbers: outside every store ---------------------------------------
+
+
+def _gpkg_bytes(path: Path) -> bytes:
+    """A GeoPackage's file with its write-ahead log and shared memory, as raw bytes."""
+    return b"".join(p.read_bytes() for p in sorted(path.parent.glob(path.name + "*")))
+
+
+def _stored_hashes(where: str) -> set[str]:
+    """The `id_hash` of every household row of a store."""
+    query = "SELECT id_hash FROM {p}va_households"
+    if where.startswith("postgresql"):
+        with psycopg.connect(where) as conn:
+            return {r[0] for r in conn.execute(query.format(p=f"{SCHEMA}."))}
+    with contextlib.closing(sqlite3.connect(f"{Path(where).as_uri()}?mode=ro", uri=True)) as db:
+        return {r[0] for r in db.execute(query.format(p=""))}
+
+
+def _tables(where: str) -> set[str]:
+    if where.startswith("postgresql"):
+        with psycopg.connect(where) as conn:
+            found = conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                (SCHEMA,),
+            )
+            return {r[0] for r in found}
+    with contextlib.closing(sqlite3.connect(f"{Path(where).as_uri()}?mode=ro", uri=True)) as db:
+        return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _import(where: str, tmp_path: Path, codes: list[str], n: int = 12) -> pd.DataFrame:
+    frame = household_file(codes, n)
+    path = write_csv(frame, tmp_path / f"households-{n}.csv")
+    assert cli.main(["import-households", str(path), "--store", where]) == 0
+    return frame
+
+
+def _copy_to_gpkg(where: str, target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    assert cli.main(["store", "init", str(target)]) == 0
+    assert cli.main(["store", "copy", where, "--to", str(target)]) == 0
+    return target
+
+
+def test_the_key_is_in_no_store_copy_or_backup(backend_store, tmp_path, household_key_file):
+    handle = store.open_store(backend_store, recheck=True)
+    frame = _import(backend_store, tmp_path, handle.read_layer("villages")["code"].head(3).tolist())
+    key = importer.household_key()
+    assert household_key_file.read_text().strip() == key.hex()
+    hashes = {importer.hash_id(n, key) for n in frame["身份证号"]}
+    assert _stored_hashes(backend_store) == hashes
+    assert "va_secrets" not in _tables(backend_store)
+    assert key.hex() not in _store_text(backend_store)
+    kept = {"copy": _gpkg_bytes(_copy_to_gpkg(backend_store, tmp_path / "copy" / "c.gpkg"))}
+    if not backend_store.startswith("postgresql"):
+        kept["store"] = _gpkg_bytes(Path(backend_store))
+        assert cli.main(["store", "backup", backend_store]) == 0
+        (backup,) = gpkg_backups(Path(backend_store))[:1]
+        kept["backup"] = _gpkg_bytes(backup)
+    for kind, raw in kept.items():
+        assert key.hex().encode() not in raw, kind
+        assert key.hex().upper().encode() not in raw, kind
+        assert key not in raw, kind
+        assert all(h.encode() in raw for h in hashes), kind  # the hashes did come along
+
+
+def _as_an_older_store(where: str, frame: pd.DataFrame, key: bytes) -> None:
+    """Make `where` what an earlier version left: rows hashed under a key kept beside them."""
+    handle = store.open_store(where, recheck=True)
+    codes = handle.read_layer("villages")["code"]
+    rows = importer.prepare(frame, key=key, villages=codes)
+    handle.replace_register(importer.aggregate(rows), households=rows, who="old", source="old")
+    create = "CREATE TABLE {p}va_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+    insert = "INSERT INTO {p}va_secrets VALUES ('household_key', %s)"
+    if where.startswith("postgresql"):
+        with psycopg.connect(where) as conn:
+            conn.execute(create.format(p=f"{SCHEMA}."))
+            conn.execute(insert.format(p=f"{SCHEMA}."), (key.hex(),))
+            conn.execute(sql.SQL("UPDATE {}.va_meta SET value = '2' WHERE key = 'schema'").format(
+                sql.Identifier(SCHEMA)))  # fmt: skip
+        return
+    with contextlib.closing(sqlite3.connect(where)) as db, db:
+        db.execute(create.format(p=""))
+        db.execute(insert.format(p="").replace("%s", "?"), (key.hex(),))
+        db.execute("UPDATE va_meta SET value = '6' WHERE key = 'schema'")
+
+
+def test_an_older_stores_key_is_gone_after_its_next_write(backend_store, tmp_path):
+    handle = store.open_store(backend_store, recheck=True)
+    frame = household_file(handle.read_layer("villages")["code"].head(3).tolist(), 6)
+    old = bytes(range(32))
+    _as_an_older_store(backend_store, frame, old)
+    assert "va_secrets" in _tables(backend_store)
+    assert old.hex() in _store_text(backend_store)
+    gpkg = not backend_store.startswith("postgresql")
+    if gpkg:  # a backup the earlier version made
+        folder = Path(backend_store).with_name("demo-backups")
+        folder.mkdir(exist_ok=True)
+        before = tmp_path / "before.gpkg"
+        with (
+            contextlib.closing(sqlite3.connect(backend_store)) as src,
+            contextlib.closing(sqlite3.connect(before)) as dst,
+        ):
+            src.backup(dst)
+        before.rename(folder / "demo-20200101T000000000000-1.gpkg")
+        assert old.hex().encode() in _gpkg_bytes(folder / "demo-20200101T000000000000-1.gpkg")
+    # a copy of the older store, not written to yet, does not carry its key
+    copy = _gpkg_bytes(_copy_to_gpkg(backend_store, tmp_path / "copy" / "c.gpkg"))
+    assert old.hex().encode() not in copy
+    assert importer.hash_id(frame["身份证号"][0], old).encode() in copy
+    store.open_store(backend_store, recheck=True).log_event("test", "a write", "anything")
+    assert "va_secrets" not in _tables(backend_store)
+    assert old.hex() not in _store_text(backend_store)
+    if gpkg:
+        for backup in gpkg_backups(Path(backend_store)):
+            assert old.hex().encode() not in _gpkg_bytes(backup), backup.name
+            assert "va_secrets" not in _tables(str(backup))
+    assert store.open_store(backend_store).household_rows() == 6  # the register itself stays
+
+
+def test_a_backup_upgrades_an_older_store_first(demo_store, tmp_path):
+    from tests.helpers import copy_gpkg  # noqa: PLC0415
+
+    where = copy_gpkg(demo_store, tmp_path / "s" / "demo.gpkg")
+    frame = household_file(store.open_store(where).read_layer("villages")["code"].head(2).tolist())
+    old = bytes(range(1, 33))
+    _as_an_older_store(str(where), frame, old)
+    assert cli.main(["store", "backup", str(where)]) == 0
+    (backup,) = gpkg_backups(where)
+    assert old.hex().encode() not in _gpkg_bytes(backup)
+    assert old.hex().encode() not in _gpkg_bytes(where)
+
+
+def test_the_key_file_is_made_private_once(tmp_path, monkeypatch):
+    monkeypatch.delenv("VILLAGE_ATLAS_HOUSEHOLD_KEY_FILE")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    path = tmp_path / "config" / "village-atlas" / "household.key"
+    keys: list[bytes] = []
+    start = threading.Barrier(8)
+
+    def make() -> None:
+        start.wait()
+        keys.append(importer.household_key())
+
+    threads = [threading.Thread(target=make) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(keys) == 8 and len(set(keys)) == 1  # every import at once agreed on one key
+    assert len(keys[0]) == 32 and path.read_text() == keys[0].hex() + "\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert sorted(p.name for p in path.parent.iterdir()) == ["household.key"]  # no drafts left
+    assert importer.household_key() == keys[0]
+    path.chmod(0o640)
+    with pytest.raises(StoreError, match=r"may be read by other users: .*chmod 600"):
+        importer.household_key()
+    path.chmod(0o600)
+    path.write_text("not a key\n")
+    with pytest.raises(StoreError, match=r"is not a key \(64 hex digits\)"):
+        importer.household_key()
+
+
+def test_the_store_alone_cannot_reproduce_a_hash(backend_store, tmp_path, monkeypatch):
+    handle = store.open_store(backend_store, recheck=True)
+    frame = _import(backend_store, tmp_path, handle.read_layer("villages")["code"].head(3).tolist())
+    number = frame["身份证号"][0]
+    stored = _stored_hashes(backend_store)
+    assert importer.hash_id(number, importer.household_key()) in stored  # with the key file: yes
+    text = _store_text(backend_store)
+    candidates = set()
+    for run in re.findall(r"[0-9a-fA-F]{64,}", text):  # every key the store could be hiding
+        candidates |= {run[i : i + 64] for i in range(len(run) - 63)}
+    assert len(candidates) >= len(stored)
+    for candidate in candidates:
+        for key in (bytes.fromhex(candidate), candidate.encode()):
+            assert importer.hash_id(number, key) not in stored
+    assert hashlib.sha256(number.encode()).hexdigest() not in stored
+    monkeypatch.setenv("VILLAGE_ATLAS_HOUSEHOLD_KEY_FILE", str(tmp_path / "lost" / "k.key"))
+    assert importer.hash_id(number, importer.household_key()) not in stored  # a new key
 
 
 # --- the pages ---------------------------------------------------------------------------------
