@@ -422,7 +422,9 @@ def import_households(
     def check(frame: pd.DataFrame) -> pd.DataFrame:  # the key is made only for a readable file
         return prepare(frame, key=household_key(), villages=known)
 
-    rows, notes = read_checked_table(path, check, encoding=encoding, name=name)
+    rows, notes = read_checked_table(
+        path, check, encoding=encoding, name=name, text_columns={"id_number": SYNONYMS["id_number"]}
+    )
     register = aggregate(rows)
     handle.replace_register(
         register,

@@ -481,12 +481,19 @@ def read_untrusted(
 
 
 def read_untrusted_table(
-    path: Path | str, *, encoding: str | None = None, limits: Limits = LIMITS
+    path: Path | str,
+    *,
+    encoding: str | None = None,
+    text_columns: Mapping[str, Sequence[str]] | None = None,
+    limits: Limits = LIMITS,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Read an uploaded CSV or XLSX table without coordinates safely: its rows as text, notes.
 
     The file passes the same checks as any upload and is parsed in the limited child;
-    blank cells read as None. Nothing of it is kept once this returns.
+    blank cells read as None. Nothing of it is kept once this returns. `text_columns`
+    maps fields to their header spellings (as `header_name` reads them) whose cells in
+    an XLSX file must be text: a number there (an ID number Excel cut to 15 digits) is
+    refused, naming the rows.
 
     Raises
     ------
@@ -499,7 +506,15 @@ def read_untrusted_table(
         if kind not in {".csv", ".xlsx"}:
             msg = f"{path.name} is not a table: use CSV or XLSX"
             raise IngestError(msg)
-        out, notes = _parse(path, folder, limits, path.name, encoding=encoding, table=True)
+        out, notes = _parse(
+            path,
+            folder,
+            limits,
+            path.name,
+            encoding=encoding,
+            table=True,
+            text_columns={f: list(names) for f, names in (text_columns or {}).items()},
+        )
         frame = pd.DataFrame(gpd.read_parquet(out)).drop(columns="geometry")
         out.unlink()
         return frame, notes
@@ -511,10 +526,12 @@ def read_checked_table(
     *,
     encoding: str | None = None,
     name: str | None = None,
+    text_columns: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Read a table from an untrusted file; return what `check` makes of it, and the notes.
 
     The raw rows live only in here (a household file's ID numbers among them).
+    `text_columns`: as for `read_untrusted_table`.
 
     Raises
     ------
@@ -523,7 +540,7 @@ def read_checked_table(
     ImportRefusedError
         If `check` refuses the rows: the message names the file (`name`, default its own).
     """
-    frame, notes = read_untrusted_table(path, encoding=encoding)
+    frame, notes = read_untrusted_table(path, encoding=encoding, text_columns=text_columns)
     try:
         return check(frame), notes
     except ImportRefusedError as exc:

@@ -256,6 +256,47 @@ def test_an_excel_file_imports(demo_store, tmp_path):
     assert origin is not None and origin.source.startswith("贫困户.xlsx (imported")
 
 
+def _workbook(frame: pd.DataFrame, path: Path, numbers_on: tuple[int, ...] = ()) -> Path:
+    """Write `frame` with openpyxl: people as numbers, ID numbers as text but on `numbers_on`."""
+    import openpyxl  # noqa: PLC0415
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(list(frame.columns))
+    for i, row in enumerate(frame.to_dict("records")):
+        values = {**row, "家庭人口": int(row["家庭人口"])}
+        if i in numbers_on:
+            values["身份证号"] = int(row["身份证号"])  # what Excel keeps of a typed number
+        sheet.append(list(values.values()))
+    book.save(path)
+    return path
+
+
+def test_an_id_number_stored_as_a_number_in_excel_is_refused(demo_store, tmp_path, capsys):
+    from tests.helpers import copy_gpkg  # noqa: PLC0415
+
+    where = str(copy_gpkg(demo_store, tmp_path / "s" / "demo.gpkg"))
+    handle = store.open_store(where, recheck=True)
+    codes = handle.read_layer("villages")["code"].head(2).tolist()
+    frame = household_file(codes, 12)
+    frame = frame[~frame["身份证号"].str.endswith("X")].head(5).reset_index(drop=True)
+    assert len(frame) == 5
+    good = _workbook(frame, tmp_path / "good.xlsx")
+    assert cli.main(["import-households", str(good), "--store", where]) == 0
+    assert handle.household_rows() == 5
+    capsys.readouterr()
+    bad = _workbook(frame, tmp_path / "bad.xlsx", numbers_on=(1, 3))
+    assert cli.main(["import-households", str(bad), "--store", where]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("error: bad.xlsx was refused: `id_number` holds numbers, not text ")
+    assert "(rows 3, 5): " in err and "format the column as text" in err
+    for number in frame["身份证号"]:
+        assert number[:12] not in err
+    hashes = _stored_hashes(where)  # the register of the good file, untouched
+    assert hashes == {importer.hash_id(n, importer.household_key()) for n in frame["身份证号"]}
+
+
 def test_no_export_holds_an_id_number_raw_or_hashed(demo_store, tmp_path, monkeypatch):
     from tests.helpers import copy_gpkg  # noqa: PLC0415
 
