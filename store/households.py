@@ -62,6 +62,7 @@ __all__ = [
     "household_key",
     "import_households",
     "prepare",
+    "redact_numbers",
     "valid_id",
 ]
 
@@ -93,6 +94,7 @@ _YES = {"1", "yes", "y", "true", "是", "√"}
 _NO = {"0", "no", "n", "false", "否"}
 _MAX_PEOPLE = 30
 _KEY_BYTES = 32
+_LONG_NUMBER = re.compile(r"[\dXxＸｘ]{15,}")  # \d: full-width digits too
 _KEY_TEXT = re.compile(r"^[0-9a-f]{64}$")
 _FIRST_DAY, _LAST_DAY = "2013-01-01", f"{settings.goal_year}-12-31"
 
@@ -116,6 +118,23 @@ def valid_id(number: str) -> bool:
         return False
     total = sum(int(d) * w for d, w in zip(number[:17], _WEIGHTS, strict=True))
     return _CHECK[total % 11] == number[17]
+
+
+def redact_numbers(name: str) -> str:
+    """Return a file name with every run of 15 or more digits (or ``X``) replaced by ``…``.
+
+    A household file is often named after a person: an ID number (15 or 18 characters)
+    in its name must not be recorded where the register's origin and the event log keep
+    the name.
+
+    Examples
+    --------
+    >>> redact_numbers("62320119860209120X 张三 2016.xlsx")
+    '… 张三 2016.xlsx'
+    >>> redact_numbers("households-20160301.csv")
+    'households-20160301.csv'
+    """
+    return _LONG_NUMBER.sub("…", name)
 
 
 def hash_id(number: str, key: bytes) -> str:
@@ -406,7 +425,8 @@ def import_households(
 ) -> Imported:
     """Import a household-level file into the store's register, replacing the register.
 
-    `name` is how messages and the register's origin name the file (default: its name).
+    `name` is how messages and the register's origin name the file (default: its name),
+    with any ID number in it left out (`redact_numbers`).
 
     Raises
     ------
@@ -416,7 +436,7 @@ def import_households(
         If its rows do not pass the checks; nothing is stored.
     """
     path = Path(path)
-    name = name or path.name
+    name = redact_numbers(name or path.name)
     known = handle.read_layer("villages")["code"].astype(str)
 
     def check(frame: pd.DataFrame) -> pd.DataFrame:  # the key is made only for a readable file

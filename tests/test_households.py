@@ -256,6 +256,29 @@ def test_an_excel_file_imports(demo_store, tmp_path):
     assert origin is not None and origin.source.startswith("贫困户.xlsx (imported")
 
 
+def test_an_id_number_in_the_file_name_is_not_recorded(demo_store, tmp_path, capsys):
+    from tests.helpers import copy_gpkg  # noqa: PLC0415
+
+    where = str(copy_gpkg(demo_store, tmp_path / "s" / "demo.gpkg"))
+    handle = store.open_store(where, recheck=True)
+    frame = household_file(handle.read_layer("villages")["code"].head(2).tolist(), 4)
+    number = resident_id(7)
+    named = write_csv(frame, tmp_path / f"{number}_张三.csv")
+    assert cli.main(["import-households", str(named), "--store", where]) == 0
+    frame.loc[1, "家庭人口"] = "99"
+    refused = write_csv(frame, tmp_path / f"户主{number.lower()}.csv")
+    assert cli.main(["import-households", str(refused), "--store", where]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: 户主….csv was refused: ")
+    origin = handle.origin("household_register")
+    assert origin is not None
+    assert origin.source.startswith("…_张三.csv (imported household register")
+    events = handle.events()
+    assert "…_张三.csv (imported household register" in events["target"].iloc[0]
+    for text in (err, origin.source, *events["target"], *events["detail"], _store_text(where)):
+        assert number[:15] not in text
+
+
 def _workbook(frame: pd.DataFrame, path: Path, numbers_on: tuple[int, ...] = ()) -> Path:
     """Write `frame` with openpyxl: people as numbers, ID numbers as text but on `numbers_on`."""
     import openpyxl  # noqa: PLC0415
