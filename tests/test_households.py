@@ -5,10 +5,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import os
 import re
 import sqlite3
 import stat
+import subprocess
+import sys
+import tempfile
 import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -27,6 +32,7 @@ from geo.status import done_by
 from layers import households, targets
 from layers.clauses import Provenance
 from store import households as importer
+from store import ingest
 from store.gpkg import backups as gpkg_backups
 from store.postgis import SCHEMA
 from store.register import CLEANUPS, STEPS, Register
@@ -318,6 +324,99 @@ def test_an_id_number_stored_as_a_number_in_excel_is_refused(demo_store, tmp_pat
         assert number[:12] not in err
     hashes = _stored_hashes(where)  # the register of the good file, untouched
     assert hashes == {importer.hash_id(n, importer.household_key()) for n in frame["身份证号"]}
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch):
+    """The system's temporary folder, as this test's own: what other processes leave is not seen."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def test_a_private_folder_is_0700_and_gone_after_an_error(private_tmp):
+    seen = []
+
+    def read_and_fail() -> None:
+        with ingest.private_folder("va-ingest-") as folder:
+            seen.append((folder, stat.S_IMODE(folder.stat().st_mode)))
+            (folder / "in").mkdir()
+            (folder / "in" / "out.parquet").write_bytes(b"raw rows")
+            raise RuntimeError("stopped")  # a refusal, a stopped page: it goes all the same
+
+    with pytest.raises(RuntimeError, match="stopped"):
+        read_and_fail()
+    ((folder, mode),) = seen
+    assert folder.parent == private_tmp
+    assert folder.name.startswith(f"va-ingest-{os.getpid()}-")
+    assert mode == 0o700
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_no_household_import_leaves_its_rows_in_a_temporary_folder(
+    demo_store, tmp_path, private_tmp
+):
+    from tests.helpers import copy_gpkg  # noqa: PLC0415
+
+    where = str(copy_gpkg(demo_store, tmp_path / "s" / "demo.gpkg"))
+    codes = store.open_store(where, recheck=True).read_layer("villages")["code"].head(2).tolist()
+    frame = household_file(codes, 12)
+    frame = frame[~frame["身份证号"].str.endswith("X")].head(5).reset_index(drop=True)
+    bad_rows = frame.assign(家庭人口=["2", "99", "3", "1", "4"])
+    not_a_workbook = tmp_path / "not.xlsx"
+    not_a_workbook.write_text("id_number,people\n")
+    files = {
+        write_csv(frame, tmp_path / "good.csv"): 0,
+        write_csv(bad_rows, tmp_path / "refused-by-the-checks.csv"): 2,
+        _workbook(frame, tmp_path / "refused-by-the-reader.xlsx", numbers_on=(2,)): 2,
+        not_a_workbook: 2,  # refused before it is read
+    }
+    for path, status in files.items():
+        assert cli.main(["import-households", str(path), "--store", where]) == status, path.name
+        left = sorted(p.name for p in private_tmp.iterdir())
+        assert left == ["village-atlas-ingest"], path.name  # the reading slots' lock files only
+
+
+def test_folders_of_killed_readers_are_removed_by_the_next(demo_store, tmp_path, private_tmp):
+    from tests.helpers import copy_gpkg  # noqa: PLC0415
+
+    where = str(copy_gpkg(demo_store, tmp_path / "s" / "demo.gpkg"))
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead = int(done.stdout)  # a process that is gone
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("not ours to remove")
+    names = {
+        "killed, old": f"va-ingest-{dead}-a1b2",
+        "killed, recent": f"va-ingest-{dead}-c3d4",
+        "running, old": f"va-ingest-{os.getpid()}-e5f6",
+        "an older version's, old": "va-ingest-q7z_k2x9",
+        "another kind, old": f"va-upload-{dead}-g7h8",
+    }
+    old = time.time() - ingest.STALE_SECONDS - 60
+    for kind, name in names.items():
+        (private_tmp / name).mkdir()
+        (private_tmp / name / "out.parquet").write_bytes(b"raw rows")
+        if kind.endswith("old"):
+            os.utime(private_tmp / name, (old, old))
+    link = private_tmp / f"va-ingest-{dead}-link"
+    link.symlink_to(outside)
+    os.utime(link, (old, old), follow_symlinks=False)
+    path = write_csv(household_file(["not a village"], 2), tmp_path / "refused.csv")
+    assert cli.main(["import-households", str(path), "--store", where]) == 2
+    left = {p.name for p in private_tmp.iterdir()}
+    assert names["killed, old"] not in left
+    assert names["an older version's, old"] not in left
+    for kind in ("killed, recent", "running, old", "another kind, old"):
+        assert names[kind] in left, kind
+    assert link.is_symlink() and (outside / "keep").exists()
 
 
 def test_no_export_holds_an_id_number_raw_or_hashed(demo_store, tmp_path, monkeypatch):
