@@ -26,7 +26,7 @@ from psycopg import sql
 import cli
 import layers
 import store
-from exports import MapSpec, bureau_workbook, html_map, meeting_map, save_figure
+from exports import MapSpec, html_map, meeting_map, save_figure
 from geo.errors import ImportRefusedError, StoreError
 from geo.status import done_by
 from layers import households, targets
@@ -419,33 +419,84 @@ def test_folders_of_killed_readers_are_removed_by_the_next(demo_store, tmp_path,
     assert link.is_symlink() and (outside / "keep").exists()
 
 
-def test_no_export_holds_an_id_number_raw_or_hashed(demo_store, tmp_path, monkeypatch):
+def _output_text(path: Path) -> tuple[str, bytes]:
+    """What an output holds, as text to search (its words, metadata, members) and raw bytes."""
+    raw = b"".join(p.read_bytes() for p in sorted(path.parent.glob(path.name + "*")))
+    parts = [raw.decode("latin-1")]
+    if path.suffix == ".pdf":
+        reader = pypdf.PdfReader(io.BytesIO(raw))
+        parts += [page.extract_text() for page in reader.pages]
+        parts.append(str(reader.metadata))
+    elif path.suffix == ".png":
+        from PIL import Image  # noqa: PLC0415
+
+        with Image.open(path) as image:
+            parts.append(str(image.info))
+    elif path.suffix == ".xlsx":
+        with zipfile.ZipFile(path) as z:
+            parts += [z.read(n).decode("utf-8") for n in z.namelist()]
+    elif path.suffix in {".csv", ".json", ".html"}:
+        parts.append(raw.decode("utf-8"))
+    return "\n".join(parts), raw
+
+
+def test_no_export_holds_an_id_number_raw_or_hashed(demo_store, tmp_path, monkeypatch, capsys):
     from tests.helpers import copy_gpkg  # noqa: PLC0415
 
     where = copy_gpkg(demo_store, tmp_path / "s" / "demo.gpkg")
     monkeypatch.setenv("VILLAGE_ATLAS_STORE", str(where))
-    handle = store.open_store(where, recheck=True)
-    frame = household_file(handle.read_layer("villages")["code"].head(5).tolist())
-    path = write_csv(frame, tmp_path / "households.csv")
-    importer.import_households(path, handle=handle, who="test")
+    county = "620924"  # one small county: every output below draws or counts its households
+    villages = store.open_store(where, recheck=True).read_layer("villages")
+    frame = household_file(villages.loc[villages["county_code"] == county, "code"].tolist())
+    numbers = frame["身份证号"].tolist()
+    path = write_csv(frame, tmp_path / f"{numbers[0]}_households.csv")  # named after a person
+    assert cli.main(["import-households", str(path), "--store", str(where)]) == 0
     key = importer.household_key()
-    secrets = [*frame["身份证号"], *(importer.hash_id(n, key) for n in frame["身份证号"])]
-    secrets.append(key.hex())
-    villages = layers.load("villages")
-    outputs = {
-        "csv": table_bytes(villages.drop(columns="geometry"), ".csv").decode("utf-8"),
-        "gpkg": table_bytes(villages, ".gpkg", geometry=villages.geometry).decode("latin-1"),
-        "html": html_map(MapSpec(lang="en")),
+    hashed = [importer.hash_id(n, key) for n in numbers]
+    plain = [hashlib.sha256(n.encode()).hexdigest() for n in numbers]
+    secrets = [*numbers, *(n.lower() for n in numbers), *hashed, *plain, key.hex()]
+    secrets += [s.upper() for s in (*hashed, *plain, key.hex())]
+    assert all(h in _store_text(str(where)) for h in hashed)  # what the store keeps, and no more
+    out = tmp_path / "out"
+    out.mkdir()
+    capsys.readouterr()
+    printed = {}
+    commands = {
+        "atlas.pdf": ["export", "atlas", "--county", county, "--dpi", "72", "--lang", "en"],
+        "map.png": ["export", "map", "--county", county, "--dpi", "72", "--lang", "en"],
+        "workbook.xlsx": ["export", "xlsx", "--lang", "en"],
+        **{f"coverage.{s}": ["coverage", "--rule", "bus_2km"] for s in ("csv", "xlsx", "gpkg")},
+        "targets.csv": ["targets", "--county", county, "--format", "csv"],
+        "targets.json": ["targets", "--format", "json"],
+        "bureaus.json": ["bureaus", "--format", "json"],
+        "bureaus.csv": ["bureaus", "--format", "csv"],
     }
-    book = bureau_workbook(2017, tmp_path / "w.xlsx", lang="en")
-    with zipfile.ZipFile(book) as z:
-        outputs["workbook"] = "".join(z.read(n).decode("utf-8") for n in z.namelist())
-    pdf = save_figure(meeting_map(MapSpec(lang="en", county="620924", dpi=72)), tmp_path / "m.pdf")
-    reader = pypdf.PdfReader(io.BytesIO(pdf.read_bytes()))
-    outputs["pdf"] = "".join(page.extract_text() for page in reader.pages)
-    for kind, text in outputs.items():
+    for name, args in commands.items():
+        file_out = args[0] in ("export", "coverage")
+        assert cli.main([*args, *(["--out", str(out / name)] if file_out else [])]) == 0, name
+        if not file_out:
+            (out / name).write_text(capsys.readouterr().out, encoding="utf-8")
+        printed[name] = capsys.readouterr().err
+    save_figure(meeting_map(MapSpec(lang="en", county=county, dpi=72)), out / "map.pdf")
+    (out / "map.html").write_text(html_map(MapSpec(lang="en", county=county)), encoding="utf-8")
+    shown = layers.load("villages")
+    (out / "villages.csv").write_bytes(table_bytes(shown.drop(columns="geometry"), ".csv"))
+    (out / "villages.gpkg").write_bytes(table_bytes(shown, ".gpkg", geometry=shown.geometry))
+    outputs = {p.name: _output_text(p) for p in sorted(out.iterdir())}
+    assert len(outputs) == 14
+    # the outputs do hold the imported register: its counts, never its rows
+    exited = int((frame["脱贫年份"] != "").sum())
+    counts = f"{exited} of {len(frame)} households out"
+    assert counts in outputs["targets.csv"][0] and counts in outputs["workbook.xlsx"][0]
+    atlas = outputs["atlas.pdf"][0].splitlines()
+    share = f"{100 * exited / len(frame):.1f}"
+    assert any(ln.startswith("Every registered poor household") and share in ln for ln in atlas)
+    for name, (text, raw) in outputs.items():
         for secret in secrets:
-            assert secret not in text, kind
+            assert secret not in text, name
+        assert key not in raw, name
+    for name, err in printed.items():
+        assert not any(secret in err for secret in secrets), name
 
 
 # --- the key that hashes ID numbers: outside every store ---------------------------------------
