@@ -32,11 +32,20 @@ profile_dir : pathlib.Path
     default ``data/profiles/jiuquan``.
 boundaries_path : pathlib.Path
     The profile's county boundaries (for Jiuquan converted from GCJ-02 to WGS84).
+
+Functions
+---------
+household_key_path
+    The file holding the secret key that household ID numbers are hashed with
+    (`store.households`), read whenever it is needed: ``VILLAGE_ATLAS_HOUSEHOLD_KEY_FILE``,
+    else ``village-atlas/household.key`` in the user's configuration folder
+    (``$XDG_CONFIG_HOME``, default ``~/.config``). It is never inside a store.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 storage_crs: str = "EPSG:4326"
@@ -55,3 +64,25 @@ profile_dir: Path = Path(
     os.environ.get("VILLAGE_ATLAS_PROFILE", shipped_dir / "profiles" / "jiuquan")
 )
 boundaries_path: Path = profile_dir / "boundaries.geojson"
+
+
+def household_key_path(environ: Mapping[str, str] | None = None) -> Path:
+    """Return the file of the key that hashes household ID numbers (never inside a store).
+
+    ``VILLAGE_ATLAS_HOUSEHOLD_KEY_FILE`` if set, else ``village-atlas/household.key`` in
+    ``$XDG_CONFIG_HOME`` (default ``~/.config``); `environ` is the process's environment
+    (`os.environ`, read at each call, like the store's location) unless given.
+
+    Examples
+    --------
+    >>> household_key_path({"VILLAGE_ATLAS_HOUSEHOLD_KEY_FILE": "/srv/atlas/hh.key"}).as_posix()
+    '/srv/atlas/hh.key'
+    >>> household_key_path({"XDG_CONFIG_HOME": "/etc/xdg"}).as_posix()
+    '/etc/xdg/village-atlas/household.key'
+    """
+    environ = os.environ if environ is None else environ
+    named = environ.get("VILLAGE_ATLAS_HOUSEHOLD_KEY_FILE")
+    if named:
+        return Path(named).expanduser()
+    config = environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(config) / "village-atlas" / "household.key"

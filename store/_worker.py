@@ -16,9 +16,11 @@ import resource
 import signal
 import sys
 import tarfile
+import warnings
 import xml.etree.ElementTree as ET
 import zipfile
 import zlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -297,14 +299,73 @@ def _plain_table(frame: pd.DataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(frame, geometry=[None] * len(frame), crs=None)
 
 
-def _table(path: Path, encoding: str | None) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """Read a CSV or XLSX table that has no coordinates (a household register), all as text."""
+def _header(value: object) -> str:
+    """Return a header as `store.ingest.header_name` reads it (lower case, ``_`` for spaces)."""
+    return str(value).strip().lower().replace(" ", "_").replace("-", "_")
+
+
+_NOT_TEXT = "\x00not text\x00"  # what `_text_or_mark` makes of a cell that is not text
+
+
+def _text_or_mark(value: object) -> object:
+    """Return a cell as read if it is text or empty (NaN), else a mark: it held a number."""
+    return value if isinstance(value, str) or value != value else _NOT_TEXT  # noqa: PLR0124
+
+
+def _file_rows(mask: pd.Series) -> str:
+    """Return rows as `store.ingest.file_rows` says them (header row 1): three, then how many."""
+    rows = [str(i + 2) for i in np.flatnonzero(mask.to_numpy())]
+    more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""  # noqa: PLR2004
+    return f"row{'s' if len(rows) > 1 else ''} {', '.join(rows[:3])}{more}"
+
+
+def _excel_table(path: Path, text_columns: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+    """Read the first sheet of an XLSX file as text; refuse numbers in `text_columns`.
+
+    A number in Excel keeps 15 significant digits, so an 18-digit ID number typed as a
+    number has lost its last ones before anyone reads the file: reading it back as text
+    would store a wrong number. `text_columns` maps a field to its header spellings; the
+    refusal names the field and the rows, never a cell's content.
+    """
+    header = pd.read_excel(path, nrows=0).columns if text_columns else []
+    fields = {
+        i: field
+        for i, name in enumerate(header)
+        for field, spellings in text_columns.items()
+        if _header(name) in spellings
+    }
+    with warnings.catch_warnings():  # a converter instead of `dtype` for those: as meant
+        warnings.simplefilter("ignore", pd.errors.ParserWarning)
+        frame = pd.read_excel(path, dtype=str, converters=dict.fromkeys(fields, _text_or_mark))
+    found: dict[str, pd.Series] = {}
+    for i, field in fields.items():
+        marked = frame.iloc[:, i] == _NOT_TEXT
+        found[field] = found[field] | marked if field in found else marked
+    problems = [
+        f"`{field}` holds numbers, not text ({_file_rows(rows)}): an ID number stored as a "
+        "number in Excel keeps only 15 digits, so its last digits are lost; format the "
+        "column as text and enter those ID numbers again from the source"
+        for field, rows in found.items()
+        if rows.any()
+    ]
+    if problems:
+        raise RefusedError("; ".join(problems))
+    return frame
+
+
+def _table(
+    path: Path, encoding: str | None, text_columns: Mapping[str, Sequence[str]]
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Read a CSV or XLSX table that has no coordinates (a household register), all as text.
+
+    In an XLSX file, the cells of `text_columns` (field -> header spellings) must be text.
+    """
     suffix = path.suffix.lower()
     if suffix == ".csv":
         points, notes = _csv(path, encoding, table=True)
         return points, notes
     if suffix == ".xlsx":
-        return _plain_table(pd.read_excel(path, dtype=str)), []
+        return _plain_table(_excel_table(path, text_columns)), []
     msg = f"a table must be CSV or XLSX, not {suffix or 'a file without extension'}"
     raise RefusedError(msg)
 
@@ -314,7 +375,13 @@ def _read(request: dict[str, object]) -> tuple[gpd.GeoDataFrame, list[str]]:
     suffix = path.suffix.lower()
     encoding = request.get("encoding")
     if request.get("table"):
-        return _table(path, str(encoding) if encoding else None)
+        wanted = request.get("text_columns")
+        text_columns = (
+            {str(f): tuple(map(str, names)) for f, names in wanted.items()}
+            if isinstance(wanted, dict)
+            else {}
+        )
+        return _table(path, str(encoding) if encoding else None, text_columns)
     if suffix in {".geojson", ".json"}:
         return _geojson(path)
     if suffix == ".csv":

@@ -15,7 +15,6 @@ import hashlib
 import math
 import os
 import re
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
@@ -45,6 +44,7 @@ __all__ = [
     "AUDIT_COLUMNS",
     "LAYER_RECORD_COLUMNS",
     "PROVENANCE",
+    "RETIRED_TABLES",
     "SHARED_TABLES",
     "Change",
     "Origin",
@@ -98,7 +98,8 @@ SHARED_TABLES = (
         "rule TEXT NOT NULL, base_year INTEGER NOT NULL, changes TEXT NOT NULL, at TEXT NOT NULL)"
     ),
     # the poor-household register (`store.register`): counts per village, exits per year,
-    # hashed household rows, and the key their ID numbers are hashed with
+    # hashed household rows (the key they are hashed with is never in a store:
+    # `store.households.household_key`)
     (
         "CREATE TABLE IF NOT EXISTS {p}va_register (village_code TEXT PRIMARY KEY, "
         "households INTEGER NOT NULL, people INTEGER NOT NULL, identified INTEGER NOT NULL, "
@@ -120,7 +121,6 @@ SHARED_TABLES = (
         + ", ".join(f"{c} INTEGER NOT NULL" for c in CLEANUPS)
         + ")"
     ),
-    "CREATE TABLE IF NOT EXISTS {p}va_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     # village indicators of industry, labour and income (`store.indicators`): NULL = not
     # reported
     (
@@ -130,6 +130,9 @@ SHARED_TABLES = (
         + ", PRIMARY KEY (village_code, year))"
     ),
 )
+#: Tables of older stores that an upgrade drops: ``va_secrets`` held the key household ID
+#: numbers were hashed with, next to the hashes (`store.households.household_key`).
+RETIRED_TABLES = ("va_secrets",)
 #: Columns of `Store.history`.
 AUDIT_COLUMNS = ["id", "at", "who", "code", "column", "old", "new", "version"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -646,8 +649,9 @@ class Store(abc.ABC):
         """Copy `source`'s accounts, audit trail, event log and layer provenance into this store.
 
         Accounts already here are kept as they are; audit and events are appended. The
-        household register (counts, hashed household rows and the key they were hashed
-        with) and the village indicators replace this store's, if `source` holds them.
+        household register (counts and hashed household rows) and the village indicators
+        replace this store's, if `source` holds them. The key the rows were hashed with is
+        not in a store and is not copied (nor a ``va_secrets`` table of an older `source`).
         """
         users = source._read_sql(f"SELECT {_USER_FIELDS} FROM {{p}}va_users")
         audit = source._read_sql(f"SELECT {_AUDIT_FIELDS} FROM {{p}}va_audit ORDER BY id")
@@ -748,21 +752,6 @@ class Store(abc.ABC):
         return pd.DataFrame(rows, columns=["name", "owner", "rule", "base_year", "changes", "at"])
 
     # -- the poor-household register --------------------------------------------------------
-
-    def household_key(self) -> bytes:
-        """Return this store's secret key for hashing household ID numbers (made on first use).
-
-        The key is 32 random bytes kept in the store (``va_secrets``), never shown or
-        exported: ID numbers are hashed with HMAC-SHA256 under it (`store.households`).
-        """
-        with self._write_sql() as run:
-            run(
-                "INSERT INTO {p}va_secrets (name, value) VALUES (?, ?) "
-                "ON CONFLICT (name) DO NOTHING",
-                (_HOUSEHOLD_KEY, secrets.token_hex(32)),
-            )
-            found = run("SELECT value FROM {p}va_secrets WHERE name = ?", (_HOUSEHOLD_KEY,))
-        return bytes.fromhex(str(found[0][0]))
 
     def replace_register(
         self,
@@ -924,14 +913,12 @@ class Store(abc.ABC):
 
 
 _AUDIT = "SELECT id, at, who, code, col, old, new, version FROM {p}va_audit"
-_HOUSEHOLD_KEY = "household_key"
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 #: The register's tables and columns, copied with a store (`Store.copy_records_from`).
 _REGISTER_TABLES = {
     "va_register": ", ".join(("village_code", *VILLAGE_COLUMNS)),
     "va_register_exits": ", ".join(EXIT_COLUMNS),
     "va_households": ", ".join(HOUSEHOLD_FIELDS),
-    "va_secrets": "name, value",
 }
 #: The indicators table and its columns, copied with a store.
 _INDICATOR_TABLES = {"va_indicators": ", ".join(TABLE_COLUMNS)}

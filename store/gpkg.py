@@ -6,7 +6,10 @@ SQLite transaction (``BEGIN IMMEDIATE``: drop the old table, its spatial index a
 metadata rows; create and fill the new ones; commit), so readers see the old layer or
 the new one. WAL mode lets readers go on while one writer writes; other writers wait up
 to the busy timeout and are then told the store is busy. Backups use SQLite's online
-backup API and are pruned to ``VILLAGE_ATLAS_BACKUPS`` (default 10).
+backup API and are pruned to ``VILLAGE_ATLAS_BACKUPS`` (default 10). A store is upgraded
+before its first write or backup; an upgrade that drops a table of `RETIRED_TABLES` (an
+older store's household key) overwrites its pages with zeros, empties the write-ahead log
+and drops it from the store's backups too.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
+import logging
 import os
 import shutil
 import sqlite3
@@ -30,6 +34,7 @@ import shapely
 from geo import settings
 from geo.errors import StoreBusyError, StoreDamagedError, StoreError
 from store.base import (
+    RETIRED_TABLES,
     SHARED_TABLES,
     Run,
     Store,
@@ -43,6 +48,8 @@ from store.base import (
 )
 
 __all__ = ["GeoPackageStore", "backups", "restore"]
+
+log = logging.getLogger(__name__)
 
 _HEADER = b"SQLite format 3\x00"
 _GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
@@ -64,7 +71,7 @@ _TABLES = (
     *_SCHEMA,
     *(s.format(p="", id="id INTEGER PRIMARY KEY AUTOINCREMENT") for s in SHARED_TABLES),
 )
-_SCHEMA_VERSION = "6"  # 6: village indicators of industry, labour and income (va_indicators)
+_SCHEMA_VERSION = "7"  # 7: no household key in the store (va_secrets dropped, wiped)
 _GPKG_CORE = (
     (
         "CREATE TABLE gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY, "
@@ -237,6 +244,36 @@ def _columns(db: sqlite3.Connection, table: str, schema: str = "main") -> list[s
     return [row[1] for row in db.execute(f'PRAGMA {schema}.table_info("{table}")')]
 
 
+def _drop_retired(db: sqlite3.Connection) -> bool:
+    """Drop the `RETIRED_TABLES` present, their pages overwritten with zeros; say if any was."""
+    present = [t for t in RETIRED_TABLES if _has_table(db, t)]
+    if present:
+        db.execute("PRAGMA secure_delete = ON")  # freed pages zeroed, on any SQLite build
+        for table in present:
+            db.execute(f"DROP TABLE main.{table}")
+    return bool(present)
+
+
+def _retire_in_backups(path: Path) -> None:
+    """Drop the `RETIRED_TABLES` from the store's backups too (they were copies of it).
+
+    A backup that cannot be changed is named in the log; it still holds what was retired.
+    """
+    for backup in backups(path):
+        try:
+            with contextlib.closing(
+                sqlite3.connect(_write_uri(backup), uri=True, isolation_level=None)
+            ) as db:
+                if not any(_has_table(db, t) for t in RETIRED_TABLES):
+                    continue
+                db.execute("BEGIN IMMEDIATE")
+                _drop_retired(db)
+                db.execute("COMMIT")
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            log.warning("could not drop the old household key from backup %s: %s", backup, exc)
+
+
 class GeoPackageStore(Store):
     """A store in one GeoPackage file (see the module docstring)."""
 
@@ -335,29 +372,27 @@ class GeoPackageStore(Store):
         if write and not self.writable:
             msg = f"the store {self.location} is read-only: editing is unavailable"
             raise StoreError(msg)
+        uri = _write_uri(self.path) if write else _read_uri(self.path)
         try:
-            if write:
-                db = sqlite3.connect(
-                    _write_uri(self.path), uri=True, timeout=busy_seconds(), isolation_level=None
-                )
-            else:
-                db = sqlite3.connect(
-                    _read_uri(self.path), uri=True, timeout=busy_seconds(), isolation_level=None
-                )
+            db = sqlite3.connect(uri, uri=True, timeout=busy_seconds(), isolation_level=None)
         except sqlite3.Error as exc:
             raise _explain(exc, self.location) from exc
         try:
             _register_gpkg_functions(db)
             if attach is not None:
                 db.execute("ATTACH DATABASE ? AS incoming", (str(attach),))
+            retired = False
             if write:
                 db.execute("PRAGMA journal_mode = WAL")
                 db.execute("BEGIN IMMEDIATE")
-                self._ensure_schema(db)
+                retired = self._ensure_schema(db)
             yield db
             if write:
                 db.execute("COMMIT")
                 note_write()
+            if retired:  # the wiped pages into the file now, and no old frame left in the WAL
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                _retire_in_backups(self.path)
         except sqlite3.Error as exc:
             if db.in_transaction:
                 db.execute("ROLLBACK")
@@ -370,16 +405,38 @@ class GeoPackageStore(Store):
             db.close()
 
     @staticmethod
-    def _ensure_schema(db: sqlite3.Connection) -> None:
-        """Create or upgrade the app's tables; runs under the write lock, so never races."""
+    def _ensure_schema(db: sqlite3.Connection) -> bool:
+        """Create or upgrade the app's tables; runs under the write lock, so never races.
+
+        Returns whether tables of `RETIRED_TABLES` were dropped (an older store's household
+        key): their pages are overwritten with zeros, not merely freed.
+        """
         if _has_table(db, "va_meta"):
             found = db.execute("SELECT value FROM va_meta WHERE key = 'schema'").fetchone()
             if found is not None and found[0] == _SCHEMA_VERSION:
-                return
+                return False
         for statement in _TABLES:
             db.execute(statement)
         upgrade_layer_records(_runner(db), _columns(db, "va_layers"))
+        retired = _drop_retired(db)
         db.execute("INSERT OR REPLACE INTO va_meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
+        return retired
+
+    def upgrade(self) -> None:
+        """Bring a store written by an older version up to date now, if it is not.
+
+        Every write does it first; a backup does it before copying, so no backup carries
+        what an upgrade removes (`RETIRED_TABLES`).
+        """
+        with self._db(write=False) as db:
+            found = (
+                db.execute("SELECT value FROM va_meta WHERE key = 'schema'").fetchone()
+                if _has_table(db, "va_meta")
+                else None
+            )
+        if (found is None or found[0] != _SCHEMA_VERSION) and self.writable:
+            with self._db(write=True):
+                pass
 
     def _read_sql(self, query: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
         """Run a read query (see `Store._read_sql`)."""
@@ -489,6 +546,7 @@ class GeoPackageStore(Store):
         StoreError
             If the disk is full (the partial copy is removed).
         """
+        self.upgrade()
         folder = _backup_dir(self.path)
         folder.mkdir(exist_ok=True)
         stamp = dt.datetime.now(tz=dt.UTC).strftime("%Y%m%dT%H%M%S%f")
@@ -607,7 +665,8 @@ def restore(backup: Path | str, path: Path | str) -> Path:
     """Copy a checked backup into the store at `path` in place, with the online backup API.
 
     The live file is written through SQLite (never replaced on disk), so connections
-    that have it open stay valid and see the restored content.
+    that have it open stay valid and see the restored content. A backup of an older
+    version is upgraded once restored (`GeoPackageStore.upgrade`).
 
     Raises
     ------
@@ -641,4 +700,5 @@ def restore(backup: Path | str, path: Path | str) -> Path:
     except sqlite3.Error as exc:
         raise _explain(exc, str(path)) from exc
     note_write()
+    GeoPackageStore(path).upgrade()  # a backup of an older version: upgraded like its store
     return path

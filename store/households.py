@@ -2,23 +2,45 @@
 
 A household file (CSV or XLSX, one row per registered poor household) is hostile input:
 it is read in the limited child (`store.ingest`), checked as a whole, and refused with
-one line naming every kind of problem and the rows (never a cell's content). ID numbers
-are hashed with HMAC-SHA256 under the store's own secret key (`Store.household_key`)
-before anything is stored: a keyed hash, not a salted one, because an 18-digit resident
-ID number has so little entropy (region, birth date, sequence, check digit) that a plain
-or salted hash is reversed by trying every number, whereas without the key a hash that
-leaked out of the store cannot even be tested; and one key per store keeps the same
-household's hash the same from one import to the next (duplicates are found) while
-hashes of two stores cannot be linked. The raw file is never kept; the store receives
-the hashed rows and the register's counts, and lets only the counts out.
+one line naming every kind of problem and the rows (never a cell's content). The raw
+file is never kept; the store receives the hashed rows and the register's counts, and
+lets only the counts out.
+
+ID numbers are hashed with HMAC-SHA256 under a secret key before anything is stored: a
+keyed hash, not a salted one, because an 18-digit resident ID number has so little
+entropy (region, birth date, sequence, check digit) that a plain or salted hash is
+reversed in seconds by trying every number. The key is never in a store, nor in its
+copies (``store copy``) or backups: it is a file of its own (`household_key`, at
+`geo.settings.household_key_path`), made on the first import with mode 0600. Whoever
+has a store without that file cannot test a guess against its hashes; whoever has both
+can, so keep the key file out of the store's backups and give it only to the machines
+that import (each machine that imports into one store needs the same file).
+
+One key per installation keeps a household's hash the same from one import to the next
+(a duplicate within a file is found either way). It also means that stores imported with
+the same key file hold the same hash for the same person: their hashes can be linked by
+whoever holds them together. If the key file is lost or missing, a new key is made:
+hashes already stored were made with the old one and are not comparable with new ones.
+Nothing compares them today, since an import replaces the whole register; re-import the
+file to have every stored hash under the current key.
+
+Stores written by earlier versions kept the key in the store itself (table
+``va_secrets``). A GeoPackage store drops it, its pages overwritten with zeros, at its
+next write or backup, and drops it from its own backup folder too; a PostGIS store drops
+it at its next write. Copies made before (``store copy`` targets, ``pg_dump`` files, the
+server's write-ahead log until recycled) still hold that old key with the hashes made
+under it: delete them, or treat them like the household file itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import itertools
+import os
 import re
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +48,7 @@ from pathlib import Path
 import pandas as pd
 
 from geo import settings
-from geo.errors import ImportRefusedError
+from geo.errors import ImportRefusedError, StoreError
 from store.base import Store
 from store.ingest import file_rows, named_columns, read_checked_table, refusal, text_cells
 from store.register import CLEANUPS, HOUSEHOLD_FIELDS, STEPS, Register
@@ -37,8 +59,10 @@ __all__ = [
     "Imported",
     "aggregate",
     "hash_id",
+    "household_key",
     "import_households",
     "prepare",
+    "redact_numbers",
     "valid_id",
 ]
 
@@ -69,6 +93,9 @@ _DATE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?: 00:00:00)?$")
 _YES = {"1", "yes", "y", "true", "是", "√"}
 _NO = {"0", "no", "n", "false", "否"}
 _MAX_PEOPLE = 30
+_KEY_BYTES = 32
+_LONG_NUMBER = re.compile(r"[\dXxＸｘ]{15,}")  # \d: full-width digits too
+_KEY_TEXT = re.compile(r"^[0-9a-f]{64}$")
 _FIRST_DAY, _LAST_DAY = "2013-01-01", f"{settings.goal_year}-12-31"
 
 
@@ -93,6 +120,23 @@ def valid_id(number: str) -> bool:
     return _CHECK[total % 11] == number[17]
 
 
+def redact_numbers(name: str) -> str:
+    """Return a file name with every run of 15 or more digits (or ``X``) replaced by ``…``.
+
+    A household file is often named after a person: an ID number (15 or 18 characters)
+    in its name must not be recorded where the register's origin and the event log keep
+    the name.
+
+    Examples
+    --------
+    >>> redact_numbers("62320119860209120X 张三 2016.xlsx")
+    '… 张三 2016.xlsx'
+    >>> redact_numbers("households-20160301.csv")
+    'households-20160301.csv'
+    """
+    return _LONG_NUMBER.sub("…", name)
+
+
 def hash_id(number: str, key: bytes) -> str:
     """Return the keyed hash (HMAC-SHA256, hex) of an ID number, as the store keeps it.
 
@@ -103,6 +147,76 @@ def hash_id(number: str, key: bytes) -> str:
     (64, True, False)
     """
     return hmac.new(key, _normal_id(number).encode(), hashlib.sha256).hexdigest()
+
+
+def household_key(path: Path | None = None) -> bytes:
+    """Return the secret key ID numbers are hashed with, making it on first use.
+
+    The key is 32 random bytes, kept as 64 hex digits in one file outside every store:
+    `path`, by default `geo.settings.household_key_path`. A missing file is made with
+    mode 0600 (its folder 0700), written under a private name and then linked into
+    place, so two imports starting at once agree on one key and none reads half a file.
+
+    Raises
+    ------
+    StoreError
+        If the file cannot be read or made, is not a key, or other users may read it.
+    """
+    path = settings.household_key_path() if path is None else Path(path)
+    try:
+        return _read_key(path)
+    except FileNotFoundError:
+        _make_key(path)
+    return _read_key(path)
+
+
+def _read_key(path: Path) -> bytes:
+    """Return the key in `path` (FileNotFoundError when there is none yet)."""
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        msg = f"the household key {path} cannot be read ({type(exc).__name__}): check it"
+        raise StoreError(msg) from exc
+    if mode & 0o077:
+        msg = (
+            f"the household key {path} may be read by other users: make it private "
+            f"(chmod 600 {path})"
+        )
+        raise StoreError(msg)
+    if not _KEY_TEXT.match(text):
+        msg = (
+            f"the household key {path} is not a key (64 hex digits): put back your copy, or "
+            "delete it to make a new one (hashes already stored then no longer match)"
+        )
+        raise StoreError(msg)
+    return bytes.fromhex(text)
+
+
+def _make_key(path: Path) -> None:
+    """Write a new key to `path` unless another process just did (mode 0600)."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as out:
+                os.fchmod(out.fileno(), 0o600)
+                out.write(secrets.token_hex(_KEY_BYTES) + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+            with contextlib.suppress(FileExistsError):  # another's key came first: keep it
+                os.link(draft, path)
+        finally:
+            draft.unlink(missing_ok=True)
+    except OSError as exc:
+        msg = (
+            f"the household key {path} could not be made ({exc.strerror or type(exc).__name__}): "
+            "set VILLAGE_ATLAS_HOUSEHOLD_KEY_FILE to a file in a private folder you may write"
+        )
+        raise StoreError(msg) from exc
 
 
 def _columns(frame: pd.DataFrame, found: list[str]) -> pd.DataFrame:
@@ -183,7 +297,7 @@ def prepare(frame: pd.DataFrame, *, key: bytes, villages: Iterable[str]) -> pd.D
     frame
         The file's rows, every cell as text (None: blank).
     key
-        The store's secret key (`Store.household_key`).
+        The secret key ID numbers are hashed with (`household_key`).
     villages
         The village codes the store knows; every household must belong to one.
 
@@ -311,7 +425,8 @@ def import_households(
 ) -> Imported:
     """Import a household-level file into the store's register, replacing the register.
 
-    `name` is how messages and the register's origin name the file (default: its name).
+    `name` is how messages and the register's origin name the file (default: its name),
+    with any ID number in it left out (`redact_numbers`).
 
     Raises
     ------
@@ -321,13 +436,15 @@ def import_households(
         If its rows do not pass the checks; nothing is stored.
     """
     path = Path(path)
-    name = name or path.name
+    name = redact_numbers(name or path.name)
     known = handle.read_layer("villages")["code"].astype(str)
 
     def check(frame: pd.DataFrame) -> pd.DataFrame:  # the key is made only for a readable file
-        return prepare(frame, key=handle.household_key(), villages=known)
+        return prepare(frame, key=household_key(), villages=known)
 
-    rows, notes = read_checked_table(path, check, encoding=encoding, name=name)
+    rows, notes = read_checked_table(
+        path, check, encoding=encoding, name=name, text_columns={"id_number": SYNONYMS["id_number"]}
+    )
     register = aggregate(rows)
     handle.replace_register(
         register,

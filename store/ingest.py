@@ -17,6 +17,8 @@ import json
 import os
 import re
 import resource
+import shutil
+import stat
 import struct
 import subprocess
 import sys
@@ -39,12 +41,14 @@ from geo.raster import MAX_CELLS as READER_MAX_CELLS
 
 __all__ = [
     "LIMITS",
+    "STALE_SECONDS",
     "IngestError",
     "Limits",
     "copy_raster",
     "file_rows",
     "header_name",
     "named_columns",
+    "private_folder",
     "read_checked_table",
     "read_untrusted",
     "read_untrusted_table",
@@ -390,6 +394,56 @@ def _slot(limits: Limits) -> Iterator[None]:
         os.close(fd)  # closing the file releases its lock
 
 
+#: How old a folder of `private_folder` must be before another process may remove it:
+#: longer than any read lasts (a wait for a slot, twice the CPU limit, unpacking).
+STALE_SECONDS = 15 * 60
+
+
+@contextmanager
+def private_folder(prefix: str) -> Iterator[Path]:
+    """Lend a new folder in the system's temporary folder that only this user may open.
+
+    The folder (mode 0700, named ``<prefix><pid>-<random>``) and all in it are removed
+    when the block ends, whichever way it ends: the rows it held may be a household
+    file's. A process killed outright (SIGKILL, the server stopped mid-read) cannot
+    remove its own, so each new one first removes this user's folders of `prefix` that
+    are older than `STALE_SECONDS` and whose process is gone (or unnamed: older versions).
+    """
+    root = Path(tempfile.gettempdir())
+    _sweep_folders(root, prefix)
+    folder = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=root))  # mode 0700
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _sweep_folders(root: Path, prefix: str) -> None:
+    """Remove the folders of `prefix` that `private_folder` left behind when killed."""
+    for folder in root.glob(f"{prefix}*"):
+        try:
+            found = folder.lstat()
+        except OSError:
+            continue
+        mine = stat.S_ISDIR(found.st_mode) and found.st_uid == os.getuid()  # no link, no other's
+        if not mine or time.time() - found.st_mtime < STALE_SECONDS:
+            continue
+        pid = folder.name.removeprefix(prefix).split("-")[0]
+        if not (pid.isdigit() and _running(int(pid))):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    """Whether process `pid` exists (someone else's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @contextmanager
 def _session(path: Path, limits: Limits) -> Iterator[tuple[str, Path]]:
     """Check an upload and lend a private temporary folder; messages never name a folder.
@@ -402,9 +456,9 @@ def _session(path: Path, limits: Limits) -> Iterator[tuple[str, Path]]:
         kind = _check_file(path, limits)
         if kind in {".xlsx", ".kmz"}:
             _check_zip(path, limits)
-        with _slot(limits), tempfile.TemporaryDirectory(prefix="va-ingest-") as tmp:
-            unpacked = Path(tmp) / "in"
-            yield kind, Path(tmp)
+        with _slot(limits), private_folder("va-ingest-") as tmp:
+            unpacked = tmp / "in"
+            yield kind, tmp
     except IngestError as exc:
         raise IngestError(_without_folders(str(exc), unpacked, path.parent)) from exc
     except OSError as exc:  # the disk, never the file: say so without a path
@@ -481,12 +535,19 @@ def read_untrusted(
 
 
 def read_untrusted_table(
-    path: Path | str, *, encoding: str | None = None, limits: Limits = LIMITS
+    path: Path | str,
+    *,
+    encoding: str | None = None,
+    text_columns: Mapping[str, Sequence[str]] | None = None,
+    limits: Limits = LIMITS,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Read an uploaded CSV or XLSX table without coordinates safely: its rows as text, notes.
 
     The file passes the same checks as any upload and is parsed in the limited child;
-    blank cells read as None. Nothing of it is kept once this returns.
+    blank cells read as None. Nothing of it is kept once this returns. `text_columns`
+    maps fields to their header spellings (as `header_name` reads them) whose cells in
+    an XLSX file must be text: a number there (an ID number Excel cut to 15 digits) is
+    refused, naming the rows.
 
     Raises
     ------
@@ -499,7 +560,15 @@ def read_untrusted_table(
         if kind not in {".csv", ".xlsx"}:
             msg = f"{path.name} is not a table: use CSV or XLSX"
             raise IngestError(msg)
-        out, notes = _parse(path, folder, limits, path.name, encoding=encoding, table=True)
+        out, notes = _parse(
+            path,
+            folder,
+            limits,
+            path.name,
+            encoding=encoding,
+            table=True,
+            text_columns={f: list(names) for f, names in (text_columns or {}).items()},
+        )
         frame = pd.DataFrame(gpd.read_parquet(out)).drop(columns="geometry")
         out.unlink()
         return frame, notes
@@ -511,10 +580,12 @@ def read_checked_table(
     *,
     encoding: str | None = None,
     name: str | None = None,
+    text_columns: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Read a table from an untrusted file; return what `check` makes of it, and the notes.
 
     The raw rows live only in here (a household file's ID numbers among them).
+    `text_columns`: as for `read_untrusted_table`.
 
     Raises
     ------
@@ -523,7 +594,7 @@ def read_checked_table(
     ImportRefusedError
         If `check` refuses the rows: the message names the file (`name`, default its own).
     """
-    frame, notes = read_untrusted_table(path, encoding=encoding)
+    frame, notes = read_untrusted_table(path, encoding=encoding, text_columns=text_columns)
     try:
         return check(frame), notes
     except ImportRefusedError as exc:

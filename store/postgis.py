@@ -30,6 +30,7 @@ from psycopg import sql
 from geo import settings
 from geo.errors import StoreBusyError, StoreError
 from store.base import (
+    RETIRED_TABLES,
     SHARED_TABLES,
     Run,
     Store,
@@ -47,7 +48,7 @@ __all__ = ["PostGISStore", "redact"]
 SCHEMA = "village_atlas"
 SRID = 4326
 _LOCK = 7_310_431  # the advisory lock every writer takes
-_SCHEMA_VERSION = "2"  # 2: va_layers counts the edits since a layer was written
+_SCHEMA_VERSION = "3"  # 3: no household key in the store (va_secrets dropped)
 _SCHEMA_SQL = (
     "CREATE TABLE IF NOT EXISTS {s}.va_meta (key text PRIMARY KEY, value text)",
     (
@@ -278,6 +279,8 @@ class PostGISStore(Store):
         run = _runner(conn)
         if run("SELECT value FROM {p}va_meta WHERE key = 'schema'") != [(_SCHEMA_VERSION,)]:
             upgrade_layer_records(run, self._columns(conn, "va_layers"))
+            for table in RETIRED_TABLES:
+                run(f"DROP TABLE IF EXISTS {{p}}{table}")
             run("DELETE FROM {p}va_meta WHERE key = 'schema'")
             run("INSERT INTO {p}va_meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
         self._upgraded = True

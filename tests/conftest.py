@@ -59,6 +59,15 @@ def road() -> gpd.GeoDataFrame:
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def household_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The household key of this test session: a private file, never the user's own."""
+    path = tmp_path_factory.mktemp("household-key") / "household.key"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VILLAGE_ATLAS_HOUSEHOLD_KEY_FILE", str(path))
+        yield path
+
+
 @pytest.fixture(scope="session")
 def demo_store() -> Path:
     """The demo store, built by `make test` (or here if missing)."""

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import io
+import os
+import re
+import sqlite3
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -15,12 +26,14 @@ from psycopg import sql
 import cli
 import layers
 import store
-from exports import MapSpec, bureau_workbook, html_map, meeting_map, save_figure
-from geo.errors import ImportRefusedError
+from exports import MapSpec, html_map, meeting_map, save_figure
+from geo.errors import ImportRefusedError, StoreError
 from geo.status import done_by
 from layers import households, targets
 from layers.clauses import Provenance
 from store import households as importer
+from store import ingest
+from store.gpkg import backups as gpkg_backups
 from store.postgis import SCHEMA
 from store.register import CLEANUPS, STEPS, Register
 from store.tables import table_bytes
@@ -185,7 +198,8 @@ def test_import_stores_counts_and_hashes_never_an_id_number(backend_store, tmp_p
     origin = handle.origin("household_register")
     assert origin is not None and not origin.synthetic
     text = _store_text(backend_store)
-    key = handle.household_key()
+    key = importer.household_key()
+    assert key.hex() not in text
     for number in frame["身份证号"]:
         assert number not in text
         assert importer.hash_id(number, key) in text  # kept, hashed, in the store only
@@ -248,33 +262,424 @@ def test_an_excel_file_imports(demo_store, tmp_path):
     assert origin is not None and origin.source.startswith("贫困户.xlsx (imported")
 
 
-def test_no_export_holds_an_id_number_raw_or_hashed(demo_store, tmp_path, monkeypatch):
+def test_an_id_number_in_the_file_name_is_not_recorded(demo_store, tmp_path, capsys):
+    from tests.helpers import copy_gpkg  # noqa: PLC0415
+
+    where = str(copy_gpkg(demo_store, tmp_path / "s" / "demo.gpkg"))
+    handle = store.open_store(where, recheck=True)
+    frame = household_file(handle.read_layer("villages")["code"].head(2).tolist(), 4)
+    number = resident_id(7)
+    named = write_csv(frame, tmp_path / f"{number}_张三.csv")
+    assert cli.main(["import-households", str(named), "--store", where]) == 0
+    frame.loc[1, "家庭人口"] = "99"
+    refused = write_csv(frame, tmp_path / f"户主{number.lower()}.csv")
+    assert cli.main(["import-households", str(refused), "--store", where]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: 户主….csv was refused: ")
+    origin = handle.origin("household_register")
+    assert origin is not None
+    assert origin.source.startswith("…_张三.csv (imported household register")
+    events = handle.events()
+    assert "…_张三.csv (imported household register" in events["target"].iloc[0]
+    for text in (err, origin.source, *events["target"], *events["detail"], _store_text(where)):
+        assert number[:15] not in text
+
+
+def _workbook(frame: pd.DataFrame, path: Path, numbers_on: tuple[int, ...] = ()) -> Path:
+    """Write `frame` with openpyxl: people as numbers, ID numbers as text but on `numbers_on`."""
+    import openpyxl  # noqa: PLC0415
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(list(frame.columns))
+    for i, row in enumerate(frame.to_dict("records")):
+        values = {**row, "家庭人口": int(row["家庭人口"])}
+        if i in numbers_on:
+            values["身份证号"] = int(row["身份证号"])  # what Excel keeps of a typed number
+        sheet.append(list(values.values()))
+    book.save(path)
+    return path
+
+
+def test_an_id_number_stored_as_a_number_in_excel_is_refused(demo_store, tmp_path, capsys):
+    from tests.helpers import copy_gpkg  # noqa: PLC0415
+
+    where = str(copy_gpkg(demo_store, tmp_path / "s" / "demo.gpkg"))
+    handle = store.open_store(where, recheck=True)
+    codes = handle.read_layer("villages")["code"].head(2).tolist()
+    frame = household_file(codes, 12)
+    frame = frame[~frame["身份证号"].str.endswith("X")].head(5).reset_index(drop=True)
+    assert len(frame) == 5
+    good = _workbook(frame, tmp_path / "good.xlsx")
+    assert cli.main(["import-households", str(good), "--store", where]) == 0
+    assert handle.household_rows() == 5
+    capsys.readouterr()
+    bad = _workbook(frame, tmp_path / "bad.xlsx", numbers_on=(1, 3))
+    assert cli.main(["import-households", str(bad), "--store", where]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("error: bad.xlsx was refused: `id_number` holds numbers, not text ")
+    assert "(rows 3, 5): " in err and "format the column as text" in err
+    for number in frame["身份证号"]:
+        assert number[:12] not in err
+    hashes = _stored_hashes(where)  # the register of the good file, untouched
+    assert hashes == {importer.hash_id(n, importer.household_key()) for n in frame["身份证号"]}
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch):
+    """The system's temporary folder, as this test's own: what other processes leave is not seen."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def test_a_private_folder_is_0700_and_gone_after_an_error(private_tmp):
+    seen = []
+
+    def read_and_fail() -> None:
+        with ingest.private_folder("va-ingest-") as folder:
+            seen.append((folder, stat.S_IMODE(folder.stat().st_mode)))
+            (folder / "in").mkdir()
+            (folder / "in" / "out.parquet").write_bytes(b"raw rows")
+            raise RuntimeError("stopped")  # a refusal, a stopped page: it goes all the same
+
+    with pytest.raises(RuntimeError, match="stopped"):
+        read_and_fail()
+    ((folder, mode),) = seen
+    assert folder.parent == private_tmp
+    assert folder.name.startswith(f"va-ingest-{os.getpid()}-")
+    assert mode == 0o700
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_no_household_import_leaves_its_rows_in_a_temporary_folder(
+    demo_store, tmp_path, private_tmp
+):
+    from tests.helpers import copy_gpkg  # noqa: PLC0415
+
+    where = str(copy_gpkg(demo_store, tmp_path / "s" / "demo.gpkg"))
+    codes = store.open_store(where, recheck=True).read_layer("villages")["code"].head(2).tolist()
+    frame = household_file(codes, 12)
+    frame = frame[~frame["身份证号"].str.endswith("X")].head(5).reset_index(drop=True)
+    bad_rows = frame.assign(家庭人口=["2", "99", "3", "1", "4"])
+    not_a_workbook = tmp_path / "not.xlsx"
+    not_a_workbook.write_text("id_number,people\n")
+    files = {
+        write_csv(frame, tmp_path / "good.csv"): 0,
+        write_csv(bad_rows, tmp_path / "refused-by-the-checks.csv"): 2,
+        _workbook(frame, tmp_path / "refused-by-the-reader.xlsx", numbers_on=(2,)): 2,
+        not_a_workbook: 2,  # refused before it is read
+    }
+    for path, status in files.items():
+        assert cli.main(["import-households", str(path), "--store", where]) == status, path.name
+        left = sorted(p.name for p in private_tmp.iterdir())
+        assert left == ["village-atlas-ingest"], path.name  # the reading slots' lock files only
+
+
+def test_folders_of_killed_readers_are_removed_by_the_next(demo_store, tmp_path, private_tmp):
+    from tests.helpers import copy_gpkg  # noqa: PLC0415
+
+    where = str(copy_gpkg(demo_store, tmp_path / "s" / "demo.gpkg"))
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead = int(done.stdout)  # a process that is gone
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("not ours to remove")
+    names = {
+        "killed, old": f"va-ingest-{dead}-a1b2",
+        "killed, recent": f"va-ingest-{dead}-c3d4",
+        "running, old": f"va-ingest-{os.getpid()}-e5f6",
+        "an older version's, old": "va-ingest-q7z_k2x9",
+        "another kind, old": f"va-upload-{dead}-g7h8",
+    }
+    old = time.time() - ingest.STALE_SECONDS - 60
+    for kind, name in names.items():
+        (private_tmp / name).mkdir()
+        (private_tmp / name / "out.parquet").write_bytes(b"raw rows")
+        if kind.endswith("old"):
+            os.utime(private_tmp / name, (old, old))
+    link = private_tmp / f"va-ingest-{dead}-link"
+    link.symlink_to(outside)
+    os.utime(link, (old, old), follow_symlinks=False)
+    path = write_csv(household_file(["not a village"], 2), tmp_path / "refused.csv")
+    assert cli.main(["import-households", str(path), "--store", where]) == 2
+    left = {p.name for p in private_tmp.iterdir()}
+    assert names["killed, old"] not in left
+    assert names["an older version's, old"] not in left
+    for kind in ("killed, recent", "running, old", "another kind, old"):
+        assert names[kind] in left, kind
+    assert link.is_symlink() and (outside / "keep").exists()
+
+
+def _output_text(path: Path) -> tuple[str, bytes]:
+    """What an output holds, as text to search (its words, metadata, members) and raw bytes."""
+    raw = b"".join(p.read_bytes() for p in sorted(path.parent.glob(path.name + "*")))
+    parts = [raw.decode("latin-1")]
+    if path.suffix == ".pdf":
+        reader = pypdf.PdfReader(io.BytesIO(raw))
+        parts += [page.extract_text() for page in reader.pages]
+        parts.append(str(reader.metadata))
+    elif path.suffix == ".png":
+        from PIL import Image  # noqa: PLC0415
+
+        with Image.open(path) as image:
+            parts.append(str(image.info))
+    elif path.suffix == ".xlsx":
+        with zipfile.ZipFile(path) as z:
+            parts += [z.read(n).decode("utf-8") for n in z.namelist()]
+    elif path.suffix in {".csv", ".json", ".html"}:
+        parts.append(raw.decode("utf-8"))
+    return "\n".join(parts), raw
+
+
+def test_no_export_holds_an_id_number_raw_or_hashed(demo_store, tmp_path, monkeypatch, capsys):
     from tests.helpers import copy_gpkg  # noqa: PLC0415
 
     where = copy_gpkg(demo_store, tmp_path / "s" / "demo.gpkg")
     monkeypatch.setenv("VILLAGE_ATLAS_STORE", str(where))
-    handle = store.open_store(where, recheck=True)
-    frame = household_file(handle.read_layer("villages")["code"].head(5).tolist())
-    path = write_csv(frame, tmp_path / "households.csv")
-    importer.import_households(path, handle=handle, who="test")
-    key = handle.household_key()
-    secrets = [*frame["身份证号"], *(importer.hash_id(n, key) for n in frame["身份证号"])]
-    secrets.append(key.hex())
-    villages = layers.load("villages")
-    outputs = {
-        "csv": table_bytes(villages.drop(columns="geometry"), ".csv").decode("utf-8"),
-        "gpkg": table_bytes(villages, ".gpkg", geometry=villages.geometry).decode("latin-1"),
-        "html": html_map(MapSpec(lang="en")),
+    county = "620924"  # one small county: every output below draws or counts its households
+    villages = store.open_store(where, recheck=True).read_layer("villages")
+    frame = household_file(villages.loc[villages["county_code"] == county, "code"].tolist())
+    numbers = frame["身份证号"].tolist()
+    path = write_csv(frame, tmp_path / f"{numbers[0]}_households.csv")  # named after a person
+    assert cli.main(["import-households", str(path), "--store", str(where)]) == 0
+    key = importer.household_key()
+    hashed = [importer.hash_id(n, key) for n in numbers]
+    plain = [hashlib.sha256(n.encode()).hexdigest() for n in numbers]
+    secrets = [*numbers, *(n.lower() for n in numbers), *hashed, *plain, key.hex()]
+    secrets += [s.upper() for s in (*hashed, *plain, key.hex())]
+    assert all(h in _store_text(str(where)) for h in hashed)  # what the store keeps, and no more
+    out = tmp_path / "out"
+    out.mkdir()
+    capsys.readouterr()
+    printed = {}
+    commands = {
+        "atlas.pdf": ["export", "atlas", "--county", county, "--dpi", "72", "--lang", "en"],
+        "map.png": ["export", "map", "--county", county, "--dpi", "72", "--lang", "en"],
+        "workbook.xlsx": ["export", "xlsx", "--lang", "en"],
+        **{f"coverage.{s}": ["coverage", "--rule", "bus_2km"] for s in ("csv", "xlsx", "gpkg")},
+        "targets.csv": ["targets", "--county", county, "--format", "csv"],
+        "targets.json": ["targets", "--format", "json"],
+        "bureaus.json": ["bureaus", "--format", "json"],
+        "bureaus.csv": ["bureaus", "--format", "csv"],
     }
-    book = bureau_workbook(2017, tmp_path / "w.xlsx", lang="en")
-    with zipfile.ZipFile(book) as z:
-        outputs["workbook"] = "".join(z.read(n).decode("utf-8") for n in z.namelist())
-    pdf = save_figure(meeting_map(MapSpec(lang="en", county="620924", dpi=72)), tmp_path / "m.pdf")
-    reader = pypdf.PdfReader(io.BytesIO(pdf.read_bytes()))
-    outputs["pdf"] = "".join(page.extract_text() for page in reader.pages)
-    for kind, text in outputs.items():
+    for name, args in commands.items():
+        file_out = args[0] in ("export", "coverage")
+        assert cli.main([*args, *(["--out", str(out / name)] if file_out else [])]) == 0, name
+        if not file_out:
+            (out / name).write_text(capsys.readouterr().out, encoding="utf-8")
+        printed[name] = capsys.readouterr().err
+    save_figure(meeting_map(MapSpec(lang="en", county=county, dpi=72)), out / "map.pdf")
+    (out / "map.html").write_text(html_map(MapSpec(lang="en", county=county)), encoding="utf-8")
+    shown = layers.load("villages")
+    (out / "villages.csv").write_bytes(table_bytes(shown.drop(columns="geometry"), ".csv"))
+    (out / "villages.gpkg").write_bytes(table_bytes(shown, ".gpkg", geometry=shown.geometry))
+    outputs = {p.name: _output_text(p) for p in sorted(out.iterdir())}
+    assert len(outputs) == 14
+    # the outputs do hold the imported register: its counts, never its rows
+    exited = int((frame["脱贫年份"] != "").sum())
+    counts = f"{exited} of {len(frame)} households out"
+    assert counts in outputs["targets.csv"][0] and counts in outputs["workbook.xlsx"][0]
+    atlas = outputs["atlas.pdf"][0].splitlines()
+    share = f"{100 * exited / len(frame):.1f}"
+    assert any(ln.startswith("Every registered poor household") and share in ln for ln in atlas)
+    for name, (text, raw) in outputs.items():
         for secret in secrets:
-            assert secret not in text, kind
+            assert secret not in text, name
+        assert key not in raw, name
+    for name, err in printed.items():
+        assert not any(secret in err for secret in secrets), name
+
+
+# --- the key that hashes ID numbers: outside every store ---------------------------------------
+
+
+def _gpkg_bytes(path: Path) -> bytes:
+    """A GeoPackage's file with its write-ahead log and shared memory, as raw bytes."""
+    return b"".join(p.read_bytes() for p in sorted(path.parent.glob(path.name + "*")))
+
+
+def _stored_hashes(where: str) -> set[str]:
+    """The `id_hash` of every household row of a store."""
+    query = "SELECT id_hash FROM {p}va_households"
+    if where.startswith("postgresql"):
+        with psycopg.connect(where) as conn:
+            return {r[0] for r in conn.execute(query.format(p=f"{SCHEMA}."))}
+    with contextlib.closing(sqlite3.connect(f"{Path(where).as_uri()}?mode=ro", uri=True)) as db:
+        return {r[0] for r in db.execute(query.format(p=""))}
+
+
+def _tables(where: str) -> set[str]:
+    if where.startswith("postgresql"):
+        with psycopg.connect(where) as conn:
+            found = conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                (SCHEMA,),
+            )
+            return {r[0] for r in found}
+    with contextlib.closing(sqlite3.connect(f"{Path(where).as_uri()}?mode=ro", uri=True)) as db:
+        return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _import(where: str, tmp_path: Path, codes: list[str], n: int = 12) -> pd.DataFrame:
+    frame = household_file(codes, n)
+    path = write_csv(frame, tmp_path / f"households-{n}.csv")
+    assert cli.main(["import-households", str(path), "--store", where]) == 0
+    return frame
+
+
+def _copy_to_gpkg(where: str, target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    assert cli.main(["store", "init", str(target)]) == 0
+    assert cli.main(["store", "copy", where, "--to", str(target)]) == 0
+    return target
+
+
+def test_the_key_is_in_no_store_copy_or_backup(backend_store, tmp_path, household_key_file):
+    handle = store.open_store(backend_store, recheck=True)
+    frame = _import(backend_store, tmp_path, handle.read_layer("villages")["code"].head(3).tolist())
+    key = importer.household_key()
+    assert household_key_file.read_text().strip() == key.hex()
+    hashes = {importer.hash_id(n, key) for n in frame["身份证号"]}
+    assert _stored_hashes(backend_store) == hashes
+    assert "va_secrets" not in _tables(backend_store)
+    assert key.hex() not in _store_text(backend_store)
+    kept = {"copy": _gpkg_bytes(_copy_to_gpkg(backend_store, tmp_path / "copy" / "c.gpkg"))}
+    if not backend_store.startswith("postgresql"):
+        kept["store"] = _gpkg_bytes(Path(backend_store))
+        assert cli.main(["store", "backup", backend_store]) == 0
+        (backup,) = gpkg_backups(Path(backend_store))[:1]
+        kept["backup"] = _gpkg_bytes(backup)
+    for kind, raw in kept.items():
+        assert key.hex().encode() not in raw, kind
+        assert key.hex().upper().encode() not in raw, kind
+        assert key not in raw, kind
+        assert all(h.encode() in raw for h in hashes), kind  # the hashes did come along
+
+
+def _as_an_older_store(where: str, frame: pd.DataFrame, key: bytes) -> None:
+    """Make `where` what an earlier version left: rows hashed under a key kept beside them."""
+    handle = store.open_store(where, recheck=True)
+    codes = handle.read_layer("villages")["code"]
+    rows = importer.prepare(frame, key=key, villages=codes)
+    handle.replace_register(importer.aggregate(rows), households=rows, who="old", source="old")
+    create = "CREATE TABLE {p}va_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+    insert = "INSERT INTO {p}va_secrets VALUES ('household_key', %s)"
+    if where.startswith("postgresql"):
+        with psycopg.connect(where) as conn:
+            conn.execute(create.format(p=f"{SCHEMA}."))
+            conn.execute(insert.format(p=f"{SCHEMA}."), (key.hex(),))
+            conn.execute(sql.SQL("UPDATE {}.va_meta SET value = '2' WHERE key = 'schema'").format(
+                sql.Identifier(SCHEMA)))  # fmt: skip
+        return
+    with contextlib.closing(sqlite3.connect(where)) as db, db:
+        db.execute(create.format(p=""))
+        db.execute(insert.format(p="").replace("%s", "?"), (key.hex(),))
+        db.execute("UPDATE va_meta SET value = '6' WHERE key = 'schema'")
+
+
+def test_an_older_stores_key_is_gone_after_its_next_write(backend_store, tmp_path):
+    handle = store.open_store(backend_store, recheck=True)
+    frame = household_file(handle.read_layer("villages")["code"].head(3).tolist(), 6)
+    old = bytes(range(32))
+    _as_an_older_store(backend_store, frame, old)
+    assert "va_secrets" in _tables(backend_store)
+    assert old.hex() in _store_text(backend_store)
+    gpkg = not backend_store.startswith("postgresql")
+    if gpkg:  # a backup the earlier version made
+        folder = Path(backend_store).with_name("demo-backups")
+        folder.mkdir(exist_ok=True)
+        before = tmp_path / "before.gpkg"
+        with (
+            contextlib.closing(sqlite3.connect(backend_store)) as src,
+            contextlib.closing(sqlite3.connect(before)) as dst,
+        ):
+            src.backup(dst)
+        before.rename(folder / "demo-20200101T000000000000-1.gpkg")
+        assert old.hex().encode() in _gpkg_bytes(folder / "demo-20200101T000000000000-1.gpkg")
+    # a copy of the older store, not written to yet, does not carry its key
+    copy = _gpkg_bytes(_copy_to_gpkg(backend_store, tmp_path / "copy" / "c.gpkg"))
+    assert old.hex().encode() not in copy
+    assert importer.hash_id(frame["身份证号"][0], old).encode() in copy
+    store.open_store(backend_store, recheck=True).log_event("test", "a write", "anything")
+    assert "va_secrets" not in _tables(backend_store)
+    assert old.hex() not in _store_text(backend_store)
+    if gpkg:
+        for backup in gpkg_backups(Path(backend_store)):
+            assert old.hex().encode() not in _gpkg_bytes(backup), backup.name
+            assert "va_secrets" not in _tables(str(backup))
+    assert store.open_store(backend_store).household_rows() == 6  # the register itself stays
+
+
+def test_a_backup_upgrades_an_older_store_first(demo_store, tmp_path):
+    from tests.helpers import copy_gpkg  # noqa: PLC0415
+
+    where = copy_gpkg(demo_store, tmp_path / "s" / "demo.gpkg")
+    frame = household_file(store.open_store(where).read_layer("villages")["code"].head(2).tolist())
+    old = bytes(range(1, 33))
+    _as_an_older_store(str(where), frame, old)
+    assert cli.main(["store", "backup", str(where)]) == 0
+    (backup,) = gpkg_backups(where)
+    assert old.hex().encode() not in _gpkg_bytes(backup)
+    assert old.hex().encode() not in _gpkg_bytes(where)
+
+
+def test_the_key_file_is_made_private_once(tmp_path, monkeypatch):
+    monkeypatch.delenv("VILLAGE_ATLAS_HOUSEHOLD_KEY_FILE")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    path = tmp_path / "config" / "village-atlas" / "household.key"
+    keys: list[bytes] = []
+    start = threading.Barrier(8)
+
+    def make() -> None:
+        start.wait()
+        keys.append(importer.household_key())
+
+    threads = [threading.Thread(target=make) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(keys) == 8 and len(set(keys)) == 1  # every import at once agreed on one key
+    assert len(keys[0]) == 32 and path.read_text() == keys[0].hex() + "\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert sorted(p.name for p in path.parent.iterdir()) == ["household.key"]  # no drafts left
+    assert importer.household_key() == keys[0]
+    path.chmod(0o640)
+    with pytest.raises(StoreError, match=r"may be read by other users: .*chmod 600"):
+        importer.household_key()
+    path.chmod(0o600)
+    path.write_text("not a key\n")
+    with pytest.raises(StoreError, match=r"is not a key \(64 hex digits\)"):
+        importer.household_key()
+
+
+def test_the_store_alone_cannot_reproduce_a_hash(backend_store, tmp_path, monkeypatch):
+    handle = store.open_store(backend_store, recheck=True)
+    frame = _import(backend_store, tmp_path, handle.read_layer("villages")["code"].head(3).tolist())
+    number = frame["身份证号"][0]
+    stored = _stored_hashes(backend_store)
+    assert importer.hash_id(number, importer.household_key()) in stored  # with the key file: yes
+    text = _store_text(backend_store)
+    candidates = set()
+    for run in re.findall(r"[0-9a-fA-F]{64,}", text):  # every key the store could be hiding
+        candidates |= {run[i : i + 64] for i in range(len(run) - 63)}
+    assert len(candidates) >= len(stored)
+    for candidate in candidates:
+        for key in (bytes.fromhex(candidate), candidate.encode()):
+            assert importer.hash_id(number, key) not in stored
+    assert hashlib.sha256(number.encode()).hexdigest() not in stored
+    monkeypatch.setenv("VILLAGE_ATLAS_HOUSEHOLD_KEY_FILE", str(tmp_path / "lost" / "k.key"))
+    assert importer.hash_id(number, importer.household_key()) not in stored  # a new key
 
 
 # --- the pages ---------------------------------------------------------------------------------

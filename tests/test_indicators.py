@@ -523,7 +523,7 @@ def test_a_store_of_schema_5_gets_the_indicators_table_at_its_next_write(gpkg_co
     handle.replace_indicators(rows, years=(2016,), columns=("sheep",), who="t", source="f.csv")
     assert handle.indicators()["sheep"].tolist() == [12.0]
     schema = handle._read_sql("SELECT value FROM {p}va_meta WHERE key = 'schema'")
-    assert schema == [("6",)]
+    assert schema == [("7",)]
 
 
 def test_a_copied_store_keeps_the_indicators(backend_store, demo_store):

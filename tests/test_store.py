@@ -140,7 +140,7 @@ def test_an_older_store_reads_its_records_and_is_upgraded_by_the_next_write(back
     assert upgraded is not None
     assert (upgraded.synthetic, upgraded.edits, upgraded.edited_by) == (True, 1, "a")
     schema = handle._read_sql("SELECT value FROM {p}va_meta WHERE key = 'schema'")
-    assert schema == ([("2",)] if backend_store.startswith("postgresql") else [("6",)])
+    assert schema == ([("3",)] if backend_store.startswith("postgresql") else [("7",)])
 
 
 def test_a_failed_import_changes_nothing(backend_store, tmp_path):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -123,8 +122,8 @@ def saved_upload(upload: UploadedFile, name: str | None = None) -> Iterator[Path
         st.error(tr("too_big", mb=ingest.LIMITS.file_bytes // 2**20))
         yield None
         return
-    with tempfile.TemporaryDirectory(prefix="va-upload-") as folder:
-        path = Path(folder) / (name or Path(str(upload.name)).name)
+    with ingest.private_folder("va-upload-") as folder:
+        path = folder / (name or Path(str(upload.name)).name)
         path.write_bytes(upload.getvalue())
         yield path
 
