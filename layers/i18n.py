@@ -228,7 +228,32 @@ STRINGS = MappingProxyType(
         "page_targets": ("Targets", "目标进度"),
         "page_bureaus": ("Bureaus", "部门视图"),
         "page_changes": ("Change report", "变化报告"),
-        "rules": ("Rules (a village passes only if it passes all)", "规则（全部达标才算覆盖）"),
+        "rules": (
+            "Rules (a village passes only if it passes every rule whose scope takes it in)",
+            "规则（村庄须达到其所在范围内的全部规则才算覆盖）",
+        ),
+        "out_of_scope": ("Outside the scope: not a gap", "范围外（不计缺口）"),
+        "counted_in": ("Gaps are counted in: {scope}.", "缺口统计范围：{scope}。"),
+        "outside_scope_note": (
+            "{n} villages outside the scope are drawn small and grey: they are not gaps.",
+            "范围外的{n}个村以灰色小点显示，不计为缺口。",
+        ),
+        "people_everyone": (
+            "Everyone on the population grid, not only the {scope} the rule asks about.",
+            "人口格网上的全部人口，不限于该规则所指的{scope}。",
+        ),
+        "rule_plan_note": (
+            "The plan's measure (section {section})",
+            "规划原文的措施（第{section}条）",
+        ),
+        "rule_to_confirm_note": (
+            "The plan's measure, figure to confirm (section {section}): {reason}",
+            "规划原文的措施，数字待核实（第{section}条）：{reason}",
+        ),
+        "rule_assumption_note": (
+            "Our assumption, not the plan's figure: {reason}",
+            "本图假设，并非规划原文的数字：{reason}",
+        ),
         "within": ("{rule}: distance (m)", "{rule}：距离（米）"),
         "mode": ("Measure", "量算方式"),
         "mode_straight": ("Straight line", "直线距离"),

@@ -25,6 +25,7 @@ from geo.errors import UnknownLayerError
 from geo.status import done_by, year_of
 from layers.bureaus import BUREAUS
 from layers.clauses import Clause, Provenance, Scope, scope_mask
+from layers.i18n import t
 from layers.spec import Bureau, Titled
 from store import derived
 
@@ -40,7 +41,9 @@ __all__ = [
     "gaps_by_bureau",
     "get_rule",
     "population_coverage",
+    "provenance_note",
     "road_graph",
+    "scope_text",
 ]
 
 #: Reads a catalogue layer by key (default `layers.load`: the demo store).
@@ -360,6 +363,40 @@ def get_rule(key: str) -> CoverageRule:
     raise UnknownLayerError(msg)
 
 
+def scope_text(rules: Sequence[CoverageRule], lang: str = "en") -> str:
+    """Return where `rules` count their gaps, in words: their one scope, or each rule's.
+
+    Examples
+    --------
+    >>> scope_text([RULES["broadband"], RULES["power"]])
+    'poor villages'
+    >>> scope_text([RULES["bus_2km"], RULES["broadband"]])
+    'Bus stop within 2 km: all villages; Broadband fibre to the village: poor villages'
+    """
+    if len({rule.scope for rule in rules}) == 1:
+        return rules[0].scope.label(lang)
+    return "; ".join(f"{rule.title(lang)}: {rule.scope.label(lang)}" for rule in rules)
+
+
+def provenance_note(rule: CoverageRule, lang: str = "en") -> str:
+    """Return the rule's provenance in a sentence: the plan's measure, or ours and why.
+
+    Examples
+    --------
+    >>> provenance_note(RULES["power"])
+    "The plan's measure (section 7(4))"
+    >>> provenance_note(RULES["bus_2km"]).startswith("Our assumption, not the plan's figure: ")
+    True
+    """
+    section = rule.clause.section if rule.clause is not None else ""
+    key = {
+        Provenance.PLAN: "rule_plan_note",
+        Provenance.TO_CONFIRM: "rule_to_confirm_note",
+        Provenance.ASSUMPTION: "rule_assumption_note",
+    }[rule.provenance]
+    return t(key, lang, section=section, reason=rule.reason)
+
+
 def facilities_for(rule: CoverageRule, year: int, load: Loader = layers.load) -> gpd.GeoDataFrame:
     """Return the facilities that serve `rule` and exist by the end of `year`."""
     parts = []
@@ -598,17 +635,26 @@ def evaluate_many(
 ) -> pd.DataFrame:
     """Evaluate several rules at once: a village passes only if it passes all of them.
 
+    Each rule judges the villages of its scope only (`CoverageRule.in_scope`): a village
+    outside a rule's scope is not held to it, and a village outside the scope of every
+    rule is neither covered nor a gap (`in_scope` false).
+
     Returns
     -------
     pandas.DataFrame
-        Indexed like the villages: `covered` (all rules; along roads when
-        `along_roads`), `straight_covered` (all rules, straight line), and per rule
-        ``<key>`` (passes), ``<key>_distance_m`` and ``<key>_network_m`` (distance rules),
-        ``<key>_contradiction`` (rules with a register flag).
+        Indexed like the villages: `in_scope` (in the scope of at least one rule),
+        `covered` (in scope and passes every rule whose scope takes it in; along roads
+        when `along_roads`), `straight_covered` (the same, straight line), and per rule
+        ``<key>`` (passes, whatever the scope), ``<key>_distance_m`` and
+        ``<key>_network_m`` (distance rules), ``<key>_contradiction`` (rules with a
+        register flag).
     """
     distances = dict(within_m or {})
     if along_roads and graph is None and any(r.is_distance for r in rules):
         graph = road_graph(year, load)
+    villages = load("villages")
+    scopes = pd.DataFrame({r.key: r.in_scope(villages).to_numpy(bool) for r in rules})
+    scopes.index = villages.index
     parts = {}
     for rule in rules:
         result = evaluate(
@@ -630,6 +676,12 @@ def evaluate_many(
             if column in result:
                 parts[f"{rule.key}_{suffix}"] = result[column].rename(f"{rule.key}_{suffix}")
     out = pd.DataFrame(parts)
-    out.insert(0, "covered", out[[r.key for r in rules]].all(axis=1))
-    out.insert(1, "straight_covered", out[[f"{r.key}_straight" for r in rules]].all(axis=1))
-    return out.drop(columns=[f"{r.key}_straight" for r in rules])
+    keys = [r.key for r in rules]
+    in_scope = scopes[keys].any(axis=1)
+    not_asked = ~scopes[keys].to_numpy()  # a rule holds no village outside its scope
+    passes = out[keys].to_numpy(bool) | not_asked
+    straight = out[[f"{k}_straight" for k in keys]].to_numpy(bool) | not_asked
+    out.insert(0, "in_scope", in_scope)
+    out.insert(1, "covered", in_scope & passes.all(axis=1))
+    out.insert(2, "straight_covered", in_scope & straight.all(axis=1))
+    return out.drop(columns=[f"{k}_straight" for k in keys])

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 import layers
 from layers import projects, targets
 from layers.rules import RULES, evaluate, evaluate_many, gap_list
-from tests.helpers import ROOT, log_in
+from tests.helpers import ROOT, log_in, uncovered_by_hand
 
 APP = str(ROOT / "app.py")
 
@@ -121,6 +121,19 @@ def test_search_opens_the_village_file(app):
     assert any(frame.value.shape[0] == len(RULES) for frame in app.dataframe)
 
 
+def test_the_village_file_says_a_clause_does_not_ask_about_the_village(app):
+    left_out = uncovered_by_hand("cooperative", 2017)
+    code = next(c for c, asked in left_out.items() if not asked)  # not poor, no cooperative
+    village = layers.load("villages").set_index("code").loc[code]
+    app.text_input[0].input(village["pinyin"]).run()
+    app.selectbox[0].select(code).run()
+    assert not app.exception
+    (measures,) = [f.value for f in app.dataframe if len(f.value) == len(RULES)]
+    met = dict(zip(measures["Measure"], measures["Met"], strict=True))
+    assert met["A cooperative or mutual fund association"] == "Outside the scope: not a gap"
+    assert met["Bus stop within 2 km"] in ("yes", "no")
+
+
 def test_the_village_file_lists_its_projects(app):
     register = layers.load("projects")
     code = register["village_code"].dropna().value_counts().index[0]  # the busiest village
@@ -146,20 +159,26 @@ def test_unreachable_basemap_says_so_and_keeps_the_relief(app, sent, monkeypatch
 # --- coverage, targets, bureaus, changes ----------------------------------------------------
 
 
+def _counts_caption(app: AppTest) -> str:
+    """The caption under the Coverage page's map: the count of each class, the scope."""
+    return next(c.value for c in app.caption if c.value.startswith("Covered: "))
+
+
 def test_coverage_page_figures_equal_the_engine(app, sent):
     app.switch_page("pages/coverage.py").run()
     assert not app.exception
     result = evaluate_many([RULES["bus_2km"]], 2017)
-    caption = app.caption[0].value
+    caption = _counts_caption(app)
     assert f"Covered: {int(result['covered'].sum())}" in caption
     assert f"Not covered: {int((~result['covered']).sum())}" in caption
+    assert "Gaps are counted in: all villages." in caption
     county_table = app.dataframe[0].value
     assert int(county_table["Covered"].sum()) == int(result["covered"].sum())
     app.radio[0].set_value("network").run()
     assert not app.exception
     along = evaluate_many([RULES["bus_2km"]], 2017, along_roads=True)
     straight_only = int((along["straight_covered"] & ~along["covered"]).sum())
-    assert f"Covered straight, not along roads: {straight_only}" in app.caption[0].value
+    assert f"Covered straight, not along roads: {straight_only}" in _counts_caption(app)
     assert URL.findall(json.dumps(sent[-1], default=str)) == []
 
 
@@ -168,7 +187,50 @@ def test_coverage_page_combines_rules(app):
     app.multiselect[0].set_value(["bus_2km", "tap_water"]).run()
     assert not app.exception
     both = evaluate_many([RULES["bus_2km"], RULES["tap_water"]], 2017)
-    assert f"Covered: {int(both['covered'].sum())}" in app.caption[0].value
+    assert f"Covered: {int(both['covered'].sum())}" in _counts_caption(app)
+
+
+def test_coverage_rule_picker_says_what_is_our_assumption(app):
+    app.switch_page("pages/coverage.py").run()
+    assert not app.exception
+    picker = app.multiselect[0]
+    assert "Bus stop within 2 km · assumption" in picker.options
+    assert "Bus service in the village · plan" in picker.options
+    assert picker.value == ["bus_2km"]  # the default is ours: its reason is shown
+    notes = [c.value for c in app.caption]
+    assert any(n.startswith("Bus stop within 2 km: Our assumption, not the plan's") for n in notes)
+    picker.set_value(["bus_service"]).run()
+    assert not app.exception
+    assert not any("Our assumption" in c.value for c in app.caption)
+
+
+@pytest.mark.parametrize("key", [k for k, r in RULES.items() if r.scope.value == "poor villages"])
+def test_coverage_page_counts_a_poor_village_rule_in_poor_villages(app, key):
+    """2016: many villages that are not poor lack the service; they are shown, not counted."""
+    left_out = uncovered_by_hand(key, 2016)
+    gaps = {code for code, asked in left_out.items() if asked}
+    outside = len(left_out) - len(gaps)
+    assert outside > 0
+    app.sidebar.slider[0].set_value(2016).run()
+    app.switch_page("pages/coverage.py").run()
+    app.multiselect[0].set_value([key]).run()
+    assert not app.exception
+    villages = layers.load("villages")
+    poor = int(villages["is_poor"].sum())
+    caption = _counts_caption(app)
+    assert f"Not covered: {len(gaps)}" in caption
+    assert f"Covered: {poor - len(gaps)}" in caption
+    assert "Gaps are counted in: poor villages." in caption
+    assert f"{len(villages) - poor} villages outside the scope" in caption
+    by_county = app.dataframe[0].value
+    assert int(by_county["Villages"].sum()) == poor
+    assert int(by_county["Covered"].sum()) == poor - len(gaps)
+    assert any(h.value == "Gap list · poor villages" for h in app.subheader)
+    listed = app.dataframe[-1].value
+    assert set(listed["Code"]) == gaps
+    assert len(listed) == len(gaps)
+    assert set(listed["Scope"]) == {"poor villages"}
+    assert set(listed["Provenance"]) == {RULES[key].provenance.value}
 
 
 def test_targets_page_shows_the_board(app):
