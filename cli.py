@@ -1022,7 +1022,12 @@ def _parser() -> argparse.ArgumentParser:
     cov.set_defaults(func=_coverage)
     exp = sub.add_parser("export", help="meeting map (PNG/PDF), county atlas, HTML map, workbook")
     exp.add_argument("what", choices=list(_EXPORT_SUFFIXES))
-    exp.add_argument("--rule", default="bus_2km", help="coverage rule shown (default bus_2km)")
+    exp.add_argument(
+        "--rule",
+        default="bus_2km",
+        help="coverage rule shown (default bus_2km: our assumption, not the plan's measure; "
+        "the map says each rule's provenance and scope; see `village-atlas rules`)",
+    )
     exp.add_argument("--year", type=int, default=2017, help="state at the end of this year")
     exp.add_argument("--county", help="a county code or name (default: the whole city)")
     exp.add_argument("--size", default="A4", choices=["A4", "A3"])

@@ -374,6 +374,10 @@ STRINGS = MappingProxyType(
             "{rule} · state at the end of {year} · {area}",
             "{rule} · {year}年末状况 · {area}",
         ),
+        "export_subtitle_rule": (
+            "{rule} · gaps counted in {scope} · state at the end of {year} · {area}",
+            "{rule} · 缺口统计范围：{scope} · {year}年末状况 · {area}",
+        ),
         "export_notes": (
             "CRS: {crs}. Made {date} with Village Atlas. Map approval number: {approval}",
             "坐标系：{crs}。{date} 由村情地图制作。审图号：{approval}",

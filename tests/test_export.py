@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import functools
+import html
 import http.server
 import io
+import re
 import threading
 from pathlib import Path
 
+import folium
 import geopandas
 import matplotlib.colors
 import numpy as np
@@ -19,10 +22,11 @@ from PIL import Image
 
 import exports as export
 import layers
-from exports.spec import PROVINCE_PATH
+from exports.html import map_of
+from exports.spec import CLASS_COLOURS, PROVINCE_PATH
 from layers.i18n import t
 from layers.rules import RULES, evaluate, facilities_for
-from tests.helpers import ARTIFACTS
+from tests.helpers import ARTIFACTS, uncovered_by_hand
 
 PT_PER_MM = 72 / 25.4
 
@@ -350,3 +354,93 @@ def test_relief_has_no_band_along_the_frame_edge(demo_store, county):
     edge, beside = frame[:, :5].mean(axis=1), frame[:, 5:15].mean(axis=1)
     assert np.abs(edge - beside).mean() < 2.0  # the old band: 6.5 grey levels darker
     assert frame[:, :5].std(axis=0).max() < 2.5 * np.median(frame[:, 5:].std(axis=0))
+
+
+# A rule's provenance and scope on the maps: an assumption is never shown as the plan's.
+
+OURS = {"en": "Our assumption, not the plan's figure", "zh": "本图假设，并非规划原文的数字"}
+
+
+def test_print_map_of_an_assumed_rule_says_it_is_ours(city_pdf, meeting_pdf):
+    lang, pdf = city_pdf
+    text = _text(pdf)
+    assert OURS[lang] in text
+    assert "2 km is our reading of a village served" in text  # its reason
+    assert {"en": "gaps counted in all villages", "zh": "缺口统计范围：所有村"}[lang] in text
+    assert OURS["zh"] in _text(meeting_pdf)
+
+
+@pytest.fixture(scope="module")
+def cooperative_2016(demo_store, tmp_path_factory):
+    """The whole-city map of a plan rule of poor villages in 2016, and its saved PDF."""
+    fig = export.meeting_map(export.MapSpec(year=2016, rule="cooperative", lang="en", dpi=72))
+    pdf = export.save_figure(fig, tmp_path_factory.mktemp("coop") / "cooperative.pdf")
+    return fig, pdf
+
+
+def test_print_map_of_a_plan_rule_says_it_is_the_plans(cooperative_2016):
+    _, pdf = cooperative_2016
+    text = _text(pdf)
+    assert "The plan's measure (section 6(5))" in text
+    assert "assumption" not in text.lower()
+    assert "gaps counted in poor villages" in text
+
+
+def _drawn(fig, colour: str) -> int:
+    """Markers drawn on the map in `colour` (the villages of one class), counted."""
+    rgb = matplotlib.colors.to_rgb(colour)
+    return sum(
+        len(c.get_offsets())
+        for c in fig.axes[0].collections
+        if len(c.get_facecolor()) and np.allclose(c.get_facecolor()[0][:3], rgb)
+    )
+
+
+def test_print_map_draws_villages_outside_the_scope_as_no_gaps(cooperative_2016):
+    fig, pdf = cooperative_2016
+    left_out = uncovered_by_hand("cooperative", 2016)
+    gaps = sum(left_out.values())
+    villages = layers.load("villages")
+    not_poor = int((~villages["is_poor"]).sum())
+    assert len(left_out) - gaps > 100  # villages that are not poor lack one too: no gaps
+    assert _drawn(fig, CLASS_COLOURS["uncovered"]) == gaps
+    assert _drawn(fig, CLASS_COLOURS["out_of_scope"]) == not_poor
+    assert _drawn(fig, CLASS_COLOURS["covered"]) == int(villages["is_poor"].sum()) - gaps
+    text = _text(pdf)
+    assert f"Not covered ({gaps})" in text
+    assert f"Outside the scope: not a gap ({not_poor})" in text
+
+
+def _groups(fmap: folium.Map) -> dict[str, set[str]]:
+    """The village codes each layer group of a folium map draws, by the group's title."""
+    out = {}
+    for child in fmap._children.values():
+        if isinstance(child, folium.FeatureGroup):
+            data = [c.data for c in child._children.values() if isinstance(c, folium.GeoJson)]
+            out[child.layer_name] = {
+                f["properties"].get("code") for d in data for f in d["features"]
+            }
+    return out
+
+
+def test_html_map_draws_the_scope_and_says_whose_rule_it_is(demo_store):
+    left_out = uncovered_by_hand("cooperative", 2016)
+    villages = layers.load("villages")
+    spec = export.MapSpec(year=2016, rule="cooperative", lang="en")
+    groups = _groups(map_of(spec))
+    assert groups["Not covered"] == {code for code, asked in left_out.items() if asked}
+    assert groups["Outside the scope: not a gap"] == set(villages.loc[~villages["is_poor"], "code"])
+    plan = _title_box(export.html_map(spec))
+    assert "The plan's measure (section 6(5))" in plan
+    assert "gaps counted in poor villages" in plan
+    assert "assumption" not in plan.lower()
+    page = export.html_map(export.MapSpec(rule="bus_2km", lang="zh"))
+    assert OURS["zh"] in _title_box(page)
+    assert "缺口统计范围：所有村" in _title_box(page)
+    assert "范围外" not in html.unescape(page)  # the bus asks about every village: no such group
+
+
+def _title_box(page: str) -> str:
+    """The text of the standalone map's title box."""
+    (box,) = re.findall(r'<div class="va-title"[^>]*>(.*?)</div>', page, flags=re.DOTALL)
+    return html.unescape(re.sub(r"<[^>]+>", " ", box))

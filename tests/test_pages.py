@@ -233,6 +233,22 @@ def test_coverage_page_counts_a_poor_village_rule_in_poor_villages(app, key):
     assert set(listed["Provenance"]) == {RULES[key].provenance.value}
 
 
+def test_export_page_says_whose_rule_the_map_shows(app):
+    app.switch_page("pages/export.py").run()
+    assert not app.exception
+    picker = app.selectbox(key="exp_rule")
+    assert picker.value == "bus_2km"
+    assert "Bus stop within 2 km · assumption" in picker.options
+    assert "Power supply · plan" in picker.options
+    notes = [c.value for c in app.caption]
+    assert any(n.startswith("Our assumption, not the plan's figure: A map measure") for n in notes)
+    picker.set_value("power").run()
+    assert not app.exception
+    notes = [c.value for c in app.caption]
+    assert "The plan's measure (section 7(4))" in notes
+    assert not any("Our assumption" in n for n in notes)
+
+
 def test_targets_page_shows_the_board(app):
     app.switch_page("pages/targets.py").run()
     assert not app.exception
