@@ -52,6 +52,31 @@ def _targets_sheet(year: int, load: Loader, lang: str) -> pd.DataFrame:
     )
 
 
+#: The summary's columns (`gaps_by_bureau`) -> their headings: the plan's, then ours.
+_SUMMARY_HEADINGS = {
+    "bureau": "bureau",
+    "unit": "unit_key",
+    "rules": "plan_rules",
+    "checks": "plan_checks",
+    "gaps": "open_gaps",
+    "poor_gaps": "poor_gaps",
+    "share_of_gaps": "share_of_gaps",
+    "assumed_rules": "our_rules",
+    "assumed_checks": "our_checks",
+    "assumed_gaps": "gaps_ours",
+    "assumed_poor_gaps": "our_poor_gaps",
+}
+
+
+def _summary_sheet(year: int, load: Loader, lang: str) -> pd.DataFrame:
+    """Return each lead bureau (named in `lang`) with its gaps: the plan's measures, then ours.
+
+    Our own measures (assumptions) are counted apart, never in the plan's totals.
+    """
+    table = gaps_by_bureau(year, load=load, lang=lang).reset_index()
+    return table.rename(columns={c: t(k, lang) for c, k in _SUMMARY_HEADINGS.items()})
+
+
 def bureau_workbook(year: int, path: Path, *, load: Loader = layers.load, lang: str = "zh") -> Path:
     """Write an .xlsx: a summary, the targets board, the projects, each lead bureau's gaps.
 
@@ -66,7 +91,7 @@ def bureau_workbook(year: int, path: Path, *, load: Loader = layers.load, lang: 
     plan = load_targets()
     linked = projects.link(gaps, register, projects.measure_rules(plan))
     sheets = {
-        t("summary", lang): gaps_by_bureau(year, load=read).reset_index(),
+        t("summary", lang): _summary_sheet(year, read, lang),
         t("page_targets", lang): _targets_sheet(year, read, lang),
         t("theme_projects", lang): projects.listing(register, lang, plan),
     }

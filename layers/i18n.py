@@ -352,8 +352,38 @@ STRINGS = MappingProxyType(
         "its_measures": ("Its measures", "负责的措施"),
         "missing": ("Missing", "缺项"),
         "days_overdue": ("Days overdue", "逾期天数"),
-        "share_of_gaps": ("Share of the city's open gaps", "占全市缺口比例"),
-        "open_gaps": ("Open gaps", "未完成缺口"),
+        "share_of_gaps": (
+            "Share of the city's open gaps (the plan's measures)",
+            "占全市缺口比例（规划原文措施）",
+        ),
+        "open_gaps": ("Open gaps (the plan's measures)", "未完成缺口（规划原文措施）"),
+        "gaps_ours": (
+            "Gaps by our own measures (assumptions, not the plan's)",
+            "本图自定措施的缺口（假设，非规划原文）",
+        ),
+        "gaps_ours_note": (
+            (
+                "Our own measures, not the plan's, counted apart from the totals: {rules}. "
+                "{funded} of these gaps have a funded project."
+            ),
+            "本图自定措施（非规划原文，不计入合计）：{rules}。其中{funded}个缺口已落实资金项目。",
+        ),
+        "unit_key": ("Unit key", "单位代码"),
+        "plan_rules": ("The plan's measures", "规划原文措施"),
+        "plan_checks": (
+            "Checks, the plan's measures (villages in scope x measures)",
+            "检查村次（规划原文措施：范围内村数×措施数）",
+        ),
+        "poor_gaps": ("Of which in poor villages", "其中贫困村"),
+        "our_rules": (
+            "Our own measures (assumptions, not the plan's)",
+            "本图自定措施（假设，非规划原文）",
+        ),
+        "our_checks": (
+            "Checks, our measures (villages in scope x measures)",
+            "检查村次（本图自定措施：范围内村数×措施数）",
+        ),
+        "our_poor_gaps": ("Of which in poor villages (our measures)", "其中贫困村（本图自定措施）"),
         "from_year": ("From year", "起始年份"),
         "to_year": ("To year", "截止年份"),
         "newly_covered": ("Newly covered", "新覆盖"),
@@ -650,7 +680,10 @@ STRINGS = MappingProxyType(
         "budget_wan_yuan": ("Budget (10,000 yuan)", "投资（万元）"),
         "fund_source": ("Fund source", "资金来源"),
         "projects_completed": ("Projects completed", "完成项目"),
-        "gaps_funded": ("Gaps with a funded project", "已落实资金项目的缺口"),
+        "gaps_funded": (
+            "Gaps with a funded project (the plan's measures)",
+            "已落实资金项目的缺口（规划原文措施）",
+        ),
         "done_but_open": (
             (
                 "{n} gap(s) have a project recorded done by {year}, yet the village still lacks "

@@ -190,6 +190,25 @@ def test_bureau_workbook_has_a_sheet_per_bureau(demo_store, tmp_path):
     assert "provenance" in header
 
 
+def test_bureau_workbook_summary_counts_the_plan_and_ours_apart(demo_store, tmp_path):
+    """2016, in Chinese: each bureau named in Chinese; our measures in no total."""
+    book = load_workbook(export.bureau_workbook(2016, tmp_path / "zh.xlsx", lang="zh"))
+    sheet = book[t("summary", "zh")]
+    header = [c.value for c in sheet[1]]
+    rows = {r[0]: dict(zip(header, r, strict=True)) for r in sheet.iter_rows(2, values_only=True)}
+    leads = {rule.bureau for rule in RULES.values()}
+    assert set(rows) == {unit.name_zh for unit in leads}
+    transport = rows["市交通运输局"]
+    assert transport[t("unit_key", "zh")] == "transport"
+    assert transport[t("plan_rules", "zh")] == "bus_service"
+    assert transport[t("open_gaps", "zh")] == len(uncovered_by_hand("bus_service", 2016))
+    ours = ("bus_2km", "hardened_road")
+    assert transport[t("gaps_ours", "zh")] == sum(len(uncovered_by_hand(k, 2016)) for k in ours)
+    plan = [k for k, r in RULES.items() if r.provenance.value != "assumption"]
+    total = sum(sum(uncovered_by_hand(k, 2016).values()) for k in plan)
+    assert sum(r[t("open_gaps", "zh")] for r in rows.values()) == total
+
+
 def test_bureau_workbook_says_what_is_an_assumption(demo_store, tmp_path):
     book = load_workbook(export.bureau_workbook(2017, tmp_path / "b.xlsx", lang="en"))
     sheet = book["Targets"]

@@ -277,37 +277,58 @@ def test_targets_page_follows_an_edited_file(app, monkeypatch, tmp_path):
     assert app.session_state["targets_pick"] == "tap_water_edited"
 
 
-def _bureau_gaps(keys: tuple[str, ...]) -> int:
+def _bureau_gaps(keys: tuple[str, ...], year: int = 2017) -> int:
     """Gaps of `keys` counted over the villages one by one, each in its rule's scope."""
-    villages = layers.load("villages")
-    count = 0
-    for key in keys:
-        poor_only = RULES[key].scope.value == "poor villages"
-        covered = evaluate(RULES[key], 2017)["covered"]
-        for row, ok in zip(villages.itertuples(), covered, strict=True):
-            count += not ok and (row.is_poor or not poor_only)
-    return count
+    return sum(sum(uncovered_by_hand(key, year).values()) for key in keys)
+
+
+OPEN = "Open gaps (the plan's measures)"
+OURS = "Gaps by our own measures (assumptions, not the plan's)"
+FUNDED = "Gaps with a funded project (the plan's measures)"
 
 
 def test_bureau_page_lists_its_gaps(app):
     app.switch_page("pages/bureaus.py").run()
     app.selectbox[0].set_value("transport").run()
     assert not app.exception
-    gaps = _bureau_gaps(("bus_2km", "bus_service", "hardened_road"))
+    plan, ours = _bureau_gaps(("bus_service",)), _bureau_gaps(("bus_2km", "hardened_road"))
     metrics = {m.label: m.value for m in app.metric}
-    assert int(metrics["Open gaps"]) == gaps
-    assert len(app.dataframe[-1].value) == gaps
+    assert int(metrics[OPEN]) == plan
+    assert int(metrics[OURS]) == ours
+    assert len(app.dataframe[-1].value) == plan + ours  # each row says whose measure it is
     assert set(app.dataframe[-1].value["Provenance"]) == {"assumption", "plan"}
+    note = next(c.value for c in app.caption if c.value.startswith("Our own measures"))
+    assert f"Bus stop within 2 km: {_bureau_gaps(('bus_2km',))}" in note
+
+
+def test_bureau_page_totals_count_a_village_once(app):
+    """2016: villages without a bus service are gaps of bus_service and of our bus_2km."""
+    app.sidebar.slider[0].set_value(2016).run()
+    app.switch_page("pages/bureaus.py").run()
+    app.selectbox[0].set_value("transport").run()
+    assert not app.exception
+    bus = uncovered_by_hand("bus_service", 2016)
+    assert set(bus) & set(uncovered_by_hand("bus_2km", 2016))
+    metrics = {m.label: m.value for m in app.metric}
+    assert int(metrics[OPEN]) == len(bus)
+    city = sum(
+        _bureau_gaps((k,), 2016) for k, r in RULES.items() if r.provenance.value != "assumption"
+    )
+    share = metrics["Share of the city's open gaps (the plan's measures)"]
+    assert share == f"{len(bus) / city:.1%}"
 
 
 def test_bureau_page_counts_poor_village_clauses_in_poor_villages(app):
     app.switch_page("pages/bureaus.py").run()
     app.selectbox[0].set_value("commerce").run()
     assert not app.exception
-    gaps = _bureau_gaps(("express_5km", "express_service", "fibre_1km", "broadband"))
-    assert int({m.label: m.value for m in app.metric}["Open gaps"]) == gaps
+    plan = _bureau_gaps(("express_service", "broadband"))
+    ours = _bureau_gaps(("express_5km", "fibre_1km"))
+    metrics = {m.label: m.value for m in app.metric}
+    assert int(metrics[OPEN]) == plan
+    assert int(metrics[OURS]) == ours
     listed = app.dataframe[-1].value
-    assert len(listed) == gaps
+    assert len(listed) == plan + ours
     assert listed["Poor village"].all()
 
 
@@ -369,9 +390,10 @@ def test_bureau_page_says_which_project_serves_each_gap(app):
     ]
     assert list(listed["Project"]) == list(linked["project"])
     assert {"Funded", "Under construction", "No project"} <= set(listed["Project status"])
-    funded = int(linked["project_status"].isin(["funded", "under_construction", "done"]).sum())
-    assert int({m.label: m.value for m in app.metric}["Gaps with a funded project"]) == funded
-    assert 0 < funded < len(gaps)
+    funded = linked["project_status"].isin(["funded", "under_construction", "done"])
+    plan = gaps["provenance"] == "plan"
+    assert int({m.label: m.value for m in app.metric}[FUNDED]) == int((funded & plan).sum())
+    assert 0 < int((funded & plan).sum()) < int(plan.sum())
 
 
 def test_change_report_lists_the_projects_completed(app):

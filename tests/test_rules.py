@@ -174,22 +174,37 @@ def measures_2017(demo_store):
 def test_gaps_by_bureau_count_each_rule_in_its_scope(demo_store, measures_2017):
     table = gaps_by_bureau(2017)
     brute = _brute_gaps(layers.load("villages"), measures_2017)
-    assert table["gaps"].sum() == sum(len(codes) for codes in brute.values())
+    ours = {k for k, r in RULES.items() if r.provenance is Provenance.ASSUMPTION}
+    assert table["gaps"].sum() == sum(len(c) for k, c in brute.items() if k not in ours)
+    assert table["assumed_gaps"].sum() == sum(len(c) for k, c in brute.items() if k in ours)
     commerce = table.loc["Municipal Bureau of Commerce"]
-    assert commerce["gaps"] == sum(
-        len(brute[k]) for k in ("express_5km", "express_service", "fibre_1km", "broadband")
-    )
+    assert commerce["gaps"] == len(brute["express_service"]) + len(brute["broadband"])
+    assert commerce["assumed_gaps"] == len(brute["express_5km"]) + len(brute["fibre_1km"])
     assert commerce["gaps"] == commerce["poor_gaps"]  # its clauses name poor villages only
-    assert table.loc["Municipal Transportation Bureau", "rules"] == (
-        "bus_2km, bus_service, hardened_road"
-    )
-    assert table.loc["Municipal Transportation Bureau", "assumptions"] == "bus_2km, hardened_road"
+    transport = table.loc["Municipal Transportation Bureau"]
+    assert transport["unit"] == "transport"
+    assert transport["rules"] == "bus_service"
+    assert transport["assumed_rules"] == "bus_2km, hardened_road"
     villages = layers.load("villages")
     assert table.loc["Municipal Agriculture and Animal Husbandry Bureau", "checks"] == int(
         villages["is_poor"].sum()
     )
     assert table["share_of_gaps"].sum() == pytest.approx(1.0, abs=1e-3)
     assert (table["poor_gaps"] <= table["gaps"]).all()
+
+
+def test_gaps_by_bureau_count_a_village_once_in_the_plans_totals(demo_store):
+    """2016: a village without a bus service is a gap of bus_service and of our bus_2km."""
+    bus, stop = uncovered_by_hand("bus_service", 2016), uncovered_by_hand("bus_2km", 2016)
+    assert set(bus) & set(stop)  # the same villages, by two measures
+    table = gaps_by_bureau(2016, lang="zh")
+    transport = table.loc["市交通运输局"]  # named in the workbook's language
+    assert transport["gaps"] == len(bus)  # the plan's measure only
+    road = uncovered_by_hand("hardened_road", 2016)
+    assert transport["assumed_gaps"] == len(stop) + len(road)
+    education = table.loc["市教育局"]  # leads only our school measure: no gap of the plan's
+    assert education["gaps"] == 0
+    assert education["assumed_gaps"] == len(uncovered_by_hand("school_3km", 2016))
 
 
 def test_gap_list_is_every_uncovered_village_in_scope_per_rule(demo_store, measures_2017):
