@@ -180,28 +180,45 @@ def _targets(args: argparse.Namespace) -> int:
     return 0
 
 
+_OURS_LEAD = "lead ours: not named by the plan"
+
+
+def _role_text(row: dict[str, object]) -> str:
+    """Return a record's key, marked when its figure or its lead is not the plan's own."""
+    marks = [] if row["provenance"] == "plan" else [str(row["provenance"])]
+    if row["role"] == "lead" and not row["lead_named"]:
+        marks.append(_OURS_LEAD)
+    return " ".join([str(row["key"]), *(f"({mark})" for mark in marks)])
+
+
 def _bureaus(args: argparse.Namespace) -> int:
     import pandas as pd  # noqa: PLC0415
 
-    from layers import BUREAUS, targets  # noqa: PLC0415
+    from layers import BUREAUS, households, targets  # noqa: PLC0415
 
-    roles = targets.responsibilities(targets.load_targets())
-    marked = roles["key"] + roles["provenance"].map(lambda p: "" if p == "plan" else f" ({p})")
+    register = households.read_register(args.store)
+    roles = targets.responsibilities(targets.load_targets(), register=register)
+    marked = pd.Series([_role_text(r) for r in roles.to_dict("records")], index=roles.index)
     rows = []
     for unit in BUREAUS.values():
         mine = roles["unit"] == unit.key
         row: dict[str, object] = {"key": unit.key, "name_en": unit.name_en, "name_zh": unit.name_zh}
-        for record, role, column in (
-            ("target", "lead", "leads"),
-            ("target", "cooperating", "cooperates_on"),
-            ("rule", "lead", "leads_rules"),
-        ):
+        for record, role, column in _ROLE_COLUMNS:
             chosen = mine & (roles["record"] == record) & (roles["role"] == role)
             row[column] = "; ".join(marked[chosen])
         rows.append(row)
-    wide = ("leads", "cooperates_on", "leads_rules")
+    wide = tuple(column for _, _, column in _ROLE_COLUMNS)
     _print_frame(pd.DataFrame(rows), args.format, wide=wide if args.format == "table" else ())
     return 0
+
+
+#: What `bureaus` lists per unit: (record, role, column).
+_ROLE_COLUMNS = (
+    ("target", "lead", "leads"),
+    ("target", "cooperating", "cooperates_on"),
+    ("rule", "lead", "leads_rules"),
+    ("rule", "cooperating", "cooperates_on_rules"),
+)
 
 
 def _read(path: str, crs: str | None, what: str) -> object:
@@ -923,9 +940,11 @@ def _board_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
         "bureaus",
         help="every unit the plan names, with the targets it leads and cooperates on",
         description="Keys marked (assumption) or (plan, figure to confirm) are not the plan's "
-        "own figures.",
+        f"own figures; ({_OURS_LEAD}) marks a lead the plan does not name. Targets measured "
+        "by the store's household register have that measure's provenance, as on the board.",
     )
     bur.add_argument("--format", default="table", choices=formats)
+    _store_option(bur)
     bur.set_defaults(func=_bureaus)
     _indicator_commands(sub)
 

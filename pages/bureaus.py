@@ -29,7 +29,7 @@ try:
 except ValueError as exc:
     st.error(ui.tr("targets_error", error=ui.md(exc)))
     st.stop()
-roles = targets.responsibilities(plan)
+roles = targets.responsibilities(plan, register=ui.register())
 mine = roles[(roles["unit"] == bureau) & (roles["record"] == "target")]
 st.caption(ui.tr("assumption_note"))
 for role, heading in (("lead", "leads"), ("cooperating", "cooperates")):

@@ -489,3 +489,18 @@ def test_county_expressway_measures_the_county_seats(demo_store):
     share = _seats_brute_force(seats, fast, target.within_m)
     assert targets.progress(target, 2020) == pytest.approx(share)
     assert 0 < share < 100
+
+
+def test_responsibilities_give_each_lead_as_the_board_does(demo_store):
+    """An exit the household register measures is the plan's there too; a lead it names not."""
+    plan = targets.load_targets()
+    board = targets.board(plan, 2017, history=False)
+    roles = targets.responsibilities(plan)
+    leads = roles[(roles["record"] == "target") & (roles["role"] == "lead")].set_index("key")
+    assert list(leads.loc[board.index, "provenance"]) == list(board["provenance"])
+    assert list(leads.loc[board.index, "lead_named"]) == list(board["lead_named"])
+    assert not leads.loc["exit_poor_villages", "lead_named"]  # the plan names no unit
+    assert leads.loc["exit_poor_households", "provenance"] == Provenance.PLAN.value
+    without = targets.responsibilities(plan, register=Register()).set_index("key")
+    assert without.loc["exit_poor_households", "provenance"].iloc[0] == "assumption"
+    assert roles.loc[roles["role"] == "cooperating", "lead_named"].all()
