@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 import textwrap
 
 import geopandas as gpd
@@ -12,6 +11,7 @@ from matplotlib.patches import Rectangle
 
 import layers
 from exports._canvas import Canvas
+from exports.fonts import ems, wrap
 from exports.spec import PROVINCE_PATH
 from layers import provenance
 from layers.clauses import Provenance
@@ -120,7 +120,7 @@ def titles(c: Canvas, area_name: str) -> None:
         c.fig.text(
             0.03,
             0.912,
-            "\n".join(_wrap(provenance_note(rule, spec.lang), width)),
+            "\n".join(wrap(provenance_note(rule, spec.lang), width)),
             fontsize=_PROVENANCE_PT,
             family=c.font,
             va="top",
@@ -128,28 +128,10 @@ def titles(c: Canvas, area_name: str) -> None:
         )
 
 
-def _wrap(text: str, ems: float) -> list[str]:
-    """Break `text` into lines of at most `ems` ems (`_ems`), between words; CJK anywhere."""
-    lines: list[str] = []
-    line = ""
-    for word in re.findall(r"[\u2e80-\uffff]|[^\s\u2e80-\uffff]+\s*|\s+", text):
-        if line and _ems(line + word.rstrip()) > ems:
-            lines.append(line.rstrip())
-            line = word.lstrip()
-        else:
-            line += word
-    return [*lines, line.rstrip()] if line.strip() else lines
-
-
-def _ems(text: str) -> float:
-    """Rough width of `text` in ems: a CJK character is one, a Latin one about half."""
-    return sum(1.0 if ord(ch) >= 0x2E80 else 0.55 for ch in text)  # noqa: PLR2004
-
-
 def legend(c: Canvas) -> None:
     """Draw the legend in the right column, its text small enough to fit the column."""
     column_pt = (1 - 0.80 - 0.01) * c.fig.get_figwidth() * 72
-    widest = max((_ems(str(h.get_label())) for h in c.handles), default=0.0)
+    widest = max((ems(str(h.get_label())) for h in c.handles), default=0.0)
     size = min(8.0, column_pt / (widest + 4.0))  # 4 ems: the symbol and the gaps beside it
     c.fig.legend(
         handles=c.handles,

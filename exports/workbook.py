@@ -17,7 +17,7 @@ import shapely
 import layers
 from exports.spec import read_once
 from geo.crs import metric_crs
-from layers import projects, provenance, scenarios
+from layers import bureaus, projects, provenance, scenarios
 from layers.clauses import Provenance
 from layers.i18n import t
 from layers.provenance import Reading
@@ -29,7 +29,7 @@ __all__ = ["bureau_workbook", "scenario_workbook"]
 
 
 def _targets_sheet(year: int, load: Loader, lang: str) -> pd.DataFrame:
-    """Return the board with the clause, scope, unit and provenance of every target."""
+    """Return the board with the clause, scope, lead and cooperating units and provenance."""
     plan = load_targets()
     rows = board(plan, year, load=load, history=False)
     return pd.DataFrame(
@@ -44,6 +44,7 @@ def _targets_sheet(year: int, load: Loader, lang: str) -> pd.DataFrame:
             t("counts", lang): [counts_text(r, lang) for r in rows.to_dict("records")],
             t("target_status", lang): [t("st_" + s, lang) for s in rows["status"]],
             t("lead_bureau", lang): [p.lead_text(lang) for p in plan],
+            t("cooperating", lang): [bureaus.names(p.cooperating, lang) for p in plan],
             t("provenance", lang): [Provenance(p).label(lang) for p in rows["provenance"]],
             t("reason", lang): rows["reason"].to_numpy(),
             t("section", lang): rows["section"].to_numpy(),

@@ -26,6 +26,7 @@ from exports.html import map_of
 from exports.spec import CLASS_COLOURS, PROVINCE_PATH
 from layers.i18n import t
 from layers.rules import RULES, evaluate, facilities_for
+from layers.targets import load_targets
 from tests.helpers import ARTIFACTS, uncovered_by_hand
 
 PT_PER_MM = 72 / 25.4
@@ -114,6 +115,14 @@ def test_atlas_has_a_map_indicators_and_gaps_per_county(demo_store, tmp_path):
     for name in towns.loc[towns["county_code"] == "620924", "name_zh"]:
         assert name in texts[0], name  # the county's map names its townships
     assert "目标进度" in texts[1]
+    assert "配合单位" in texts[1]
+    table = " ".join(texts[1].split())
+    for target in load_targets():  # each measured target's units, lead marked when ours
+        if target.measured and (not target.counties or "620924" in target.counties):
+            assert " ".join(target.lead_text("zh").split()) in table, target.key
+            names = "; ".join(u.name_zh for u in target.cooperating)
+            assert " ".join(names.split()) in table, target.key
+    assert "市扶贫办（规划未指明）" in table
     assert "缺口清单" in texts[2]
     villages = layers.load("villages")
     gaps = villages[
@@ -207,6 +216,15 @@ def test_bureau_workbook_summary_counts_the_plan_and_ours_apart(demo_store, tmp_
     plan = [k for k, r in RULES.items() if r.provenance.value != "assumption"]
     total = sum(sum(uncovered_by_hand(k, 2016).values()) for k in plan)
     assert sum(r[t("open_gaps", "zh")] for r in rows.values()) == total
+    sheet = book[t("page_targets", "zh")]
+    header = [c.value for c in sheet[1]]
+    listed = {r[0]: dict(zip(header, r, strict=True)) for r in sheet.iter_rows(2, values_only=True)}
+    for target in load_targets():  # every cooperating unit the targets file names, in Chinese
+        want = "; ".join(u.name_zh for u in target.cooperating) or None
+        assert listed[target.key][t("cooperating", "zh")] == want, target.key
+    assert (
+        listed["cooperatives"][t("cooperating", "zh")] == "市国土资源局; 市扶贫办; 各县（市、区）"
+    )
 
 
 def test_bureau_workbook_says_what_is_an_assumption(demo_store, tmp_path):
