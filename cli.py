@@ -267,7 +267,7 @@ def _output(result: object, ids: object, geometry: object, out: Path | None) -> 
     for column in ("distance_m", "network_distance_m", "snap_distance_m"):
         if column in frame:
             table[column] = frame[column].round(2)
-    for column in ("covered", "network_covered", "register", "contradiction"):
+    for column in ("in_scope", "covered", "network_covered", "register", "contradiction"):
         if column in frame:
             table[column] = frame[column].map({True: "true", False: "false"})
     table = table[[c for c in _COLUMNS if c in table]]
@@ -280,6 +280,7 @@ def _output(result: object, ids: object, geometry: object, out: Path | None) -> 
 
 _COLUMNS = (
     "id",
+    "in_scope",
     "distance_m",
     "covered",
     "network_distance_m",
@@ -324,6 +325,7 @@ def _coverage_rule(args: argparse.Namespace) -> int:
     villages = layers.load("villages")
     year = args.year or rule.target_year
     result = evaluate(rule, year, along_roads=bool(args.network))
+    result["in_scope"] = rule.in_scope(villages)  # a village outside it is never a gap
     _output(result, villages["code"], villages.geometry, args.out)
     return 0
 

@@ -19,6 +19,7 @@ import shapely
 import layers
 from geo import crs
 from layers.rules import RULES
+from tests.helpers import uncovered_by_hand
 from tests.test_targets import CLAUSES
 
 CLI = [sys.executable, "-m", "cli"]
@@ -195,6 +196,18 @@ def test_coverage_rule_on_built_in_data(demo_store):
     assert len(rows) == len(villages)
     assert {"register", "contradiction", "network_distance_m"} <= set(rows[0])
     assert [r["id"] for r in rows] == villages["code"].tolist()
+
+
+def test_coverage_rule_says_which_villages_its_clause_asks_about(demo_store):
+    out = run("coverage", "--rule", "broadband", "--year", "2016")
+    assert out.returncode == 0, out.stderr
+    rows = table(out.stdout)
+    villages = layers.load("villages").set_index("code")
+    assert all((r["in_scope"] == "true") == villages.loc[r["id"], "is_poor"] for r in rows)
+    gaps = {r["id"] for r in rows if r["in_scope"] == "true" and r["covered"] == "false"}
+    left_out = uncovered_by_hand("broadband", 2016)
+    assert gaps == {code for code, asked in left_out.items() if asked}
+    assert len(gaps) < len(left_out)
 
 
 @pytest.mark.parametrize(

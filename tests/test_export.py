@@ -132,6 +132,24 @@ def test_atlas_has_a_map_indicators_and_gaps_per_county(demo_store, tmp_path):
         assert code in texts[2]
 
 
+def test_atlas_lists_the_gaps_in_the_rules_scope(demo_store, tmp_path):
+    """Subei in 2016: 2 poor villages lack a cooperative (gaps), 5 that are not poor too."""
+    spec = export.MapSpec(year=2016, rule="cooperative", lang="en", dpi=72)
+    out = export.atlas(spec, tmp_path / "atlas.pdf", counties=["620923"])
+    texts = [p.extract_text() for p in pypdf.PdfReader(out).pages]
+    gap_pages = " ".join(x for x in texts if "Gap list" in x)
+    assert "The plan's measure (section 6(5))" in " ".join(texts[0].split())
+    villages = layers.load("villages").set_index("code")
+    left_out = {
+        code: asked
+        for code, asked in uncovered_by_hand("cooperative", 2016).items()
+        if villages.loc[code, "county_code"] == "620923"
+    }
+    assert set(left_out.values()) == {True, False}
+    for code, asked in left_out.items():
+        assert (code in gap_pages) == asked, code
+
+
 def test_standalone_html_works_offline(demo_store, browser, tmp_path, offline_page):
     html = export.html_map(export.MapSpec(rule="bus_2km", lang="en"))
     assert "<script src=" not in html
