@@ -12,6 +12,7 @@ import layers
 from layers import projects, targets
 from layers.rules import RULES, evaluate, evaluate_many, gap_list
 from tests.helpers import ROOT, log_in, uncovered_by_hand
+from ui.coverage_view import CLASSES
 
 APP = str(ROOT / "app.py")
 
@@ -205,7 +206,7 @@ def test_coverage_rule_picker_says_what_is_our_assumption(app):
 
 
 @pytest.mark.parametrize("key", [k for k, r in RULES.items() if r.scope.value == "poor villages"])
-def test_coverage_page_counts_a_poor_village_rule_in_poor_villages(app, key):
+def test_coverage_page_counts_a_poor_village_rule_in_poor_villages(app, sent, key):
     """2016: many villages that are not poor lack the service; they are shown, not counted."""
     left_out = uncovered_by_hand(key, 2016)
     gaps = {code for code, asked in left_out.items() if asked}
@@ -231,6 +232,21 @@ def test_coverage_page_counts_a_poor_village_rule_in_poor_villages(app, key):
     assert len(listed) == len(gaps)
     assert set(listed["Scope"]) == {"poor villages"}
     assert set(listed["Provenance"]) == {RULES[key].provenance.value}
+    drawn = _drawn_codes(str(sent[-1]["feature_group"]))
+    assert drawn[CLASSES["uncovered"].color] == gaps  # red rings: the gaps only
+    assert drawn[CLASSES["out_of_scope"].color] == set(villages.loc[~villages["is_poor"], "code"])
+
+
+def _drawn_codes(script: str) -> dict[str, set[str]]:
+    """The village codes each class's group draws on the Coverage map, by the class colour."""
+    out: dict[str, set[str]] = {}
+    for chunk in script.split("L.featureGroup(")[1:]:
+        colours = [s.color for s in CLASSES.values() if s.color in chunk]
+        if not colours:  # the service area
+            continue
+        (colour,) = colours
+        out[colour] = set(re.findall(r'"code": "(\d+)"', chunk))
+    return out
 
 
 def test_export_page_says_whose_rule_the_map_shows(app):
