@@ -173,6 +173,10 @@ def test_coverage_page_figures_equal_the_engine(app, sent):
     assert f"Covered: {int(result['covered'].sum())}" in caption
     assert f"Not covered: {int((~result['covered']).sum())}" in caption
     assert "Gaps are counted in: all villages." in caption
+    assert "outside the scope" not in caption
+    drawn = _drawn_codes(str(sent[-1]["feature_group"]))
+    assert CLASSES["out_of_scope"].color not in drawn  # the bus asks about every village
+    assert len(drawn[CLASSES["uncovered"].color]) == int((~result["covered"]).sum())
     county_table = app.dataframe[0].value
     assert int(county_table["Covered"].sum()) == int(result["covered"].sum())
     app.radio[0].set_value("network").run()

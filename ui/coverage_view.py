@@ -140,7 +140,9 @@ def _map_scripts(what: Measures, lang: str) -> list[tuple[str, str]]:
     parts = [("service_area", layers.get_layer("prefecture"), areas, SERVICE, None)]
     parts = parts if not areas.empty else []
     for name, style in CLASSES.items():
-        parts.append((name, spec, villages[villages["class"] == name], style, tooltip))
+        part = villages[villages["class"] == name]
+        if name != "out_of_scope" or not part.empty:  # no such layer when every village counts
+            parts.append((name, spec, part, style, tooltip))
     return [
         (name, group_script(render.feature_group(
             part_spec, gdf, title=ui.tr(name), tooltip=tip, style=style, show=False
