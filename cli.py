@@ -180,28 +180,45 @@ def _targets(args: argparse.Namespace) -> int:
     return 0
 
 
+_OURS_LEAD = "lead ours: not named by the plan"
+
+
+def _role_text(row: dict[str, object]) -> str:
+    """Return a record's key, marked when its figure or its lead is not the plan's own."""
+    marks = [] if row["provenance"] == "plan" else [str(row["provenance"])]
+    if row["role"] == "lead" and not row["lead_named"]:
+        marks.append(_OURS_LEAD)
+    return " ".join([str(row["key"]), *(f"({mark})" for mark in marks)])
+
+
 def _bureaus(args: argparse.Namespace) -> int:
     import pandas as pd  # noqa: PLC0415
 
-    from layers import BUREAUS, targets  # noqa: PLC0415
+    from layers import BUREAUS, households, targets  # noqa: PLC0415
 
-    roles = targets.responsibilities(targets.load_targets())
-    marked = roles["key"] + roles["provenance"].map(lambda p: "" if p == "plan" else f" ({p})")
+    register = households.read_register(args.store)
+    roles = targets.responsibilities(targets.load_targets(), register=register)
+    marked = pd.Series([_role_text(r) for r in roles.to_dict("records")], index=roles.index)
     rows = []
     for unit in BUREAUS.values():
         mine = roles["unit"] == unit.key
         row: dict[str, object] = {"key": unit.key, "name_en": unit.name_en, "name_zh": unit.name_zh}
-        for record, role, column in (
-            ("target", "lead", "leads"),
-            ("target", "cooperating", "cooperates_on"),
-            ("rule", "lead", "leads_rules"),
-        ):
+        for record, role, column in _ROLE_COLUMNS:
             chosen = mine & (roles["record"] == record) & (roles["role"] == role)
             row[column] = "; ".join(marked[chosen])
         rows.append(row)
-    wide = ("leads", "cooperates_on", "leads_rules")
+    wide = tuple(column for _, _, column in _ROLE_COLUMNS)
     _print_frame(pd.DataFrame(rows), args.format, wide=wide if args.format == "table" else ())
     return 0
+
+
+#: What `bureaus` lists per unit: (record, role, column).
+_ROLE_COLUMNS = (
+    ("target", "lead", "leads"),
+    ("target", "cooperating", "cooperates_on"),
+    ("rule", "lead", "leads_rules"),
+    ("rule", "cooperating", "cooperates_on_rules"),
+)
 
 
 def _read(path: str, crs: str | None, what: str) -> object:
@@ -250,7 +267,7 @@ def _output(result: object, ids: object, geometry: object, out: Path | None) -> 
     for column in ("distance_m", "network_distance_m", "snap_distance_m"):
         if column in frame:
             table[column] = frame[column].round(2)
-    for column in ("covered", "network_covered", "register", "contradiction"):
+    for column in ("in_scope", "covered", "network_covered", "register", "contradiction"):
         if column in frame:
             table[column] = frame[column].map({True: "true", False: "false"})
     table = table[[c for c in _COLUMNS if c in table]]
@@ -263,6 +280,7 @@ def _output(result: object, ids: object, geometry: object, out: Path | None) -> 
 
 _COLUMNS = (
     "id",
+    "in_scope",
     "distance_m",
     "covered",
     "network_distance_m",
@@ -307,6 +325,7 @@ def _coverage_rule(args: argparse.Namespace) -> int:
     villages = layers.load("villages")
     year = args.year or rule.target_year
     result = evaluate(rule, year, along_roads=bool(args.network))
+    result["in_scope"] = rule.in_scope(villages)  # a village outside it is never a gap
     _output(result, villages["code"], villages.geometry, args.out)
     return 0
 
@@ -923,9 +942,11 @@ def _board_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
         "bureaus",
         help="every unit the plan names, with the targets it leads and cooperates on",
         description="Keys marked (assumption) or (plan, figure to confirm) are not the plan's "
-        "own figures.",
+        f"own figures; ({_OURS_LEAD}) marks a lead the plan does not name. Targets measured "
+        "by the store's household register have that measure's provenance, as on the board.",
     )
     bur.add_argument("--format", default="table", choices=formats)
+    _store_option(bur)
     bur.set_defaults(func=_bureaus)
     _indicator_commands(sub)
 
@@ -1022,7 +1043,12 @@ def _parser() -> argparse.ArgumentParser:
     cov.set_defaults(func=_coverage)
     exp = sub.add_parser("export", help="meeting map (PNG/PDF), county atlas, HTML map, workbook")
     exp.add_argument("what", choices=list(_EXPORT_SUFFIXES))
-    exp.add_argument("--rule", default="bus_2km", help="coverage rule shown (default bus_2km)")
+    exp.add_argument(
+        "--rule",
+        default="bus_2km",
+        help="coverage rule shown (default bus_2km: our assumption, not the plan's measure; "
+        "the map says each rule's provenance and scope; see `village-atlas rules`)",
+    )
     exp.add_argument("--year", type=int, default=2017, help="state at the end of this year")
     exp.add_argument("--county", help="a county code or name (default: the whole city)")
     exp.add_argument("--size", default="A4", choices=["A4", "A3"])

@@ -11,15 +11,18 @@ from matplotlib.patches import Rectangle
 
 import layers
 from exports._canvas import Canvas
+from exports.fonts import ems, wrap
 from exports.spec import PROVINCE_PATH
 from layers import provenance
+from layers.clauses import Provenance
 from layers.i18n import t
-from layers.rules import RULES, Loader
+from layers.rules import RULES, Loader, provenance_note, scope_text
 
 __all__ = ["inset", "legend", "north_arrow", "notes", "scale_bar", "sources", "titles"]
 
 _SOURCES_CHAR_PT = 3.2  # average glyph width of 5.5 pt text, to wrap the sources block
 _NOTICE_CHAR_PT = 5.0  # average glyph width of 7 pt text (CJK is wider), to wrap the notice
+_PROVENANCE_PT = 6.5  # the size of the rule's provenance line under the subtitle
 
 
 def scale_bar(c: Canvas) -> None:
@@ -92,23 +95,43 @@ def inset(c: Canvas, mapped: gpd.GeoDataFrame, load: Loader) -> None:
 
 
 def titles(c: Canvas, area_name: str) -> None:
+    """Write the title, the subtitle (rule, its scope, year, area) and the rule's provenance.
+
+    The provenance line says whether the rule is the plan's measure or our assumption
+    (with the reason), so that an assumption is never read as the plan's.
+    """
     spec = c.spec
-    rule = RULES[spec.rule].title(spec.lang) if spec.rule else t("villages", spec.lang)
-    title = spec.title or f"{area_name} · {rule}"
-    subtitle = t("export_subtitle", spec.lang, year=spec.year, rule=rule, area=area_name)
-    c.fig.text(0.03, 0.955, title, fontsize=16, family=c.font, va="center")
-    c.fig.text(0.03, 0.915, subtitle, fontsize=9, family=c.font, va="center", color="#444")
-
-
-def _ems(text: str) -> float:
-    """Rough width of `text` in ems: a CJK character is one, a Latin one about half."""
-    return sum(1.0 if ord(ch) >= 0x2E80 else 0.55 for ch in text)  # noqa: PLR2004
+    rule = RULES[spec.rule] if spec.rule else None
+    name = rule.title(spec.lang) if rule else t("villages", spec.lang)
+    title = spec.title or f"{area_name} · {name}"
+    if rule is None:
+        subtitle = t("export_subtitle", spec.lang, year=spec.year, rule=name, area=area_name)
+    else:
+        scope = scope_text([rule], spec.lang)
+        subtitle = t(
+            "export_subtitle_rule", spec.lang, year=spec.year, rule=name, area=area_name,
+            scope=scope,
+        )  # fmt: skip
+    c.fig.text(0.03, 0.962, title, fontsize=16, family=c.font, va="center")
+    c.fig.text(0.03, 0.927, subtitle, fontsize=9, family=c.font, va="center", color="#444")
+    if rule is not None:
+        ours = rule.provenance is not Provenance.PLAN
+        width = 0.76 * c.fig.get_figwidth() * 72 / _PROVENANCE_PT
+        c.fig.text(
+            0.03,
+            0.912,
+            "\n".join(wrap(provenance_note(rule, spec.lang), width)),
+            fontsize=_PROVENANCE_PT,
+            family=c.font,
+            va="top",
+            color="#b35806" if ours else "#444",
+        )
 
 
 def legend(c: Canvas) -> None:
     """Draw the legend in the right column, its text small enough to fit the column."""
     column_pt = (1 - 0.80 - 0.01) * c.fig.get_figwidth() * 72
-    widest = max((_ems(str(h.get_label())) for h in c.handles), default=0.0)
+    widest = max((ems(str(h.get_label())) for h in c.handles), default=0.0)
     size = min(8.0, column_pt / (widest + 4.0))  # 4 ems: the symbol and the gaps beside it
     c.fig.legend(
         handles=c.handles,

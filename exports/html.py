@@ -12,11 +12,12 @@ from branca.element import Figure
 import layers
 from exports.spec import CLASS_COLOURS, MapSpec, area, villages
 from layers import assets, render
+from layers.clauses import Provenance
 from layers.i18n import t
 from layers.provenance import Reading
-from layers.rules import Loader
+from layers.rules import RULES, Loader, provenance_note, scope_text
 
-__all__ = ["html_map", "standalone_html"]
+__all__ = ["html_map", "map_of", "standalone_html"]
 
 
 def _data_url(path: Path, mime: str) -> str:
@@ -50,12 +51,17 @@ def standalone_html(fmap: folium.Map) -> str:
     return html.replace(f"'{assets.BASE_URL}/leaflet/images/'", "''")
 
 
-def _notice(fmap: folium.Map, text: str) -> None:
-    """Put `text` on the map, top centre, where every reader sees it (and in the page title)."""
-    escaped = render.escape(text)
+def _root(fmap: folium.Map) -> Figure:
     root = fmap.get_root()
     if not isinstance(root, Figure):  # pragma: no cover (a folium map's root is a Figure)
         raise TypeError(type(root).__name__)
+    return root
+
+
+def _notice(fmap: folium.Map, text: str) -> None:
+    """Put `text` on the map, top centre, where every reader sees it (and in the page title)."""
+    escaped = render.escape(text)
+    root = _root(fmap)
     root.html.add_child(
         folium.Element(
             '<div class="va-synthetic" style="position:fixed;top:8px;left:50%;'
@@ -67,13 +73,46 @@ def _notice(fmap: folium.Map, text: str) -> None:
     root.header.add_child(folium.Element(f"<title>{escaped}</title>"))
 
 
-def html_map(spec: MapSpec, *, load: Loader = layers.load) -> str:
-    """Return a one-file HTML map (inlined scripts, offline) of the spec's area and layers.
+def _title(fmap: folium.Map, spec: MapSpec, area_name: str) -> None:
+    """Put the map's title, bottom left above the scale: rule, scope, year, area, provenance.
 
-    When any layer it was made from is synthetic demo data, a notice on the map says so.
+    The rule's provenance says whether it is the plan's measure or our assumption (and
+    why): an assumption is never read as the plan's.
+    """
+    rule = RULES[spec.rule] if spec.rule else None
+    name = rule.title(spec.lang) if rule else t("villages", spec.lang)
+    lines = [f"<b>{render.escape(spec.title or f'{area_name} · {name}')}</b>"]
+    if rule is None:
+        subtitle = t("export_subtitle", spec.lang, year=spec.year, rule=name, area=area_name)
+        lines.append(render.escape(subtitle))
+    else:
+        scope = scope_text([rule], spec.lang)
+        subtitle = t(
+            "export_subtitle_rule", spec.lang, year=spec.year, rule=name, area=area_name,
+            scope=scope,
+        )  # fmt: skip
+        colour = "#444" if rule.provenance is Provenance.PLAN else "#b35806"
+        lines.append(render.escape(subtitle))
+        note = render.escape(provenance_note(rule, spec.lang))
+        lines.append(f'<span class="va-provenance" style="color:{colour}">{note}</span>')
+    _root(fmap).html.add_child(
+        folium.Element(
+            '<div class="va-title" style="position:fixed;bottom:64px;left:10px;z-index:1000;'
+            "max-width:45%;padding:6px 10px;background:rgba(255,255,255,0.92);"
+            f'border:1px solid #999;font:12px sans-serif">{"<br>".join(lines)}</div>'
+        )
+    )
+
+
+def map_of(spec: MapSpec, *, load: Loader = layers.load) -> folium.Map:
+    """Return the folium map `html_map` writes: the spec's area, layers, villages, title.
+
+    With a rule, the villages are grouped by class: covered, not covered (the gaps, in the
+    rule's scope), and outside the scope (a village its clause does not ask about: never
+    drawn as a gap).
     """
     read = Reading(load)
-    mapped, _ = area(spec, read)
+    mapped, area_name = area(spec, read)
     fmap = render.base_map(mapped.to_crs(4326).total_bounds)
     render.relief_overlay(*render.relief_image(read.raster("relief"))).add_to(fmap)
     for key in spec.layers:
@@ -89,16 +128,33 @@ def html_map(spec: MapSpec, *, load: Loader = layers.load) -> str:
         group.add_to(fmap)
     else:
         for value, colour in CLASS_COLOURS.items():
+            part = shown[shown["class"] == value]
+            if part.empty and value in ("out_of_scope", "newly_covered"):
+                continue  # the rule asks about every village; no scenario here
+            small = value == "out_of_scope"
             group, _ = render.feature_group(
                 layers.get_layer("villages"),
-                shown[shown["class"] == value],
+                part,
                 title=t(value, spec.lang),
                 tooltip=tooltip,
-                style=layers.Style(color=colour, radius=5, fill_opacity=0.9),
+                style=layers.Style(
+                    color=colour, radius=3 if small else 5, fill_opacity=0.6 if small else 0.9
+                ),
             )
             group.add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
+    _title(fmap, spec, area_name)
     notice = read.notice(spec.lang)
     if notice is not None:
         _notice(fmap, notice)
-    return standalone_html(fmap)
+    return fmap
+
+
+def html_map(spec: MapSpec, *, load: Loader = layers.load) -> str:
+    """Return a one-file HTML map (inlined scripts, offline) of the spec's area and layers.
+
+    A box on the map gives its title, the rule's scope and whether the rule is the plan's
+    measure or our assumption. When any layer it was made from is synthetic demo data, a
+    notice on the map says so.
+    """
+    return standalone_html(map_of(spec, load=load))

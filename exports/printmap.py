@@ -37,6 +37,7 @@ from layers.scenarios import Scenario, apply
 __all__ = ["meeting_map", "save_figure"]
 
 _VILLAGE_SIZE = 14.0  # scatter marker area in pt², as drawn and in the legend
+_OUT_OF_SCOPE_SIZE = 6.0  # a village the rule does not ask about: small, grey, no gap
 _FACILITY_SIZE = 8.0  # smaller than the villages, drawn over them, so both show
 _LINE_WIDTH = {layers.GeometryKind.POLYGON: 0.6, layers.GeometryKind.LINE: 0.8}
 _FACILITY_LINE_WIDTH = 1.4
@@ -245,17 +246,12 @@ def _villages(
     palette = CLASS_COLOURS if c.spec.rule else layers.get_layer("villages").style.categories
     for value, colour in palette.items():
         subset = shown[shown[column] == value]
-        if value == "newly_covered" and before is None:
+        if (value == "newly_covered" and before is None) or (
+            value == "out_of_scope" and subset.empty  # the rule asks about every village
+        ):
             continue
-        plot(
-            subset,
-            c.ax,
-            color=colour,
-            markersize=_VILLAGE_SIZE,
-            edgecolor="white",
-            lw=0.3,
-            zorder=3,
-        )
+        size = _OUT_OF_SCOPE_SIZE if value == "out_of_scope" else _VILLAGE_SIZE
+        plot(subset, c.ax, color=colour, markersize=size, edgecolor="white", lw=0.3, zorder=3)
         label = t(value if c.spec.rule else f"status_{value}", c.spec.lang)
         c.handles.append(
             Line2D(
@@ -264,7 +260,7 @@ def _villages(
                 marker="o",
                 ls="",
                 color=colour,
-                markersize=np.sqrt(_VILLAGE_SIZE),
+                markersize=np.sqrt(size),
                 markeredgecolor="white",
                 markeredgewidth=0.3,
                 label=f"{label} ({len(subset)})",

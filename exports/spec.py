@@ -27,7 +27,13 @@ __all__ = [
 
 PROVINCE_PATH = settings.shipped_dir / "gansu.geojson"  # Gansu, for the print map's inset
 PAPER_MM = {"A4": (297.0, 210.0), "A3": (420.0, 297.0)}
-CLASS_COLOURS = {"covered": "#1a9641", "newly_covered": "#2c7bb6", "uncovered": "#d7191c"}
+#: Village colours by class, in drawing order: a village outside the rule's scope is no gap.
+CLASS_COLOURS = {
+    "out_of_scope": "#969696",
+    "covered": "#1a9641",
+    "newly_covered": "#2c7bb6",
+    "uncovered": "#d7191c",
+}
 _MM = 1 / 25.4
 
 
@@ -105,17 +111,22 @@ def villages(
 ) -> gpd.GeoDataFrame:
     """Return the villages inside `mapped`, with their status and (for a rule) their class.
 
-    With `before` (the store as is, while `load` reads a scenario) the class tells villages
-    the scenario newly covers (``newly_covered``) from those covered already.
+    The class is ``covered`` or ``uncovered`` (a gap) in the rule's scope, and
+    ``out_of_scope`` for a village its clause does not ask about (a village that is not
+    poor, for a clause of poor villages): never a gap. With `before` (the store as is,
+    while `load` reads a scenario) the class tells villages the scenario newly covers
+    (``newly_covered``) from those covered already.
     """
     out = load("villages").copy()
     out["status"] = poverty_status(out, spec.year)
     if spec.rule is not None:
-        covered = evaluate(RULES[spec.rule], spec.year, load=load)["covered"]
+        rule = RULES[spec.rule]
+        covered = evaluate(rule, spec.year, load=load)["covered"]
         out["class"] = np.where(covered, "covered", "uncovered")
         if before is not None:
-            was = evaluate(RULES[spec.rule], spec.year, load=before)["covered"]
+            was = evaluate(rule, spec.year, load=before)["covered"]
             out.loc[covered & ~was, "class"] = "newly_covered"
+        out.loc[~rule.in_scope(out), "class"] = "out_of_scope"
     inside = out.within(mapped.to_crs(out.crs).union_all())
     return out[inside]
 

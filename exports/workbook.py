@@ -17,7 +17,7 @@ import shapely
 import layers
 from exports.spec import read_once
 from geo.crs import metric_crs
-from layers import projects, provenance, scenarios
+from layers import bureaus, projects, provenance, scenarios
 from layers.clauses import Provenance
 from layers.i18n import t
 from layers.provenance import Reading
@@ -29,7 +29,7 @@ __all__ = ["bureau_workbook", "scenario_workbook"]
 
 
 def _targets_sheet(year: int, load: Loader, lang: str) -> pd.DataFrame:
-    """Return the board with the clause, scope, unit and provenance of every target."""
+    """Return the board with the clause, scope, lead and cooperating units and provenance."""
     plan = load_targets()
     rows = board(plan, year, load=load, history=False)
     return pd.DataFrame(
@@ -44,12 +44,38 @@ def _targets_sheet(year: int, load: Loader, lang: str) -> pd.DataFrame:
             t("counts", lang): [counts_text(r, lang) for r in rows.to_dict("records")],
             t("target_status", lang): [t("st_" + s, lang) for s in rows["status"]],
             t("lead_bureau", lang): [p.lead_text(lang) for p in plan],
+            t("cooperating", lang): [bureaus.names(p.cooperating, lang) for p in plan],
             t("provenance", lang): [Provenance(p).label(lang) for p in rows["provenance"]],
             t("reason", lang): rows["reason"].to_numpy(),
             t("section", lang): rows["section"].to_numpy(),
             t("clause", lang): rows["clause"].to_numpy(),
         }
     )
+
+
+#: The summary's columns (`gaps_by_bureau`) -> their headings: the plan's, then ours.
+_SUMMARY_HEADINGS = {
+    "bureau": "bureau",
+    "unit": "unit_key",
+    "rules": "plan_rules",
+    "checks": "plan_checks",
+    "gaps": "open_gaps",
+    "poor_gaps": "poor_gaps",
+    "share_of_gaps": "share_of_gaps",
+    "assumed_rules": "our_rules",
+    "assumed_checks": "our_checks",
+    "assumed_gaps": "gaps_ours",
+    "assumed_poor_gaps": "our_poor_gaps",
+}
+
+
+def _summary_sheet(year: int, load: Loader, lang: str) -> pd.DataFrame:
+    """Return each lead bureau (named in `lang`) with its gaps: the plan's measures, then ours.
+
+    Our own measures (assumptions) are counted apart, never in the plan's totals.
+    """
+    table = gaps_by_bureau(year, load=load, lang=lang).reset_index()
+    return table.rename(columns={c: t(k, lang) for c, k in _SUMMARY_HEADINGS.items()})
 
 
 def bureau_workbook(year: int, path: Path, *, load: Loader = layers.load, lang: str = "zh") -> Path:
@@ -66,7 +92,7 @@ def bureau_workbook(year: int, path: Path, *, load: Loader = layers.load, lang: 
     plan = load_targets()
     linked = projects.link(gaps, register, projects.measure_rules(plan))
     sheets = {
-        t("summary", lang): gaps_by_bureau(year, load=read).reset_index(),
+        t("summary", lang): _summary_sheet(year, read, lang),
         t("page_targets", lang): _targets_sheet(year, read, lang),
         t("theme_projects", lang): projects.listing(register, lang, plan),
     }

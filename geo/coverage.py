@@ -388,13 +388,23 @@ def service_area(facilities: gpd.GeoDataFrame, *, within_m: float) -> gpd.GeoDat
     return gpd.GeoDataFrame(geometry=[zone], crs=metric).to_crs(settings.storage_crs)
 
 
-def coverage_class(covered: pd.Series, straight_covered: pd.Series) -> pd.Series:
+def coverage_class(
+    covered: pd.Series, straight_covered: pd.Series, *, in_scope: pd.Series | None = None
+) -> pd.Series:
     """Return each village's class: covered, covered straight but not along roads, uncovered.
+
+    With `in_scope`, a village outside it is ``out_of_scope`` (neither covered nor a gap).
 
     Examples
     --------
     >>> coverage_class(pd.Series([True, False, False]), pd.Series([True, True, False])).tolist()
     ['covered', 'straight_only', 'uncovered']
+    >>> coverage_class(
+    ...     pd.Series([False, False]), pd.Series([False, False]), in_scope=pd.Series([True, False])
+    ... ).tolist()
+    ['uncovered', 'out_of_scope']
     """
     out = np.where(covered, "covered", np.where(straight_covered, "straight_only", "uncovered"))
+    if in_scope is not None:
+        out = np.where(in_scope.to_numpy(dtype=bool), out, "out_of_scope")
     return pd.Series(out, index=covered.index, name="class")

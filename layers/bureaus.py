@@ -6,12 +6,26 @@ and layers name them by key.
 
 from __future__ import annotations
 
-from layers.profile import PROFILE
+from collections.abc import Iterable
 
-__all__ = ["BUREAUS", "COUNTIES_COOPERATE"]
+from layers.profile import PROFILE
+from layers.spec import Bureau
+
+__all__ = ["BUREAUS", "COUNTIES_COOPERATE", "names"]
 
 #: Every unit by key, in the profile's order.
 BUREAUS = PROFILE.bureaus
 
 #: The plan's standing cooperating unit for every measure: the counties (cities, districts).
 COUNTIES_COOPERATE = BUREAUS["counties"]
+
+
+def names(units: Iterable[Bureau], lang: str = "en") -> str:
+    """Return the units' names in ``"en"`` or ``"zh"``, separated by ``"; "``.
+
+    Examples
+    --------
+    >>> names([BUREAUS["forestry"], BUREAUS["poverty_office"]], "zh")
+    '市林业局; 市扶贫办'
+    """
+    return "; ".join(unit.name(lang) for unit in units)

@@ -228,7 +228,32 @@ STRINGS = MappingProxyType(
         "page_targets": ("Targets", "目标进度"),
         "page_bureaus": ("Bureaus", "部门视图"),
         "page_changes": ("Change report", "变化报告"),
-        "rules": ("Rules (a village passes only if it passes all)", "规则（全部达标才算覆盖）"),
+        "rules": (
+            "Rules (a village passes only if it passes every rule whose scope takes it in)",
+            "规则（村庄须达到其所在范围内的全部规则才算覆盖）",
+        ),
+        "out_of_scope": ("Outside the scope: not a gap", "范围外（不计缺口）"),
+        "counted_in": ("Gaps are counted in: {scope}.", "缺口统计范围：{scope}。"),
+        "outside_scope_note": (
+            "{n} villages outside the scope are drawn small and grey: they are not gaps.",
+            "范围外的{n}个村以灰色小点显示，不计为缺口。",
+        ),
+        "people_everyone": (
+            "Everyone on the population grid, not only the {scope} the rule asks about.",
+            "人口格网上的全部人口，不限于该规则所指的{scope}。",
+        ),
+        "rule_plan_note": (
+            "The plan's measure (section {section})",
+            "规划原文的措施（第{section}条）",
+        ),
+        "rule_to_confirm_note": (
+            "The plan's measure, figure to confirm (section {section}): {reason}",
+            "规划原文的措施，数字待核实（第{section}条）：{reason}",
+        ),
+        "rule_assumption_note": (
+            "Our assumption, not the plan's figure: {reason}",
+            "本图假设，并非规划原文的数字：{reason}",
+        ),
         "within": ("{rule}: distance (m)", "{rule}：距离（米）"),
         "mode": ("Measure", "量算方式"),
         "mode_straight": ("Straight line", "直线距离"),
@@ -327,8 +352,38 @@ STRINGS = MappingProxyType(
         "its_measures": ("Its measures", "负责的措施"),
         "missing": ("Missing", "缺项"),
         "days_overdue": ("Days overdue", "逾期天数"),
-        "share_of_gaps": ("Share of the city's open gaps", "占全市缺口比例"),
-        "open_gaps": ("Open gaps", "未完成缺口"),
+        "share_of_gaps": (
+            "Share of the city's open gaps (the plan's measures)",
+            "占全市缺口比例（规划原文措施）",
+        ),
+        "open_gaps": ("Open gaps (the plan's measures)", "未完成缺口（规划原文措施）"),
+        "gaps_ours": (
+            "Gaps by our own measures (assumptions, not the plan's)",
+            "本图自定措施的缺口（假设，非规划原文）",
+        ),
+        "gaps_ours_note": (
+            (
+                "Our own measures, not the plan's, counted apart from the totals: {rules}. "
+                "{funded} of these gaps have a funded project."
+            ),
+            "本图自定措施（非规划原文，不计入合计）：{rules}。其中{funded}个缺口已落实资金项目。",
+        ),
+        "unit_key": ("Unit key", "单位代码"),
+        "plan_rules": ("The plan's measures", "规划原文措施"),
+        "plan_checks": (
+            "Checks, the plan's measures (villages in scope x measures)",
+            "检查村次（规划原文措施：范围内村数×措施数）",
+        ),
+        "poor_gaps": ("Of which in poor villages", "其中贫困村"),
+        "our_rules": (
+            "Our own measures (assumptions, not the plan's)",
+            "本图自定措施（假设，非规划原文）",
+        ),
+        "our_checks": (
+            "Checks, our measures (villages in scope x measures)",
+            "检查村次（本图自定措施：范围内村数×措施数）",
+        ),
+        "our_poor_gaps": ("Of which in poor villages (our measures)", "其中贫困村（本图自定措施）"),
         "from_year": ("From year", "起始年份"),
         "to_year": ("To year", "截止年份"),
         "newly_covered": ("Newly covered", "新覆盖"),
@@ -348,6 +403,10 @@ STRINGS = MappingProxyType(
         "export_subtitle": (
             "{rule} · state at the end of {year} · {area}",
             "{rule} · {year}年末状况 · {area}",
+        ),
+        "export_subtitle_rule": (
+            "{rule} · gaps counted in {scope} · state at the end of {year} · {area}",
+            "{rule} · 缺口统计范围：{scope} · {year}年末状况 · {area}",
         ),
         "export_notes": (
             "CRS: {crs}. Made {date} with Village Atlas. Map approval number: {approval}",
@@ -622,7 +681,10 @@ STRINGS = MappingProxyType(
         "budget_wan_yuan": ("Budget (10,000 yuan)", "投资（万元）"),
         "fund_source": ("Fund source", "资金来源"),
         "projects_completed": ("Projects completed", "完成项目"),
-        "gaps_funded": ("Gaps with a funded project", "已落实资金项目的缺口"),
+        "gaps_funded": (
+            "Gaps with a funded project (the plan's measures)",
+            "已落实资金项目的缺口（规划原文措施）",
+        ),
         "done_but_open": (
             (
                 "{n} gap(s) have a project recorded done by {year}, yet the village still lacks "

@@ -25,6 +25,7 @@ from geo.errors import UnknownLayerError
 from geo.status import done_by, year_of
 from layers.bureaus import BUREAUS
 from layers.clauses import Clause, Provenance, Scope, scope_mask
+from layers.i18n import t
 from layers.spec import Bureau, Titled
 from store import derived
 
@@ -40,7 +41,9 @@ __all__ = [
     "gaps_by_bureau",
     "get_rule",
     "population_coverage",
+    "provenance_note",
     "road_graph",
+    "scope_text",
 ]
 
 #: Reads a catalogue layer by key (default `layers.load`: the demo store).
@@ -361,6 +364,40 @@ def get_rule(key: str) -> CoverageRule:
     raise UnknownLayerError(msg)
 
 
+def scope_text(rules: Sequence[CoverageRule], lang: str = "en") -> str:
+    """Return where `rules` count their gaps, in words: their one scope, or each rule's.
+
+    Examples
+    --------
+    >>> scope_text([RULES["broadband"], RULES["power"]])
+    'poor villages'
+    >>> scope_text([RULES["bus_2km"], RULES["broadband"]])
+    'Bus stop within 2 km: all villages; Broadband fibre to the village: poor villages'
+    """
+    if len({rule.scope for rule in rules}) == 1:
+        return rules[0].scope.label(lang)
+    return "; ".join(f"{rule.title(lang)}: {rule.scope.label(lang)}" for rule in rules)
+
+
+def provenance_note(rule: CoverageRule, lang: str = "en") -> str:
+    """Return the rule's provenance in a sentence: the plan's measure, or ours and why.
+
+    Examples
+    --------
+    >>> provenance_note(RULES["power"])
+    "The plan's measure (section 7(4))"
+    >>> provenance_note(RULES["bus_2km"]).startswith("Our assumption, not the plan's figure: ")
+    True
+    """
+    section = rule.clause.section if rule.clause is not None else ""
+    key = {
+        Provenance.PLAN: "rule_plan_note",
+        Provenance.TO_CONFIRM: "rule_to_confirm_note",
+        Provenance.ASSUMPTION: "rule_assumption_note",
+    }[rule.provenance]
+    return t(key, lang, section=section, reason=rule.reason)
+
+
 def facilities_for(rule: CoverageRule, year: int, load: Loader = layers.load) -> gpd.GeoDataFrame:
     """Return the facilities that serve `rule` and exist by the end of `year`."""
     parts = []
@@ -553,38 +590,47 @@ def gap_list(
     return pd.concat(parts, ignore_index=True)
 
 
-def gaps_by_bureau(year: int, *, load: Loader = layers.load) -> pd.DataFrame:
-    """Return, per lead bureau, its rules and its open gaps (village x rule) as of `year`.
+def gaps_by_bureau(year: int, *, load: Loader = layers.load, lang: str = "en") -> pd.DataFrame:
+    """Return, per lead bureau, its open gaps (village x rule) as of `year`: the plan's, then ours.
 
-    Each rule checks the villages of its scope only. Columns: `rules` (their keys),
-    `assumptions` (those of them that are our measure, not the plan's), `checks`
-    (villages in scope x rules), `gaps`, `poor_gaps` (gaps in registered poor villages)
-    and `share_of_gaps` (of the city's open gaps).
+    Each rule checks the villages of its scope only. A village without a bus service is a
+    gap of the plan's `bus_service` and of our `bus_2km` too, so the totals count the
+    plan's measures only (the plan's figure, or one to confirm) and our assumptions are
+    counted apart: no gap is counted twice, and none of ours passes for the plan's.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by the bureau's name in `lang` (``"en"`` or ``"zh"``): `unit` (its key);
+        the plan's measures it leads: `rules` (their keys), `checks` (villages in scope x
+        rules), `gaps`, `poor_gaps` (gaps in registered poor villages), `share_of_gaps`
+        (of the city's open gaps by the plan's measures); and our own measures
+        (assumptions, not the plan's, in no total): `assumed_rules`, `assumed_checks`,
+        `assumed_gaps`, `assumed_poor_gaps`.
     """
     villages = load("villages")
     measures = {key: evaluate(rule, year, load=load) for key, rule in RULES.items()}
     gaps = gap_list(villages, measures, year)
-    per_rule = pd.DataFrame(
-        {
-            "bureau": [rule.bureau.name_en for rule in RULES.values()],
-            "rule": list(RULES),
-            "assumption": [
-                rule.key if rule.provenance is Provenance.ASSUMPTION else ""
-                for rule in RULES.values()
-            ],
-            "checks": [int(rule.in_scope(villages).sum()) for rule in RULES.values()],
-            "gaps": [int((gaps["rule"] == key).sum()) for key in RULES],
-            "poor_gaps": [int(((gaps["rule"] == key) & gaps["is_poor"]).sum()) for key in RULES],
-        }
-    )
-    table = per_rule.groupby("bureau", sort=True).agg(
-        rules=("rule", ", ".join),
-        assumptions=("assumption", lambda keys: ", ".join(k for k in keys if k)),
-        checks=("checks", "sum"),
-        gaps=("gaps", "sum"),
-        poor_gaps=("poor_gaps", "sum"),
-    )
-    table["share_of_gaps"] = (table["gaps"] / table["gaps"].sum()).round(4)
+    rows = {}
+    for unit in dict.fromkeys(rule.bureau for rule in RULES.values()):
+        row: dict[str, object] = {"unit": unit.key}
+        for prefix, ours in (("", False), ("assumed_", True)):
+            mine = [
+                r
+                for r in RULES.values()
+                if r.bureau == unit and (r.provenance is Provenance.ASSUMPTION) == ours
+            ]
+            found = gaps[gaps["rule"].isin([r.key for r in mine])]
+            row[f"{prefix}rules"] = ", ".join(r.key for r in mine)
+            row[f"{prefix}checks"] = sum(int(r.in_scope(villages).sum()) for r in mine)
+            row[f"{prefix}gaps"] = len(found)
+            row[f"{prefix}poor_gaps"] = int(found["is_poor"].sum())
+        rows[unit.name(lang)] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "bureau"
+    total = int(table["gaps"].sum())
+    share = (table["gaps"] / total).round(4) if total else 0.0
+    table.insert(table.columns.get_loc("poor_gaps") + 1, "share_of_gaps", share)
     return table
 
 
@@ -599,17 +645,26 @@ def evaluate_many(
 ) -> pd.DataFrame:
     """Evaluate several rules at once: a village passes only if it passes all of them.
 
+    Each rule judges the villages of its scope only (`CoverageRule.in_scope`): a village
+    outside a rule's scope is not held to it, and a village outside the scope of every
+    rule is neither covered nor a gap (`in_scope` false).
+
     Returns
     -------
     pandas.DataFrame
-        Indexed like the villages: `covered` (all rules; along roads when
-        `along_roads`), `straight_covered` (all rules, straight line), and per rule
-        ``<key>`` (passes), ``<key>_distance_m`` and ``<key>_network_m`` (distance rules),
-        ``<key>_contradiction`` (rules with a register flag).
+        Indexed like the villages: `in_scope` (in the scope of at least one rule),
+        `covered` (in scope and passes every rule whose scope takes it in; along roads
+        when `along_roads`), `straight_covered` (the same, straight line), and per rule
+        ``<key>`` (passes, whatever the scope), ``<key>_distance_m`` and
+        ``<key>_network_m`` (distance rules), ``<key>_contradiction`` (rules with a
+        register flag).
     """
     distances = dict(within_m or {})
     if along_roads and graph is None and any(r.is_distance for r in rules):
         graph = road_graph(year, load)
+    villages = load("villages")
+    scopes = pd.DataFrame({r.key: r.in_scope(villages).to_numpy(bool) for r in rules})
+    scopes.index = villages.index
     parts = {}
     for rule in rules:
         result = evaluate(
@@ -631,6 +686,12 @@ def evaluate_many(
             if column in result:
                 parts[f"{rule.key}_{suffix}"] = result[column].rename(f"{rule.key}_{suffix}")
     out = pd.DataFrame(parts)
-    out.insert(0, "covered", out[[r.key for r in rules]].all(axis=1))
-    out.insert(1, "straight_covered", out[[f"{r.key}_straight" for r in rules]].all(axis=1))
-    return out.drop(columns=[f"{r.key}_straight" for r in rules])
+    keys = [r.key for r in rules]
+    in_scope = scopes[keys].any(axis=1)
+    not_asked = ~scopes[keys].to_numpy()  # a rule holds no village outside its scope
+    passes = out[keys].to_numpy(bool) | not_asked
+    straight = out[[f"{k}_straight" for k in keys]].to_numpy(bool) | not_asked
+    out.insert(0, "in_scope", in_scope)
+    out.insert(1, "covered", in_scope & passes.all(axis=1))
+    out.insert(2, "straight_covered", in_scope & straight.all(axis=1))
+    return out.drop(columns=[f"{k}_straight" for k in keys])

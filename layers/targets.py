@@ -1137,23 +1137,31 @@ def by_county(
 
 
 def responsibilities(
-    plan: Iterable[Target], rules: Iterable[CoverageRule] | None = None
+    plan: Iterable[Target],
+    rules: Iterable[CoverageRule] | None = None,
+    *,
+    register: Register | None = None,
 ) -> pd.DataFrame:
     """Return one row per unit and record (target, then coverage rule) it leads or cooperates on.
 
     Columns: `unit` (key), `role` (``lead`` or ``cooperating``), `record` (``target`` or
-    ``rule``), `key`, `title_en`, `title_zh` and `provenance` (for a target, the least
-    sure of its own, its rule's and its area's).
+    ``rule``), `key`, `title_en`, `title_zh`, `provenance` (for a target, as the board
+    gives it: the least sure of its own, its rule's and its area's, and for an exit the
+    household `register` measures, the provenance of that measure) and `lead_named`
+    (false on a lead row when the plan names no unit for the clause and the lead is
+    ours). The `register` defaults to the store's, as for `board`.
     """
+    register = households.read_register() if register is None else register
     rows = []
     records: list[tuple[str, Target | CoverageRule]] = [("target", p) for p in plan]
     records += [("rule", r) for r in (RULES.values() if rules is None else rules)]
     for kind, record in records:
         if isinstance(record, Target):
-            lead, provenance = record.lead, record.sources()[0]
+            lead, named = record.lead, record.lead_named
+            provenance = record.sources(register=_by_register(record, register))[0]
         else:
-            lead, provenance = record.bureau, record.provenance
-        roles = [("lead", lead)] + [("cooperating", u) for u in record.cooperating]
+            lead, named, provenance = record.bureau, True, record.provenance
+        roles = [("lead", lead, named)] + [("cooperating", u, True) for u in record.cooperating]
         rows += [
             {
                 "unit": unit.key,
@@ -1163,8 +1171,9 @@ def responsibilities(
                 "title_en": record.title_en,
                 "title_zh": record.title_zh,
                 "provenance": provenance.value,
+                "lead_named": is_named,
             }
-            for role, unit in roles
+            for role, unit, is_named in roles
         ]
-    columns = ["unit", "role", "record", "key", "title_en", "title_zh", "provenance"]
+    columns = ["unit", "role", "record", "key", "title_en", "title_zh", "provenance", "lead_named"]
     return pd.DataFrame(rows, columns=columns)

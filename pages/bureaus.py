@@ -6,6 +6,7 @@ import streamlit as st
 
 import ui
 from layers import BUREAUS, projects, provenance, targets
+from layers.clauses import Provenance
 from layers.rules import RULES, gap_list
 from ui.projects_view import gap_projects, linked
 from ui.tables import coloured_status, downloads
@@ -28,7 +29,7 @@ try:
 except ValueError as exc:
     st.error(ui.tr("targets_error", error=ui.md(exc)))
     st.stop()
-roles = targets.responsibilities(plan)
+roles = targets.responsibilities(plan, register=ui.register())
 mine = roles[(roles["unit"] == bureau) & (roles["record"] == "target")]
 st.caption(ui.tr("assumption_note"))
 for role, heading in (("lead", "leads"), ("cooperating", "cooperates")):
@@ -53,12 +54,22 @@ st.dataframe(rules_table(rules), hide_index=True, width="stretch")
 measures = ui.measures(year)
 villages = ui.villages_as_of(year)
 found = gap_list(villages, measures, year, rules=rules)
-city_gaps = len(gap_list(villages, measures, year))
+city = gap_list(villages, measures, year)
 served = linked(found)
-left, middle, right = st.columns(3)
-left.metric(ui.tr("open_gaps"), len(found))
-middle.metric(ui.tr("share_of_gaps"), f"{len(found) / city_gaps if city_gaps else 0.0:.1%}")
-right.metric(ui.tr("gaps_funded"), int(served["project_status"].isin(projects.FUNDED).sum()))
+# the totals count the plan's measures: a village without a bus is not counted again by ours
+ours = (found["provenance"] == Provenance.ASSUMPTION.value).to_numpy()
+city_gaps = int((city["provenance"] != Provenance.ASSUMPTION.value).sum())
+funded = served["project_status"].isin(projects.FUNDED).to_numpy()
+columns = st.columns(4)
+columns[0].metric(ui.tr("open_gaps"), int((~ours).sum()))
+columns[1].metric(ui.tr("share_of_gaps"), f"{(~ours).sum() / city_gaps if city_gaps else 0.0:.1%}")
+columns[2].metric(ui.tr("gaps_funded"), int((funded & ~ours).sum()))
+columns[3].metric(ui.tr("gaps_ours"), int(ours.sum()))
+assumed = [r for r in rules if r.provenance is Provenance.ASSUMPTION]
+if assumed:
+    counts = found.loc[ours, "rule"].value_counts()
+    listed = "; ".join(f"{r.title(lang)}: {int(counts.get(r.key, 0))}" for r in assumed)
+    st.caption(ui.tr("gaps_ours_note", rules=listed, funded=int((funded & ours).sum())))
 stale = int(projects.done_but_open(served, year).sum())
 if stale:
     st.warning(ui.tr("done_but_open", n=stale, year=year))

@@ -6,13 +6,13 @@ import streamlit as st
 
 import ui
 from ui.coverage_view import (
-    CLASSES,
     classified,
     contradictions,
     controls,
     draw,
     gap_table,
     people,
+    scope_caption,
     tables,
     why,
 )
@@ -29,9 +29,7 @@ what = (tuple(keys), year, tuple(sorted(within_m.items())), along_roads)
 villages = classified(what)
 result = ui.coverage(keys, year, within_m, along_roads)
 clicked = draw(villages, what)
-st.caption(
-    " · ".join(f"{ui.tr(name)}: {int((villages['class'] == name).sum())}" for name in CLASSES)
-)
+scope_caption(villages, keys, lang)
 if clicked:
     why(clicked, result, villages, keys, lang)
 tables(what)

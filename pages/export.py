@@ -9,7 +9,7 @@ import streamlit as st
 
 import exports as export
 import ui
-from layers.rules import RULES
+from layers.rules import RULES, provenance_note
 
 ui.page_guard()
 
@@ -34,8 +34,12 @@ kind = st.radio(
 )
 left, right = st.columns(2)
 rule = left.selectbox(
-    ui.tr("measure"), list(RULES), format_func=lambda k: RULES[k].title(lang), key="exp_rule"
+    ui.tr("measure"),
+    list(RULES),
+    format_func=lambda k: f"{RULES[k].title(lang)} · {RULES[k].provenance.label(lang)}",
+    key="exp_rule",
 )
+left.caption(provenance_note(RULES[rule], lang))  # the map says it too
 names = {"": ui.tr("all_counties"), **ui.county_names()}
 county = right.selectbox(
     ui.tr("county"), list(names), format_func=names.__getitem__, key="exp_county"

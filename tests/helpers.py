@@ -118,3 +118,49 @@ def write_tif(path: Path, data: object, *, crs: str, transform: object, **profil
     ) as dst:
         dst.write(band, 1)
     return path
+
+
+def in_scope_by_hand(row: object, scope: object) -> bool:
+    """The plan's words, by hand: whether a clause of `scope` asks about the village `row`."""
+    from layers.clauses import Scope  # noqa: PLC0415
+
+    if scope is Scope.POOR_VILLAGES:
+        return bool(row.is_poor)  # type: ignore[attr-defined]
+    if scope is Scope.IMMIGRANT_VILLAGES:
+        return bool(row.is_immigrant)  # type: ignore[attr-defined]
+    assert scope in (Scope.ALL_VILLAGES, Scope.HOUSEHOLDS, Scope.PEOPLE)
+    return True
+
+
+def uncovered_by_hand(key: str, year: int) -> dict[str, bool]:
+    """Each village left out by rule `key` as of `year` (code -> in the rule's scope).
+
+    Read one row at a time from the villages table (the rule's year column, `is_poor`)
+    and, for a distance rule, the distances the coverage engine measures to the
+    facilities of the year; nothing from the gap code under test.
+    """
+    import pandas as pd  # noqa: PLC0415
+
+    import layers  # noqa: PLC0415
+    from geo.coverage import nearest_distance  # noqa: PLC0415
+    from geo.status import year_of  # noqa: PLC0415
+    from layers.rules import RULES, facilities_for  # noqa: PLC0415
+
+    rule = RULES[key]
+    villages = layers.load("villages")
+    claimed = year_of(villages, rule.village_column) if rule.village_column else None
+    distance = None
+    if rule.within_m is not None:
+        facilities = facilities_for(rule, year)
+        distance = nearest_distance(villages, facilities)["distance_m"].to_numpy()
+    out = {}
+    for i, row in enumerate(villages.itertuples()):
+        when = None if claimed is None else claimed.iloc[i]
+        by_file = when is not None and not pd.isna(when) and int(when) <= year
+        if distance is None:
+            ok = by_file
+        else:
+            ok = distance[i] <= rule.within_m or (rule.flag_counts and by_file)
+        if not ok:
+            out[row.code] = in_scope_by_hand(row, rule.scope)
+    return out

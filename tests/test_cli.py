@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -17,6 +18,8 @@ import shapely
 
 import layers
 from geo import crs
+from layers.rules import RULES
+from tests.helpers import uncovered_by_hand
 from tests.test_targets import CHINESE, CLAUSES, UNITS_OF
 
 CLI = [sys.executable, "-m", "cli"]
@@ -195,6 +198,18 @@ def test_coverage_rule_on_built_in_data(demo_store):
     assert [r["id"] for r in rows] == villages["code"].tolist()
 
 
+def test_coverage_rule_says_which_villages_its_clause_asks_about(demo_store):
+    out = run("coverage", "--rule", "broadband", "--year", "2016")
+    assert out.returncode == 0, out.stderr
+    rows = table(out.stdout)
+    villages = layers.load("villages").set_index("code")
+    assert all((r["in_scope"] == "true") == villages.loc[r["id"], "is_poor"] for r in rows)
+    gaps = {r["id"] for r in rows if r["in_scope"] == "true" and r["covered"] == "false"}
+    left_out = uncovered_by_hand("broadband", 2016)
+    assert gaps == {code for code, asked in left_out.items() if asked}
+    assert len(gaps) < len(left_out)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -369,9 +384,37 @@ def test_bureaus_lists_every_unit_with_what_it_leads_and_cooperates_on(demo_stor
     assert "land_improvement (plan, figure to confirm)" in leads["land"]
     assert "rural_services" in units["tourism"]["cooperates_on"]
     assert "bus_2km (assumption)" in units["transport"]["leads_rules"]
+    for rule in RULES.values():  # the rules a unit cooperates on, as the rules declare them
+        for unit in rule.cooperating:
+            listed = units[unit.key]["cooperates_on_rules"].split("; ")
+            assert any(entry.split(" (")[0] == rule.key for entry in listed), (unit, rule.key)
+    assert "cooperative" in units["land"]["cooperates_on_rules"].split("; ")
     table = run("bureaus")
     assert table.returncode == 0, table.stderr
     assert "市妇联" in table.stdout
     assert "    cooperates_on: professional_farmers (plan, figure to confirm); labour_training" in (
         table.stdout
     )
+
+
+def test_bureaus_marks_what_is_ours_as_the_board_does(demo_store, board_json):
+    """A lead the plan does not name is ours; an exit the register measures is the plan's."""
+    out = run("bureaus", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    units = {row["key"]: row for row in json.loads(out.stdout)}
+    assert "exit_poor_villages (lead ours: not named by the plan)" in units["poverty_office"][
+        "leads"
+    ].split("; ")
+    for key, row in board_json.items():
+        (entry,) = [
+            e for e in units[row["lead_key"]]["leads"].split("; ") if e.split(" (")[0] == key
+        ]
+        marks = re.findall(r"\(([^)]*)\)", entry.removeprefix(key))
+        want = [] if row["provenance"] == "plan" else [row["provenance"]]
+        if row["lead"] != layers.BUREAUS[row["lead_key"]].name_en:  # the board marks it
+            want.append("lead ours: not named by the plan")
+        assert marks == want, (key, entry)
+    assert board_json["exit_poor_households"]["provenance"] == "plan"  # by the register
+    assert "exit_poor_households (lead ours: not named by the plan)" in units["poverty_office"][
+        "leads"
+    ].split("; ")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import functools
+import html
 import http.server
 import io
+import re
 import threading
 from pathlib import Path
 
+import folium
 import geopandas
 import matplotlib.colors
 import numpy as np
@@ -19,10 +22,12 @@ from PIL import Image
 
 import exports as export
 import layers
-from exports.spec import PROVINCE_PATH
+from exports.html import map_of
+from exports.spec import CLASS_COLOURS, PROVINCE_PATH
 from layers.i18n import t
 from layers.rules import RULES, evaluate, facilities_for
-from tests.helpers import ARTIFACTS
+from layers.targets import load_targets
+from tests.helpers import ARTIFACTS, uncovered_by_hand
 
 PT_PER_MM = 72 / 25.4
 
@@ -110,6 +115,14 @@ def test_atlas_has_a_map_indicators_and_gaps_per_county(demo_store, tmp_path):
     for name in towns.loc[towns["county_code"] == "620924", "name_zh"]:
         assert name in texts[0], name  # the county's map names its townships
     assert "目标进度" in texts[1]
+    assert "配合单位" in texts[1]
+    table = " ".join(texts[1].split())
+    for target in load_targets():  # each measured target's units, lead marked when ours
+        if target.measured and (not target.counties or "620924" in target.counties):
+            assert " ".join(target.lead_text("zh").split()) in table, target.key
+            names = "; ".join(u.name_zh for u in target.cooperating)
+            assert " ".join(names.split()) in table, target.key
+    assert "市扶贫办（规划未指明）" in table
     assert "缺口清单" in texts[2]
     villages = layers.load("villages")
     gaps = villages[
@@ -117,6 +130,24 @@ def test_atlas_has_a_map_indicators_and_gaps_per_county(demo_store, tmp_path):
     ]
     for code in gaps["code"]:
         assert code in texts[2]
+
+
+def test_atlas_lists_the_gaps_in_the_rules_scope(demo_store, tmp_path):
+    """Subei in 2016: 2 poor villages lack a cooperative (gaps), 5 that are not poor too."""
+    spec = export.MapSpec(year=2016, rule="cooperative", lang="en", dpi=72)
+    out = export.atlas(spec, tmp_path / "atlas.pdf", counties=["620923"])
+    texts = [p.extract_text() for p in pypdf.PdfReader(out).pages]
+    gap_pages = " ".join(x for x in texts if "Gap list" in x)
+    assert "The plan's measure (section 6(5))" in " ".join(texts[0].split())
+    villages = layers.load("villages").set_index("code")
+    left_out = {
+        code: asked
+        for code, asked in uncovered_by_hand("cooperative", 2016).items()
+        if villages.loc[code, "county_code"] == "620923"
+    }
+    assert set(left_out.values()) == {True, False}
+    for code, asked in left_out.items():
+        assert (code in gap_pages) == asked, code
 
 
 def test_standalone_html_works_offline(demo_store, browser, tmp_path, offline_page):
@@ -184,6 +215,34 @@ def test_bureau_workbook_has_a_sheet_per_bureau(demo_store, tmp_path):
     poor = header.index("is_poor") + 1
     assert all(commerce.cell(row=r, column=poor).value for r in range(2, commerce.max_row + 1))
     assert "provenance" in header
+
+
+def test_bureau_workbook_summary_counts_the_plan_and_ours_apart(demo_store, tmp_path):
+    """2016, in Chinese: each bureau named in Chinese; our measures in no total."""
+    book = load_workbook(export.bureau_workbook(2016, tmp_path / "zh.xlsx", lang="zh"))
+    sheet = book[t("summary", "zh")]
+    header = [c.value for c in sheet[1]]
+    rows = {r[0]: dict(zip(header, r, strict=True)) for r in sheet.iter_rows(2, values_only=True)}
+    leads = {rule.bureau for rule in RULES.values()}
+    assert set(rows) == {unit.name_zh for unit in leads}
+    transport = rows["市交通运输局"]
+    assert transport[t("unit_key", "zh")] == "transport"
+    assert transport[t("plan_rules", "zh")] == "bus_service"
+    assert transport[t("open_gaps", "zh")] == len(uncovered_by_hand("bus_service", 2016))
+    ours = ("bus_2km", "hardened_road")
+    assert transport[t("gaps_ours", "zh")] == sum(len(uncovered_by_hand(k, 2016)) for k in ours)
+    plan = [k for k, r in RULES.items() if r.provenance.value != "assumption"]
+    total = sum(sum(uncovered_by_hand(k, 2016).values()) for k in plan)
+    assert sum(r[t("open_gaps", "zh")] for r in rows.values()) == total
+    sheet = book[t("page_targets", "zh")]
+    header = [c.value for c in sheet[1]]
+    listed = {r[0]: dict(zip(header, r, strict=True)) for r in sheet.iter_rows(2, values_only=True)}
+    for target in load_targets():  # every cooperating unit the targets file names, in Chinese
+        want = "; ".join(u.name_zh for u in target.cooperating) or None
+        assert listed[target.key][t("cooperating", "zh")] == want, target.key
+    assert (
+        listed["cooperatives"][t("cooperating", "zh")] == "市国土资源局; 市扶贫办; 各县（市、区）"
+    )
 
 
 def test_bureau_workbook_says_what_is_an_assumption(demo_store, tmp_path):
@@ -350,3 +409,93 @@ def test_relief_has_no_band_along_the_frame_edge(demo_store, county):
     edge, beside = frame[:, :5].mean(axis=1), frame[:, 5:15].mean(axis=1)
     assert np.abs(edge - beside).mean() < 2.0  # the old band: 6.5 grey levels darker
     assert frame[:, :5].std(axis=0).max() < 2.5 * np.median(frame[:, 5:].std(axis=0))
+
+
+# A rule's provenance and scope on the maps: an assumption is never shown as the plan's.
+
+OURS = {"en": "Our assumption, not the plan's figure", "zh": "本图假设，并非规划原文的数字"}
+
+
+def test_print_map_of_an_assumed_rule_says_it_is_ours(city_pdf, meeting_pdf):
+    lang, pdf = city_pdf
+    text = _text(pdf)
+    assert OURS[lang] in text
+    assert "2 km is our reading of a village served" in text  # its reason
+    assert {"en": "gaps counted in all villages", "zh": "缺口统计范围：所有村"}[lang] in text
+    assert OURS["zh"] in _text(meeting_pdf)
+
+
+@pytest.fixture(scope="module")
+def cooperative_2016(demo_store, tmp_path_factory):
+    """The whole-city map of a plan rule of poor villages in 2016, and its saved PDF."""
+    fig = export.meeting_map(export.MapSpec(year=2016, rule="cooperative", lang="en", dpi=72))
+    pdf = export.save_figure(fig, tmp_path_factory.mktemp("coop") / "cooperative.pdf")
+    return fig, pdf
+
+
+def test_print_map_of_a_plan_rule_says_it_is_the_plans(cooperative_2016):
+    _, pdf = cooperative_2016
+    text = _text(pdf)
+    assert "The plan's measure (section 6(5))" in text
+    assert "assumption" not in text.lower()
+    assert "gaps counted in poor villages" in text
+
+
+def _drawn(fig, colour: str) -> int:
+    """Markers drawn on the map in `colour` (the villages of one class), counted."""
+    rgb = matplotlib.colors.to_rgb(colour)
+    return sum(
+        len(c.get_offsets())
+        for c in fig.axes[0].collections
+        if len(c.get_facecolor()) and np.allclose(c.get_facecolor()[0][:3], rgb)
+    )
+
+
+def test_print_map_draws_villages_outside_the_scope_as_no_gaps(cooperative_2016):
+    fig, pdf = cooperative_2016
+    left_out = uncovered_by_hand("cooperative", 2016)
+    gaps = sum(left_out.values())
+    villages = layers.load("villages")
+    not_poor = int((~villages["is_poor"]).sum())
+    assert len(left_out) - gaps > 100  # villages that are not poor lack one too: no gaps
+    assert _drawn(fig, CLASS_COLOURS["uncovered"]) == gaps
+    assert _drawn(fig, CLASS_COLOURS["out_of_scope"]) == not_poor
+    assert _drawn(fig, CLASS_COLOURS["covered"]) == int(villages["is_poor"].sum()) - gaps
+    text = _text(pdf)
+    assert f"Not covered ({gaps})" in text
+    assert f"Outside the scope: not a gap ({not_poor})" in text
+
+
+def _groups(fmap: folium.Map) -> dict[str, set[str]]:
+    """The village codes each layer group of a folium map draws, by the group's title."""
+    out = {}
+    for child in fmap._children.values():
+        if isinstance(child, folium.FeatureGroup):
+            data = [c.data for c in child._children.values() if isinstance(c, folium.GeoJson)]
+            out[child.layer_name] = {
+                f["properties"].get("code") for d in data for f in d["features"]
+            }
+    return out
+
+
+def test_html_map_draws_the_scope_and_says_whose_rule_it_is(demo_store):
+    left_out = uncovered_by_hand("cooperative", 2016)
+    villages = layers.load("villages")
+    spec = export.MapSpec(year=2016, rule="cooperative", lang="en")
+    groups = _groups(map_of(spec))
+    assert groups["Not covered"] == {code for code, asked in left_out.items() if asked}
+    assert groups["Outside the scope: not a gap"] == set(villages.loc[~villages["is_poor"], "code"])
+    plan = _title_box(export.html_map(spec))
+    assert "The plan's measure (section 6(5))" in plan
+    assert "gaps counted in poor villages" in plan
+    assert "assumption" not in plan.lower()
+    page = export.html_map(export.MapSpec(rule="bus_2km", lang="zh"))
+    assert OURS["zh"] in _title_box(page)
+    assert "缺口统计范围：所有村" in _title_box(page)
+    assert "范围外" not in html.unescape(page)  # the bus asks about every village: no such group
+
+
+def _title_box(page: str) -> str:
+    """The text of the standalone map's title box."""
+    (box,) = re.findall(r'<div class="va-title"[^>]*>(.*?)</div>', page, flags=re.DOTALL)
+    return html.unescape(re.sub(r"<[^>]+>", " ", box))

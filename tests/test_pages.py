@@ -11,7 +11,8 @@ from streamlit.testing.v1 import AppTest
 import layers
 from layers import projects, targets
 from layers.rules import RULES, evaluate, evaluate_many, gap_list
-from tests.helpers import ROOT, log_in
+from tests.helpers import ROOT, log_in, uncovered_by_hand
+from ui.coverage_view import CLASSES
 
 APP = str(ROOT / "app.py")
 
@@ -121,6 +122,19 @@ def test_search_opens_the_village_file(app):
     assert any(frame.value.shape[0] == len(RULES) for frame in app.dataframe)
 
 
+def test_the_village_file_says_a_clause_does_not_ask_about_the_village(app):
+    left_out = uncovered_by_hand("cooperative", 2017)
+    code = next(c for c, asked in left_out.items() if not asked)  # not poor, no cooperative
+    village = layers.load("villages").set_index("code").loc[code]
+    app.text_input[0].input(village["pinyin"]).run()
+    app.selectbox[0].select(code).run()
+    assert not app.exception
+    (measures,) = [f.value for f in app.dataframe if len(f.value) == len(RULES)]
+    met = dict(zip(measures["Measure"], measures["Met"], strict=True))
+    assert met["A cooperative or mutual fund association"] == "Outside the scope: not a gap"
+    assert met["Bus stop within 2 km"] in ("yes", "no")
+
+
 def test_the_village_file_lists_its_projects(app):
     register = layers.load("projects")
     code = register["village_code"].dropna().value_counts().index[0]  # the busiest village
@@ -146,20 +160,30 @@ def test_unreachable_basemap_says_so_and_keeps_the_relief(app, sent, monkeypatch
 # --- coverage, targets, bureaus, changes ----------------------------------------------------
 
 
+def _counts_caption(app: AppTest) -> str:
+    """The caption under the Coverage page's map: the count of each class, the scope."""
+    return next(c.value for c in app.caption if c.value.startswith("Covered: "))
+
+
 def test_coverage_page_figures_equal_the_engine(app, sent):
     app.switch_page("pages/coverage.py").run()
     assert not app.exception
     result = evaluate_many([RULES["bus_2km"]], 2017)
-    caption = app.caption[0].value
+    caption = _counts_caption(app)
     assert f"Covered: {int(result['covered'].sum())}" in caption
     assert f"Not covered: {int((~result['covered']).sum())}" in caption
+    assert "Gaps are counted in: all villages." in caption
+    assert "outside the scope" not in caption
+    drawn = _drawn_codes(str(sent[-1]["feature_group"]))
+    assert CLASSES["out_of_scope"].color not in drawn  # the bus asks about every village
+    assert len(drawn[CLASSES["uncovered"].color]) == int((~result["covered"]).sum())
     county_table = app.dataframe[0].value
     assert int(county_table["Covered"].sum()) == int(result["covered"].sum())
     app.radio[0].set_value("network").run()
     assert not app.exception
     along = evaluate_many([RULES["bus_2km"]], 2017, along_roads=True)
     straight_only = int((along["straight_covered"] & ~along["covered"]).sum())
-    assert f"Covered straight, not along roads: {straight_only}" in app.caption[0].value
+    assert f"Covered straight, not along roads: {straight_only}" in _counts_caption(app)
     assert URL.findall(json.dumps(sent[-1], default=str)) == []
 
 
@@ -168,7 +192,81 @@ def test_coverage_page_combines_rules(app):
     app.multiselect[0].set_value(["bus_2km", "tap_water"]).run()
     assert not app.exception
     both = evaluate_many([RULES["bus_2km"], RULES["tap_water"]], 2017)
-    assert f"Covered: {int(both['covered'].sum())}" in app.caption[0].value
+    assert f"Covered: {int(both['covered'].sum())}" in _counts_caption(app)
+
+
+def test_coverage_rule_picker_says_what_is_our_assumption(app):
+    app.switch_page("pages/coverage.py").run()
+    assert not app.exception
+    picker = app.multiselect[0]
+    assert "Bus stop within 2 km · assumption" in picker.options
+    assert "Bus service in the village · plan" in picker.options
+    assert picker.value == ["bus_2km"]  # the default is ours: its reason is shown
+    notes = [c.value for c in app.caption]
+    assert any(n.startswith("Bus stop within 2 km: Our assumption, not the plan's") for n in notes)
+    picker.set_value(["bus_service"]).run()
+    assert not app.exception
+    assert not any("Our assumption" in c.value for c in app.caption)
+
+
+@pytest.mark.parametrize("key", [k for k, r in RULES.items() if r.scope.value == "poor villages"])
+def test_coverage_page_counts_a_poor_village_rule_in_poor_villages(app, sent, key):
+    """2016: many villages that are not poor lack the service; they are shown, not counted."""
+    left_out = uncovered_by_hand(key, 2016)
+    gaps = {code for code, asked in left_out.items() if asked}
+    outside = len(left_out) - len(gaps)
+    assert outside > 0
+    app.sidebar.slider[0].set_value(2016).run()
+    app.switch_page("pages/coverage.py").run()
+    app.multiselect[0].set_value([key]).run()
+    assert not app.exception
+    villages = layers.load("villages")
+    poor = int(villages["is_poor"].sum())
+    caption = _counts_caption(app)
+    assert f"Not covered: {len(gaps)}" in caption
+    assert f"Covered: {poor - len(gaps)}" in caption
+    assert "Gaps are counted in: poor villages." in caption
+    assert f"{len(villages) - poor} villages outside the scope" in caption
+    by_county = app.dataframe[0].value
+    assert int(by_county["Villages"].sum()) == poor
+    assert int(by_county["Covered"].sum()) == poor - len(gaps)
+    assert any(h.value == "Gap list · poor villages" for h in app.subheader)
+    listed = app.dataframe[-1].value
+    assert set(listed["Code"]) == gaps
+    assert len(listed) == len(gaps)
+    assert set(listed["Scope"]) == {"poor villages"}
+    assert set(listed["Provenance"]) == {RULES[key].provenance.value}
+    drawn = _drawn_codes(str(sent[-1]["feature_group"]))
+    assert drawn[CLASSES["uncovered"].color] == gaps  # red rings: the gaps only
+    assert drawn[CLASSES["out_of_scope"].color] == set(villages.loc[~villages["is_poor"], "code"])
+
+
+def _drawn_codes(script: str) -> dict[str, set[str]]:
+    """The village codes each class's group draws on the Coverage map, by the class colour."""
+    out: dict[str, set[str]] = {}
+    for chunk in script.split("L.featureGroup(")[1:]:
+        colours = [s.color for s in CLASSES.values() if s.color in chunk]
+        if not colours:  # the service area
+            continue
+        (colour,) = colours
+        out[colour] = set(re.findall(r'"code": "(\d+)"', chunk))
+    return out
+
+
+def test_export_page_says_whose_rule_the_map_shows(app):
+    app.switch_page("pages/export.py").run()
+    assert not app.exception
+    picker = app.selectbox(key="exp_rule")
+    assert picker.value == "bus_2km"
+    assert "Bus stop within 2 km · assumption" in picker.options
+    assert "Power supply · plan" in picker.options
+    notes = [c.value for c in app.caption]
+    assert any(n.startswith("Our assumption, not the plan's figure: A map measure") for n in notes)
+    picker.set_value("power").run()
+    assert not app.exception
+    notes = [c.value for c in app.caption]
+    assert "The plan's measure (section 7(4))" in notes
+    assert not any("Our assumption" in n for n in notes)
 
 
 def test_targets_page_shows_the_board(app):
@@ -199,37 +297,58 @@ def test_targets_page_follows_an_edited_file(app, monkeypatch, tmp_path):
     assert app.session_state["targets_pick"] == "tap_water_edited"
 
 
-def _bureau_gaps(keys: tuple[str, ...]) -> int:
+def _bureau_gaps(keys: tuple[str, ...], year: int = 2017) -> int:
     """Gaps of `keys` counted over the villages one by one, each in its rule's scope."""
-    villages = layers.load("villages")
-    count = 0
-    for key in keys:
-        poor_only = RULES[key].scope.value == "poor villages"
-        covered = evaluate(RULES[key], 2017)["covered"]
-        for row, ok in zip(villages.itertuples(), covered, strict=True):
-            count += not ok and (row.is_poor or not poor_only)
-    return count
+    return sum(sum(uncovered_by_hand(key, year).values()) for key in keys)
+
+
+OPEN = "Open gaps (the plan's measures)"
+OURS = "Gaps by our own measures (assumptions, not the plan's)"
+FUNDED = "Gaps with a funded project (the plan's measures)"
 
 
 def test_bureau_page_lists_its_gaps(app):
     app.switch_page("pages/bureaus.py").run()
     app.selectbox[0].set_value("transport").run()
     assert not app.exception
-    gaps = _bureau_gaps(("bus_2km", "bus_service", "hardened_road"))
+    plan, ours = _bureau_gaps(("bus_service",)), _bureau_gaps(("bus_2km", "hardened_road"))
     metrics = {m.label: m.value for m in app.metric}
-    assert int(metrics["Open gaps"]) == gaps
-    assert len(app.dataframe[-1].value) == gaps
+    assert int(metrics[OPEN]) == plan
+    assert int(metrics[OURS]) == ours
+    assert len(app.dataframe[-1].value) == plan + ours  # each row says whose measure it is
     assert set(app.dataframe[-1].value["Provenance"]) == {"assumption", "plan"}
+    note = next(c.value for c in app.caption if c.value.startswith("Our own measures"))
+    assert f"Bus stop within 2 km: {_bureau_gaps(('bus_2km',))}" in note
+
+
+def test_bureau_page_totals_count_a_village_once(app):
+    """2016: villages without a bus service are gaps of bus_service and of our bus_2km."""
+    app.sidebar.slider[0].set_value(2016).run()
+    app.switch_page("pages/bureaus.py").run()
+    app.selectbox[0].set_value("transport").run()
+    assert not app.exception
+    bus = uncovered_by_hand("bus_service", 2016)
+    assert set(bus) & set(uncovered_by_hand("bus_2km", 2016))
+    metrics = {m.label: m.value for m in app.metric}
+    assert int(metrics[OPEN]) == len(bus)
+    city = sum(
+        _bureau_gaps((k,), 2016) for k, r in RULES.items() if r.provenance.value != "assumption"
+    )
+    share = metrics["Share of the city's open gaps (the plan's measures)"]
+    assert share == f"{len(bus) / city:.1%}"
 
 
 def test_bureau_page_counts_poor_village_clauses_in_poor_villages(app):
     app.switch_page("pages/bureaus.py").run()
     app.selectbox[0].set_value("commerce").run()
     assert not app.exception
-    gaps = _bureau_gaps(("express_5km", "express_service", "fibre_1km", "broadband"))
-    assert int({m.label: m.value for m in app.metric}["Open gaps"]) == gaps
+    plan = _bureau_gaps(("express_service", "broadband"))
+    ours = _bureau_gaps(("express_5km", "fibre_1km"))
+    metrics = {m.label: m.value for m in app.metric}
+    assert int(metrics[OPEN]) == plan
+    assert int(metrics[OURS]) == ours
     listed = app.dataframe[-1].value
-    assert len(listed) == gaps
+    assert len(listed) == plan + ours
     assert listed["Poor village"].all()
 
 
@@ -291,9 +410,10 @@ def test_bureau_page_says_which_project_serves_each_gap(app):
     ]
     assert list(listed["Project"]) == list(linked["project"])
     assert {"Funded", "Under construction", "No project"} <= set(listed["Project status"])
-    funded = int(linked["project_status"].isin(["funded", "under_construction", "done"]).sum())
-    assert int({m.label: m.value for m in app.metric}["Gaps with a funded project"]) == funded
-    assert 0 < funded < len(gaps)
+    funded = linked["project_status"].isin(["funded", "under_construction", "done"])
+    plan = gaps["provenance"] == "plan"
+    assert int({m.label: m.value for m in app.metric}[FUNDED]) == int((funded & plan).sum())
+    assert 0 < int((funded & plan).sum()) < int(plan.sum())
 
 
 def test_change_report_lists_the_projects_completed(app):

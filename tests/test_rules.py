@@ -13,11 +13,17 @@ from layers.rules import (
     RULES,
     CoverageRule,
     evaluate,
+    evaluate_many,
     facilities_for,
+    gap_list,
     gaps_by_bureau,
     get_rule,
     population_coverage,
 )
+from tests.helpers import in_scope_by_hand, uncovered_by_hand
+
+#: The rules whose clause names poor villages only.
+POOR_ONLY = [key for key, rule in RULES.items() if rule.scope is Scope.POOR_VILLAGES]
 
 
 def test_every_rule_of_the_plan_is_declared_with_its_bureau():
@@ -151,22 +157,12 @@ def test_population_weighted_coverage_per_county(demo_store):
         population_coverage(get_rule("tap_water"), 2017)
 
 
-def _in_scope(row: object, scope: Scope) -> bool:
-    """The plan's words, by hand: which villages a clause asks about."""
-    if scope is Scope.POOR_VILLAGES:
-        return bool(row.is_poor)  # type: ignore[attr-defined]
-    if scope is Scope.IMMIGRANT_VILLAGES:
-        return bool(row.is_immigrant)  # type: ignore[attr-defined]
-    assert scope in (Scope.ALL_VILLAGES, Scope.HOUSEHOLDS, Scope.PEOPLE)
-    return True
-
-
 def _brute_gaps(villages, measures):
     """Village codes left out, per rule, counted over the villages frame one row at a time."""
     gaps = {}
     for key, result in measures.items():
         rows = zip(villages.itertuples(), result["covered"], strict=True)
-        gaps[key] = {r.code for r, ok in rows if not ok and _in_scope(r, RULES[key].scope)}
+        gaps[key] = {r.code for r, ok in rows if not ok and in_scope_by_hand(r, RULES[key].scope)}
     return gaps
 
 
@@ -178,16 +174,17 @@ def measures_2017(demo_store):
 def test_gaps_by_bureau_count_each_rule_in_its_scope(demo_store, measures_2017):
     table = gaps_by_bureau(2017)
     brute = _brute_gaps(layers.load("villages"), measures_2017)
-    assert table["gaps"].sum() == sum(len(codes) for codes in brute.values())
+    ours = {k for k, r in RULES.items() if r.provenance is Provenance.ASSUMPTION}
+    assert table["gaps"].sum() == sum(len(c) for k, c in brute.items() if k not in ours)
+    assert table["assumed_gaps"].sum() == sum(len(c) for k, c in brute.items() if k in ours)
     commerce = table.loc["Municipal Bureau of Commerce"]
-    assert commerce["gaps"] == sum(
-        len(brute[k]) for k in ("express_5km", "express_service", "fibre_1km", "broadband")
-    )
+    assert commerce["gaps"] == len(brute["express_service"]) + len(brute["broadband"])
+    assert commerce["assumed_gaps"] == len(brute["express_5km"]) + len(brute["fibre_1km"])
     assert commerce["gaps"] == commerce["poor_gaps"]  # its clauses name poor villages only
-    assert table.loc["Municipal Transportation Bureau", "rules"] == (
-        "bus_2km, bus_service, hardened_road"
-    )
-    assert table.loc["Municipal Transportation Bureau", "assumptions"] == "bus_2km, hardened_road"
+    transport = table.loc["Municipal Transportation Bureau"]
+    assert transport["unit"] == "transport"
+    assert transport["rules"] == "bus_service"
+    assert transport["assumed_rules"] == "bus_2km, hardened_road"
     villages = layers.load("villages")
     assert table.loc["Municipal Agriculture and Animal Husbandry Bureau", "checks"] == int(
         villages["is_poor"].sum()
@@ -196,9 +193,21 @@ def test_gaps_by_bureau_count_each_rule_in_its_scope(demo_store, measures_2017):
     assert (table["poor_gaps"] <= table["gaps"]).all()
 
 
-def test_gap_list_is_every_uncovered_village_in_scope_per_rule(demo_store, measures_2017):
-    from layers.rules import gap_list  # noqa: PLC0415
+def test_gaps_by_bureau_count_a_village_once_in_the_plans_totals(demo_store):
+    """2016: a village without a bus service is a gap of bus_service and of our bus_2km."""
+    bus, stop = uncovered_by_hand("bus_service", 2016), uncovered_by_hand("bus_2km", 2016)
+    assert set(bus) & set(stop)  # the same villages, by two measures
+    table = gaps_by_bureau(2016, lang="zh")
+    transport = table.loc["市交通运输局"]  # named in the workbook's language
+    assert transport["gaps"] == len(bus)  # the plan's measure only
+    road = uncovered_by_hand("hardened_road", 2016)
+    assert transport["assumed_gaps"] == len(stop) + len(road)
+    education = table.loc["市教育局"]  # leads only our school measure: no gap of the plan's
+    assert education["gaps"] == 0
+    assert education["assumed_gaps"] == len(uncovered_by_hand("school_3km", 2016))
 
+
+def test_gap_list_is_every_uncovered_village_in_scope_per_rule(demo_store, measures_2017):
     villages = layers.load("villages")
     gaps = gap_list(villages, measures_2017, 2017)
     for key, expected in _brute_gaps(villages, measures_2017).items():
@@ -211,3 +220,31 @@ def test_gap_list_is_every_uncovered_village_in_scope_per_rule(demo_store, measu
     overdue = gaps[gaps["deadline"] < 2017]
     assert (overdue["days_overdue"] > 0).all()
     assert (gaps.loc[gaps["deadline"] >= 2017, "days_overdue"] == 0).all()
+
+
+@pytest.mark.parametrize("key", POOR_ONLY)
+def test_a_poor_village_rule_has_gaps_in_poor_villages_only(demo_store, key):
+    """2016, when many villages that are not poor still lack the service: they are no gaps."""
+    left_out = uncovered_by_hand(key, 2016)
+    gaps = {code for code, asked in left_out.items() if asked}
+    assert len(gaps) < len(left_out)  # the scope decides, not the data
+    rule = RULES[key]
+    villages = layers.load("villages")
+    listed = gap_list(villages, {key: evaluate(rule, 2016)}, 2016, rules=[rule])
+    assert len(listed) == len(gaps)
+    assert set(listed["code"]) == gaps
+    chosen = evaluate_many([rule], 2016)  # what the Coverage page counts
+    assert set(villages.loc[chosen["in_scope"] & ~chosen["covered"], "code"]) == gaps
+    assert int(chosen["in_scope"].sum()) == int(villages["is_poor"].sum())
+    assert not (chosen["covered"] & ~chosen["in_scope"]).any()
+
+
+def test_rules_together_hold_each_village_to_the_rules_that_ask_about_it(demo_store):
+    bus, broadband = uncovered_by_hand("bus_2km", 2016), uncovered_by_hand("broadband", 2016)
+    expected = set(bus) | {code for code, asked in broadband.items() if asked}
+    assert len(expected) < len(set(bus) | set(broadband))
+    out = evaluate_many([RULES["bus_2km"], RULES["broadband"]], 2016)
+    villages = layers.load("villages")
+    assert out["in_scope"].all()  # the bus asks about every village
+    assert set(villages.loc[~out["covered"], "code"]) == expected
+    assert (out["broadband"] == ~villages["code"].isin(broadband)).all()  # raw, whatever the scope

@@ -635,3 +635,18 @@ def test_a_county_reads_its_part_of_a_city_total_without_a_status(demo_store):
     assert set(table["status"]) != {"not_measured"}
     channels = next(t for t in plan if t.key == "channels")
     assert set(targets.by_county(channels, 2017)["status"]) == {""}
+
+
+def test_responsibilities_give_each_lead_as_the_board_does(demo_store):
+    """An exit the household register measures is the plan's there too; a lead it names not."""
+    plan = targets.load_targets()
+    board = targets.board(plan, 2017, history=False)
+    roles = targets.responsibilities(plan)
+    leads = roles[(roles["record"] == "target") & (roles["role"] == "lead")].set_index("key")
+    assert list(leads.loc[board.index, "provenance"]) == list(board["provenance"])
+    assert list(leads.loc[board.index, "lead_named"]) == list(board["lead_named"])
+    assert not leads.loc["exit_poor_villages", "lead_named"]  # the plan names no unit
+    assert leads.loc["exit_poor_households", "provenance"] == Provenance.PLAN.value
+    without = targets.responsibilities(plan, register=Register()).set_index("key")
+    assert without.loc["exit_poor_households", "provenance"].iloc[0] == "assumption"
+    assert roles.loc[roles["role"] == "cooperating", "lead_named"].all()

@@ -11,7 +11,8 @@ import layers
 import ui
 from geo.coverage import coverage_class, service_area, summarize
 from layers import provenance, render
-from layers.rules import RULES, facilities_for
+from layers.clauses import Provenance, Scope, weakest
+from layers.rules import RULES, facilities_for, provenance_note, scope_text
 from layers.spec import Style
 from ui.cache import versioned
 from ui.groups import PrerenderedGroup, group_script
@@ -25,12 +26,15 @@ __all__ = [
     "draw",
     "gap_table",
     "people",
+    "scope_caption",
     "service_areas",
     "tables",
     "why",
 ]
 
-CLASSES = {  # how each kind of village is drawn
+CLASSES = {  # how each kind of village is drawn, in this order
+    # first, small and grey: a village the rules do not ask about is neither covered nor a gap
+    "out_of_scope": Style(color="#969696", radius=3, weight=1, fill_opacity=0.5),
     "covered": Style(color="#1a9641", radius=5, fill_opacity=0.9),
     "straight_only": Style(color="#fdae61", radius=6, fill_opacity=0.95),
     # drawn last, as rings: the covered villages under them stay visible
@@ -47,12 +51,14 @@ def controls(lang: str) -> tuple[list[str], dict[str, float], bool]:
         ui.tr("rules"),
         list(RULES),
         default=["bus_2km"],
-        format_func=lambda k: RULES[k].title(lang),
+        format_func=lambda k: f"{RULES[k].title(lang)} · {RULES[k].provenance.label(lang)}",
         key="cov_rules",
     )
     within_m = {}
     for key in keys:
         rule = RULES[key]
+        if rule.provenance is not Provenance.PLAN:  # never shown as the plan's
+            st.caption(f"{rule.title(lang)}: {provenance_note(rule, lang)}")
         if rule.is_distance:
             default = int(rule.within_m or 0)
             within_m[key] = float(
@@ -101,8 +107,21 @@ def classified(what: Measures) -> gpd.GeoDataFrame:
     keys, year, within_m, along_roads = what
     result = ui.coverage(list(keys), year, dict(within_m), along_roads)
     return ui.villages_as_of(year).join(
-        coverage_class(result["covered"], result["straight_covered"])
+        coverage_class(result["covered"], result["straight_covered"], in_scope=result["in_scope"])
     )
+
+
+def scope_caption(villages: gpd.GeoDataFrame, keys: list[str], lang: str) -> None:
+    """Say the count of each class under the map, where gaps count and what grey means."""
+    counts = " · ".join(
+        f"{ui.tr(name)}: {int((villages['class'] == name).sum())}"
+        for name in CLASSES
+        if name != "out_of_scope"
+    )
+    outside = int((villages["class"] == "out_of_scope").sum())
+    scope = ui.tr("counted_in", scope=scope_text([RULES[k] for k in keys], lang))
+    note = f" {ui.tr('outside_scope_note', n=outside)}" if outside else ""
+    st.caption(f"{counts}  \n{scope}{note}")
 
 
 @versioned(max_entries=32, shared=True)
@@ -121,7 +140,9 @@ def _map_scripts(what: Measures, lang: str) -> list[tuple[str, str]]:
     parts = [("service_area", layers.get_layer("prefecture"), areas, SERVICE, None)]
     parts = parts if not areas.empty else []
     for name, style in CLASSES.items():
-        parts.append((name, spec, villages[villages["class"] == name], style, tooltip))
+        part = villages[villages["class"] == name]
+        if name != "out_of_scope" or not part.empty:  # no such layer when every village counts
+            parts.append((name, spec, part, style, tooltip))
     return [
         (name, group_script(render.feature_group(
             part_spec, gdf, title=ui.tr(name), tooltip=tip, style=style, show=False
@@ -161,10 +182,13 @@ def why(
     for key in keys:
         straight = result.get(f"{key}_distance_m")
         along = result.get(f"{key}_network_m")
+        met = ui.tr("yes") if result.loc[i, key] else ui.tr("no")
+        if not bool(RULES[key].in_scope(row).iloc[0]):
+            met = ui.tr("out_of_scope")
         rows.append(
             {
                 ui.tr("measure"): RULES[key].title(lang),
-                ui.tr("met"): ui.tr("yes") if result.loc[i, key] else ui.tr("no"),
+                ui.tr("met"): met,
                 ui.tr("straight_m"): None if straight is None else round(float(straight[i])),
                 ui.tr("network_m"): None
                 if along is None
@@ -179,15 +203,16 @@ def _summaries(what: Measures, lang: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return the coverage per county (named) and per township (cached; never mutate)."""
     del lang  # part of the key: the counties' names
     keys, year, within_m, along_roads = what
-    covered = ui.coverage(list(keys), year, dict(within_m), along_roads)["covered"]
-    villages = classified(what)
+    result = ui.coverage(list(keys), year, dict(within_m), along_roads)
+    asked = result["in_scope"]
+    covered, villages = result.loc[asked, "covered"], classified(what)[asked]
     by_county = summarize(covered, villages, by="county_code")
     by_county.index = by_county.index.map(ui.county_names())
     return by_county, summarize(covered, villages, by="township")
 
 
 def tables(what: Measures) -> None:
-    """Per county and per township: villages, poor villages and people covered."""
+    """Per county and per township: villages in the rules' scope, poor villages, people covered."""
     labels = {
         "villages": ui.tr("villages_count"),
         "covered": ui.tr("covered"),
@@ -199,6 +224,7 @@ def tables(what: Measures) -> None:
     }
     by_county, by_town = _summaries(what, ui.lang())
     st.subheader(ui.tr("by_county"))
+    st.caption(ui.tr("counted_in", scope=scope_text([RULES[k] for k in what[0]], ui.lang())))
     st.bar_chart(by_county[["covered", "villages"]].rename(columns=labels), stack=False)
     st.dataframe(by_county.rename(columns=labels), width="stretch")
     st.subheader(ui.tr("by_township"))
@@ -213,6 +239,9 @@ def people(keys: list[str], within_m: dict[str, float], year: int) -> None:
     table = ui.population(single[0], year, within_m[single[0]])
     table.index = table.index.map(ui.county_names())
     st.subheader(ui.tr("people_covered"))
+    rule = RULES[single[0]]
+    if rule.scope is not Scope.ALL_VILLAGES:  # the grid knows no scope
+        st.caption(ui.tr("people_everyone", scope=rule.scope.label(ui.lang())))
     labels = {
         "people": ui.tr("population"),
         "people_covered": ui.tr("people_covered"),
@@ -249,14 +278,29 @@ def gap_table(
     *,
     along_roads: bool = False,
 ) -> None:
-    """Show the villages left out, with their distances, as a table and downloads."""
-    st.subheader(ui.tr("gap_list"))
-    gaps = villages[~result["covered"]]
+    """Show the villages left out in the rules' scope, with their distances, and downloads.
+
+    A rule's column is empty for a village outside that rule's scope; the table and its
+    downloads say the scope and the rules' provenance (the least sure of them).
+    """
+    lang = ui.lang()
+    rules = [RULES[k] for k in keys]
+    scope = scope_text(rules, lang)
+    st.subheader(f"{ui.tr('gap_list')} · {scope}")
+    gaps = villages[result["in_scope"] & ~result["covered"]]
     if gaps.empty:
         st.success(ui.tr("no_gaps"))
         return
     table = gaps[["code", "name_zh", "pinyin", "county", "township", "is_poor", "population"]]
-    table = pd.DataFrame(table.join(result.drop(columns=["covered", "straight_covered"])))
-    st.dataframe(labelled(table), hide_index=True, width="stretch")
+    measured = result.drop(columns=["in_scope", "covered", "straight_covered"]).loc[gaps.index]
+    for rule in rules:
+        measured[rule.key] = measured[rule.key].astype("boolean").where(rule.in_scope(gaps))
+    table = pd.DataFrame(table.join(measured)).assign(
+        scope=scope, provenance=weakest(*(r.provenance for r in rules)).label(lang)
+    )
+    shown = labelled(table).rename(
+        columns={"scope": ui.tr("scope"), "provenance": ui.tr("provenance")}
+    )
+    st.dataframe(shown, hide_index=True, width="stretch")
     sources = [k for r in keys for k in provenance.rule_layers(RULES[r], along_roads=along_roads)]
     downloads(table, gaps.geometry, f"gaps-{'-'.join(keys)}-{year}", sources)

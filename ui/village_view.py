@@ -75,10 +75,13 @@ def village_file(code: str, year: int) -> None:
     for key, result in ui.measures(year).items():
         row = result.loc[match.index[0]]
         distance = row.get("distance_m")
+        met = ui.tr("yes") if bool(row["covered"]) else ui.tr("no")
+        if not bool(RULES[key].in_scope(match).iloc[0]):  # the clause does not ask: no gap
+            met = ui.tr("out_of_scope")
         rows.append(
             {
                 ui.tr("measure"): RULES[key].title(ui.lang()),
-                ui.tr("met"): ui.tr("yes") if bool(row["covered"]) else ui.tr("no"),
+                ui.tr("met"): met,
                 ui.tr("distance"): None
                 if distance is None or pd.isna(distance)
                 else round(distance),
