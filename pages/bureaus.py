@@ -9,7 +9,7 @@ from layers import BUREAUS, projects, provenance, targets
 from layers.rules import RULES, gap_list
 from ui.projects_view import gap_projects, linked
 from ui.tables import coloured_status, downloads
-from ui.targets_view import gap_table, rules_table, targets_table
+from ui.targets_view import board_caption, gap_table, rules_table, targets_table
 
 ui.page_guard()
 
@@ -31,6 +31,7 @@ except ValueError as exc:
 roles = targets.responsibilities(plan)
 mine = roles[(roles["unit"] == bureau) & (roles["record"] == "target")]
 st.caption(ui.tr("assumption_note"))
+board_caption(year)
 for role, heading in (("lead", "leads"), ("cooperating", "cooperates")):
     st.subheader(ui.tr(heading))
     keys = set(mine.loc[mine["role"] == role, "key"])

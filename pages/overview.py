@@ -4,13 +4,14 @@ import streamlit as st
 
 import ui
 from geo.status import poverty_status
+from store.register import REGISTER_KEY
 from ui.register_view import exits_by_year
 
 ui.page_guard()
 
 st.title(ui.tr("app_title"))
 st.caption(ui.tr("app_tagline"))
-notice = ui.synthetic_notice()
+notice = ui.synthetic_notice(["villages", "counties", REGISTER_KEY])  # what this page shows
 if notice is not None:
     st.info(notice)
 year = ui.year_slider()

@@ -27,7 +27,7 @@ columns = st.columns(len(targets.STATUSES))
 for column, state in zip(columns, targets.STATUSES, strict=True):
     column.metric(status_label(state), int(counts.get(state, 0)))
 st.caption(ui.tr("assumption_note"))
-board_caption()  # the household register and the indicators measure some rows
+board_caption(year)  # its layers, the household register, the indicators
 table = targets_table(plan, board)
 st.dataframe(coloured_status(table, ui.tr("target_status")), hide_index=True, width="stretch")
 

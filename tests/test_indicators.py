@@ -657,9 +657,10 @@ def test_the_targets_page_says_the_indicators_are_synthetic(demo_store):
     at = _map_app()
     at.switch_page("pages/targets.py").run()
     assert not at.exception
-    captions = [c.value for c in at.caption]
+    captions = [c.value for c in at.main.caption]  # the sidebar's names the store's
     (board,) = [c.replace("\\", "") for c in captions if "Village indicators of industry" in c]
-    assert board.startswith("Synthetic demo data: Poor-household register: Synthetic demo")
+    assert board.startswith("Synthetic demo data (generated, not real records): ")  # its layers
+    assert "Poor-household register: Synthetic demo household register" in board
     assert "Village indicators of industry, labour and income: Synthetic demo indicators" in board
     table = at.dataframe[0].value
     assert "Sheep kept by immigrants" in set(table.iloc[:, 0]) | set(table.iloc[:, 1])

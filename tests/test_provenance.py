@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -25,6 +26,9 @@ import layers
 import store
 from geo import settings
 from geo.raster import read_band
+from layers import households
+from store.indicator_columns import INDICATORS_KEY
+from store.register import REGISTER_KEY
 from tests.helpers import ROOT, cli, copy_gpkg, write_tif
 from tests.test_households import household_file, write_csv
 
@@ -51,13 +55,37 @@ def _imports(path: str, folder: Path, keys: list[str]) -> None:
         assert done.returncode == 0, done.stderr
 
 
+def _copy_store(source: Path, target: Path) -> Path:
+    """Copy a GeoPackage store with the rasters imported beside it."""
+    path = copy_gpkg(source, target)
+    rasters = source.with_name(f"{source.stem}.rasters")
+    if rasters.is_dir():
+        shutil.copytree(rasters, path.with_name(f"{path.stem}.rasters"))
+    return path
+
+
 @pytest.fixture(scope="module")
-def imported_store(demo_store, tmp_path_factory) -> Path:
-    """A copy of the demo store with every importable layer imported from a file (the CLI)."""
-    folder = tmp_path_factory.mktemp("imported")
-    path = copy_gpkg(demo_store, folder / "atlas.gpkg")
+def layers_imported_store(demo_store, tmp_path_factory) -> Path:
+    """A copy of the demo store with every importable layer imported from a file (the CLI).
+
+    Its household register and village indicators are still the demo's: synthetic.
+    """
+    folder = tmp_path_factory.mktemp("layers-imported")
+    path = _copy_store(demo_store, folder / "atlas.gpkg")
     keys = [k for k, s in layers.REGISTRY.items() if s.importable and k != "relief"]
     _imports(str(path), folder / "files", keys)
+    return path
+
+
+@pytest.fixture(scope="module")
+def imported_store(layers_imported_store, tmp_path_factory) -> Path:
+    """A copy of the store of imported layers with real indicators and register imported too.
+
+    Nothing synthetic is left in it.
+    """
+    folder = tmp_path_factory.mktemp("imported")
+    path = _copy_store(layers_imported_store, folder / "atlas.gpkg")
+    (folder / "files").mkdir()
     indicators = folder / "files" / "indicators.csv"  # they measure part of the board
     store.open_store(path).indicators().to_csv(indicators, index=False)
     done = cli("import-indicators", str(indicators), "--store", str(path))
@@ -69,12 +97,27 @@ def imported_store(demo_store, tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(params=["demo", "imported"])
-def kind(request, demo_store, imported_store, monkeypatch) -> str:
-    """Serve the demo store, or the store of imported files; return which."""
-    path = demo_store if request.param == "demo" else imported_store
+#: The stores served: the demo; its layers imported but the household register and the
+#: village indicators still the demo's ("records"); everything imported.
+STORES = {"demo": "demo_store", "records": "layers_imported_store", "imported": "imported_store"}
+
+
+def _serve(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    path = request.getfixturevalue(STORES[request.param])  # built only when asked for
     monkeypatch.setenv("VILLAGE_ATLAS_STORE", str(path))
     return str(request.param)
+
+
+@pytest.fixture(params=["demo", "imported"])
+def kind(request, monkeypatch) -> str:
+    """Serve the demo store, or the store of imported files; return which."""
+    return _serve(request, monkeypatch)
+
+
+@pytest.fixture(params=list(STORES))
+def sources(request, monkeypatch) -> str:
+    """Serve the demo, the store of imported layers with the demo's records, or all imported."""
+    return _serve(request, monkeypatch)
 
 
 def _says_it(text: str, lang: str = "en") -> bool:
@@ -195,33 +238,87 @@ def captured(monkeypatch):
     return files
 
 
-@pytest.fixture
-def app(kind):
+def _app() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=90)
     at.run()
     assert not at.exception
     return at
 
 
-def test_sidebar_overview_catalogue_and_map(kind, app):
-    demo = kind == "demo"
-    assert any(_says_it(c.value) for c in app.sidebar.caption) == demo
-    assert any(_says_it(c.value) for c in app.main.caption) == demo  # the map page
+@pytest.fixture
+def app(kind):
+    return _app()
+
+
+def _plain(text: str) -> str:
+    """Return a caption's Markdown without its escapes."""
+    return text.replace("\\", "")
+
+
+RECORD_SOURCES = {
+    REGISTER_KEY: ("Synthetic demo household register", "households.csv (imported household"),
+    INDICATORS_KEY: ("Synthetic demo indicators", "indicators.csv (imported indicators)"),
+}
+
+
+def test_sidebar_overview_catalogue_and_map(sources):
+    app = _app()
+    demo, records = sources == "demo", sources != "imported"
+    sidebar = " ".join(_plain(c.value) for c in app.sidebar.caption)
+    assert _says_it(sidebar) == records
+    assert ("Administrative villages" in sidebar) == demo
+    assert ("Poor-household register: Synthetic demo household register" in sidebar) == records
+    assert ("Village indicators of industry, labour and income: Synthetic" in sidebar) == records
+    assert any(_says_it(c.value) for c in app.main.caption) == demo  # the map's layers
     app.switch_page("pages/overview.py").run()
     assert not app.exception
-    assert sum(_says_it(i.value) for i in app.info) == int(demo)
+    (info,) = [_plain(i.value) for i in app.info if _says_it(i.value)] or [""]
+    assert ("Poor-household register" in info) == records  # the exits on the page
+    assert ("Administrative villages" in info) == demo
+    assert "Village indicators" not in info  # the page shows none
     app.switch_page("pages/catalogue.py").run()
     assert not app.exception
     table = app.dataframe[0].value.set_index("key")
+    assert list(table.index) == [*layers.REGISTRY, REGISTER_KEY, INDICATORS_KEY]
     synthetic = set(table.index[table["Synthetic"] == "yes"])
+    both = {REGISTER_KEY, INDICATORS_KEY}
     if demo:
-        assert synthetic == set(layers.REGISTRY) - {"prefecture", "counties", "relief"}
+        assert synthetic == set(layers.REGISTRY) - {"prefecture", "counties", "relief"} | both
         assert table.loc["villages", "Source"].startswith("Synthetic demo data")
     else:
-        assert synthetic == set()
+        assert synthetic == (both if records else set())
         assert table.loc["villages", "Source"] == "villages.gpkg (imported)"
         assert table.loc["villages", "Licence"] == "—"
+    for key, (made, imported) in RECORD_SOURCES.items():
+        assert table.loc[key, "Source"].startswith(made if records else imported)
+        assert table.loc[key, "Features"] > 0  # the rows the store holds
     assert table.loc["relief", "Source"] == layers.get_layer("relief").source
+
+
+def test_the_board_and_the_village_register_name_their_synthetic_sources(sources):
+    app = _app()
+    demo, records = sources == "demo", sources != "imported"
+    register = households.read_register()
+    code = register.villages.index[3]
+    village = layers.load("villages").set_index("code").loc[code]
+    app.text_input[0].input(village["pinyin"].split()[0]).run()
+    app.selectbox[0].select(code).run()
+    assert not app.exception
+    captions = [_plain(c.value) for c in app.main.caption]
+    assert any("Poor-household register: " in c and _says_it(c) for c in captions) == records
+    for page, bureau in (
+        ("pages/targets.py", None),
+        ("pages/bureaus.py", "poverty_office"),  # leads the targets the register measures
+        ("pages/changes.py", None),  # the deadlines missed
+    ):
+        app.switch_page(page).run()
+        if bureau is not None:
+            app.selectbox(key="bureau_pick").set_value(bureau).run()
+        assert not app.exception
+        (board,) = [_plain(c.value) for c in app.main.caption if _says_it(c.value)] or [""]
+        assert ("Poor-household register: Synthetic demo" in board) == records, page
+        assert ("Village indicators of industry, labour and income: Synthetic" in board) == records
+        assert ("Administrative villages" in board) == demo, page  # a layer of the board
 
 
 def _csv_rows(data: bytes) -> list[list[str]]:
