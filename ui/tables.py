@@ -79,8 +79,7 @@ def downloads(
     file says so (`store.tables.Note`) and its name ends in the words.
     """
     note = ui.table_note(sources)
-    if note is not None:
-        name = f"{name}-{note.label.replace(' ', '-')}"
+    name = tables.labelled_name(name, note)
     formats = [
         (".csv", "text/csv", "download_csv"),
         (
