@@ -6,6 +6,7 @@ import ui
 from geo.status import poverty_status
 from store.register import REGISTER_KEY
 from ui.register_view import exits_by_year
+from ui.tables import downloads
 
 ui.page_guard()
 
@@ -39,5 +40,6 @@ table.columns = [
     ui.tr(k) for k in ("villages", "poor_villages", "still_poor", "population", "poor_people")
 ]
 st.dataframe(table, width="stretch")
+downloads(table.reset_index(), None, f"by-county-{year}", ["villages", "counties"])
 
 exits_by_year(year)
