@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pypdf
 import pytest
 from openpyxl import load_workbook
+from PIL import Image
 from streamlit.delta_generator import DeltaGenerator
 from streamlit.testing.v1 import AppTest
 
@@ -27,6 +32,7 @@ import store
 from geo import settings
 from geo.raster import read_band
 from layers import households
+from layers.scenarios import Scenario
 from store.indicator_columns import INDICATORS_KEY
 from store.register import REGISTER_KEY
 from tests.helpers import ROOT, cli, copy_gpkg, write_tif
@@ -154,6 +160,30 @@ def _pdf_pages(path: Path) -> list[str]:
     return [p.extract_text() for p in pypdf.PdfReader(path).pages]
 
 
+def _as_read(path: Path) -> str:
+    """Return what a reader finds in a file: its text, cells and sheet names, a map layer's
+    description, an image's description."""
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        return " ".join(_pdf_pages(path))
+    if suffix == ".png":
+        with Image.open(path) as image:
+            return str(image.text.get("Description", ""))  # type: ignore[attr-defined]
+    if suffix == ".xlsx":
+        book = load_workbook(path)
+        cells = [str(c.value) for sheet in book for row in sheet.iter_rows() for c in row]
+        return " ".join([*book.sheetnames, *cells])
+    if suffix == ".gpkg":
+        return _gpkg_description(path.read_bytes(), path.parent / "read")
+    if suffix == ".geojson":
+        return str(json.loads(path.read_text(encoding="utf-8")).get("description", ""))
+    return path.read_text(encoding="utf-8")  # .csv, .html
+
+
+#: Export kinds besides the meeting map's PDF, and the file each writes.
+EXPORT_KINDS = (("map", ".png"), ("atlas", ".pdf"), ("html", ".html"), ("xlsx", ".xlsx"))
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_meeting_map(kind, lang, tmp_path):
     spec = export.MapSpec(county="620924", dpi=72, lang=lang)
@@ -169,19 +199,6 @@ def test_atlas_maps_and_tables(kind, tmp_path):
     pages = _pdf_pages(out)
     assert len(pages) >= 3  # a map, the targets, the gaps
     assert [_says_it(p) for p in pages] == [kind == "demo"] * len(pages)
-
-
-def test_the_targets_command_says_which_records_are_synthetic(kind):
-    done = cli("targets", "--year", "2017", "--format", "csv")
-    assert done.returncode == 0, done.stderr
-    if kind == "demo":
-        (note,) = [line for line in done.stderr.splitlines() if line.startswith("note: ")]
-        assert _says_it(note)
-        assert "Poor-household register: Synthetic demo household register" in note
-        assert "Village indicators of industry, labour and income: Synthetic demo" in note
-    else:
-        assert "synthetic" not in done.stderr.lower()
-    assert "synthetic" not in done.stdout.lower()  # the table stays data
 
 
 def test_standalone_html(kind):
@@ -204,21 +221,120 @@ def test_bureau_workbook(kind, tmp_path):
         assert not [c for c in cells if "synthetic" in c.lower()]
 
 
-def test_planned_sites_from_the_command_line(kind, tmp_path):
-    out = tmp_path / "sites.csv"
+@pytest.mark.parametrize(("what", "suffix"), list(EXPORT_KINDS))
+def test_the_export_command(kind, what, suffix, tmp_path):
+    out = tmp_path / f"out{suffix}"
+    args = ["--county", "620924", "--dpi", "72", "--lang", "en", "--out", str(out)]
+    done = cli("export", what, *args)
+    assert done.returncode == 0, done.stderr
+    assert _says_it(_as_read(out)) == (kind == "demo")
+
+
+# --- what the command line prints and writes --------------------------------------------------
+
+
+def _csv_says_it(rows: list[list[str]]) -> bool:
+    """Whether a CSV carries the note: its last column, the label on every row."""
+    if rows[0][-1] != "About the data":
+        return False
+    assert {r[-1] for r in rows[1:]} == {"synthetic demo data"}, rows[:3]
+    return True
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".gpkg", ".geojson"])
+def test_planned_sites_from_the_command_line(kind, suffix, tmp_path):
+    out = tmp_path / f"sites{suffix}"
+    args = ["--add", "2", "--candidates", "villages", "--out", str(out)]
+    done = cli("plan", "--rule", "bus_2km", *args)
+    assert done.returncode == 0, done.stderr
+    demo = kind == "demo"
+    if suffix == ".csv":
+        rows = _csv_rows(out.read_bytes())
+        assert len(rows) == 3
+        assert _csv_says_it(rows) == demo
+    assert _says_it(_as_read(out)) == demo
+    assert ("note: Synthetic demo data" in done.stderr) == demo
+    if not demo:
+        assert "synthetic" not in out.read_bytes().decode("utf-8", "replace").lower()
+
+
+@pytest.mark.parametrize("suffix", ["", ".csv", ".xlsx", ".gpkg"])
+def test_coverage_of_a_rule(kind, suffix, tmp_path):
+    out = tmp_path / f"gaps{suffix}"
     done = cli(
-        "plan", "--rule", "bus_2km", "--add", "2", "--candidates", "villages", "--out", str(out)
+        "coverage", "--rule", "bus_2km", "--year", "2016", *(["--out", str(out)] * bool(suffix))
     )
     assert done.returncode == 0, done.stderr
-    with out.open(encoding="utf-8") as handle:
-        rows = list(csv.reader(handle))
-    assert len(rows) == 3
-    if kind == "demo":
-        assert rows[0][-1] == "About the data"
-        assert [r[-1] for r in rows[1:]] == ["synthetic demo data"] * 2
-        assert "note: Synthetic demo data" in done.stderr
+    demo = kind == "demo"
+    if suffix in ("", ".csv"):
+        rows = _csv_rows(out.read_bytes() if suffix else done.stdout.encode())
+        assert len(rows) == 1 + len(layers.load("villages"))
+        assert _csv_says_it(rows) == demo
+    assert _says_it(_as_read(out) if suffix else done.stdout) == demo
+    assert ("note: Synthetic demo data" in done.stderr) == demo
+    if demo:  # what the rule reads: the villages and the bus stops
+        assert "Administrative villages, Bus stops." in done.stderr
+
+
+#: Tables the command line prints, and the format each is asked in.
+PRINTED = {
+    "targets csv": ["targets", "--year", "2017", "--format", "csv"],
+    "targets json": ["targets", "--year", "2017", "--format", "json"],
+    "indicators csv": ["indicators", "--by", "township", "--format", "csv"],
+    "indicators json": ["indicators", "--format", "json"],
+    "history": ["history"],
+    "scenario show": ["scenario", "show", "two sites", "--by", "county"],
+}
+
+
+@pytest.fixture
+def copied(kind, tmp_path, monkeypatch) -> str:
+    """Serve a copy of the store with a scenario ("two sites") and an edit in its audit trail."""
+    path = _copy_store(Path(os.environ["VILLAGE_ATLAS_STORE"]), tmp_path / "s" / "atlas.gpkg")
+    handle = store.open_store(path)
+    villages = layers.load("villages", path).query("county_code == '620924'").to_crs(4326)
+    added = tuple((p.x, p.y) for p in villages.geometry.iloc[:2])
+    scenario = Scenario("two sites", "bus_2km", 2017, added=added)
+    handle.save_scenario(
+        scenario.name, owner="t", rule="bus_2km", base_year=2017, changes=scenario.changes_json()
+    )
+    code = str(villages["code"].iloc[0])
+    _, version = handle.current("villages", code, ["bus_year"])
+    editable = layers.editable_fields("villages")
+    handle.edit("villages", code, {"bus_year": 2016}, expected_version=version, who="t",
+                allowed=editable)  # fmt: skip
+    monkeypatch.setenv("VILLAGE_ATLAS_STORE", str(path))
+    return kind
+
+
+@pytest.mark.parametrize("command", list(PRINTED))
+def test_tables_printed_by_the_command_line(copied, command):
+    done = cli(*PRINTED[command])
+    assert done.returncode == 0, done.stderr
+    demo = copied == "demo"
+    if command.endswith("json"):
+        printed = json.loads(done.stdout)
+        assert printed["rows"]
+        assert (printed["note"] is not None) == demo
+        if demo:
+            assert printed["note"]["label"] == "synthetic demo data"
+            assert _says_it(printed["note"]["lines"][0])
     else:
-        assert "synthetic" not in out.read_text(encoding="utf-8") + done.stderr.lower()
+        rows = _csv_rows(done.stdout.encode())
+        assert len(rows) > 1
+        assert _csv_says_it(rows) == demo
+    assert _says_it(done.stderr) == demo
+    if not demo:
+        assert "synthetic" not in (done.stdout + done.stderr).lower()
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".pdf"])
+def test_scenario_export(copied, suffix, tmp_path):
+    out = tmp_path / f"two{suffix}"
+    done = cli("scenario", "export", "two sites", "--county", "620924", "--lang", "en",
+               "--out", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert _says_it(_as_read(out)) == (copied == "demo")
 
 
 # --- the app ----------------------------------------------------------------------------------
@@ -326,6 +442,7 @@ def _csv_rows(data: bytes) -> list[list[str]]:
 
 
 def _gpkg_description(data: bytes, folder: Path) -> str:
+    folder.mkdir(exist_ok=True)
     path = folder / "download.gpkg"
     path.write_bytes(data)
     with sqlite3.connect(path) as db:
@@ -363,18 +480,64 @@ def test_downloads_of_the_coverage_and_bureau_pages(kind, app, captured, tmp_pat
             assert _says_it(_gpkg_description(data, tmp_path)) == (kind == "demo")
 
 
-def test_the_export_page_makes_what_it_says(kind, app, captured, tmp_path):
+@pytest.mark.parametrize(("what", "suffix"), [("map", ".pdf"), *EXPORT_KINDS])
+def test_the_export_page_makes_what_it_says(kind, what, suffix, app, captured, tmp_path):
     app.switch_page("pages/export.py").run()
     assert not app.exception
+    app.radio(key="exp_kind").set_value(what).run()
     app.selectbox(key="exp_county").set_value("620924").run()
     app.select_slider(key="exp_dpi").set_value(150).run()
+    if what == "map":
+        app.radio(key="exp_format").set_value(suffix).run()
     next(b for b in app.button if b.key == "exp_go").click().run()
     assert not app.exception
     ((name, data),) = captured
+    demo = kind == "demo"
+    stem = f"village-atlas-{what}-2017"
+    assert name == (f"{stem}-synthetic-demo-data{suffix}" if demo else f"{stem}{suffix}")
     path = tmp_path / name
     path.write_bytes(data)
-    (text,) = _pdf_pages(path)
-    assert _says_it(text) == (kind == "demo")
+    assert _says_it(_as_read(path)) == demo
+
+
+def test_the_plan_pages_files_are_named_for_what_they_hold(kind, app, captured, tmp_path):
+    app.switch_page("pages/plan.py").run()
+    assert not app.exception
+    next(b for b in app.button if b.label == "Prepare the map and workbook").click().run()
+    assert not app.exception
+    demo = kind == "demo"
+    stem = "scenario-synthetic-demo-data" if demo else "scenario"
+    assert sorted(name for name, _ in captured) == [f"{stem}.pdf", f"{stem}.xlsx"]
+    for name, data in captured:
+        (tmp_path / name).write_bytes(data)
+        assert _says_it(_as_read(tmp_path / name)) == demo
+
+
+def test_the_targets_and_overview_tables_have_labelled_downloads(sources, captured, tmp_path):
+    app = _app()
+    for page in ("pages/targets.py", "pages/overview.py"):
+        app.switch_page(page).run()
+        assert not app.exception
+    names = [name for name, _ in captured]
+    assert [n.split("-20")[0] for n in names] == ["targets"] * 2 + ["by-county"] * 2
+    # the board is measured from the register and indicators too; the county table is not
+    labelled = [sources != "imported"] * 2 + [sources == "demo"] * 2
+    assert [
+        n.endswith(("-synthetic-demo-data.csv", "-synthetic-demo-data.xlsx")) for n in names
+    ] == labelled
+    for (name, data), says in zip(captured, labelled, strict=True):
+        (tmp_path / name).write_bytes(data)
+        assert _says_it(_as_read(tmp_path / name)) == says, name
+        if name.endswith(".xlsx") and name.startswith("targets") and sources == "records":
+            assert "Poor-household register" in _as_read(tmp_path / name)
+
+
+def test_streamlit_offers_no_unlabelled_download_of_a_table():
+    shown = subprocess.run(
+        [sys.executable, "-m", "streamlit", "config", "show"],
+        capture_output=True, text=True, check=True, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert "\ndisableDataExport = true\n" in shown.stdout  # set, and a name this version knows
 
 
 # --- exactly when -----------------------------------------------------------------------------
