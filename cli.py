@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import store as store_
     from layers import access as access_
     from layers import scenarios as scenarios_
+    from store.tables import Note
 
 __all__ = ["main"]
 
@@ -100,11 +101,24 @@ def _cell(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def _print_frame(frame: object, form: str, wide: Sequence[str] = ()) -> None:
+def _say(notice: str | None) -> None:
+    """Print a synthetic-data notice on stderr (nothing when there is none)."""
+    if notice is not None:
+        print(f"note: {notice}", file=sys.stderr)
+
+
+def _print_frame(
+    frame: object, form: str, wide: Sequence[str] = (), note: Note | None = None
+) -> None:
     """Print `frame` as an aligned table, CSV (inert cells, every field quoted) or JSON.
 
     In a table, the `wide` columns (long text) follow their row, one indented line each.
+    CSV and JSON carry the `note` (synthetic demo data in them) so that a file they are
+    saved to says so: a CSV as its last column (`store.tables.Note`), JSON as an object
+    ``{"note": {"title", "label", "lines"} or null, "rows": [...]}``. A table is for
+    people; its caller says the note on stderr.
     """
+    import dataclasses  # noqa: PLC0415
     import json  # noqa: PLC0415
 
     import pandas as pd  # noqa: PLC0415
@@ -115,11 +129,12 @@ def _print_frame(frame: object, form: str, wide: Sequence[str] = ()) -> None:
     table.columns = [str(_inert_text(c)) for c in table.columns]
     if form == "csv":
         sys.stdout.flush()
-        sys.stdout.buffer.write(tables.table_bytes(table, ".csv"))
+        sys.stdout.buffer.write(tables.table_bytes(table, ".csv", note=note))
         return
     if form == "json":
         records = json.loads(table.to_json(orient="records", force_ascii=False))
-        print(json.dumps(records, ensure_ascii=False, indent=1))
+        about = None if note is None else dataclasses.asdict(note)
+        print(json.dumps({"note": about, "rows": records}, ensure_ascii=False, indent=1))
         return
     narrow = table.drop(columns=list(wide)).astype(object).map(_cell)
     lines = narrow.to_string(index=False).splitlines()
@@ -173,10 +188,9 @@ def _targets(args: argparse.Namespace) -> int:
     else:
         extra = ["reason", "lead_key", "cooperating", "schedule", "baseline", "expected"]
         extra += ["counts", *targets.COUNT_COLUMNS]
-        _print_frame(table[[*_BOARD_COLUMNS, *extra]], args.format)
-    notice = provenance.board_notice(load.notice(args.lang), args.store, args.lang)
-    if notice is not None:  # on stderr: the table itself stays machine-readable
-        print(f"note: {notice}", file=sys.stderr)
+        note = provenance.board_note(load.note(args.lang), args.store, args.lang)
+        _print_frame(table[[*_BOARD_COLUMNS, *extra]], args.format, note=note)
+    _say(provenance.board_notice(load.notice(args.lang), args.store, args.lang))
     return 0
 
 
@@ -257,7 +271,10 @@ def _ids(villages: object, column: str | None) -> object:
     return pd.Series(range(len(frame)), index=frame.index).astype(str)
 
 
-def _output(result: object, ids: object, geometry: object, out: Path | None) -> None:
+def _output(
+    result: object, ids: object, geometry: object, out: Path | None, note: Note | None = None
+) -> None:
+    """Write one row per village to `out` (or CSV on stdout), carrying the `note` if any."""
     import pandas as pd  # noqa: PLC0415
 
     from store import tables  # noqa: PLC0415
@@ -272,9 +289,11 @@ def _output(result: object, ids: object, geometry: object, out: Path | None) -> 
             table[column] = frame[column].map({True: "true", False: "false"})
     table = table[[c for c in _COLUMNS if c in table]]
     if out is None:
+        if note is not None:
+            table[note.title] = note.label
         table.to_csv(sys.stdout, index=False)
     else:
-        tables.write_table(table, out, geometry=geometry)
+        tables.write_table(table, out, geometry=geometry, note=note)
         print(f"wrote {len(table)} rows to {out}", file=sys.stderr)
 
 
@@ -316,17 +335,25 @@ def _coverage_files(args: argparse.Namespace) -> int:
 
 def _coverage_rule(args: argparse.Namespace) -> int:
     import layers  # noqa: PLC0415
-    from layers.rules import evaluate, get_rule  # noqa: PLC0415
+    import store  # noqa: PLC0415
+    from layers.provenance import Reading  # noqa: PLC0415
+    from layers.rules import evaluate, get_rule, road_graph  # noqa: PLC0415
 
     rule = get_rule(args.rule)
     if isinstance(args.network, str):
         msg = "with --rule, --network takes no PATH: it uses the built-in roads"
         raise ValueError(msg)  # noqa: TRY004 (a usage error, reported as such)
-    villages = layers.load("villages")
+    load = Reading(layers.load)  # keeps where each layer came from
+    villages = load("villages")
     year = args.year or rule.target_year
-    result = evaluate(rule, year, along_roads=bool(args.network))
+    graph = None
+    if args.network:  # kept on disk beside the store: the roads may not be read at all
+        graph = road_graph(year, load, cache_in=store.open_store())
+        load.noted("roads", layers.origin("roads"))
+    result = evaluate(rule, year, along_roads=bool(args.network), load=load, graph=graph)
     result["in_scope"] = rule.in_scope(villages)  # a village outside it is never a gap
-    _output(result, villages["code"], villages.geometry, args.out)
+    _output(result, villages["code"], villages.geometry, args.out, load.note("en"))
+    _say(load.notice("en"))
     return 0
 
 
@@ -515,8 +542,7 @@ def _import_indicators(args: argparse.Namespace) -> int:
 def _indicators(args: argparse.Namespace) -> int:
     import layers  # noqa: PLC0415
     from geo import settings  # noqa: PLC0415
-    from layers import indicators  # noqa: PLC0415
-    from store.indicator_columns import INDICATORS_KEY  # noqa: PLC0415
+    from layers import indicators, provenance  # noqa: PLC0415
 
     first, last = settings.baseline_year, settings.goal_year
     if args.year is not None and not first <= args.year <= last:
@@ -533,10 +559,11 @@ def _indicators(args: argparse.Namespace) -> int:
     table.insert(0, "name", titles.reindex(table.index).to_numpy())
     table.insert(0, "year", year)
     table = table.reset_index().rename(columns={"index": "code", "county_code": "code"})
-    _print_frame(table.rename(columns={"township_code": "code"}), args.format)
-    origin = handle.origin(INDICATORS_KEY)
-    if origin is not None and origin.synthetic:
-        print(f"note: synthetic demo data ({origin.source})", file=sys.stderr)
+    # real figures still say so when the villages grouping and weighing them are the demo's
+    origins = provenance.recorded(args.store, indicators.sources(args.by))
+    note = provenance.note(origins, "en")
+    _print_frame(table.rename(columns={"township_code": "code"}), args.format, note=note)
+    _say(provenance.sources_notice(origins, "en", most=None))
     return 0
 
 
@@ -578,9 +605,7 @@ def _plan(args: argparse.Namespace) -> int:
         geometry=None if args.out.suffix == ".csv" else chosen.geometry,
         note=load.note("en"),
     )
-    notice = load.notice("en")
-    if notice is not None:
-        print(f"note: {notice}", file=sys.stderr)
+    _say(load.notice("en"))
     if args.save_scenario:
         _save_scenario(args, rule.key, year, chosen)
     for note in solution.notes:
@@ -634,6 +659,7 @@ def _stored_scenario(handle: store_.Store, name: str | None) -> tuple[scenarios_
 def _scenario(args: argparse.Namespace) -> int:
     import layers  # noqa: PLC0415
     from layers import access, scenarios  # noqa: PLC0415
+    from layers.provenance import Reading  # noqa: PLC0415
 
     handle = _store(args)
     if args.action == "list":
@@ -645,9 +671,14 @@ def _scenario(args: argparse.Namespace) -> int:
         return layers.load(key, args.store)
 
     if args.action == "show":
-        effect = scenarios.effect(scenario, load)
+        read = Reading(load)
+        effect = scenarios.effect(scenario, read)
         by = {"county": "county_code", "township": "township_code"}.get(args.by, args.by)
-        scenarios.summary(effect, by).to_csv(sys.stdout)
+        summary, note = scenarios.summary(effect, by), read.note("en")
+        if note is not None:  # a last column, as every CSV of the atlas carries it
+            summary[note.title] = note.label
+        summary.to_csv(sys.stdout)
+        _say(read.notice("en"))
     elif args.action == "export":
         _export_scenario(args, scenario, owner, load)
     else:  # delete
@@ -718,8 +749,13 @@ def _edit(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
+    from layers import provenance  # noqa: PLC0415
+
     trail = _store(args).history(args.code, limit=args.limit)
-    trail.to_csv(sys.stdout, index=False)
+    origins = provenance.recorded(args.store, ["villages"])  # the records edited
+    note = provenance.note(origins, "en")
+    _print_frame(trail, "csv", note=note)  # with a note when the values are the demo's
+    _say(provenance.sources_notice(origins, "en"))
     return 0
 
 

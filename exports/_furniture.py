@@ -18,7 +18,19 @@ from layers.clauses import Provenance
 from layers.i18n import t
 from layers.rules import RULES, Loader, provenance_note, scope_text
 
-__all__ = ["inset", "legend", "north_arrow", "notes", "scale_bar", "sources", "titles"]
+__all__ = [
+    "NOTICE_GID",
+    "inset",
+    "legend",
+    "north_arrow",
+    "notes",
+    "scale_bar",
+    "sources",
+    "titles",
+]
+
+#: The id of the synthetic-data notice drawn on a map; its label is the notice, unwrapped.
+NOTICE_GID = "va-synthetic"
 
 _SOURCES_CHAR_PT = 3.2  # average glyph width of 5.5 pt text, to wrap the sources block
 _NOTICE_CHAR_PT = 5.0  # average glyph width of 7 pt text (CJK is wider), to wrap the notice
@@ -177,7 +189,7 @@ def notes(c: Canvas) -> None:
     )
     c.fig.text(0.03, 0.04, notes, fontsize=6.5, family=c.font, color="#444", va="bottom")
     notice = c.read.notice(c.spec.lang)
-    if notice is not None:
+    if notice is not None:  # its label keeps it whole, for the file's metadata
         width = int(0.76 * c.fig.get_figwidth() * 72 / _NOTICE_CHAR_PT)
         c.fig.text(
             0.03,
@@ -187,6 +199,8 @@ def notes(c: Canvas) -> None:
             family=c.font,
             color="#b2182b",
             va="bottom",
+            gid=NOTICE_GID,
+            label=notice,
         )
     if c.spec.watermark:
         c.fig.text(

@@ -24,7 +24,16 @@ from scipy import ndimage
 
 import layers
 from exports._canvas import Canvas, Extent, fix_frame, halo_text, new_canvas, plot
-from exports._furniture import inset, legend, north_arrow, notes, scale_bar, sources, titles
+from exports._furniture import (
+    NOTICE_GID,
+    inset,
+    legend,
+    north_arrow,
+    notes,
+    scale_bar,
+    sources,
+    titles,
+)
 from exports.fonts import print_settings
 from exports.spec import CLASS_COLOURS, MapSpec, area, county_code, read_once, villages
 from geo.coverage import service_area
@@ -350,13 +359,19 @@ def meeting_map(
 
 
 def save_figure(fig: Figure, path: Path) -> Path:
-    """Save a map as .png or .pdf (fonts embedded), at the figure's dpi."""
+    """Save a map as .png or .pdf (fonts embedded), at the figure's dpi.
+
+    A synthetic-data notice drawn on the map (`exports._furniture.notes`) is also the
+    file's description: a PNG's ``Description`` text, a PDF's ``Subject``.
+    """
     suffix = path.suffix.lower()
     if suffix not in (".png", ".pdf"):
         msg = f"cannot write {path.name}: a map is saved as .png or .pdf"
         raise ValueError(msg)
+    notice = " ".join(str(t.get_label()) for t in fig.texts if t.get_gid() == NOTICE_GID)
+    metadata = {"Creator": "Village Atlas"} if suffix == ".pdf" else {}
+    if notice:
+        metadata["Subject" if suffix == ".pdf" else "Description"] = notice
     with print_settings():
-        fig.savefig(
-            path, dpi=fig.dpi, metadata={"Creator": "Village Atlas"} if suffix == ".pdf" else None
-        )
+        fig.savefig(path, dpi=fig.dpi, metadata=metadata or None)
     return path

@@ -22,7 +22,7 @@ STRINGS = MappingProxyType(
             "Synthetic demo data (generated, not real records): {layers}.",
             "合成演示数据（程序生成，非真实记录）：{layers}。",
         ),
-        "and_more": ("{shown} and {more} more", "{shown}等{total}个图层"),
+        "and_more": ("{shown} and {more} more", "{shown}等{total}项"),
         "data_note": ("About the data", "数据说明"),
         "synthetic_label": ("synthetic demo data", "合成演示数据"),
         "written": ("Written", "写入"),
@@ -618,6 +618,10 @@ STRINGS = MappingProxyType(
         "indicators_synthetic": (
             "Village indicators of industry, labour and income: {source}.",
             "村级产业、劳务和收入指标：{source}。",
+        ),
+        "indicators_record": (
+            "Village indicators of industry, labour and income",
+            "村级产业、劳务和收入指标",
         ),
         "indicator_level": ("Added up by", "汇总到"),
         "level_county": ("county", "县（市、区）"),

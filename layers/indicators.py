@@ -47,6 +47,7 @@ __all__ = [
     "legend_items",
     "origin",
     "read_indicators",
+    "sources",
     "table",
     "village_values",
 ]
@@ -247,6 +248,24 @@ def origin(where: str | None = None) -> Origin | None:
         return store.open_store(where).origin(INDICATORS_KEY)
     except StoreError:
         return None
+
+
+def sources(by: str | None = None) -> tuple[str, ...]:
+    """Return what indicators added up `by` a level (None: per village) are made of.
+
+    The indicators themselves, the villages that group and weigh them, and the
+    townships or counties whose names (and, on a map, shapes) they are shown by: each a
+    source whose record says whether it is synthetic (`layers.provenance`).
+
+    Examples
+    --------
+    >>> sources("township")
+    ('village_indicators', 'villages', 'townships')
+    >>> sources()
+    ('village_indicators', 'villages')
+    """
+    level = {"county": ("counties",), "township": ("townships",)}.get(by or "", ())
+    return (INDICATORS_KEY, "villages", *level)
 
 
 def village_values(indicators: pd.DataFrame, villages: pd.DataFrame, year: int) -> pd.DataFrame:

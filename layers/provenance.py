@@ -5,6 +5,10 @@ Everything here works from the records the store keeps (`store.Origin`, read wit
 catalogue's idea of what a layer usually is: a layer is synthetic exactly when its record
 says so. The catalogue's `LayerSpec.source` only describes a layer nothing records (the
 shipped relief).
+
+Besides its layers the atlas reads two records the store keeps the same way (`RECORDS`):
+the poor-household register and the village indicators. A *source* is either: a key of
+the layer catalogue or of `RECORDS`.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from store.tables import Note
 
 __all__ = [
     "BOARD_RECORDS",
+    "RECORDS",
     "Reading",
     "board_lines",
     "board_note",
@@ -34,17 +39,67 @@ __all__ = [
     "edits_text",
     "note",
     "notice",
+    "record_lines",
+    "recorded",
     "rule_layers",
     "source_text",
+    "sources_notice",
     "synthetic_layers",
+    "title",
     "written_text",
 ]
 
 _SHOWN = 4  # layers named in a notice before "and N more"
 
+#: What the atlas reads besides its layers, recorded in the store like a layer: store key
+#: -> its title (a key of `layers.i18n`): the household register, the village indicators.
+RECORDS = {REGISTER_KEY: "register", INDICATORS_KEY: "indicators_record"}
 #: Records besides layers that measure the targets board: store key -> the line saying
 #: they are synthetic (the household register; the village indicators).
 BOARD_RECORDS = {REGISTER_KEY: "register_synthetic", INDICATORS_KEY: "indicators_synthetic"}
+
+
+def title(key: str, lang: str) -> str:
+    """Return the title of a source: a catalogue layer or a record (`RECORDS`).
+
+    Examples
+    --------
+    >>> title("villages", "en"), title("household_register", "zh")
+    ('Administrative villages', '贫困户建档立卡')
+    """
+    if key in RECORDS:
+        return t(RECORDS[key], lang)
+    return layers.get_layer(key).title(lang)
+
+
+def recorded(
+    where: Path | str | None = None, keys: Iterable[str] | None = None
+) -> dict[str, Origin | None]:
+    """Return where each source came from, as the store records it (None: nothing does).
+
+    `keys` default to every catalogue layer and every record (`RECORDS`); `where` is the
+    store (default: the one the atlas serves). All None when the store cannot be read.
+    """
+    wanted = list(dict.fromkeys([*layers.REGISTRY, *RECORDS] if keys is None else keys))
+    try:
+        handle = store.open_store(where)
+    except StoreError:
+        return dict.fromkeys(wanted)
+    kept = handle.origins()
+    return {k: kept.get(k) if k in RECORDS else layers.origin(k, where) for k in wanted}
+
+
+def record_lines(origins: Mapping[str, Origin | None], lang: str) -> list[str]:
+    """Return a line naming each synthetic record among `origins`, with its source.
+
+    Examples
+    --------
+    >>> demo = Origin("village_indicators", "demo indicators", synthetic=True)
+    >>> record_lines({"village_indicators": demo, "villages": None}, "en")
+    ['Village indicators of industry, labour and income: demo indicators.']
+    """
+    found = [(line, origins.get(key)) for key, line in BOARD_RECORDS.items()]
+    return [t(line, lang, source=o.source) for line, o in found if o is not None and o.synthetic]
 
 
 def board_lines(where: str | None, lang: str) -> list[str]:
@@ -52,12 +107,35 @@ def board_lines(where: str | None, lang: str) -> list[str]:
 
     `where` is the store (default: the one the atlas serves); none when it is unreadable.
     """
-    try:
-        handle = store.open_store(where)
-    except StoreError:
-        return []
-    found = [(line, handle.origin(key)) for key, line in BOARD_RECORDS.items()]
-    return [t(line, lang, source=o.source) for line, o in found if o is not None and o.synthetic]
+    return record_lines(recorded(where, BOARD_RECORDS), lang)
+
+
+def _with_lines(head: str | None, lines: Sequence[str], lang: str) -> str | None:
+    """Return a one-line notice: `head` (the layers' notice), then each record's line."""
+    if not lines:
+        return head
+    return " ".join([head or f"{t('synthetic_label', lang).capitalize()}:", *lines])
+
+
+def sources_notice(
+    origins: Mapping[str, Origin | None], lang: str, *, most: int | None = _SHOWN
+) -> str | None:
+    """Return the one-line notice for what is made of these sources (None: none synthetic).
+
+    The synthetic layers are named (at most `most`), then each synthetic record with its
+    source (`record_lines`).
+
+    Examples
+    --------
+    >>> demo = Origin("household_register", "demo register", synthetic=True)
+    >>> sources_notice({"household_register": demo, "villages": None}, "en")
+    'Synthetic demo data: Poor-household register: demo register.'
+    >>> real = Origin("villages", "v.gpkg (imported)", synthetic=False)
+    >>> sources_notice({"villages": real}, "en") is None
+    True
+    """
+    found = [k for k in synthetic_layers(origins) if k not in RECORDS]
+    return _with_lines(notice(found, lang, most=most), record_lines(origins, lang), lang)
 
 
 def board_note(table_note: Note | None, where: str | None, lang: str) -> Note | None:
@@ -75,19 +153,15 @@ def board_note(table_note: Note | None, where: str | None, lang: str) -> Note | 
 
 def board_notice(layer_notice: str | None, where: str | None, lang: str) -> str | None:
     """Return a one-line notice for a targets table: its layers', then `board_lines`."""
-    lines = board_lines(where, lang)
-    if not lines:
-        return layer_notice
-    head = layer_notice or f"{t('synthetic_label', lang).capitalize()}:"
-    return " ".join([head, *lines])
+    return _with_lines(layer_notice, board_lines(where, lang), lang)
 
 
 def synthetic_layers(
     origins: Mapping[str, Origin | None], keys: Iterable[str] | None = None
 ) -> list[str]:
-    """Return the layers (of `keys`, default all in `origins`) recorded as synthetic.
+    """Return the sources (of `keys`, default all in `origins`) recorded as synthetic.
 
-    In catalogue order, each once.
+    In catalogue order, each once; records (`RECORDS`) last.
 
     Examples
     --------
@@ -105,7 +179,7 @@ def synthetic_layers(
 
 
 def notice(keys: Sequence[str], lang: str, *, most: int | None = _SHOWN) -> str | None:
-    """Return the sentence saying that layers `keys` are synthetic demo data (None: no keys).
+    """Return the sentence saying that sources `keys` are synthetic demo data (None: no keys).
 
     At most `most` layers are named (None: all of them), then how many more.
 
@@ -122,7 +196,7 @@ def notice(keys: Sequence[str], lang: str, *, most: int | None = _SHOWN) -> str 
     """
     if not keys:
         return None
-    titles = [layers.get_layer(k).title(lang) for k in keys]
+    titles = [title(k, lang) for k in keys]
     sep = "、" if lang == "zh" else ", "
     if most is None or len(titles) <= most:
         named = sep.join(titles)
@@ -133,17 +207,21 @@ def notice(keys: Sequence[str], lang: str, *, most: int | None = _SHOWN) -> str 
 
 
 def source_text(key: str, origin: Origin | None) -> str:
-    """Return a layer's source: what the store recorded, else the catalogue's description."""
+    """Return a source's source: what the store recorded, else the catalogue's description.
+
+    A record nothing records has none ("—").
+    """
     if origin is not None and origin.source:
         return origin.source
-    return layers.get_layer(key).source
+    return "—" if key in RECORDS else layers.get_layer(key).source
 
 
 def catalogue_describes(key: str, origin: Origin | None) -> bool:
     """Whether the catalogue's description of a layer (licence, date) fits the data in use.
 
     It does when nothing records the layer (the shipped relief), or when the record is in
-    the catalogue's words (the demo build writes them); not for an imported file.
+    the catalogue's words (the demo build writes them); not for an imported file, nor for
+    a record (`RECORDS`: the catalogue does not describe them).
 
     Examples
     --------
@@ -152,6 +230,8 @@ def catalogue_describes(key: str, origin: Origin | None) -> bool:
     >>> catalogue_describes("bus_stops", Origin("bus_stops", "stops.geojson (imported)", False))
     False
     """
+    if key in RECORDS:
+        return False
     return origin is None or origin.source.startswith(layers.get_layer(key).source)
 
 
@@ -171,16 +251,19 @@ def edits_text(origin: Origin | None, lang: str) -> str:
 
 
 def note(origins: Mapping[str, Origin | None], lang: str) -> Note | None:
-    """Return the note a table made from these layers carries (None: nothing synthetic in it).
+    """Return the note a table made from these sources carries (None: nothing synthetic).
 
-    Its lines: the notice naming every synthetic layer, then each layer's source.
+    Its lines: the notice naming every synthetic source, then each source's source (a
+    record nothing records, absent from the store, is left out).
     """
     synthetic = synthetic_layers(origins)
     sentence = notice(synthetic, lang, most=None)
     if sentence is None:
         return None
     sources = [
-        f"{layers.get_layer(k).title(lang)}: {source_text(k, o)}" for k, o in origins.items()
+        f"{title(k, lang)}: {source_text(k, o)}"
+        for k, o in origins.items()
+        if o is not None or k not in RECORDS
     ]
     return Note(t("data_note", lang), t("synthetic_label", lang), (sentence, *sources))
 

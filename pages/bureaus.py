@@ -10,7 +10,7 @@ from layers.clauses import Provenance
 from layers.rules import RULES, gap_list
 from ui.projects_view import gap_projects, linked
 from ui.tables import coloured_status, downloads
-from ui.targets_view import gap_table, rules_table, targets_table
+from ui.targets_view import board_caption, gap_table, rules_table, targets_table
 
 ui.page_guard()
 
@@ -32,6 +32,7 @@ except ValueError as exc:
 roles = targets.responsibilities(plan, register=ui.register())
 mine = roles[(roles["unit"] == bureau) & (roles["record"] == "target")]
 st.caption(ui.tr("assumption_note"))
+board_caption(year)
 for role, heading in (("lead", "leads"), ("cooperating", "cooperates")):
     st.subheader(ui.tr(heading))
     keys = set(mine.loc[mine["role"] == role, "key"])

@@ -11,6 +11,7 @@ from layers.clauses import Provenance
 from layers.rules import RULES
 from ui.projects_view import completed_table
 from ui.tables import labelled
+from ui.targets_view import board_caption
 
 ui.page_guard()
 
@@ -59,6 +60,7 @@ missed = board[
 ]
 titles = {t.key: t.title(lang) for t in ui.load_targets()}
 st.subheader(f"{ui.tr('deadlines_missed')}: {len(missed)}")
+board_caption(end)
 st.dataframe(
     pd.DataFrame(
         {

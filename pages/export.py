@@ -9,7 +9,9 @@ import streamlit as st
 
 import exports as export
 import ui
+from layers import provenance
 from layers.rules import RULES, provenance_note
+from store.tables import labelled_name
 
 ui.page_guard()
 
@@ -86,28 +88,32 @@ if kind == "map":
         )
 if st.button(ui.tr("make_export"), type="primary", key="exp_go"):
     bar = st.progress(0.0, text=ui.tr("working"))
+    read = provenance.Reading(ui.layer)  # what the export is made of
     with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / f"village-atlas-{kind}-{year}{fmt}"
+        out = Path(folder) / f"export{fmt}"
         if kind == "map":
-            export.save_figure(export.meeting_map(spec, load=ui.layer), out)
+            export.save_figure(export.meeting_map(spec, load=read), out)
         elif kind == "atlas":
             codes = [county] if county else None
             export.atlas(
                 spec,
                 out,
                 counties=codes,
-                load=ui.layer,
+                load=read,
                 progress=lambda f: bar.progress(f, text=ui.tr("working")),
             )
         elif kind == "html":
-            out.write_text(export.html_map(spec, load=ui.layer), encoding="utf-8")
+            out.write_text(export.html_map(spec, load=read), encoding="utf-8")
         else:
-            export.bureau_workbook(year, out, load=ui.layer, lang=lang)
+            export.bureau_workbook(year, out, load=read, lang=lang)
+        note = read.note(lang)
+        if kind in ("atlas", "xlsx"):  # their targets tables: the register, the indicators
+            note = provenance.board_note(note, None, lang)
         bar.progress(1.0, text=ui.tr("ready"))
         st.download_button(
             ui.tr("download"),
             out.read_bytes(),
-            file_name=out.name,
+            file_name=labelled_name(f"village-atlas-{kind}-{year}", note) + fmt,
             mime=MIME[fmt],
             key="exp_download",
         )

@@ -4,13 +4,15 @@ import streamlit as st
 
 import ui
 from geo.status import poverty_status
+from store.register import REGISTER_KEY
 from ui.register_view import exits_by_year
+from ui.tables import downloads
 
 ui.page_guard()
 
 st.title(ui.tr("app_title"))
 st.caption(ui.tr("app_tagline"))
-notice = ui.synthetic_notice()
+notice = ui.synthetic_notice(["villages", "counties", REGISTER_KEY])  # what this page shows
 if notice is not None:
     st.info(notice)
 year = ui.year_slider()
@@ -38,5 +40,6 @@ table.columns = [
     ui.tr(k) for k in ("villages", "poor_villages", "still_poor", "population", "poor_people")
 ]
 st.dataframe(table, width="stretch")
+downloads(table.reset_index(), None, f"by-county-{year}", ["villages", "counties"])
 
 exits_by_year(year)

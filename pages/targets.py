@@ -6,7 +6,7 @@ import streamlit as st
 
 import ui
 from layers import targets
-from ui.tables import coloured_status, status_label
+from ui.tables import coloured_status, downloads, status_label
 from ui.targets_view import board_caption, targets_table
 
 ui.page_guard()
@@ -27,9 +27,10 @@ columns = st.columns(len(targets.STATUSES))
 for column, state in zip(columns, targets.STATUSES, strict=True):
     column.metric(status_label(state), int(counts.get(state, 0)))
 st.caption(ui.tr("assumption_note"))
-board_caption()  # the household register and the indicators measure some rows
+board_caption(year)  # its layers, the household register, the indicators
 table = targets_table(plan, board)
 st.dataframe(coloured_status(table, ui.tr("target_status")), hide_index=True, width="stretch")
+downloads(table, None, f"targets-{year}", ui.board_sources(year))
 
 st.subheader(ui.tr("progress_by_year"))
 titles = {t.key: t.title(lang) for t in plan if t.measured}

@@ -11,7 +11,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-__all__ = ["Note", "table_bytes", "write_table", "write_workbook"]
+__all__ = ["Note", "labelled_name", "table_bytes", "write_table", "write_workbook"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,22 @@ class Note:
     def text(self) -> str:
         """The note's lines as one paragraph."""
         return " ".join(self.lines)
+
+
+def labelled_name(stem: str, note: Note | None) -> str:
+    """Return a file name's `stem` ending in the `note`'s label (as is without a note).
+
+    Every file the atlas offers for download is named so: its name says what its
+    contents say.
+
+    Examples
+    --------
+    >>> labelled_name("gaps-2017", Note("About the data", "synthetic demo data", ()))
+    'gaps-2017-synthetic-demo-data'
+    >>> labelled_name("gaps-2017", None)
+    'gaps-2017'
+    """
+    return stem if note is None else f"{stem}-{note.label.replace(' ', '-')}"
 
 
 _TABLE_FORMATS = {".csv", ".geojson", ".json", ".gpkg", ".xlsx"}

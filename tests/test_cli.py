@@ -268,7 +268,7 @@ def test_coverage_bad_files(files, tmp_path):
 def board_json(demo_store):
     out = run("targets", "--format", "json")
     assert out.returncode == 0, out.stderr
-    return {row["key"]: row for row in json.loads(out.stdout)}
+    return {row["key"]: row for row in json.loads(out.stdout)["rows"]}
 
 
 @pytest.mark.parametrize("key", list(CLAUSES))
@@ -372,7 +372,9 @@ def test_targets_output_is_inert_whatever_the_file_says(demo_store, tmp_path):
 def test_bureaus_lists_every_unit_with_what_it_leads_and_cooperates_on(demo_store):
     out = run("bureaus", "--format", "json")
     assert out.returncode == 0, out.stderr
-    units = {row["key"]: row for row in json.loads(out.stdout)}
+    printed = json.loads(out.stdout)
+    assert printed["note"] is None  # the plan's units: no data in it
+    units = {row["key"]: row for row in printed["rows"]}
     assert list(units) == list(layers.BUREAUS)
     for key, row in units.items():
         assert row["name_zh"] == CHINESE[key]

@@ -60,7 +60,8 @@ def test_catalogue_page_lists_every_layer(app):
     app.switch_page("pages/catalogue.py").run()
     assert not app.exception
     table = app.dataframe[0].value
-    assert list(table["key"]) == list(layers.REGISTRY)
+    records = ["household_register", "village_indicators"]  # read besides the layers
+    assert list(table["key"]) == [*layers.REGISTRY, *records]
 
 
 # --- map page -------------------------------------------------------------------------------

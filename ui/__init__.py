@@ -34,6 +34,8 @@ from ui.text import md
 __all__ = [
     "LANG",
     "YEAR",
+    "board",
+    "board_sources",
     "ensure_store",
     "layer",
     "md",
@@ -78,21 +80,29 @@ def register() -> Register:
 
 @versioned(max_entries=4)
 def origins() -> dict[str, store.Origin | None]:
-    """Return where every catalogue layer came from, as the store records it (cached)."""
-    return {key: layers.origin(key) for key in layers.REGISTRY}
+    """Return where every source came from, as the store records it (cached).
+
+    Sources: every catalogue layer, and the records besides them (`provenance.RECORDS`:
+    the household register, the village indicators).
+    """
+    return provenance.recorded()
 
 
 def synthetic_notice(keys: Iterable[str] | None = None) -> str | None:
-    """Return the notice naming the synthetic layers among `keys` (default: the whole store).
+    """Return the notice naming the synthetic sources among `keys` (default: every one).
 
-    None when none of them is synthetic: then nothing is said about it.
+    `keys` are catalogue layers or records (`provenance.RECORDS`); a synthetic record is
+    named with its source. Escaped for Markdown (a record's source may name a file). None
+    when none of them is synthetic: then nothing is said about it.
     """
-    found = provenance.synthetic_layers(origins(), keys)
-    return provenance.notice(found, lang())
+    known = origins()
+    chosen = known if keys is None else {k: known.get(k) for k in dict.fromkeys(keys)}
+    found = provenance.sources_notice(chosen, lang())
+    return None if found is None else md(found)
 
 
 def table_note(keys: Iterable[str]) -> Note | None:
-    """Return the note a table made from layers `keys` carries (None: nothing synthetic)."""
+    """Return the note a table made from sources `keys` carries (None: nothing synthetic)."""
     known = origins()
     return provenance.note({k: known.get(k) for k in dict.fromkeys(keys)}, lang())
 
@@ -271,9 +281,21 @@ def load_targets() -> tuple[targets.Target, ...]:
 
 
 @versioned(max_entries=16, with_targets=True)
+def _board_read(year: int) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Return the targets board as of `year` and the sources it was measured from."""
+    read = provenance.Reading(layer)
+    table = targets.board(load_targets(), year, load=read, register=register())
+    return table, (*read.origins, *provenance.BOARD_RECORDS)
+
+
 def board(year: int) -> pd.DataFrame:
     """Return the targets board as of `year` (cached; redone when data or targets change)."""
-    return targets.board(load_targets(), year, load=layer, register=register())
+    return _board_read(year)[0]
+
+
+def board_sources(year: int) -> tuple[str, ...]:
+    """Return what the board as of `year` is measured from: layers, register, indicators."""
+    return _board_read(year)[1]
 
 
 @versioned(max_entries=32, with_targets=True)

@@ -18,7 +18,7 @@ from geo.errors import VillageAtlasError
 from layers import access, render
 from layers import indicators as ind
 from store import indicators as importer
-from store.indicator_columns import COLUMNS, INDICATORS_KEY
+from store.indicator_columns import COLUMNS
 from ui.cache import versioned
 from ui.groups import PrerenderedGroup, group_script
 from ui.text import md
@@ -67,13 +67,6 @@ def added_up(key: str, level: str, year: int) -> tuple[gpd.GeoDataFrame, list[fl
     polygons = ui.layer("counties" if level == "county" else "townships")
     added = ind.aggregate(table(), ui.layer("villages"), key, year, by=level)
     return ind.choropleth_frame(polygons, added, ind.get_indicator(key))
-
-
-@versioned(max_entries=4)
-def synthetic() -> str | None:
-    """Return the source of the indicators when they are synthetic demo data (else None)."""
-    origin = ui.the_store().origin(INDICATORS_KEY)
-    return origin.source if origin is not None and origin.synthetic else None
 
 
 @versioned(max_entries=32, shared=True)
@@ -133,14 +126,18 @@ def legend(choice: Choice, year: int) -> None:
     )
     if gdf["value"].isna().all():
         st.info(ui.tr("indicator_empty", year=year))
-    synthetic_caption()
+    synthetic_caption(level)
 
 
-def synthetic_caption() -> None:
-    """Say that the indicators are synthetic demo data, and where from (nothing if not)."""
-    source = synthetic()
-    if source is not None:
-        st.caption(f"{ui.tr('synthetic_label').capitalize()}: {md(source)}")
+def synthetic_caption(level: str) -> None:
+    """Say which sources of the choropleth added up to `level` are synthetic demo data.
+
+    The indicators (with their source), and the villages and townships or counties that
+    group, weigh, name and draw them (`layers.indicators.sources`); nothing if none is.
+    """
+    notice = ui.synthetic_notice(ind.sources(level))
+    if notice is not None:
+        st.caption(notice)
 
 
 def indicator_import() -> None:

@@ -24,12 +24,13 @@ import ui
 from geo import crs as geo_crs
 from geo.coverage import service_area
 from geo.errors import NoCrsError, StoreError
-from layers import access, assets, planning, render, scenarios, targets
+from layers import access, assets, planning, provenance, render, scenarios, targets
 from layers.clauses import Provenance
 from layers.rules import RULES, facilities_for
 from layers.scenarios import Scenario
 from layers.spec import GeometryKind, Style
 from store import ingest
+from store.tables import labelled_name
 from ui.cache import versioned
 from ui.groups import PrerenderedGroup, group_script
 from ui.text import md
@@ -522,18 +523,27 @@ def save_and_export(scenario: Scenario, lang: str) -> None:
         except (KeyError, PermissionError, StoreError) as exc:
             st.error(md(exc))
     if right.button(ui.tr("prepare_exports")):
-        with tempfile.TemporaryDirectory() as folder:
-            book, pdf = Path(folder) / "scenario.xlsx", Path(folder) / "scenario.pdf"
-            exports.scenario_workbook(
-                scenario, book, load=ui.layer, lang=lang, owner=owner or who.name
-            )
-            spec = exports.MapSpec(
-                rule=scenario.rule, year=scenario.base_year, lang=lang, service_areas=True
-            )
-            exports.save_figure(exports.meeting_map(spec, load=ui.layer, scenario=scenario), pdf)
-            st.session_state["plan_files"] = (book.read_bytes(), pdf.read_bytes())
-    files = st.session_state.get("plan_files")
-    if files:
-        stem = "scenario"
-        st.download_button(ui.tr("download_xlsx"), files[0], f"{stem}.xlsx", key="plan_xlsx")
-        st.download_button(ui.tr("download_pdf"), files[1], f"{stem}.pdf", key="plan_pdf")
+        st.session_state["plan_files"] = _scenario_files(scenario, owner or who.name, lang)
+    for label, (name, data) in zip(
+        ("download_xlsx", "download_pdf"), st.session_state.get("plan_files", ()), strict=False
+    ):
+        st.download_button(ui.tr(label), data, name, key=f"plan_{Path(name).suffix[1:]}")
+
+
+def _scenario_files(scenario: Scenario, owner: str, lang: str) -> list[tuple[str, bytes]]:
+    """Return a scenario's workbook and meeting map (PDF), each named for what it holds.
+
+    A file made from synthetic demo data is named so (`store.tables.labelled_name`).
+    """
+    book_read, map_read = provenance.Reading(ui.layer), provenance.Reading(ui.layer)
+    with tempfile.TemporaryDirectory() as folder:
+        book, pdf = Path(folder) / "scenario.xlsx", Path(folder) / "scenario.pdf"
+        exports.scenario_workbook(scenario, book, load=book_read, lang=lang, owner=owner)
+        spec = exports.MapSpec(
+            rule=scenario.rule, year=scenario.base_year, lang=lang, service_areas=True
+        )
+        exports.save_figure(exports.meeting_map(spec, load=map_read, scenario=scenario), pdf)
+        return [
+            (labelled_name("scenario", read.note(lang)) + path.suffix, path.read_bytes())
+            for read, path in ((book_read, book), (map_read, pdf))
+        ]

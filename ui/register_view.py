@@ -13,6 +13,7 @@ import ui
 from geo.errors import VillageAtlasError
 from layers import access, households
 from store import households as household_import
+from store.register import REGISTER_KEY
 from ui.text import md
 
 __all__ = ["exits_by_year", "register_import", "village_register"]
@@ -40,6 +41,9 @@ def village_register(code: str, year: int) -> None:
     if code not in register.villages.index:
         st.text(ui.tr("register_none"))
         return
+    notice = ui.synthetic_notice([REGISTER_KEY])
+    if notice is not None:
+        st.caption(notice)
     row = register.villages.loc[code]
     out_h, out_p = households.out_by(register, year, [code])
     lang, due = ui.lang(), households.IDENTIFY_DEADLINE.isoformat()

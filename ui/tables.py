@@ -11,8 +11,12 @@ import streamlit as st
 
 import layers
 import ui
-from layers import provenance
+from layers import BUREAUS, provenance
+from layers.indicators import INDICATORS
+from layers.spec import Theme
 from store import tables
+from store.indicator_columns import INDICATORS_KEY
+from store.register import REGISTER_KEY
 
 __all__ = [
     "STATUS_COLOURS",
@@ -75,8 +79,7 @@ def downloads(
     file says so (`store.tables.Note`) and its name ends in the words.
     """
     note = ui.table_note(sources)
-    if note is not None:
-        name = f"{name}-{note.label.replace(' ', '-')}"
+    name = tables.labelled_name(name, note)
     formats = [
         (".csv", "text/csv", "download_csv"),
         (
@@ -98,6 +101,20 @@ def downloads(
         )
 
 
+def _origin_cells(key: str, lang: str, *, date: str, licence: str) -> dict[str, str]:
+    """Where a source came from, as the store records it: synthetic, source, date, licence."""
+    origin = ui.origins().get(key)
+    synthetic = origin is not None and origin.synthetic
+    return {
+        ui.tr("synthetic"): ui.tr("yes") if synthetic else ui.tr("no"),
+        ui.tr("source"): provenance.source_text(key, origin),
+        ui.tr("date"): date,
+        ui.tr("licence"): licence,
+        ui.tr("written"): provenance.written_text(origin, lang),
+        ui.tr("edits_since"): provenance.edits_text(origin, lang),
+    }
+
+
 def origin_columns(spec: layers.LayerSpec, lang: str) -> dict[str, str]:
     """Where a layer came from, as the store records it: synthetic, source, date, licence.
 
@@ -106,22 +123,46 @@ def origin_columns(spec: layers.LayerSpec, lang: str) -> dict[str, str]:
     """
     origin = ui.origins().get(spec.key)
     described = provenance.catalogue_describes(spec.key, origin)
-    synthetic = origin is not None and origin.synthetic
+    date = spec.date if described or origin is None else (origin.at or "")[:10]
+    return _origin_cells(spec.key, lang, date=date, licence=spec.licence if described else "—")
+
+
+def _record_leads(key: str, lang: str) -> str:
+    """Return the units that keep a record: the register's office, each indicator's lead."""
+    if key == REGISTER_KEY:
+        return BUREAUS["poverty_office"].name(lang)
+    units = dict.fromkeys(indicator.bureau for indicator in INDICATORS.values())
+    return "; ".join(unit.name(lang) for unit in units)
+
+
+def _record_row(key: str, theme: Theme, lang: str) -> dict[str, object]:
+    """One catalogue row for a record the atlas reads besides its layers (no geometry)."""
+    origin = ui.origins().get(key)
     return {
-        ui.tr("synthetic"): ui.tr("yes") if synthetic else ui.tr("no"),
-        ui.tr("source"): provenance.source_text(spec.key, origin),
-        ui.tr("date"): spec.date if described or origin is None else (origin.at or "")[:10],
-        ui.tr("licence"): spec.licence if described else "—",
-        ui.tr("written"): provenance.written_text(origin, lang),
-        ui.tr("edits_since"): provenance.edits_text(origin, lang),
+        ui.tr("layer"): provenance.title(key, lang),
+        "key": key,
+        ui.tr("theme"): theme.value,
+        ui.tr("geometry"): "—",
+        ui.tr("features"): None if origin is None else origin.rows,
+        ui.tr("lead_bureau"): _record_leads(key, lang),
+        ui.tr("cooperating"): "",
+        **_origin_cells(key, lang, date=(origin.at or "")[:10] if origin else "", licence="—"),
     }
 
 
+#: The records the catalogue lists after its layers, with the theme each belongs to.
+_RECORD_THEMES = {REGISTER_KEY: Theme.POPULATION, INDICATORS_KEY: Theme.INDUSTRY}
+
+
 def catalogue_table() -> pd.DataFrame:
-    """One row per catalogue layer with its metadata and its origin, in the chosen language."""
+    """One row per catalogue layer and per record (register, indicators), with its origin.
+
+    In the chosen language; a record's row says where the store's copy came from, like a
+    layer's.
+    """
     lang = ui.lang()
     stored = set(ui.the_store().list_layers())
-    rows = [
+    rows: list[dict[str, object]] = [
         {
             ui.tr("layer"): spec.title(lang),
             "key": spec.key,
@@ -134,4 +175,5 @@ def catalogue_table() -> pd.DataFrame:
         }
         for spec in layers.REGISTRY.values()
     ]
+    rows += [_record_row(key, theme, lang) for key, theme in _RECORD_THEMES.items()]
     return pd.DataFrame(rows)

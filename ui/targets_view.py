@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from layers import BUREAUS, provenance
+from layers import BUREAUS
 from layers.clauses import Provenance
 from layers.rules import RULES, CoverageRule
 from layers.targets import Target, counts_text
@@ -96,11 +96,12 @@ def gap_table(found: pd.DataFrame, linked: pd.DataFrame | None = None) -> pd.Dat
     return table if linked is None else table.join(linked)
 
 
-def board_caption() -> None:
-    """Say which records measuring the board are synthetic: the register, the indicators.
+def board_caption(year: int) -> None:
+    """Say which sources measuring the board as of `year` are synthetic demo data.
 
-    Nothing when both are real or absent (its layers are named by the sidebar's notice).
+    Its layers, then the household register and the village indicators with their
+    sources (`ui.board_sources`); nothing when none of them is synthetic.
     """
-    lines = provenance.board_lines(None, ui.lang())
-    if lines:
-        st.caption(f"{ui.tr('synthetic_label').capitalize()}: {ui.md(' '.join(lines))}")
+    notice = ui.synthetic_notice(ui.board_sources(year))
+    if notice is not None:
+        st.caption(notice)
