@@ -403,7 +403,7 @@ def test_bureaus_marks_what_is_ours_as_the_board_does(demo_store, board_json):
     """A lead the plan does not name is ours; an exit the register measures is the plan's."""
     out = run("bureaus", "--format", "json")
     assert out.returncode == 0, out.stderr
-    units = {row["key"]: row for row in json.loads(out.stdout)}
+    units = {row["key"]: row for row in json.loads(out.stdout)["rows"]}
     assert "exit_poor_villages (lead ours: not named by the plan)" in units["poverty_office"][
         "leads"
     ].split("; ")
