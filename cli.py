@@ -208,7 +208,8 @@ def _role_text(row: dict[str, object]) -> str:
 def _bureaus(args: argparse.Namespace) -> int:
     import pandas as pd  # noqa: PLC0415
 
-    from layers import BUREAUS, households, targets  # noqa: PLC0415
+    from layers import BUREAUS, households, provenance, targets  # noqa: PLC0415
+    from store.register import REGISTER_KEY  # noqa: PLC0415
 
     register = households.read_register(args.store)
     roles = targets.responsibilities(targets.load_targets(), register=register)
@@ -222,7 +223,13 @@ def _bureaus(args: argparse.Namespace) -> int:
             row[column] = "; ".join(marked[chosen])
         rows.append(row)
     wide = tuple(column for _, _, column in _ROLE_COLUMNS)
-    _print_frame(pd.DataFrame(rows), args.format, wide=wide if args.format == "table" else ())
+    # the exits' marks (the plan's measure, or ours) come from the household register
+    note = provenance.board_note(None, args.store, "en", keys=(REGISTER_KEY,))
+    _print_frame(
+        pd.DataFrame(rows), args.format, wide=wide if args.format == "table" else (), note=note
+    )
+    if note is not None:
+        _say(" ".join(note.lines))
     return 0
 
 

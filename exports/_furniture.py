@@ -12,11 +12,10 @@ from matplotlib.patches import Rectangle
 import layers
 from exports._canvas import Canvas
 from exports.fonts import ems, wrap
-from exports.spec import PROVINCE_PATH
+from exports.spec import PROVINCE_PATH, headings
 from layers import provenance
-from layers.clauses import Provenance
 from layers.i18n import t
-from layers.rules import RULES, Loader, provenance_note, scope_text
+from layers.rules import Loader
 
 __all__ = [
     "NOTICE_GID",
@@ -112,31 +111,19 @@ def titles(c: Canvas, area_name: str) -> None:
     The provenance line says whether the rule is the plan's measure or our assumption
     (with the reason), so that an assumption is never read as the plan's.
     """
-    spec = c.spec
-    rule = RULES[spec.rule] if spec.rule else None
-    name = rule.title(spec.lang) if rule else t("villages", spec.lang)
-    title = spec.title or f"{area_name} · {name}"
-    if rule is None:
-        subtitle = t("export_subtitle", spec.lang, year=spec.year, rule=name, area=area_name)
-    else:
-        scope = scope_text([rule], spec.lang)
-        subtitle = t(
-            "export_subtitle_rule", spec.lang, year=spec.year, rule=name, area=area_name,
-            scope=scope,
-        )  # fmt: skip
-    c.fig.text(0.03, 0.962, title, fontsize=16, family=c.font, va="center")
-    c.fig.text(0.03, 0.927, subtitle, fontsize=9, family=c.font, va="center", color="#444")
-    if rule is not None:
-        ours = rule.provenance is not Provenance.PLAN
+    said = headings(c.spec, area_name)
+    c.fig.text(0.03, 0.962, said.title, fontsize=16, family=c.font, va="center")
+    c.fig.text(0.03, 0.927, said.subtitle, fontsize=9, family=c.font, va="center", color="#444")
+    if said.provenance is not None:
         width = 0.76 * c.fig.get_figwidth() * 72 / _PROVENANCE_PT
         c.fig.text(
             0.03,
             0.912,
-            "\n".join(wrap(provenance_note(rule, spec.lang), width)),
+            "\n".join(wrap(said.provenance, width)),
             fontsize=_PROVENANCE_PT,
             family=c.font,
             va="top",
-            color="#b35806" if ours else "#444",
+            color="#b35806" if said.ours else "#444",
         )
 
 

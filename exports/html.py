@@ -10,12 +10,11 @@ import folium
 from branca.element import Figure
 
 import layers
-from exports.spec import CLASS_COLOURS, MapSpec, area, villages
+from exports.spec import CLASS_COLOURS, MapSpec, area, headings, villages
 from layers import assets, render
-from layers.clauses import Provenance
 from layers.i18n import t
 from layers.provenance import Reading
-from layers.rules import RULES, Loader, provenance_note, scope_text
+from layers.rules import Loader
 
 __all__ = ["html_map", "map_of", "standalone_html"]
 
@@ -79,21 +78,11 @@ def _title(fmap: folium.Map, spec: MapSpec, area_name: str) -> None:
     The rule's provenance says whether it is the plan's measure or our assumption (and
     why): an assumption is never read as the plan's.
     """
-    rule = RULES[spec.rule] if spec.rule else None
-    name = rule.title(spec.lang) if rule else t("villages", spec.lang)
-    lines = [f"<b>{render.escape(spec.title or f'{area_name} · {name}')}</b>"]
-    if rule is None:
-        subtitle = t("export_subtitle", spec.lang, year=spec.year, rule=name, area=area_name)
-        lines.append(render.escape(subtitle))
-    else:
-        scope = scope_text([rule], spec.lang)
-        subtitle = t(
-            "export_subtitle_rule", spec.lang, year=spec.year, rule=name, area=area_name,
-            scope=scope,
-        )  # fmt: skip
-        colour = "#444" if rule.provenance is Provenance.PLAN else "#b35806"
-        lines.append(render.escape(subtitle))
-        note = render.escape(provenance_note(rule, spec.lang))
+    said = headings(spec, area_name)
+    lines = [f"<b>{render.escape(said.title)}</b>", render.escape(said.subtitle)]
+    if said.provenance is not None:
+        colour = "#b35806" if said.ours else "#444"
+        note = render.escape(said.provenance)
         lines.append(f'<span class="va-provenance" style="color:{colour}">{note}</span>')
     _root(fmap).html.add_child(
         folium.Element(

@@ -11,16 +11,19 @@ import numpy as np
 import layers
 from geo import settings
 from geo.status import poverty_status
+from layers.clauses import Provenance
 from layers.i18n import t
-from layers.rules import RULES, Loader, evaluate
+from layers.rules import RULES, Loader, evaluate, provenance_note, scope_text
 
 __all__ = [
     "CLASS_COLOURS",
     "PAPER_MM",
     "PROVINCE_PATH",
+    "Headings",
     "MapSpec",
     "area",
     "county_code",
+    "headings",
     "read_once",
     "villages",
 ]
@@ -134,3 +137,39 @@ def villages(
 def read_once(load: Loader) -> Loader:
     """Wrap `load` so that an export reads each layer once, however many pages use it."""
     return functools.cache(load)
+
+
+@dataclass(frozen=True, slots=True)
+class Headings:
+    """What a map says above it: title, subtitle, and its rule's provenance (if it has one)."""
+
+    title: str
+    subtitle: str
+    #: The rule's provenance in a sentence (None: a map without a rule).
+    provenance: str | None = None
+    #: Whether the rule is not the plan's own measure (drawn in a warning colour).
+    ours: bool = False
+
+
+def headings(spec: MapSpec, area_name: str) -> Headings:
+    """Return the map's title, subtitle (rule, its scope, year, area) and rule provenance.
+
+    The provenance says whether the rule is the plan's measure or our assumption (with the
+    reason), so that an assumption is never read as the plan's.
+    """
+    rule = RULES[spec.rule] if spec.rule else None
+    name = rule.title(spec.lang) if rule else t("villages", spec.lang)
+    title = spec.title or f"{area_name} · {name}"
+    if rule is None:
+        subtitle = t("export_subtitle", spec.lang, year=spec.year, rule=name, area=area_name)
+        return Headings(title, subtitle)
+    subtitle = t(
+        "export_subtitle_rule",
+        spec.lang,
+        year=spec.year,
+        rule=name,
+        area=area_name,
+        scope=scope_text([rule], spec.lang),
+    )
+    note = provenance_note(rule, spec.lang)
+    return Headings(title, subtitle, note, rule.provenance is not Provenance.PLAN)

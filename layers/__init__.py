@@ -8,6 +8,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 import geopandas as gpd
+import pandas as pd
 
 import store
 from geo import settings
@@ -69,7 +70,10 @@ def problems(key: str, gdf: gpd.GeoDataFrame) -> list[str]:
     """Return every way `gdf` departs from layer `key`'s schema (empty: it conforms)."""
     spec = get_layer(key)
     found = schema_problems(
-        gdf, columns=spec.columns, geometry_types=spec.geometry.shapely_types, name=spec.key
+        _with_optional(gdf, spec),
+        columns=spec.columns,
+        geometry_types=spec.geometry.shapely_types,
+        name=spec.key,
     )
     for column in _UNIQUE:
         if column in spec.columns and column in gdf.columns:
@@ -97,7 +101,16 @@ def validate(key: str, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if found:
         msg = f"layer {key!r} does not match the catalogue:\n- " + "\n- ".join(found)
         raise SchemaError(msg)
-    return coerce_columns(gdf, get_layer(key).columns)
+    spec = get_layer(key)
+    return coerce_columns(_with_optional(gdf, spec), spec.columns)
+
+
+def _with_optional(gdf: gpd.GeoDataFrame, spec: LayerSpec) -> gpd.GeoDataFrame:
+    """Return `gdf` with the optional columns it lacks added, empty (itself if it lacks none)."""
+    missing = [c for c in spec.optional if c not in gdf.columns]
+    if not missing:
+        return gdf
+    return gdf.assign(**dict.fromkeys(missing, pd.NA))
 
 
 def editable_fields(key: str, bureau: str | None = None) -> dict[str, str]:
@@ -126,7 +139,7 @@ def load(key: str, where: Path | str | None = None) -> gpd.GeoDataFrame:
     """
     spec = get_layer(key)
     handle = store.open_store(where)
-    gdf = coerce_columns(handle.read_layer(spec.key), spec.columns)
+    gdf = coerce_columns(_with_optional(handle.read_layer(spec.key), spec), spec.columns)
     found = handle.origin(spec.key)
     # a plain dict: Streamlit writes a frame's attrs as JSON when it shows the frame
     gdf.attrs[ORIGIN] = None if found is None else dataclasses.asdict(found)

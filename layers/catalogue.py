@@ -152,6 +152,8 @@ CATALOGUE: tuple[LayerSpec, ...] = (
         cooperating=_CO,
         description="Village files: basic conditions, problems, demands, assistance, exit plan.",
         tooltip={"name_zh": "name", "pinyin": "pinyin", "code": "code", "status_label": "status"},
+        # added after the first stores were written: a store or file without it reads empty
+        optional=frozenset({"city_bus_year"}),
         editable={
             "tap_water_year": "water",
             "power_year": "energy",

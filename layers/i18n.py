@@ -301,6 +301,7 @@ STRINGS = MappingProxyType(
         "st_behind": ("behind", "滞后"),
         "st_overdue": ("overdue", "逾期"),
         "st_not_measured": ("not measured", "未测算"),
+        "st_city_part": ("part of the city's goal", "计入全市目标"),
         "progress_by_year": ("Progress by year", "逐年进度"),
         "scope": ("Scope", "范围"),
         "unit_of_goal": ("Unit", "单位"),
@@ -353,20 +354,27 @@ STRINGS = MappingProxyType(
         "missing": ("Missing", "缺项"),
         "days_overdue": ("Days overdue", "逾期天数"),
         "share_of_gaps": (
-            "Share of the city's open gaps (the plan's measures)",
-            "占全市缺口比例（规划原文措施）",
+            "Share of the city's open gaps (each need once)",
+            "占全市缺口比例（每项需求计一次）",
         ),
-        "open_gaps": ("Open gaps (the plan's measures)", "未完成缺口（规划原文措施）"),
+        "open_gaps": ("Open gaps (each need once)", "未完成缺口（每项需求计一次）"),
         "gaps_ours": (
-            "Gaps by our own measures (assumptions, not the plan's)",
-            "本图自定措施的缺口（假设，非规划原文）",
+            "Gaps by our map measures that repeat the plan's (counted apart)",
+            "本图重复规划措施的自定测度缺口（另计）",
         ),
         "gaps_ours_note": (
             (
-                "Our own measures, not the plan's, counted apart from the totals: {rules}. "
-                "{funded} of these gaps have a funded project."
+                "Our own map measures (assumptions, not the plan's) of needs a measure of the "
+                "plan already counts, counted apart from the totals so that no need is counted "
+                "twice: {rules}. {funded} of these gaps have a funded project. Our only measure "
+                "of a clause (a distance the plan does not give) counts in the totals and is "
+                "marked as ours in the lists."
             ),
-            "本图自定措施（非规划原文，不计入合计）：{rules}。其中{funded}个缺口已落实资金项目。",
+            (
+                "本图自定测度（假设，非规划原文）与规划措施重复的缺口，另计、不计入合计，以免重复："
+                "{rules}。其中{funded}个缺口已落实资金项目。某条款仅有本图测度（规划未给距离）的，"
+                "计入合计，并在列表中标明为本图假设。"
+            ),
         ),
         "unit_key": ("Unit key", "单位代码"),
         "plan_rules": ("The plan's measures", "规划原文措施"),
@@ -686,8 +694,8 @@ STRINGS = MappingProxyType(
         "fund_source": ("Fund source", "资金来源"),
         "projects_completed": ("Projects completed", "完成项目"),
         "gaps_funded": (
-            "Gaps with a funded project (the plan's measures)",
-            "已落实资金项目的缺口（规划原文措施）",
+            "Gaps with a funded project (each need once)",
+            "已落实资金项目的缺口（每项需求计一次）",
         ),
         "done_but_open": (
             (

@@ -102,12 +102,14 @@ def record_lines(origins: Mapping[str, Origin | None], lang: str) -> list[str]:
     return [t(line, lang, source=o.source) for line, o in found if o is not None and o.synthetic]
 
 
-def board_lines(where: str | None, lang: str) -> list[str]:
-    """Return a line for each record measuring the targets board that is synthetic.
+def board_lines(
+    where: str | None, lang: str, keys: Iterable[str] = tuple(BOARD_RECORDS)
+) -> list[str]:
+    """Return a line for each record measuring the targets board (of `keys`) that is synthetic.
 
     `where` is the store (default: the one the atlas serves); none when it is unreadable.
     """
-    return record_lines(recorded(where, BOARD_RECORDS), lang)
+    return record_lines(recorded(where, keys), lang)
 
 
 def _with_lines(head: str | None, lines: Sequence[str], lang: str) -> str | None:
@@ -138,12 +140,18 @@ def sources_notice(
     return _with_lines(notice(found, lang, most=most), record_lines(origins, lang), lang)
 
 
-def board_note(table_note: Note | None, where: str | None, lang: str) -> Note | None:
+def board_note(
+    table_note: Note | None,
+    where: str | None,
+    lang: str,
+    keys: Iterable[str] = tuple(BOARD_RECORDS),
+) -> Note | None:
     """Return a table's note with the board's synthetic records (`board_lines`) added.
 
-    `table_note` is what its layers say (None: nothing synthetic among them).
+    `table_note` is what its layers say (None: nothing synthetic among them); `keys` the
+    records it is made of (default both: the household register, the village indicators).
     """
-    lines = board_lines(where, lang)
+    lines = board_lines(where, lang, keys)
     if not lines:
         return table_note
     if table_note is None:

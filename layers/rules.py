@@ -34,6 +34,7 @@ __all__ = [
     "RULES",
     "CoverageRule",
     "Loader",
+    "apart",
     "evaluate",
     "evaluate_many",
     "facilities_for",
@@ -87,6 +88,10 @@ class CoverageRule(Titled):
         The units the clause names as cooperating.
     provenance, reason
         Whether the measure (distance, deadline, lead) is the plan's or ours, and why.
+    repeats
+        Our map measure of a need a rule of the plan measures already (a stop within 2 km,
+        beside a bus service in the village): the key of that rule. Its gaps are counted
+        apart from the totals, so no need is counted twice.
     """
 
     key: str
@@ -105,6 +110,7 @@ class CoverageRule(Titled):
     cooperating: tuple[Bureau, ...] = ()
     provenance: Provenance = Provenance.PLAN
     reason: str = ""
+    repeats: str | None = None
 
     def __post_init__(self) -> None:
         """Check the rule completely; raise `ValueError` listing every problem."""
@@ -119,6 +125,8 @@ class CoverageRule(Titled):
             problems.append("a rule from the plan needs its `clause`")
         if self.provenance is not Provenance.PLAN and not self.reason.strip():
             problems.append(f"a rule marked {self.provenance.value!r} needs its `reason`")
+        if self.repeats is not None and self.provenance is not Provenance.ASSUMPTION:
+            problems.append("only our own measure (an assumption) `repeats` a rule of the plan")
         if problems:
             msg = f"rule {self.key!r}: " + "; ".join(problems)
             raise ValueError(msg)
@@ -176,6 +184,7 @@ _RULES = (
         "(rule bus_service) and gives no distance to a stop; a stop within 2 km is our reading "
         'of a village served. Its "2 kilometers of the city radius" is the city bus (target '
         "city_bus), not this.",
+        repeats="bus_service",
     ),
     CoverageRule(
         "bus_service",
@@ -202,6 +211,7 @@ _RULES = (
         provenance=Provenance.ASSUMPTION,
         reason="A map measure, not the plan's: the plan gives no distance; an outlet within "
         "5 km is our reading of a poor village covered by express delivery.",
+        repeats="express_service",
     ),
     CoverageRule(
         "express_service",
@@ -248,6 +258,7 @@ _RULES = (
         provenance=Provenance.ASSUMPTION,
         reason="A map measure, not the plan's: the plan asks for broadband in every poor "
         "village (rule broadband) and gives no distance; fibre within 1 km is ours.",
+        repeats="broadband",
     ),
     CoverageRule(
         "hardened_road",
@@ -347,6 +358,20 @@ _RULES = (
 
 #: Every rule by key.
 RULES = MappingProxyType({rule.key: rule for rule in _RULES})
+_STRAY = [r.key for r in _RULES if r.repeats is not None and r.repeats not in RULES]
+if _STRAY:  # pragma: no cover (a mistake in this file)
+    raise ValueError(f"rules {_STRAY} repeat a rule that does not exist")
+
+
+def apart(rules: pd.Series) -> pd.Series:
+    """Return which gaps (by their rule's key) are counted apart: our repeat of a plan rule.
+
+    Examples
+    --------
+    >>> apart(pd.Series(["bus_2km", "bus_service", "hardened_road"])).tolist()
+    [True, False, False]
+    """
+    return rules.map(lambda key: RULES[key].repeats is not None).astype(bool)
 
 
 def get_rule(key: str) -> CoverageRule:
@@ -591,22 +616,22 @@ def gap_list(
 
 
 def gaps_by_bureau(year: int, *, load: Loader = layers.load, lang: str = "en") -> pd.DataFrame:
-    """Return, per lead bureau, its open gaps (village x rule) as of `year`: the plan's, then ours.
+    """Return, per lead bureau, its open gaps (village x rule) as of `year`, each need once.
 
     Each rule checks the villages of its scope only. A village without a bus service is a
-    gap of the plan's `bus_service` and of our `bus_2km` too, so the totals count the
-    plan's measures only (the plan's figure, or one to confirm) and our assumptions are
-    counted apart: no gap is counted twice, and none of ours passes for the plan's.
+    gap of the plan's `bus_service` and of our `bus_2km` too, so the totals leave out our
+    map measures that repeat a rule of the plan (`CoverageRule.repeats`) and count them
+    apart: no need is counted twice. A rule that is our only measure of a clause (a
+    hardened road within 500 m) counts in the totals, still marked as ours.
 
     Returns
     -------
     pandas.DataFrame
         Indexed by the bureau's name in `lang` (``"en"`` or ``"zh"``): `unit` (its key);
-        the plan's measures it leads: `rules` (their keys), `checks` (villages in scope x
-        rules), `gaps`, `poor_gaps` (gaps in registered poor villages), `share_of_gaps`
-        (of the city's open gaps by the plan's measures); and our own measures
-        (assumptions, not the plan's, in no total): `assumed_rules`, `assumed_checks`,
-        `assumed_gaps`, `assumed_poor_gaps`.
+        the rules it leads, but our repeats: `rules` (their keys), `checks` (villages in
+        scope x rules), `gaps`, `poor_gaps` (gaps in registered poor villages),
+        `share_of_gaps` (of the city's open gaps); and our repeats of the plan's rules (in
+        no total): `assumed_rules`, `assumed_checks`, `assumed_gaps`, `assumed_poor_gaps`.
     """
     villages = load("villages")
     measures = {key: evaluate(rule, year, load=load) for key, rule in RULES.items()}
@@ -616,9 +641,7 @@ def gaps_by_bureau(year: int, *, load: Loader = layers.load, lang: str = "en") -
         row: dict[str, object] = {"unit": unit.key}
         for prefix, ours in (("", False), ("assumed_", True)):
             mine = [
-                r
-                for r in RULES.values()
-                if r.bureau == unit and (r.provenance is Provenance.ASSUMPTION) == ours
+                r for r in RULES.values() if r.bureau == unit and (r.repeats is not None) == ours
             ]
             found = gaps[gaps["rule"].isin([r.key for r in mine])]
             row[f"{prefix}rules"] = ", ".join(r.key for r in mine)

@@ -149,6 +149,8 @@ class LayerSpec(Titled):
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Columns of `choices` whose cells may list several values, joined by ", ".
     several: frozenset[str] = frozenset()
+    #: Columns a file (or a store written before they were added) may lack: read as empty.
+    optional: frozenset[str] = frozenset()
     #: A column naming the unit (bureau key) that owns each row: that unit's editors may
     #: import the layer, and their file replaces their own rows only.
     owner_column: str | None = None
@@ -169,6 +171,9 @@ class LayerSpec(Titled):
         stray = sorted(set(self.choices) - set(self.columns))
         if stray:
             problems.append(f"fields with choices {stray} are not columns of the layer")
+        stray = sorted(set(self.optional) - set(self.columns))
+        if stray:
+            problems.append(f"optional fields {stray} are not columns of the layer")
         stray = sorted(set(self.several) - set(self.choices))
         if stray:
             problems.append(f"fields with several choices {stray} have no choices")

@@ -8,7 +8,8 @@ units) and its provenance. Measured targets are measured year by year; a target 
 A target's status as of a year: ``done`` when it is met; ``overdue`` when its deadline
 has passed unmet; otherwise ``on_track`` if progress is at least what the plan's time
 limits ask by then (its schedule, or a straight line from the 2014 baseline to the
-goal at the deadline) and ``behind`` if not; ``not_measured`` when nothing measures it.
+goal at the deadline) and ``behind`` if not; ``not_measured`` when nothing measures it;
+``city_part`` for a county's part of a goal set for the whole city (km, mu, sheep).
 
 A target of kind ``indicator`` is measured from the village indicators of industry,
 labour and income (`layers.indicators`): the indicator added up over the villages it
@@ -21,6 +22,7 @@ deadline, reached `times` its 2014 value.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import os
 import tomllib
@@ -81,7 +83,7 @@ KINDS = (
     "clause",
 )
 #: Every status a target can have, in the order the board counts them.
-STATUSES = ("done", "on_track", "behind", "overdue", "not_measured")
+STATUSES = ("done", "on_track", "behind", "overdue", "not_measured", "city_part")
 #: The unit each measured kind is in.
 _UNITS = {
     "rule": "%",
@@ -726,8 +728,10 @@ def _register_measures(
 ) -> dict[int, float]:
     """Percent identified by each year, or of the files complete (the same every year).
 
-    Households identified are those of villages whose publicity (the last of the "five
-    steps") came by the end of the year. A household file is complete on a clean-up when
+    Households identified are those of villages whose publicity (the "one publicity" after
+    the five steps; the register dates it when every household of the village reached it)
+    came by the end of the year, and in the year of the plan's time limit by that day
+    (`households.IDENTIFY_DEADLINE`, mid-June 2015). A household file is complete on a clean-up when
     the register counts it so: the share is of every clean-up asked of every file. A
     village file is complete when each of the `fields` is filled. Neither file records
     since when: the share is the state of the data, shown for every year.
@@ -752,8 +756,10 @@ def _register_measures(
         done = float(rows[list(target.fields)].sum().sum())
         return dict.fromkeys(years, done / (total * len(target.fields)) * 100.0)
     published = rows["publicity"].astype("string")
+    due = households.IDENTIFY_DEADLINE
+    by = {y: (due if y == due.year else dt.date(y, 12, 31)).isoformat() for y in years}
     return {
-        y: float(rows.loc[published.le(f"{y}-12-31").fillna(value=False), "households"].sum())
+        y: float(rows.loc[published.le(by[y]).fillna(value=False), "households"].sum())
         / total
         * 100.0
         for y in years
@@ -939,6 +945,8 @@ def _village_measures(
     mask, weight = _village_scope(target, villages, load, county)
     if target.kind == "service":
         since = villages[str(target.column)]
+        if since[mask].isna().all():  # no village in scope records it: not measured
+            return dict.fromkeys(years, float("nan"))
         return {y: _share(done_by(since, y), mask, weight) for y in years}
     assert target.rule is not None  # noqa: S101 (checked when loaded)
     rule = RULES[target.rule]
@@ -1057,7 +1065,7 @@ def _row(
         **({str(y): round(v, 1) for y, v in series.items()} if history else {}),
         "current": round(current, 1),
         "expected": round(expected(target, year, baseline), 1),
-        "status": "not_measured"
+        "status": "city_part"
         if _city_total(target, county)
         else status(target, year, current, baseline),
         **counts,
@@ -1128,7 +1136,7 @@ def by_county(
                 "county": code,
                 "baseline": round(baseline, 1),
                 "current": round(current, 1),
-                "status": ""
+                "status": "city_part"
                 if _city_total(target, code)
                 else status(target, year, current, baseline),
             }

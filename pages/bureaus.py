@@ -6,8 +6,7 @@ import streamlit as st
 
 import ui
 from layers import BUREAUS, projects, provenance, targets
-from layers.clauses import Provenance
-from layers.rules import RULES, gap_list
+from layers.rules import RULES, apart, gap_list
 from ui.projects_view import gap_projects, linked
 from ui.tables import coloured_status, downloads
 from ui.targets_view import board_caption, gap_table, rules_table, targets_table
@@ -57,16 +56,16 @@ villages = ui.villages_as_of(year)
 found = gap_list(villages, measures, year, rules=rules)
 city = gap_list(villages, measures, year)
 served = linked(found)
-# the totals count the plan's measures: a village without a bus is not counted again by ours
-ours = (found["provenance"] == Provenance.ASSUMPTION.value).to_numpy()
-city_gaps = int((city["provenance"] != Provenance.ASSUMPTION.value).sum())
+# a village without a bus is not counted again by our map measure that repeats the plan's
+ours = apart(found["rule"]).to_numpy()
+city_gaps = int((~apart(city["rule"])).sum())
 funded = served["project_status"].isin(projects.FUNDED).to_numpy()
 columns = st.columns(4)
 columns[0].metric(ui.tr("open_gaps"), int((~ours).sum()))
 columns[1].metric(ui.tr("share_of_gaps"), f"{(~ours).sum() / city_gaps if city_gaps else 0.0:.1%}")
 columns[2].metric(ui.tr("gaps_funded"), int((funded & ~ours).sum()))
 columns[3].metric(ui.tr("gaps_ours"), int(ours.sum()))
-assumed = [r for r in rules if r.provenance is Provenance.ASSUMPTION]
+assumed = [r for r in rules if r.repeats is not None]
 if assumed:
     counts = found.loc[ours, "rule"].value_counts()
     listed = "; ".join(f"{r.title(lang)}: {int(counts.get(r.key, 0))}" for r in assumed)

@@ -23,8 +23,9 @@ except ValueError as exc:
 st.caption(ui.tr("targets_file", path=ui.md(targets.TARGETS_PATH.name)))
 
 counts = board["status"].value_counts()
-columns = st.columns(len(targets.STATUSES))
-for column, state in zip(columns, targets.STATUSES, strict=True):
+shown = [s for s in targets.STATUSES if s != "city_part" or counts.get(s)]  # a county's part
+columns = st.columns(len(shown))
+for column, state in zip(columns, shown, strict=True):
     column.metric(status_label(state), int(counts.get(state, 0)))
 st.caption(ui.tr("assumption_note"))
 board_caption(year)  # its layers, the household register, the indicators

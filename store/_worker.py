@@ -30,6 +30,8 @@ import pyogrio
 import pyproj
 import shapely
 
+from store.ingest import file_rows, header_name  # the parent's own wording of headers and rows
+
 _LON = ("lon", "lng", "long", "longitude", "经度", "x", "东经")
 _LAT = ("lat", "latitude", "纬度", "y", "北纬")
 #: KML namespaces in use: OGC 2.2, Google Earth's 2.0 to 2.2, and none at all.
@@ -299,24 +301,12 @@ def _plain_table(frame: pd.DataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(frame, geometry=[None] * len(frame), crs=None)
 
 
-def _header(value: object) -> str:
-    """Return a header as `store.ingest.header_name` reads it (lower case, ``_`` for spaces)."""
-    return str(value).strip().lower().replace(" ", "_").replace("-", "_")
-
-
 _NOT_TEXT = "\x00not text\x00"  # what `_text_or_mark` makes of a cell that is not text
 
 
 def _text_or_mark(value: object) -> object:
     """Return a cell as read if it is text or empty (NaN), else a mark: it held a number."""
     return value if isinstance(value, str) or value != value else _NOT_TEXT  # noqa: PLR0124
-
-
-def _file_rows(mask: pd.Series) -> str:
-    """Return rows as `store.ingest.file_rows` says them (header row 1): three, then how many."""
-    rows = [str(i + 2) for i in np.flatnonzero(mask.to_numpy())]
-    more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""  # noqa: PLR2004
-    return f"row{'s' if len(rows) > 1 else ''} {', '.join(rows[:3])}{more}"
 
 
 def _excel_table(path: Path, text_columns: Mapping[str, Sequence[str]]) -> pd.DataFrame:
@@ -332,7 +322,7 @@ def _excel_table(path: Path, text_columns: Mapping[str, Sequence[str]]) -> pd.Da
         i: field
         for i, name in enumerate(header)
         for field, spellings in text_columns.items()
-        if _header(name) in spellings
+        if header_name(name) in spellings
     }
     with warnings.catch_warnings():  # a converter instead of `dtype` for those: as meant
         warnings.simplefilter("ignore", pd.errors.ParserWarning)
@@ -342,7 +332,7 @@ def _excel_table(path: Path, text_columns: Mapping[str, Sequence[str]]) -> pd.Da
         marked = frame.iloc[:, i] == _NOT_TEXT
         found[field] = found[field] | marked if field in found else marked
     problems = [
-        f"`{field}` holds numbers, not text ({_file_rows(rows)}): an ID number stored as a "
+        f"`{field}` holds numbers, not text ({file_rows(rows)}): an ID number stored as a "
         "number in Excel keeps only 15 digits, so its last digits are lost; format the "
         "column as text and enter those ID numbers again from the source"
         for field, rows in found.items()

@@ -48,7 +48,7 @@ from pathlib import Path
 import pandas as pd
 
 from geo import settings
-from geo.errors import ImportRefusedError, StoreError
+from geo.errors import ImportRefusedError, IngestError, StoreError
 from store.base import Store
 from store.ingest import file_rows, named_columns, read_checked_table, refusal, text_cells
 from store.register import CLEANUPS, HOUSEHOLD_FIELDS, STEPS, Register
@@ -442,9 +442,16 @@ def import_households(
     def check(frame: pd.DataFrame) -> pd.DataFrame:  # the key is made only for a readable file
         return prepare(frame, key=household_key(), villages=known)
 
-    rows, notes = read_checked_table(
-        path, check, encoding=encoding, name=name, text_columns={"id_number": SYNONYMS["id_number"]}
-    )
+    try:
+        rows, notes = read_checked_table(
+            path,
+            check,
+            encoding=encoding,
+            name=name,
+            text_columns={"id_number": SYNONYMS["id_number"]},
+        )
+    except (IngestError, ImportRefusedError) as exc:  # the reader names the file it was given
+        raise type(exc)(redact_numbers(str(exc))) from None
     register = aggregate(rows)
     handle.replace_register(
         register,

@@ -373,7 +373,10 @@ def test_bureaus_lists_every_unit_with_what_it_leads_and_cooperates_on(demo_stor
     out = run("bureaus", "--format", "json")
     assert out.returncode == 0, out.stderr
     printed = json.loads(out.stdout)
-    assert printed["note"] is None  # the plan's units: no data in it
+    # the plan's units; only the exits' marks come from data: the demo's household register
+    (line,) = printed["note"]["lines"]
+    assert line.startswith("Poor-household register: Synthetic demo household register")
+    assert out.stderr.startswith("note: Poor-household register: Synthetic demo")
     units = {row["key"]: row for row in printed["rows"]}
     assert list(units) == list(layers.BUREAUS)
     for key, row in units.items():

@@ -227,11 +227,11 @@ def test_bureau_workbook_summary_counts_the_plan_and_ours_apart(demo_store, tmp_
     assert set(rows) == {unit.name_zh for unit in leads}
     transport = rows["市交通运输局"]
     assert transport[t("unit_key", "zh")] == "transport"
-    assert transport[t("plan_rules", "zh")] == "bus_service"
-    assert transport[t("open_gaps", "zh")] == len(uncovered_by_hand("bus_service", 2016))
-    ours = ("bus_2km", "hardened_road")
-    assert transport[t("gaps_ours", "zh")] == sum(len(uncovered_by_hand(k, 2016)) for k in ours)
-    plan = [k for k, r in RULES.items() if r.provenance.value != "assumption"]
+    assert transport[t("plan_rules", "zh")] == "bus_service, hardened_road"
+    counted = ("bus_service", "hardened_road")  # each need once: the bus, the road
+    assert transport[t("open_gaps", "zh")] == sum(len(uncovered_by_hand(k, 2016)) for k in counted)
+    assert transport[t("gaps_ours", "zh")] == len(uncovered_by_hand("bus_2km", 2016))
+    plan = [k for k in RULES if k not in ("bus_2km", "express_5km", "fibre_1km")]
     total = sum(sum(uncovered_by_hand(k, 2016).values()) for k in plan)
     assert sum(r[t("open_gaps", "zh")] for r in rows.values()) == total
     sheet = book[t("page_targets", "zh")]
@@ -253,7 +253,7 @@ def test_bureau_workbook_says_what_is_an_assumption(demo_store, tmp_path):
     assert rows["hardened_road"]["Provenance"] == "assumption"
     assert "500 m" in rows["hardened_road"]["Why"]
     assert rows["bus"]["Provenance"] == "plan"
-    assert rows["forest_network"]["Provenance"] == "plan, figure to confirm"
+    assert rows["land_improvement"]["Provenance"] == "plan, figure to confirm"
     assert rows["channels"]["Clause of the plan"].startswith("By 217, 425 kilometers")
     transport = book["Municipal Transportation Bureau"]
     column = [c.value for c in transport[1]].index("provenance")

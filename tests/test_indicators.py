@@ -250,7 +250,7 @@ def test_a_county_reads_its_part_of_a_city_total_without_a_status(demo_store):
     assert row["current"] == pytest.approx(
         ind.aggregate(table, villages, "trained", 2017, codes=mine).loc["city", "value"]
     )
-    assert row["status"] == "not_measured"  # 50,000 a year is the city's goal, not Guazhou's
+    assert row["status"] == "city_part"  # 50,000 a year is the city's goal, not Guazhou's
     share = county.loc["processing_conversion"]
     assert share["status"] in ("done", "overdue")  # a share has a goal in every county
     assert share["current"] == pytest.approx(
