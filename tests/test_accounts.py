@@ -207,7 +207,11 @@ def test_anonymous_visitor_sees_only_the_login_and_an_editor_only_their_layers(
     assert offered == ["Roads", "Bus stops", "Projects and funds"]  # their own unit's projects
     code = at.selectbox(key="data_village").value
     fields = {w.key for w in [*at.number_input, *at.text_input] if w.key.startswith("edit_")}
-    assert fields == {f"edit_hardened_road_year_{code}", f"edit_bus_year_{code}"}
+    assert fields == {
+        f"edit_hardened_road_year_{code}",
+        f"edit_bus_year_{code}",
+        f"edit_city_bus_year_{code}",
+    }
     at.number_input(key=f"edit_bus_year_{code}").set_value(2016)
     next(b for b in at.button if b.label == "Save").click().run()
     assert not at.exception
