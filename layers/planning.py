@@ -173,7 +173,10 @@ def plan_sites(
             if len(existing)
             else np.zeros(len(villages), dtype=bool)
         )
-    weights = np.where(already, 0.0, WEIGHTS[ask.weight](villages).to_numpy())
+    # a village the rule's clause does not ask about (not a poor village, for broadband) is no
+    # gap: it weighs nothing, and no site is needed for it
+    outside = ~rule.in_scope(villages).to_numpy()
+    weights = np.where(already | outside, 0.0, WEIGHTS[ask.weight](villages).to_numpy())
     if ask.objective == "max-cover":
         solution = max_cover(reach, weights, ask.n_sites, time_limit=ask.time_limit)
     elif ask.objective == "set-cover":

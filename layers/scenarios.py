@@ -297,9 +297,10 @@ def effect(
     """Return, per distance rule and village, coverage as is and with the scenario.
 
     Straight line and along roads side by side: columns `rule`, `code`, `county_code`,
-    `township_code`, `is_poor`, `poor_people`, `before`, `after`, `before_roads`,
-    `after_roads`. The rules are the scenario's own and every distance rule its changes
-    can move (all of them when it plans road links, which change distances along roads).
+    `township_code`, `is_poor`, `poor_people`, `in_scope` (whether the rule's clause asks
+    about the village), `before`, `after`, `before_roads`, `after_roads`. The rules are
+    the scenario's own and every distance rule its changes can move (all of them when it
+    plans road links, which change distances along roads).
     """
     year = int(scenario.base_year)
     changed = apply(scenario, load)
@@ -330,6 +331,7 @@ def effect(
                     "township_code": villages["township_code"].to_numpy(),
                     "is_poor": villages["is_poor"].astype(bool).to_numpy(),
                     "poor_people": villages["poor_people"].fillna(0).to_numpy(),
+                    "in_scope": rule.in_scope(villages).to_numpy(),
                     "before": before["covered"].to_numpy(),
                     "after": after["covered"].to_numpy(),
                     "before_roads": before["network_covered"].to_numpy(),
@@ -341,14 +343,18 @@ def effect(
 
 
 def _counts(frame: pd.DataFrame, before: str, after: str) -> pd.DataFrame:
-    """Per-village 0/1 (or poor people) columns of `_SUMMED` for one measurement."""
+    """Per-village 0/1 (or poor people) columns of `_SUMMED` for one measurement.
+
+    A village outside the rule's scope counts in none: covering it closes no gap.
+    """
+    scope = frame["in_scope"].astype(bool)
     was, now = frame[before].astype(bool), frame[after].astype(bool)
-    new = now & ~was
+    new = now & ~was & scope
     return pd.DataFrame(
         {
             "newly_covered": new.astype(int),
-            "newly_uncovered": (was & ~now).astype(int),
-            "still_uncovered": (~now).astype(int),
+            "newly_uncovered": (was & ~now & scope).astype(int),
+            "still_uncovered": (~now & scope).astype(int),
             "poor_villages_newly_covered": (new & frame["is_poor"]).astype(int),
             "poor_people_newly_covered": frame["poor_people"].where(new, 0),
         }
@@ -358,8 +364,8 @@ def _counts(frame: pd.DataFrame, before: str, after: str) -> pd.DataFrame:
 def summary(per_village: pd.DataFrame, by: str = "county_code") -> pd.DataFrame:
     """Sum `effect` per rule and `by` (``county_code``, ``township_code`` or ``bureau``).
 
-    Columns `villages` and each count twice: ``<count>`` straight line and
-    ``<count>_roads`` along roads; a ``total`` row per rule.
+    Columns `villages` (in the rule's scope) and each count twice: ``<count>`` straight
+    line and ``<count>_roads`` along roads, in the rule's scope; a ``total`` row per rule.
     """
     frame = per_village.copy()
     if by == "bureau":
@@ -368,7 +374,7 @@ def summary(per_village: pd.DataFrame, by: str = "county_code") -> pd.DataFrame:
         raise ValueError(f"summarise by county_code, township_code or bureau, not {by!r}")
     counts = pd.concat(
         [
-            frame[["rule", by]].assign(villages=1),
+            frame[["rule", by]].assign(villages=frame["in_scope"].astype(int)),
             _counts(frame, "before", "after"),
             _counts(frame, "before_roads", "after_roads").add_suffix("_roads"),
         ],

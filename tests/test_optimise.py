@@ -263,3 +263,19 @@ def test_max_cover_equals_spopt_on_the_same_distances(seed):
     assert ours.objective == pytest.approx(pulp.value(theirs.problem.objective))
     assert _covered(csr_matrix(cost <= within), weights, ours.chosen) == ours.objective
     assert pairs_within(demand, sites, within).toarray().tolist() == (cost <= within).tolist()
+
+
+def test_planned_sites_serve_the_villages_of_the_rules_scope(demo_store):
+    """Broadband is asked of poor villages: a site earns nothing for the others."""
+    import layers  # noqa: PLC0415
+    from layers import planning  # noqa: PLC0415
+    from layers.rules import RULES  # noqa: PLC0415
+
+    rule = RULES["fibre_1km"]
+    villages = layers.load("villages").set_index("code")
+    sites = planning.candidates("villages", 2015)
+    chosen, _ = planning.plan_sites(rule, 2015, sites, planning.Ask(8, weight="villages"))
+    served = " ".join(chosen["newly_covered_villages"]).split()
+    assert served
+    assert villages.loc[served, "is_poor"].all()
+    assert chosen["covers_weight"].sum() == len(served)  # one per poor village newly served

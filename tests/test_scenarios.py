@@ -278,3 +278,22 @@ def test_two_planners_saving_one_name_at_once_leave_one_owner(demo_store, tmp_pa
     assert codes[loser] == 2
     assert f"belongs to {owner}" in errors[loser]
     assert Scenario.from_record(*stored.iloc[0][["name", "rule", "base_year", "changes"]]).added
+
+
+def test_a_poor_village_rule_counts_its_effect_in_poor_villages_only(demo_store):
+    """Outlets beside poor and other villages: only the poor ones are gaps closed."""
+    rule = "express_5km"
+    assert RULES[rule].scope.value == "poor villages"
+    villages = layers.load("villages")
+    base = scenarios.effect(Scenario("as is", rule, 2016), rules=[rule])
+    open_ = base.index[~base["before"].to_numpy()]
+    poor = villages["is_poor"].to_numpy()
+    picks = [*[i for i in open_ if poor[i]][:3], *[i for i in open_ if not poor[i]][:3]]
+    added = shapely.get_coordinates(villages.geometry.to_numpy()[picks])
+    effect = scenarios.effect(Scenario("six", rule, 2016, tuple(map(tuple, added))), rules=[rule])
+    new = effect["after"].to_numpy() & ~effect["before"].to_numpy()
+    assert (new & ~poor).sum() >= 3  # the outlets do reach villages the clause does not ask about
+    total = scenarios.summary(effect).loc[(rule, "total")]
+    assert total["newly_covered"] == int((new & poor).sum()) >= 3
+    assert total["villages"] == int(poor.sum())
+    assert total["still_uncovered"] == int((~effect["after"].to_numpy() & poor).sum())
