@@ -86,8 +86,9 @@ class CoverageRule(Titled):
         The plan's clause the rule measures (required unless the rule is an assumption).
     cooperating
         The units the clause names as cooperating.
-    provenance, reason
-        Whether the measure (distance, deadline, lead) is the plan's or ours, and why.
+    provenance, reason, reason_zh
+        Whether the measure (distance, deadline, lead) is the plan's or ours, and why (in
+        English and Chinese: a rule that gives a reason gives both).
     repeats
         Our map measure of a need a rule of the plan measures already (a stop within 2 km,
         beside a bus service in the village): the key of that rule. Its gaps are counted
@@ -111,6 +112,11 @@ class CoverageRule(Titled):
     provenance: Provenance = Provenance.PLAN
     reason: str = ""
     repeats: str | None = None
+    reason_zh: str = ""
+
+    def reason_text(self, lang: str = "en") -> str:
+        """Return why the rule is not the plan's own, in ``"en"`` or ``"zh"`` ("" if it is)."""
+        return self.reason_zh if lang == "zh" else self.reason
 
     def __post_init__(self) -> None:
         """Check the rule completely; raise `ValueError` listing every problem."""
@@ -125,6 +131,8 @@ class CoverageRule(Titled):
             problems.append("a rule from the plan needs its `clause`")
         if self.provenance is not Provenance.PLAN and not self.reason.strip():
             problems.append(f"a rule marked {self.provenance.value!r} needs its `reason`")
+        if bool(self.reason.strip()) != bool(self.reason_zh.strip()):
+            problems.append("a rule's `reason` is given in English and Chinese (`reason_zh`)")
         if self.repeats is not None and self.provenance is not Provenance.ASSUMPTION:
             problems.append("only our own measure (an assumption) `repeats` a rule of the plan")
         if problems:
@@ -184,6 +192,9 @@ _RULES = (
         "(rule bus_service) and gives no distance to a stop; a stop within 2 km is our reading "
         'of a village served. Its "2 kilometers of the city radius" is the city bus (target '
         "city_bus), not this.",
+        reason_zh="本图的地图测度，并非规划原文：规划要求村村通客车（规则 bus_service），"
+        "未给出到站点的距离；2公里内有站点是本图对“通客车”的解读。规划“城市半径2公里”（20公里）指城市公交"
+        "（目标 city_bus），不是此项。",
         repeats="bus_service",
     ),
     CoverageRule(
@@ -211,6 +222,8 @@ _RULES = (
         provenance=Provenance.ASSUMPTION,
         reason="A map measure, not the plan's: the plan gives no distance; an outlet within "
         "5 km is our reading of a poor village covered by express delivery.",
+        reason_zh="本图的地图测度，并非规划原文：规划未给出距离；5公里内有快递网点是本图对"
+        "“快递覆盖贫困村”的解读。",
         repeats="express_service",
     ),
     CoverageRule(
@@ -242,6 +255,8 @@ _RULES = (
         reason="The plan sets no distance and no date for schools, and its text breaks off in "
         "section 8 before naming a unit: a school within 3 km, the 2017 deadline (the end of "
         "the plan period) and the Education Bureau as lead are ours.",
+        reason_zh="规划未给出学校的距离和期限，且第8条文字在列出牵头单位前中断：3公里内有学校、"
+        "2017年期限（规划期末）和市教育局牵头均为本图假设。",
     ),
     CoverageRule(
         "fibre_1km",
@@ -258,6 +273,8 @@ _RULES = (
         provenance=Provenance.ASSUMPTION,
         reason="A map measure, not the plan's: the plan asks for broadband in every poor "
         "village (rule broadband) and gives no distance; fibre within 1 km is ours.",
+        reason_zh="本图的地图测度，并非规划原文：规划要求贫困村宽带全覆盖（规则 broadband），"
+        "未给出距离；1公里内有光纤为本图假设。",
         repeats="broadband",
     ),
     CoverageRule(
@@ -277,6 +294,8 @@ _RULES = (
         provenance=Provenance.ASSUMPTION,
         reason='The plan asks for an asphalt (cement) road "in every village" and gives no '
         "distance: a hardened road within 500 m, or the village file's record of one, is ours.",
+        reason_zh="规划要求“村村通沥青（水泥）路”，未给出距离：500米内有硬化路，或村档案记载"
+        "已通硬化路，为本图假设。",
     ),
     CoverageRule(
         "tap_water",
@@ -420,7 +439,7 @@ def provenance_note(rule: CoverageRule, lang: str = "en") -> str:
         Provenance.TO_CONFIRM: "rule_to_confirm_note",
         Provenance.ASSUMPTION: "rule_assumption_note",
     }[rule.provenance]
-    return t(key, lang, section=section, reason=rule.reason)
+    return t(key, lang, section=section, reason=rule.reason_text(lang))
 
 
 def facilities_for(rule: CoverageRule, year: int, load: Loader = layers.load) -> gpd.GeoDataFrame:

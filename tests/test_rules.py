@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import numpy as np
 import pytest
 
@@ -19,6 +22,7 @@ from layers.rules import (
     gaps_by_bureau,
     get_rule,
     population_coverage,
+    provenance_note,
 )
 from tests.helpers import in_scope_by_hand, uncovered_by_hand
 
@@ -255,3 +259,18 @@ def test_rules_together_hold_each_village_to_the_rules_that_ask_about_it(demo_st
     assert out["in_scope"].all()  # the bus asks about every village
     assert set(villages.loc[~out["covered"], "code"]) == expected
     assert (out["broadband"] == ~villages["code"].isin(broadband)).all()  # raw, whatever the scope
+
+
+@pytest.mark.parametrize("key", [k for k, r in RULES.items() if r.reason])
+def test_a_rules_reason_is_said_in_chinese_on_a_chinese_map(key):
+    rule = RULES[key]
+    note = provenance_note(rule, "zh")
+    assert rule.reason_zh in note
+    assert re.search(r"[\u4e00-\u9fff]{8}", rule.reason_zh)
+    assert rule.reason not in note
+    assert provenance_note(rule, "en").endswith(rule.reason)
+
+
+def test_a_rule_with_a_reason_in_one_language_only_is_refused():
+    with pytest.raises(ValueError, match=r"`reason` is given in English and Chinese"):
+        dataclasses.replace(RULES["bus_2km"], reason_zh="")

@@ -66,7 +66,7 @@ def rules_table(rules: Iterable[CoverageRule]) -> pd.DataFrame:
             ui.tr("scope"): [r.scope.label(lang) for r in rules],
             ui.tr("deadline"): [r.target_year for r in rules],
             ui.tr("provenance"): [provenance_label(r.provenance.value) for r in rules],
-            ui.tr("reason"): [r.reason for r in rules],
+            ui.tr("reason"): [r.reason_text(lang) for r in rules],
             ui.tr("section"): [r.clause.section if r.clause else "" for r in rules],
             ui.tr("clause"): [r.clause.text if r.clause else "" for r in rules],
         }
