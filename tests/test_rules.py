@@ -80,6 +80,7 @@ def test_a_rule_is_one_declaration():
         facilities=("water_works",),
         provenance=Provenance.ASSUMPTION,
         reason="a trial measure",
+        reason_zh="试行测度",
     )
     out = evaluate(rule, 2017)
     assert out["covered"].any()
@@ -98,7 +99,7 @@ def test_a_rule_is_one_declaration():
     with pytest.raises(ValueError, match="`scope` must be one of"):
         CoverageRule(
             "x", "x", "x", layers.BUREAUS["water"], 2017, village_column="power_year",
-            scope=Scope.TOWNSHIPS, provenance=Provenance.ASSUMPTION, reason="r",
+            scope=Scope.TOWNSHIPS, provenance=Provenance.ASSUMPTION, reason="r", reason_zh="理由",
         )  # fmt: skip
 
 
