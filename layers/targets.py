@@ -737,13 +737,13 @@ def _register_measures(
     since when: the share is the state of the data, shown for every year.
     """
     if target.scope is Scope.POOR_VILLAGES:
-        mask, _ = _village_scope(target, villages, load, county)
+        mask, weight = _village_scope(target, villages, load, county)
         filled = pd.Series(data=True, index=villages.index)
         for name in target.fields:
             column = villages[name]
             text = column.astype("string").str.strip()
             filled &= column.notna() & text.ne("").fillna(value=False)
-        share = _share(filled, mask, pd.Series(1.0, index=villages.index))
+        share = _share(filled, mask, weight)
         return dict.fromkeys(years, share)
     if register is None or register.empty:
         return dict.fromkeys(years, float("nan"))
